@@ -1,0 +1,87 @@
+"""Writes for the record of truth: comparisons and judgments."""
+
+from django.db import IntegrityError, transaction
+
+from .models import Comparison, ComparisonSlot, Judgment
+
+
+class JudgmentConflict(ValueError):
+    """This author already judged the comparison, differently."""
+
+
+def validate_ranking(ranking, k):
+    """Tie groups that cover positions 0..k-1 exactly once, best first, as lists of ints.
+
+    Raises ValueError with a sentence that says what is wrong."""
+    if not isinstance(ranking, list) or not ranking:
+        raise ValueError("The ranking must be a non-empty list of tie groups, e.g. [[0], [1]].")
+    seen = []
+    for group in ranking:
+        if not isinstance(group, list) or not group:
+            raise ValueError("Each tie group must be a non-empty list of positions, e.g. [0, 1].")
+        for position in group:
+            if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < k:
+                raise ValueError(f"Position {position!r} is not one of the shown positions 0..{k - 1}.")
+        seen.extend(group)
+    if len(seen) != len(set(seen)):
+        raise ValueError("A position appears more than once in the ranking.")
+    if len(seen) != k:
+        missing = sorted(set(range(k)) - set(seen))
+        raise ValueError(f"The ranking must place every shown response; missing positions: {missing}.")
+    return [sorted(group) for group in ranking]
+
+
+@transaction.atomic
+def create_comparison(prompt, responses):
+    """A comparison of the given responses, in the given order (position 0 is shown first)."""
+    responses = list(responses)
+    if len(responses) < 2:
+        raise ValueError("A comparison needs at least two responses.")
+    if len({r.pk for r in responses}) != len(responses):
+        raise ValueError("A comparison cannot show the same response twice.")
+    if any(r.prompt_id != prompt.pk for r in responses):
+        raise ValueError("Every response in a comparison must answer the same prompt.")
+    comparison = Comparison.objects.create(prompt=prompt, k=len(responses))
+    ComparisonSlot.objects.bulk_create(
+        ComparisonSlot(comparison=comparison, position=i, response=r) for i, r in enumerate(responses)
+    )
+    return comparison
+
+
+# Fields that make two submissions "the same vote" for idempotent retries.
+_VOTE_FIELDS = ("ranking", "none_acceptable", "strength", "rationale")
+
+
+def record_judgment(comparison, ranking, *, annotator=None, judge=None, identities_hidden, **fields):
+    """Store one judgment; returns (judgment, created).
+
+    A retried identical submission returns the stored judgment (created=False);
+    a different second vote by the same author raises JudgmentConflict."""
+    if (annotator is None) == (judge is None):
+        raise ValueError("A judgment has exactly one author: an annotator or an AI judge.")
+    ranking = validate_ranking(ranking, comparison.k)
+    source = Judgment.Source.HUMAN if annotator is not None else Judgment.Source.AI
+    author = {"annotator": annotator} if annotator is not None else {
+        "judge": judge,
+        "judge_prompt_version": fields.get("judge_prompt_version", ""),
+    }
+    candidate = Judgment(
+        comparison=comparison,
+        ranking=ranking,
+        source=source,
+        identities_hidden=identities_hidden,
+        annotator=annotator,
+        judge=judge,
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            candidate.save()
+        return candidate, True
+    except IntegrityError:
+        existing = Judgment.objects.filter(comparison=comparison, **author).first()
+        if existing is None:
+            raise
+    if all(getattr(existing, f) == getattr(candidate, f) for f in _VOTE_FIELDS):
+        return existing, False
+    raise JudgmentConflict("You have already voted on this comparison, and votes cannot be changed.")

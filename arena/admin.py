@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from .models import Arena, Battle
+
+
+@admin.register(Arena)
+class ArenaAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "matchmaking", "is_open", "created_at"]
+    list_filter = ["is_open", "matchmaking"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["endpoints"]
+
+
+@admin.register(Battle)
+class BattleAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "arena", "voter", "created_at"]
+    list_filter = ["arena", "created_at"]
+    search_fields = ["public_id", "voter__username"]
+    raw_id_fields = ["comparison", "voter"]

@@ -1,0 +1,78 @@
+"""The arena over REST: the same services and the same anonymity payload as the pages."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.services import JudgmentConflict
+
+from . import selectors, services
+from .models import Arena
+from .serializers import BattleSerializer, LeaderboardSerializer, StartBattleSerializer, VoteSerializer
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class BattleListView(APIView):
+    @extend_schema(request=StartBattleSerializer, responses={201: BattleSerializer}, summary="Start a battle")
+    def post(self, request):
+        data = StartBattleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        arenas = Arena.objects.filter(is_open=True)
+        slug = data.validated_data.get("arena")
+        arena = get_object_or_404(arenas, slug=slug) if slug else arenas.first()
+        if arena is None:
+            raise NotFound("No arena is open yet; an admin must create one.")
+        try:
+            battle = services.start_battle(arena, request.user, data.validated_data["prompt"])
+        except ValueError as exc:
+            raise ValidationError({"prompt": [str(exc)]}) from exc
+        payload = selectors.battle_payload(battle, request.user)
+        return Response(BattleSerializer(payload).data, status=status.HTTP_201_CREATED)
+
+
+class BattleDetailView(APIView):
+    @extend_schema(responses={200: BattleSerializer}, summary="Read a battle (names hidden until you vote)")
+    def get(self, request, public_id):
+        battle = _battle(public_id, request.user)
+        return Response(BattleSerializer(selectors.battle_payload(battle, request.user)).data)
+
+
+class VoteView(APIView):
+    @extend_schema(
+        request=VoteSerializer,
+        responses={201: BattleSerializer, 200: BattleSerializer},
+        summary="Vote; the response reveals the models. Repeating the same vote is safe (200).",
+    )
+    def post(self, request, public_id):
+        battle = _battle(public_id, request.user)
+        data = VoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            _, created = services.cast_vote(battle, request.user, **data.validated_data)
+        except (JudgmentConflict, services.BattleNotReady) as exc:
+            raise Conflict(str(exc)) from exc
+        payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
+        return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class LeaderboardView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: LeaderboardSerializer}, summary="The live leaderboard (online Elo)")
+    def get(self, request):
+        return Response(LeaderboardSerializer(selectors.leaderboard()).data)
+
+
+def _battle(public_id, user):
+    try:
+        return services.get_battle(public_id, user)
+    except services.BattleNotFound as exc:
+        raise NotFound(str(exc)) from exc

@@ -1,0 +1,64 @@
+"""The demo arena: two real local models, demo users for each role. Safe to run again."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from annotation import roles
+from inference.models import ModelEndpoint
+
+from .models import Arena
+
+DEMO_USERS = [
+    # (username, password, role, is_staff)
+    ("annotator", "annotator", roles.ANNOTATOR, False),
+    ("researcher", "researcher", roles.RESEARCHER, False),
+    ("admin", "admin", roles.ADMIN, True),
+]
+
+SAMPLE_PROMPTS = [
+    "What is the capital of France?",
+    "Write a haiku about autumn rain.",
+    "Explain what a hash table is in two sentences.",
+    "Give me three tips for a good night's sleep.",
+    "What is 17 times 23?",
+    "Translate 'good morning, friends' into Spanish.",
+    "Suggest a name for a friendly robot.",
+    "Why is the sky blue?",
+]
+
+
+@transaction.atomic
+def seed_demo(models):
+    """models: dicts with name, display_name, path, license, generation_params. Returns the arena."""
+    User = get_user_model()
+    for username, password, role, is_staff in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": is_staff})
+        if created:
+            user.set_password(password)
+            user.is_superuser = role == roles.ADMIN
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+    endpoints = [
+        ModelEndpoint.objects.update_or_create(
+            name=m["name"],
+            defaults={
+                "display_name": m.get("display_name", ""),
+                "backend": ModelEndpoint.Backend.TRANSFORMERS,
+                "path": str(m["path"]),
+                "license": m.get("license", ""),
+                "generation_params": m.get("generation_params", {}),
+            },
+        )[0]
+        for m in models
+    ]
+    arena, _ = Arena.objects.get_or_create(
+        slug="demo",
+        defaults={
+            "name": "Demo arena",
+            "description": "Two small local models, answering on this machine.",
+            "sample_prompts": SAMPLE_PROMPTS,
+        },
+    )
+    arena.endpoints.add(*endpoints)
+    return arena

@@ -1,0 +1,47 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from annotation.models import Comparison
+from inference.models import ModelEndpoint
+
+
+class Arena(models.Model):
+    """A public battle ground: which models fight, and how they are matched."""
+
+    class Matchmaking(models.TextChoices):
+        UNIFORM = "uniform", "Uniform random pair"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    endpoints = models.ManyToManyField(ModelEndpoint, related_name="arenas", verbose_name="models")
+    matchmaking = models.CharField(max_length=16, choices=Matchmaking.choices, default=Matchmaking.UNIFORM)
+    sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class Battle(models.Model):
+    """One voter's anonymous battle: a comparison shown to them in an arena.
+
+    It is addressed by a random public id, so URLs say nothing about the models."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="battles")
+    comparison = models.OneToOneField(Comparison, on_delete=models.PROTECT, related_name="battle")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="battles")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Battle {self.public_id}"

@@ -1,0 +1,55 @@
+"""What a voter may see of a battle. The one place that decides anonymity:
+the HTML pages and the API both render this payload, so a name cannot leak
+through one and not the other."""
+
+from annotation.models import Judgment
+from inference.models import Response
+from ranking.selectors import latest_snapshot
+
+from .services import vote_choice
+
+FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
+
+
+def battle_payload(battle, user):
+    slots = battle.comparison.slots.select_related("response__endpoint").order_by("position")
+    judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
+    sides = []
+    for slot in slots:
+        response = slot.response
+        failed = response.status == Response.Status.FAILED
+        sides.append(
+            {
+                "position": slot.position_label,
+                "status": response.status,
+                "text": "" if failed else response.text,
+                "message": FAILED_MESSAGE if failed else "",
+                # Revealed only once this voter has voted.
+                "model": str(response.endpoint) if judgment else None,
+            }
+        )
+    statuses = {side["status"] for side in sides}
+    return {
+        "id": str(battle.public_id),
+        "arena": battle.arena.slug,
+        "prompt": battle.comparison.prompt.last_user_text,
+        "sides": sides,
+        "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
+        "failed": Response.Status.FAILED in statuses,
+        "votable": statuses == {Response.Status.DONE} and judgment is None,
+        "vote": vote_choice(judgment) if judgment else None,
+        "rationale": judgment.rationale if judgment else "",
+        "created_at": battle.created_at,
+    }
+
+
+def leaderboard():
+    """The latest Elo leaderboard: rows best first (empty before any vote)."""
+    snapshot = latest_snapshot()
+    return {
+        "method": "elo",
+        "computed_at": snapshot.computed_at if snapshot else None,
+        "judgment_count": snapshot.judgment_count if snapshot else 0,
+        "params": snapshot.params if snapshot else {},
+        "rows": snapshot.rows if snapshot else [],
+    }

@@ -1,0 +1,95 @@
+"""The battle flow: start a battle, vote on it."""
+
+import random
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotation.services import create_comparison, record_judgment
+from inference.models import Response
+from inference.services import create_prompt, request_responses
+
+from .models import Battle
+
+# The four votes of a pairwise battle, as rankings over the shown positions.
+VOTES = {
+    "a": {"ranking": [[0], [1]], "none_acceptable": False},
+    "b": {"ranking": [[1], [0]], "none_acceptable": False},
+    "tie": {"ranking": [[0, 1]], "none_acceptable": False},
+    "both_bad": {"ranking": [[0, 1]], "none_acceptable": True},
+}
+MAX_RATIONALE_CHARS = 5000
+
+_rng = random.SystemRandom()
+
+
+class BattleNotFound(LookupError):
+    """No battle with this id is open to this user."""
+
+
+class BattleNotReady(ValueError):
+    """The answers are not all there (still generating, or one failed)."""
+
+
+def start_battle(arena, voter, prompt_text):
+    """Draw two models, randomise their sides and queue both answers."""
+    if not arena.is_open:
+        raise ValueError("This arena is closed to new battles.")
+    endpoints = list(arena.endpoints.filter(enabled=True))
+    if len(endpoints) < 2:
+        raise ValueError("This arena needs at least two enabled models to start a battle.")
+    # A uniform draw; sample() also returns the pair in random order, so sides are random.
+    pair = _rng.sample(endpoints, 2)
+    with transaction.atomic():
+        prompt = create_prompt(prompt_text, user=voter)
+        responses = request_responses(prompt, pair)
+        comparison = create_comparison(prompt, responses)
+        return Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
+
+
+def get_battle(public_id, user):
+    """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
+    try:
+        return Battle.objects.select_related("comparison", "arena").get(public_id=public_id, voter=user)
+    except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
+        raise BattleNotFound("No battle with this id is open to you.") from None
+
+
+def cast_vote(battle, voter, choice, rationale=""):
+    """Record the voter's verdict; returns (judgment, created). Retrying the same vote is safe."""
+    from ranking.tasks import update_ratings
+
+    if battle.voter_id != voter.pk:
+        raise BattleNotFound("No battle with this id is open to you.")
+    if choice not in VOTES:
+        raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
+    rationale = (rationale or "").strip()
+    if len(rationale) > MAX_RATIONALE_CHARS:
+        raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
+    statuses = set(
+        Response.objects.filter(slots__comparison=battle.comparison).values_list("status", flat=True)
+    )
+    if Response.Status.FAILED in statuses:
+        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
+    if statuses != {Response.Status.DONE}:
+        raise BattleNotReady("Both answers must finish before you vote; please wait a moment.")
+    with transaction.atomic():
+        judgment, created = record_judgment(
+            battle.comparison,
+            VOTES[choice]["ranking"],
+            annotator=voter,
+            identities_hidden=True,  # names are revealed only after this vote
+            none_acceptable=VOTES[choice]["none_acceptable"],
+            rationale=rationale,
+        )
+        if created:
+            transaction.on_commit(update_ratings.delay)
+    return judgment, created
+
+
+def vote_choice(judgment):
+    """The vote name a judgment corresponds to (the inverse of VOTES)."""
+    for choice, vote in VOTES.items():
+        if vote["ranking"] == judgment.ranking and vote["none_acceptable"] == judgment.none_acceptable:
+            return choice
+    return None

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "arena"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("battles/", views.start_battle, name="start_battle"),
+    path("b/<str:public_id>/", views.battle, name="battle"),
+    path("b/<str:public_id>/vote/", views.vote, name="vote"),
+    path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("<slug:slug>/", views.home, name="arena"),
+    path("<slug:slug>/battles/", views.start_battle, name="start_arena_battle"),
+]

@@ -1,0 +1,107 @@
+"""Shared fixtures: a tiny real model, a real Celery worker process on Redis,
+and arena data. Tests that go through the worker use transactional_db, since
+the worker (another process) only sees committed rows."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.tiny_models import build_tiny_chat_model
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
+# Tiny greedy generations: deterministic, quick, never empty.
+TINY_PARAMS = {"max_new_tokens": 12, "min_new_tokens": 3, "temperature": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory):
+    """Two tiny models with different random weights, so the two sides differ."""
+    root = tmp_path_factory.mktemp("models")
+    return [build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (0, 1)]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on the test database and the Redis broker."""
+    from django.db import connection
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()  # no stale messages from an earlier, interrupted run
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    log_path = TEST_OUTPUT / "celery-worker.log"
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=_database_url(connection.settings_dict),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_RESULT_BACKEND=settings.CELERY_RESULT_BACKEND,
+    )
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking",
+         "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+         "--hostname", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _database_url(db):
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}.")
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username, password="pw-" + "x" * 8, **extra):
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def arena(tiny_model_dirs):
+    """An open arena with two tiny real models, named so a leak is easy to spot."""
+    from arena.models import Arena
+    from inference.models import ModelEndpoint
+
+    endpoints = [
+        ModelEndpoint.objects.create(
+            name=name, display_name=display, path=str(path), generation_params=TINY_PARAMS
+        )
+        for path, (name, display) in zip(tiny_model_dirs, [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4")])
+    ]
+    arena = Arena.objects.create(name="Test arena", slug="test", sample_prompts=["Say hello."])
+    arena.endpoints.add(*endpoints)
+    return arena
+
+
+MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4"]

@@ -1,0 +1,226 @@
+"""The arena end to end through its public seams (pages and API), with a real
+Celery worker generating with real tiny models and updating the leaderboard."""
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from annotation.models import Judgment
+from arena.models import Battle
+from inference.models import ModelEndpoint, Response
+from tests.conftest import MODEL_NAME_MARKERS, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
+
+
+@pytest.fixture
+def voter(make_user):
+    return make_user("voter")
+
+
+@pytest.fixture
+def api(voter):
+    client = APIClient()
+    client.force_authenticate(voter)
+    return client
+
+
+@pytest.fixture
+def web(client, voter):
+    client.force_login(voter)
+    return client
+
+
+def _finished(api, battle_id):
+    def check():
+        body = api.get(f"/api/battles/{battle_id}/").json()
+        return body if body["finished"] else None
+
+    return wait_for(check, what="both answers")
+
+
+def _assert_anonymous(text):
+    lowered = text.lower()
+    for marker in MODEL_NAME_MARKERS:
+        assert marker not in lowered, f"model identity {marker!r} leaked before the vote"
+
+
+def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
+    created = api.post("/api/battles/", {"prompt": "the sun is warm"}, format="json")
+    assert created.status_code == 201, created.content
+    battle_id = created.json()["id"]
+    assert [s["model"] for s in created.json()["sides"]] == [None, None]
+
+    body = _finished(api, battle_id)
+    assert [s["status"] for s in body["sides"]] == ["done", "done"]
+    assert all(s["text"] for s in body["sides"])
+    assert body["votable"] and body["vote"] is None
+
+    voted = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a", "rationale": "A is clearer."}, format="json")
+    assert voted.status_code == 201, voted.content
+    revealed = {s["position"]: s["model"] for s in voted.json()["sides"]}
+    assert set(revealed.values()) == {"Zephyrine QX7", "Quillon MK4"}
+    assert voted.json()["vote"] == "a"
+
+    judgment = Judgment.objects.get()
+    assert judgment.ranking == [[0], [1]] and judgment.identities_hidden and judgment.rationale == "A is clearer."
+
+    # The worker's rank update: A's model gains what B's model loses.
+    board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
+    rows = {r["model"]: r for r in board["rows"]}
+    winner = Battle.objects.get().comparison.slots.get(position=0).response.endpoint.name
+    loser = ({"zephyrine-qx7", "quillon-mk4"} - {winner}).pop()
+    assert rows[winner]["rating"] > 1000 > rows[loser]["rating"]
+    assert rows[winner]["wins"] == 1 and rows[loser]["losses"] == 1
+    assert board["rows"][0]["model"] == winner
+
+
+def test_nothing_before_the_vote_names_a_model(api, web, arena):
+    page = web.get(reverse("arena:home"))
+    assert page.status_code == 200
+    _assert_anonymous(page.content.decode())
+
+    started = web.post(reverse("arena:start_arena_battle", args=[arena.slug]), {"prompt": "a red bird"})
+    assert started.status_code == 302
+    for header, value in started.items():
+        _assert_anonymous(f"{header}: {value}")
+    battle_url = started["Location"]
+    battle_id = re.search(r"/b/([0-9a-f-]+)/", battle_url).group(1)
+
+    seen = []
+    # Every page, poll and JSON answer while the models write, and once they are done.
+    while True:
+        for response in (
+            web.get(battle_url),
+            web.get(battle_url, HTTP_HX_REQUEST="true"),
+            api.get(f"/api/battles/{battle_id}/"),
+        ):
+            assert response.status_code == 200
+            text = "".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode()
+            _assert_anonymous(text)
+            seen.append(text)
+        if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
+            break
+    final = web.get(battle_url).content.decode()
+    _assert_anonymous(final)
+    assert 'data-shortcut="a"' in final and "disabled" not in final.split('id="vote-buttons"')[1].split(">")[0]
+
+    voted = web.post(reverse("arena:vote", args=[battle_id]), {"choice": "b"}, HTTP_HX_REQUEST="true")
+    assert voted.status_code == 200
+    html = voted.content.decode()
+    assert "Zephyrine QX7" in html and "Quillon MK4" in html
+    assert "You voted" in html and 'id="next-battle"' in html
+
+
+def test_a_retried_vote_is_idempotent_and_a_different_one_is_refused(api, arena):
+    battle_id = api.post("/api/battles/", {"prompt": "one two three"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    url = f"/api/battles/{battle_id}/vote/"
+    assert api.post(url, {"choice": "tie"}, format="json").status_code == 201
+    again = api.post(url, {"choice": "tie"}, format="json")
+    assert again.status_code == 200 and again.json()["vote"] == "tie"
+    other = api.post(url, {"choice": "a"}, format="json")
+    assert other.status_code == 409
+    assert "already voted" in other.json()["detail"]
+    assert Judgment.objects.count() == 1 and Judgment.objects.get().ranking == [[0, 1]]
+
+
+def test_both_bad_is_a_tie_with_the_flag(api, arena):
+    battle_id = api.post("/api/battles/", {"prompt": "cold rain"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "both_bad"}, format="json").status_code == 201
+    judgment = Judgment.objects.get()
+    assert judgment.ranking == [[0, 1]] and judgment.none_acceptable
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "   \n "}, "prompt"),
+        ({"prompt": "x" * 4001}, "limit is 4000"),
+        ({}, "prompt"),
+        ({"prompt": ["a", "b"]}, "prompt"),
+    ],
+)
+def test_bad_prompts_are_refused_with_a_sentence_and_write_nothing(api, arena, body, fragment):
+    response = api.post("/api/battles/", body, format="json")
+    assert response.status_code == 400
+    assert fragment in response.json()["detail"]
+    assert not Battle.objects.exists() and not Response.objects.exists()
+
+
+def test_malformed_json_is_a_400(api, arena):
+    response = api.post("/api/battles/", data="{not json", content_type="application/json")
+    assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
+
+
+def test_votes_that_cannot_count(api, arena, make_user):
+    battle_id = api.post("/api/battles/", {"prompt": "green tree"}, format="json").json()["id"]
+
+    unknown = api.post("/api/battles/5b1d3a4e-0000-4000-8000-000000000000/vote/", {"choice": "a"}, format="json")
+    assert unknown.status_code == 404 and "No battle" in unknown.json()["detail"]
+    garbage_id = api.post("/api/battles/not-a-uuid/vote/", {"choice": "a"}, format="json")
+    assert garbage_id.status_code == 404
+
+    stranger = APIClient()
+    stranger.force_authenticate(make_user("stranger"))
+    assert stranger.get(f"/api/battles/{battle_id}/").status_code == 404
+    assert stranger.post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json").status_code == 404
+
+    bad_choice = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "left"}, format="json")
+    assert bad_choice.status_code == 400 and "choice" in bad_choice.json()["detail"]
+
+    _finished(api, battle_id)
+    assert not Judgment.objects.exists()
+    anonymous = APIClient().post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json")
+    assert anonymous.status_code in (401, 403)
+
+
+def test_a_vote_before_the_answers_exist_is_refused(api, arena):
+    battle_id = api.post("/api/battles/", {"prompt": "slow river"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    # Put one answer back mid-stream (the worker is done with it, so nothing races this).
+    battle = Battle.objects.get(public_id=battle_id)
+    Response.objects.filter(slots__comparison=battle.comparison, slots__position=1).update(
+        status=Response.Status.RUNNING, text="half an"
+    )
+    body = api.get(f"/api/battles/{battle_id}/").json()
+    assert not body["finished"] and not body["votable"]
+    response = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json")
+    assert response.status_code == 409 and "Both answers must finish" in response.json()["detail"]
+    assert not Judgment.objects.exists()
+
+
+def test_a_failed_generation_is_shown_plainly_and_blocks_the_vote(api, web, arena):
+    broken = ModelEndpoint.objects.create(name="broken-model", path="/nonexistent/model/dir")
+    arena.endpoints.set([broken, arena.endpoints.first()])
+    battle_id = api.post("/api/battles/", {"prompt": "dark cloud"}, format="json").json()["id"]
+    body = _finished(api, battle_id)
+    assert body["failed"] and not body["votable"]
+    failed = [s for s in body["sides"] if s["status"] == "failed"]
+    assert len(failed) == 1 and "cannot be voted on" in failed[0]["message"] and failed[0]["text"] == ""
+    # The error detail is for admins only.
+    assert "nonexistent" not in json.dumps(body)
+    assert "does not exist" in Response.objects.get(status="failed").error
+
+    page = web.get(reverse("arena:battle", args=[battle_id])).content.decode()
+    assert "failed to answer" in page and "nonexistent" not in page
+    vote = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json")
+    assert vote.status_code == 409 and "cannot be voted on" in vote.json()["detail"]
+    html_vote = web.post(reverse("arena:vote", args=[battle_id]), {"choice": "a"}, HTTP_HX_REQUEST="true")
+    assert html_vote.status_code == 409 and html_vote["HX-Retarget"] == "#vote-error"
+    assert not Judgment.objects.exists()
+
+
+def test_the_leaderboard_page_shows_votes(api, web, arena):
+    assert "No votes yet" in web.get(reverse("arena:leaderboard")).content.decode()
+    battle_id = api.post("/api/battles/", {"prompt": "warm light"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json")
+    wait_for(lambda: api.get("/api/leaderboard/").json()["judgment_count"] == 1, what="ratings")
+    page = web.get(reverse("arena:leaderboard")).content.decode()
+    assert "zephyrine-qx7" in page and "quillon-mk4" in page and "1 vote" in page
