@@ -1,0 +1,53 @@
+"""A voter in a real Chromium: prompt → both answers appear → vote with the keyboard → reveal → leaderboard."""
+
+import pytest
+
+from tests.conftest import MODEL_NAME_MARKERS, TEST_OUTPUT
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
+
+
+def _no_names(html):
+    lowered = html.lower()
+    leaked = [m for m in MODEL_NAME_MARKERS if m in lowered]
+    assert not leaked, f"model identity leaked before the vote: {leaked}"
+
+
+def test_a_battle_in_the_browser(page, live_server, arena, make_user):
+    make_user("ada", password="correct-horse-battery")
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{live_server.url}/arena/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#prompt")
+    _no_names(page.content())
+
+    page.fill("#prompt", "the moon is bright")
+    page.keyboard.press("Control+Enter")  # the prompt box's send shortcut
+    page.wait_for_url("**/arena/b/**")
+
+    # Answers stream in without a reload; voting opens when both are done.
+    page.wait_for_selector("#vote-buttons:not([disabled])", timeout=60_000)
+    assert page.locator(".side-done").count() == 2
+    assert all(t.strip() for t in page.locator(".answer").all_inner_texts())
+    _no_names(page.content())
+    page.screenshot(path=str(TEST_OUTPUT / "arena-before-vote.png"), full_page=True)
+
+    page.locator("textarea[name=rationale]").fill("Left one reads better.")
+    page.keyboard.press("Escape")  # leave the text box so keys vote
+    page.keyboard.press("a")
+    page.wait_for_selector("#reveal")
+    revealed = page.locator(".model-name").all_inner_texts()
+    assert sorted(n.strip("· ").strip() for n in revealed) == ["Quillon MK4", "Zephyrine QX7"]
+    assert "A is better" in page.locator("#reveal").inner_text()
+    page.screenshot(path=str(TEST_OUTPUT / "arena-reveal.png"), full_page=True)
+
+    winner = revealed[0].strip("· ").strip()
+    page.click("text=Leaderboard >> nth=-1")
+    page.wait_for_selector("table.leaderboard", timeout=30_000)  # the page polls until the worker has rated the vote
+    first_row = page.locator("table.leaderboard tbody tr").first
+    assert first_row.locator("td").nth(1).inner_text() == winner.lower().replace(" ", "-")  # A won, so A leads
+    assert "1 vote" in page.content()
+    page.screenshot(path=str(TEST_OUTPUT / "leaderboard.png"), full_page=True)
