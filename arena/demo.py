@@ -16,6 +16,12 @@ DEMO_USERS = [
     ("admin", "admin", roles.ADMIN, True),
 ]
 
+# Words that give each demo model away when it names itself.
+IDENTITY_WORDS = {
+    "smollm2-135m-instruct": ["smollm", "hugging face", "huggingface"],
+    "gemma-3-270m": ["gemma", "google", "deepmind"],
+}
+
 SAMPLE_PROMPTS = [
     "What is the capital of France?",
     "Write a haiku about autumn rain.",
@@ -48,6 +54,7 @@ def seed_demo(models):
                 "path": str(m["path"]),
                 "license": m.get("license", ""),
                 "generation_params": m.get("generation_params", {}),
+                "identity_words": IDENTITY_WORDS.get(m["name"], []),
             },
         )[0]
         for m in models

@@ -66,9 +66,8 @@ def cast_vote(battle, voter, choice, rationale=""):
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
-    statuses = set(
-        Response.objects.filter(slots__comparison=battle.comparison).values_list("status", flat=True)
-    )
+    responses = list(Response.objects.filter(slots__comparison=battle.comparison).select_related("endpoint"))
+    statuses = {r.status for r in responses}
     if Response.Status.FAILED in statuses:
         raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
     if statuses != {Response.Status.DONE}:
@@ -78,13 +77,24 @@ def cast_vote(battle, voter, choice, rationale=""):
             battle.comparison,
             VOTES[choice]["ranking"],
             annotator=voter,
-            identities_hidden=True,  # names are revealed only after this vote
+            # Names are revealed only after this vote, unless an answer gave its model away.
+            identities_hidden=not answers_reveal_identity(responses),
             none_acceptable=VOTES[choice]["none_acceptable"],
             rationale=rationale,
         )
         if created:
             transaction.on_commit(update_ratings.delay)
     return judgment, created
+
+
+def answers_reveal_identity(responses):
+    """True when an answer names any model of the battle (e.g. "I am Gemma, made by Google").
+
+    Such a vote was not blind; it is kept, marked so, and left out of the ratings
+    (Chatbot Arena drops these after the fact with one global word list; here each
+    model carries its own)."""
+    markers = set().union(*(r.endpoint.identity_markers() for r in responses))
+    return any(marker in r.text.lower() for r in responses for marker in markers)
 
 
 def vote_choice(judgment):

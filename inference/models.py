@@ -16,6 +16,12 @@ class ModelEndpoint(models.Model):
     generation_params = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"max_new_tokens": 256, "temperature": 0.7, "system_prompt": "..."}'
     )
+    identity_words = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Words that give this model away in its own answers (family, maker), e.g. ["smollm", "hugging face"]. '
+        "The name and display name always count.",
+    )
     license = models.CharField(max_length=100, blank=True)
     enabled = models.BooleanField(default=True, help_text="Off = outage: never drawn into new battles.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -25,6 +31,11 @@ class ModelEndpoint(models.Model):
 
     def __str__(self):
         return self.display_name or self.name
+
+    def identity_markers(self):
+        """Lower-case words whose presence in an answer reveals this model."""
+        words = [self.name, self.display_name, *self.identity_words]
+        return {w.strip().lower() for w in words if w and w.strip()}
 
 
 class Prompt(models.Model):
@@ -68,6 +79,7 @@ class Response(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

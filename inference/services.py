@@ -2,9 +2,11 @@
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Prompt, Response
@@ -13,6 +15,9 @@ log = logging.getLogger(__name__)
 
 # How often a streaming answer is saved for the page to pick up.
 STREAM_SAVE_INTERVAL_S = 0.3
+GENERATION_TIME_LIMIT_S = 600
+# A response "running" longer than the task's hard time limit lost its worker; it may be claimed again.
+STALE_RUNNING_AFTER = timedelta(seconds=GENERATION_TIME_LIMIT_S + 60)
 
 
 def validate_conversation(conversation, max_chars):
@@ -57,14 +62,19 @@ def request_responses(prompt, endpoints):
 
 
 def generate_response(response_id):
-    """Produce one answer. Idempotent: a finished or failed response is left as it is."""
+    """Produce one answer. Idempotent: a finished, failed or running response is left as it is,
+    except one whose worker died mid-answer (acks_late redelivers its task)."""
     from .backends import GenerationError, get_backend
 
-    claimed = Response.objects.filter(pk=response_id, status=Response.Status.PENDING).update(
-        status=Response.Status.RUNNING
+    now = timezone.now()
+    claimable = Q(status=Response.Status.PENDING) | Q(
+        status=Response.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
+    )
+    claimed = Response.objects.filter(claimable, pk=response_id).update(
+        status=Response.Status.RUNNING, started_at=now, text=""
     )
     if not claimed:
-        return  # already running elsewhere, finished, or gone
+        return  # running elsewhere, finished, or gone
     response = Response.objects.select_related("endpoint", "prompt").get(pk=response_id)
     endpoint = response.endpoint
     started = time.monotonic()

@@ -224,3 +224,25 @@ def test_the_leaderboard_page_shows_votes(api, web, arena):
     wait_for(lambda: api.get("/api/leaderboard/").json()["judgment_count"] == 1, what="ratings")
     page = web.get(reverse("arena:leaderboard")).content.decode()
     assert "zephyrine-qx7" in page and "quillon-mk4" in page and "1 vote" in page
+
+
+def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, arena):
+    battle_id = api.post("/api/battles/", {"prompt": "who are you"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    battle = Battle.objects.get(public_id=battle_id)
+    # As if model B had answered "I am Quillon, ..." (its display-name word is an identity marker).
+    endpoint = battle.comparison.slots.get(position=1).response.endpoint
+    endpoint.identity_words = ["quillon"] if endpoint.name == "quillon-mk4" else ["zephyrine"]
+    endpoint.save()
+    Response.objects.filter(slots__comparison=battle.comparison, slots__position=1).update(
+        text=f"Hello! I am {endpoint.identity_words[0].capitalize()}, a helpful model."
+    )
+    assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json").status_code == 201
+    assert Judgment.objects.get().identities_hidden is False
+
+    # A blind vote afterwards is rated; the non-blind one never is.
+    second = api.post("/api/battles/", {"prompt": "blue sky"}, format="json").json()["id"]
+    _finished(api, second)
+    api.post(f"/api/battles/{second}/vote/", {"choice": "a"}, format="json")
+    board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
+    assert sum(row["battles"] for row in board["rows"]) == 2  # one pair, counted for each side
