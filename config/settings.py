@@ -156,7 +156,7 @@ SPECTACULAR_SETTINGS = {
 # so the demo needs no server; production and tests use Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.25} if CELERY_BROKER_URL.startswith("sqla+") else {}
+# (No transport options for the SQLAlchemy broker: kombu hands them all to create_engine.)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
