@@ -1,0 +1,33 @@
+"""`python manage.py seed_demo`: the demo arena with the two demo models and demo users. Safe to rerun."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from arena.demo import DEMO_USERS, seed_demo
+from inference.demo_models import DEMO_MODELS
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo arena, its two models and the demo users."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.MODELS_DIR")
+
+    def handle(self, *args, models_dir=None, **options):
+        models_dir = (models_dir or settings.MODELS_DIR).resolve()
+        arena = seed_demo(
+            [
+                {
+                    "name": m.name,
+                    "display_name": m.display_name,
+                    "path": models_dir / m.name,
+                    "license": m.license,
+                    "generation_params": m.generation_params,
+                }
+                for m in DEMO_MODELS
+            ]
+        )
+        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models; users: "
+                          + ", ".join(u[0] for u in DEMO_USERS))
