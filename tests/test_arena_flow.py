@@ -246,3 +246,24 @@ def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, 
     api.post(f"/api/battles/{second}/vote/", {"choice": "a"}, format="json")
     board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
     assert sum(row["battles"] for row in board["rows"]) == 2  # one pair, counted for each side
+
+
+@pytest.mark.parametrize("prompt, sentence", [("", "Type a prompt first"), ("y" * 4001, "the limit is 4000")])
+def test_the_page_refuses_a_bad_prompt_with_a_sentence(web, arena, prompt, sentence):
+    response = web.post(reverse("arena:start_arena_battle", args=[arena.slug]), {"prompt": prompt})
+    assert response.status_code == 400
+    assert sentence in response.content.decode()
+    assert not Battle.objects.exists()
+
+
+def test_pages_answer_unknown_battles_and_votes_with_a_404_sentence(web, arena):
+    missing = "5b1d3a4e-0000-4000-8000-000000000000"
+    page = web.get(reverse("arena:battle", args=[missing]))
+    assert page.status_code == 404 and "No battle with this id is open to you" in page.content.decode()
+    vote = web.post(reverse("arena:vote", args=["garbage"]), {"choice": "a"}, HTTP_HX_REQUEST="true")
+    assert vote.status_code == 404 and vote["HX-Retarget"] == "#vote-error"
+
+
+def test_the_arena_needs_a_login(client, arena):
+    response = client.get(reverse("arena:home"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
