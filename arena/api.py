@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +32,8 @@ class BattleListView(APIView):
             raise NotFound("No arena is open yet; an admin must create one.")
         try:
             battle = services.start_battle(arena, request.user, data.validated_data["prompt"])
+        except services.TooManyOpenBattles as exc:
+            raise Throttled(detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"prompt": [str(exc)]}) from exc
         payload = selectors.battle_payload(battle, request.user)

@@ -2,6 +2,7 @@
 
 import random
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -31,6 +32,10 @@ class BattleNotReady(ValueError):
     """The answers are not all there (still generating, or one failed)."""
 
 
+class TooManyOpenBattles(ValueError):
+    """The voter already has as many battles generating as one person may."""
+
+
 def start_battle(arena, voter, prompt_text):
     """Draw two models, randomise their sides and queue both answers."""
     if not arena.is_open:
@@ -40,6 +45,20 @@ def start_battle(arena, voter, prompt_text):
         raise ValueError("This arena needs at least two enabled models to start a battle.")
     # A uniform draw; sample() also returns the pair in random order, so sides are random.
     pair = _rng.sample(endpoints, 2)
+    # One person (or script) cannot flood the workers: a few battles generating at a time.
+    limit = settings.ARENA_MAX_OPEN_BATTLES
+    generating = (
+        Battle.objects.filter(
+            voter=voter,
+            comparison__slots__response__status__in=[Response.Status.PENDING, Response.Status.RUNNING],
+        )
+        .distinct()
+        .count()
+    )
+    if generating >= limit:
+        raise TooManyOpenBattles(
+            f"You already have {generating} battles still being answered; wait for them to finish (limit {limit})."
+        )
     with transaction.atomic():
         prompt = create_prompt(prompt_text, user=voter)
         responses = request_responses(prompt, pair)

@@ -42,8 +42,9 @@ def start_battle(request, slug=None):
     try:
         battle = services.start_battle(arena, request.user, request.POST.get("prompt", ""))
     except ValueError as exc:
+        status = 429 if isinstance(exc, services.TooManyOpenBattles) else 400
         context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", "")}
-        return render(request, "arena/home.html", context, status=400)
+        return render(request, "arena/home.html", context, status=status)
     return redirect("arena:battle", public_id=battle.public_id)
 
 

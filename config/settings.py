@@ -171,6 +171,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 
 # Arena limits.
 ARENA_MAX_PROMPT_CHARS = int(os.environ.get("ARENA_MAX_PROMPT_CHARS", "4000"))
+# Battles one voter may have generating at once (protects the workers from floods).
+ARENA_MAX_OPEN_BATTLES = int(os.environ.get("ARENA_MAX_OPEN_BATTLES", "3"))
 # A device for local models: "auto" picks CUDA when present.
 INFERENCE_DEVICE = os.environ.get("INFERENCE_DEVICE", "auto")
 

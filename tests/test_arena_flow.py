@@ -267,3 +267,17 @@ def test_pages_answer_unknown_battles_and_votes_with_a_404_sentence(web, arena):
 def test_the_arena_needs_a_login(client, arena):
     response = client.get(reverse("arena:home"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_one_voter_cannot_flood_the_workers(api, arena, settings):
+    settings.ARENA_MAX_OPEN_BATTLES = 1
+    first = api.post("/api/battles/", {"prompt": "fish"}, format="json").json()["id"]
+    # Hold the first battle "generating" whatever the worker does, so the limit is certain to apply.
+    battle = Battle.objects.get(public_id=first)
+    _finished(api, first)
+    Response.objects.filter(slots__comparison=battle.comparison).update(status=Response.Status.RUNNING)
+    second = api.post("/api/battles/", {"prompt": "bird"}, format="json")
+    assert second.status_code == 429 and "still being answered" in second.json()["detail"]
+    assert Battle.objects.count() == 1
+    Response.objects.filter(slots__comparison=battle.comparison).update(status=Response.Status.DONE)
+    assert api.post("/api/battles/", {"prompt": "bird"}, format="json").status_code == 201
