@@ -281,3 +281,26 @@ def test_one_voter_cannot_flood_the_workers(api, arena, settings):
     assert Battle.objects.count() == 1
     Response.objects.filter(slots__comparison=battle.comparison).update(status=Response.Status.DONE)
     assert api.post("/api/battles/", {"prompt": "bird"}, format="json").status_code == 201
+
+
+def test_simultaneous_retries_of_one_vote_store_one_judgment(api, arena):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from arena import services
+
+    battle_id = api.post("/api/battles/", {"prompt": "stone road"}, format="json").json()["id"]
+    _finished(api, battle_id)
+    battle = Battle.objects.get(public_id=battle_id)
+
+    def vote(_):
+        try:
+            return services.cast_vote(battle, battle.voter, "b")[1]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        created = list(pool.map(vote, range(6)))
+    assert created.count(True) == 1 and created.count(False) == 5
+    assert Judgment.objects.count() == 1
