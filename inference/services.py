@@ -64,8 +64,6 @@ def request_responses(prompt, endpoints):
 def generate_response(response_id):
     """Produce one answer. Idempotent: a finished, failed or running response is left as it is,
     except one whose worker died mid-answer (acks_late redelivers its task)."""
-    from .backends import GenerationError, get_backend
-
     now = timezone.now()
     claimable = Q(status=Response.Status.PENDING) | Q(
         status=Response.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
@@ -75,6 +73,9 @@ def generate_response(response_id):
     )
     if not claimed:
         return  # running elsewhere, finished, or gone
+    # Imported only now (torch is heavy), after the claim, so the page says "thinking" at once.
+    from .backends import GenerationError, get_backend
+
     response = Response.objects.select_related("endpoint", "prompt").get(pk=response_id)
     endpoint = response.endpoint
     started = time.monotonic()

@@ -78,6 +78,8 @@ class TransformersBackend:
         }
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
+        if params.get("repetition_penalty"):
+            kwargs["repetition_penalty"] = float(params["repetition_penalty"])
         if "seed" in params:
             torch.manual_seed(int(params["seed"]))
 
