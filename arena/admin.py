@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from .models import Arena, Battle
+from .models import Arena, ArenaEntry, Battle
+
+
+class ArenaEntryInline(admin.TabularInline):
+    model = ArenaEntry
+    extra = 1
+    autocomplete_fields = ["endpoint"]
 
 
 @admin.register(Arena)
@@ -9,7 +15,7 @@ class ArenaAdmin(admin.ModelAdmin):
     list_filter = ["is_open", "matchmaking"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    filter_horizontal = ["endpoints"]
+    inlines = [ArenaEntryInline]
 
 
 @admin.register(Battle)

@@ -12,7 +12,13 @@ from annotation.services import JudgmentConflict
 
 from . import selectors, services
 from .models import Arena
-from .serializers import BattleSerializer, LeaderboardSerializer, StartBattleSerializer, VoteSerializer
+from .serializers import (
+    BattleSerializer,
+    LeaderboardQuerySerializer,
+    LeaderboardSerializer,
+    StartBattleSerializer,
+    VoteSerializer,
+)
 
 
 class Conflict(APIException):
@@ -68,9 +74,19 @@ class VoteView(APIView):
 class LeaderboardView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: LeaderboardSerializer}, summary="The live leaderboard (online Elo)")
+    @extend_schema(
+        parameters=[LeaderboardQuerySerializer],
+        responses={200: LeaderboardSerializer},
+        summary="The live leaderboard, for one method, with or without style control",
+    )
     def get(self, request):
-        return Response(LeaderboardSerializer(selectors.leaderboard()).data)
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            method, style = selectors.parse_view(query.validated_data["method"], query.validated_data["style_control"])
+        except ValueError as exc:
+            raise ValidationError({"style_control": [str(exc)]}) from exc
+        return Response(LeaderboardSerializer(selectors.leaderboard(method, style)).data)
 
 
 def _battle(public_id, user):

@@ -65,6 +65,7 @@ def seed_demo(models):
             "name": "Demo arena",
             "description": "Two small local models, answering on this machine.",
             "sample_prompts": SAMPLE_PROMPTS,
+            "matchmaking": Arena.Matchmaking.ADAPTIVE,
         },
     )
     arena.endpoints.add(*endpoints)

@@ -11,12 +11,14 @@ class Arena(models.Model):
     """A public battle ground: which models fight, and how they are matched."""
 
     class Matchmaking(models.TextChoices):
-        UNIFORM = "uniform", "Uniform random pair"
+        UNIFORM = "uniform", "Uniform: every enabled pair equally likely"
+        WEIGHTED = "weighted", "Weighted: by each model's weight (0 = never)"
+        ADAPTIVE = "adaptive", "Adaptive: close, uncertain, under-sampled pairs first; new models boosted"
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     description = models.TextField(blank=True)
-    endpoints = models.ManyToManyField(ModelEndpoint, related_name="arenas", verbose_name="models")
+    endpoints = models.ManyToManyField(ModelEndpoint, through="ArenaEntry", related_name="arenas", verbose_name="models")
     matchmaking = models.CharField(max_length=16, choices=Matchmaking.choices, default=Matchmaking.UNIFORM)
     sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
     is_open = models.BooleanField(default=True)
@@ -27,6 +29,24 @@ class Arena(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ArenaEntry(models.Model):
+    """A model's place in an arena, with its sampling weight for the weighted policy."""
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="entries")
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="arena_entries")
+    weight = models.FloatField(default=1.0, help_text="Relative chance of being drawn (weighted policy); 0 = never.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["arena", "endpoint"], name="arena_entry_unique"),
+            models.CheckConstraint(name="arena_entry_weight_non_negative", condition=models.Q(weight__gte=0)),
+        ]
+        verbose_name_plural = "arena entries"
+
+    def __str__(self):
+        return f"{self.endpoint} in {self.arena} (weight {self.weight:g})"
 
 
 class Battle(models.Model):

@@ -43,13 +43,32 @@ def battle_payload(battle, user):
     }
 
 
-def leaderboard():
-    """The latest Elo leaderboard: rows best first (empty before any vote)."""
-    snapshot = latest_snapshot()
+METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}
+
+
+def parse_view(method, style_control):
+    """The leaderboard view asked for; ValueError with a sentence for a bad one."""
+    method = method or "bt"
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
+    style = str(style_control).lower() in ("1", "true", "yes", "on")
+    if style and method != "bt":
+        raise ValueError("Style control is available with the Bradley–Terry method (method=bt) only.")
+    return method, style
+
+
+def leaderboard(method="bt", style_control=False):
+    """The latest leaderboard of one view: rows best first (empty before any vote)."""
+    snapshot = latest_snapshot(method, style_control)
     return {
-        "method": "elo",
+        "method": method,
+        "method_name": METHODS[method],
+        "style_control": style_control,
+        "snapshot_id": snapshot.pk if snapshot else None,
         "computed_at": snapshot.computed_at if snapshot else None,
         "judgment_count": snapshot.judgment_count if snapshot else 0,
-        "params": snapshot.params if snapshot else {},
+        "bootstrap": snapshot.bootstrap if snapshot else 0,
         "rows": snapshot.rows if snapshot else [],
+        "style_coefficients": snapshot.style_coefficients if snapshot else None,
+        "diagnostics": snapshot.diagnostics if snapshot else None,
     }

@@ -37,15 +37,28 @@ class BattleSerializer(serializers.Serializer):
 class LeaderboardRowSerializer(serializers.Serializer):
     model = serializers.CharField()
     rating = serializers.FloatField()
-    battles = serializers.IntegerField()
+    ci_low = serializers.FloatField(help_text="Lower end of the 95% bootstrap interval.")
+    ci_high = serializers.FloatField()
+    rank_ub = serializers.IntegerField(help_text="1 + models whose lower bound is above this upper bound.")
+    n = serializers.IntegerField(help_text="Judgments involving this model.")
     wins = serializers.IntegerField()
     ties = serializers.IntegerField()
     losses = serializers.IntegerField()
     win_rate = serializers.FloatField(allow_null=True)
+    preliminary = serializers.BooleanField(help_text="Fewer votes than the threshold.")
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["bt", "pl", "bayes", "elo"], default="bt")
+    style_control = serializers.BooleanField(default=False)
 
 
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
+    style_control = serializers.BooleanField()
     computed_at = serializers.DateTimeField(allow_null=True)
     judgment_count = serializers.IntegerField()
+    bootstrap = serializers.IntegerField()
     rows = LeaderboardRowSerializer(many=True)
+    style_coefficients = serializers.DictField(child=serializers.FloatField(), allow_null=True)
+    diagnostics = serializers.JSONField(allow_null=True, help_text="Win-rate and battle matrices, cycles, flip votes.")

@@ -1,7 +1,5 @@
 """The battle flow: start a battle, vote on it."""
 
-import random
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,6 +7,9 @@ from django.db import transaction
 from annotation.services import create_comparison, record_judgment
 from inference.models import Response
 from inference.services import create_prompt, request_responses
+from ranking.matchmaking import choose_matchup
+from ranking.selectors import matchmaking_stats
+from ranking.services import request_refit
 
 from .models import Battle
 
@@ -20,8 +21,6 @@ VOTES = {
     "both_bad": {"ranking": [[0, 1]], "none_acceptable": True},
 }
 MAX_RATIONALE_CHARS = 5000
-
-_rng = random.SystemRandom()
 
 
 class BattleNotFound(LookupError):
@@ -36,15 +35,30 @@ class TooManyOpenBattles(ValueError):
     """The voter already has as many battles generating as one person may."""
 
 
+def draw_pair(arena):
+    """Two enabled models of the arena, drawn by its matchmaking policy, in random side order."""
+    entries = list(arena.entries.filter(endpoint__enabled=True).select_related("endpoint"))
+    if len(entries) < 2:
+        raise ValueError("This arena needs at least two enabled models to start a battle.")
+    by_name = {entry.endpoint.name: entry.endpoint for entry in entries}
+    weights = {entry.endpoint.name: entry.weight for entry in entries}
+    if arena.matchmaking == arena.Matchmaking.WEIGHTED and sum(w > 0 for w in weights.values()) < 2:
+        raise ValueError("This arena needs at least two models with a weight above 0 to start a battle.")
+    names = choose_matchup(
+        list(by_name),
+        k=2,
+        policy=arena.matchmaking,
+        weights=weights,
+        stats=matchmaking_stats() if arena.matchmaking == arena.Matchmaking.ADAPTIVE else None,
+    )
+    return [by_name[name] for name in names]
+
+
 def start_battle(arena, voter, prompt_text):
     """Draw two models, randomise their sides and queue both answers."""
     if not arena.is_open:
         raise ValueError("This arena is closed to new battles.")
-    endpoints = list(arena.endpoints.filter(enabled=True))
-    if len(endpoints) < 2:
-        raise ValueError("This arena needs at least two enabled models to start a battle.")
-    # A uniform draw; sample() also returns the pair in random order, so sides are random.
-    pair = _rng.sample(endpoints, 2)
+    pair = draw_pair(arena)
     # One person (or script) cannot flood the workers: a few battles generating at a time.
     limit = settings.ARENA_MAX_OPEN_BATTLES
     generating = (
@@ -76,8 +90,6 @@ def get_battle(public_id, user):
 
 def cast_vote(battle, voter, choice, rationale=""):
     """Record the voter's verdict; returns (judgment, created). Retrying the same vote is safe."""
-    from ranking.tasks import update_ratings
-
     if battle.voter_id != voter.pk:
         raise BattleNotFound("No battle with this id is open to you.")
     if choice not in VOTES:
@@ -102,7 +114,7 @@ def cast_vote(battle, voter, choice, rationale=""):
             rationale=rationale,
         )
         if created:
-            transaction.on_commit(update_ratings.delay)
+            request_refit()
     return judgment, created
 
 

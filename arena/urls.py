@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("b/<str:public_id>/", views.battle, name="battle"),
     path("b/<str:public_id>/vote/", views.vote, name="vote"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    re_path(r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"),
     path("<slug:slug>/", views.home, name="arena"),
     path("<slug:slug>/battles/", views.start_battle, name="start_arena_battle"),
 ]

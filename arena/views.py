@@ -1,13 +1,14 @@
 """Server-rendered arena pages (htmx). Views parse input, call one service, render."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from annotation.services import JudgmentConflict
 
-from . import selectors, services
+from . import plots, selectors, services
 from .models import Arena
 
 
@@ -76,7 +77,28 @@ def vote(request, public_id):
     return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
 
 
+def _board(request):
+    method, style = selectors.parse_view(request.GET.get("method"), request.GET.get("style_control", ""))
+    return selectors.leaderboard(method, style)
+
+
 @require_GET
 def leaderboard(request):
+    try:
+        board = _board(request)
+    except ValueError as exc:
+        return _problem(request, str(exc), 400, target="#leaderboard")
     template = "arena/_leaderboard_table.html" if request.htmx else "arena/leaderboard.html"
-    return render(request, template, {"board": selectors.leaderboard()})
+    return render(request, template, {"board": board, "methods": selectors.METHODS})
+
+
+@require_GET
+def leaderboard_image(request, kind):
+    try:
+        board = _board(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    png = plots.intervals_png(board) if kind == "intervals" else plots.heatmap_png(board)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "max-age=60"  # the URL carries the snapshot id, so a new board is a new URL
+    return response

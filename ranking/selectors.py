@@ -1,5 +1,16 @@
 from .models import RatingSnapshot
 
 
-def latest_snapshot(method=RatingSnapshot.Method.ELO):
-    return RatingSnapshot.objects.filter(method=method).first()
+def latest_snapshot(method="bt", style_control=False):
+    return RatingSnapshot.objects.filter(method=method, style_control=style_control).first()
+
+
+def matchmaking_stats():
+    """What adaptive matchmaking knows of each model: score, interval half-width, votes (Bayesian view)."""
+    snapshot = latest_snapshot("bayes") or latest_snapshot("bt")
+    if snapshot is None:
+        return {}
+    return {
+        row["model"]: {"score": row["rating"], "sigma": (row["ci_high"] - row["ci_low"]) / 2, "n": row["n"]}
+        for row in snapshot.rows
+    }

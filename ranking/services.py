@@ -1,49 +1,125 @@
-"""Glue: rebuild rating snapshots from the judgments."""
+"""Glue: rebuild rating snapshots from the judgments, coalescing bursts of votes."""
+
+import time
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
-from annotation.selectors import judged_rankings
+from annotation.selectors import judged_rankings, rated_judgments
 
-from .elo import online_elo
+from .diagnostics import diagnostics
+from .leaderboard import fit_leaderboard
 from .models import RatingSnapshot
+from .style import markdown_features
 
-# Snapshots are derived; keep a short history for "how did it move" views.
-KEEP_SNAPSHOTS = 200
+# Every view the leaderboard offers: (method, style control).
+VIEWS = [("bt", False), ("bt", True), ("pl", False), ("bayes", False), ("elo", False)]
+# Snapshots are derived; keep a history per view for "how did it move".
+KEEP_SNAPSHOTS_PER_VIEW = 200
+REFIT_QUEUED_KEY = "ranking:live-refit-queued"
 
 
-def rebuild_elo_snapshot():
-    """Replay every blind human judgment through online Elo and store the result.
+def request_refit():
+    """Queue one live refit unless one is already queued: a burst of votes costs a few refits, not one each.
 
-    Replaying from scratch (cheap at this scale) makes the task idempotent and
-    immune to votes arriving out of order; the full engine comes with the rating issue."""
-    k = float(getattr(settings, "ELO_K_FACTOR", 32.0))
-    ids, rankings = [], []
-    for judgment_id, ranking, _none_acceptable in judged_rankings():
-        ids.append(judgment_id)
-        rankings.append(ranking)
-    latest = RatingSnapshot.objects.filter(method=RatingSnapshot.Method.ELO).first()
-    last_id = max(ids) if ids else None
-    if latest and latest.judgment_count == len(ids) and latest.last_judgment_id == last_id:
-        return latest  # nothing new: a repeated task changes nothing
-    rows = [
-        {
-            "model": r.model,
-            "rating": round(r.rating, 1),
-            "battles": r.battles,
-            "wins": r.wins,
-            "ties": r.ties,
-            "losses": r.losses,
-            "win_rate": round(r.win_rate, 4) if r.win_rate is not None else None,
-        }
-        for r in online_elo(rankings, k=k)
+    The task clears the flag before it reads the judgments, so a vote that lands
+    during a refit queues the next one and is never missed."""
+    from .tasks import live_refit
+
+    if cache.add(REFIT_QUEUED_KEY, 1, timeout=60):
+        transaction.on_commit(live_refit.delay)
+
+
+def live_refit():
+    cache.delete(REFIT_QUEUED_KEY)
+    return refit(bootstrap=settings.RANKING_LIVE_BOOTSTRAP, incremental=True)
+
+
+def full_refit():
+    return refit(bootstrap=settings.RANKING_FULL_BOOTSTRAP)
+
+
+# The judgments this worker process has already read, so a live refit after one more
+# vote reads one row, not all of them. Trusted only while the count still matches.
+_records = {"last_id": None, "list": []}
+
+
+def _load_records(incremental):
+    if not incremental:
+        _records.update(last_id=None, list=[])
+    new = list(judged_rankings(after_id=_records["last_id"]))
+    records = _records["list"] + new
+    if incremental and len(records) != rated_judgments().count():
+        # A judgment committed out of id order, or one was changed or removed: read all.
+        return _load_records(incremental=False)
+    _records.update(last_id=max((r.judgment_id for r in records), default=None), list=records)
+    return records
+
+
+def refit(bootstrap, incremental=False):
+    """Fit every view over all blind human judgments; returns the snapshots written.
+
+    Idempotent: a view whose latest snapshot already covers the same judgments with
+    at least as many bootstrap resamples is left alone."""
+    # A comparison that showed one model twice says nothing about models against each other.
+    records = [r for r in _load_records(incremental) if len(r.texts) == sum(len(g) for g in r.ranking)]
+    count = len(records)
+    last_id = max((r.judgment_id for r in records), default=None)
+    rankings = [r.ranking for r in records]
+    features = None
+    written = []
+    for method, style_control in VIEWS:
+        latest = RatingSnapshot.objects.filter(method=method, style_control=style_control).first()
+        if (
+            latest
+            and latest.judgment_count == count
+            and latest.last_judgment_id == last_id
+            and latest.bootstrap >= bootstrap
+        ):
+            continue
+        started = time.perf_counter()
+        if not records:
+            rows, coefficients, diag = [], None, None
+        else:
+            if style_control and features is None:
+                features = [{m: markdown_features(t) for m, t in r.texts.items()} for r in records]
+            result = fit_leaderboard(
+                rankings,
+                method=method,
+                features=features if style_control else None,
+                style_control=style_control,
+                bootstrap=bootstrap,
+                min_votes=settings.RANKING_MIN_VOTES,
+                seed=0,
+                k_factor=settings.ELO_K_FACTOR,
+            )
+            rows, coefficients = result.rows, result.style_coefficients
+            diag = diagnostics(rankings, order=[row["model"] for row in rows])
+        written.append(
+            RatingSnapshot(
+                method=method,
+                style_control=style_control,
+                bootstrap=bootstrap,
+                judgment_count=count,
+                last_judgment_id=last_id,
+                rows=rows,
+                style_coefficients=coefficients,
+                diagnostics=diag,
+                params={"min_votes": settings.RANKING_MIN_VOTES, "elo_k": settings.ELO_K_FACTOR, "seed": 0},
+                duration_ms=int((time.perf_counter() - started) * 1000),
+            )
+        )
+    # All views of one refit appear together, so no page shows methods out of step.
+    with transaction.atomic():
+        RatingSnapshot.objects.bulk_create(written)
+        for snapshot in written:
+            _prune(snapshot.method, snapshot.style_control)
+    return written
+
+
+def _prune(method, style_control):
+    stale = RatingSnapshot.objects.filter(method=method, style_control=style_control).values_list("pk", flat=True)[
+        KEEP_SNAPSHOTS_PER_VIEW:
     ]
-    snapshot = RatingSnapshot.objects.create(
-        method=RatingSnapshot.Method.ELO,
-        judgment_count=len(ids),
-        last_judgment_id=last_id,
-        rows=rows,
-        params={"k": k, "initial": 1000.0},
-    )
-    stale = RatingSnapshot.objects.filter(method=RatingSnapshot.Method.ELO).values_list("pk", flat=True)[KEEP_SNAPSHOTS:]
     RatingSnapshot.objects.filter(pk__in=list(stale)).delete()
-    return snapshot

@@ -74,8 +74,12 @@ def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
     winner = Battle.objects.get().comparison.slots.get(position=0).response.endpoint.name
     loser = ({"zephyrine-qx7", "quillon-mk4"} - {winner}).pop()
     assert rows[winner]["rating"] > 1000 > rows[loser]["rating"]
-    assert rows[winner]["wins"] == 1 and rows[loser]["losses"] == 1
-    assert board["rows"][0]["model"] == winner
+    assert rows[winner]["wins"] == 1 and rows[loser]["losses"] == 1 and rows[winner]["n"] == 1
+    assert board["rows"][0]["model"] == winner and board["method"] == "bt"
+    assert rows[winner]["preliminary"]  # one vote is below the threshold
+    # Views are written one after another by the same refit.
+    elo = wait_for(lambda: (e := api.get("/api/leaderboard/?method=elo").json())["rows"] and e, what="elo view")
+    assert elo["rows"][0]["model"] == winner and elo["rows"][0]["rating"] == pytest.approx(1016)
 
 
 def test_nothing_before_the_vote_names_a_model(api, web, arena):
@@ -223,7 +227,13 @@ def test_the_leaderboard_page_shows_votes(api, web, arena):
     api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json")
     wait_for(lambda: api.get("/api/leaderboard/").json()["judgment_count"] == 1, what="ratings")
     page = web.get(reverse("arena:leaderboard")).content.decode()
-    assert "zephyrine-qx7" in page and "quillon-mk4" in page and "1 vote" in page
+    assert "zephyrine-qx7" in page and "quillon-mk4" in page and "1 blind vote" in page and "preliminary" in page
+    for view in ("?method=pl", "?method=bayes", "?method=elo", "?method=bt&style_control=1"):
+        assert "1 blind vote" in web.get(reverse("arena:leaderboard") + view).content.decode()
+    for kind in ("intervals", "heatmap"):
+        image = web.get(reverse("arena:leaderboard_image", args=[kind]) + "?method=bt")
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG") and len(image.content) > 2000
 
 
 def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, arena):
@@ -245,7 +255,7 @@ def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, 
     _finished(api, second)
     api.post(f"/api/battles/{second}/vote/", {"choice": "a"}, format="json")
     board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
-    assert sum(row["battles"] for row in board["rows"]) == 2  # one pair, counted for each side
+    assert sum(row["n"] for row in board["rows"]) == 2  # one blind judgment, counted for each side
 
 
 @pytest.mark.parametrize("prompt, sentence", [("", "Type a prompt first"), ("y" * 4001, "the limit is 4000")])

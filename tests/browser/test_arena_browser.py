@@ -35,6 +35,12 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     _no_names(page.content())
     page.screenshot(path=str(TEST_OUTPUT / "arena-before-vote.png"), full_page=True)
 
+    # A second tab keeps the leaderboard open; it must pick up the vote without a reload.
+    board = page.context.new_page()
+    board.goto(f"{live_server.url}/arena/leaderboard/")
+    board.wait_for_selector("#no-votes")
+    board.evaluate("window.notReloaded = true")
+
     page.locator("textarea[name=rationale]").fill("Left one reads better.")
     page.keyboard.press("Escape")  # leave the text box so keys vote
     page.keyboard.press("a")
@@ -45,9 +51,13 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     page.screenshot(path=str(TEST_OUTPUT / "arena-reveal.png"), full_page=True)
 
     winner = revealed[0].strip("· ").strip()
+    board.wait_for_selector("table.leaderboard", timeout=30_000)  # the open page polls; no reload
+    assert board.evaluate("window.notReloaded === true")
+    board.close()
     page.click("text=Leaderboard >> nth=-1")
-    page.wait_for_selector("table.leaderboard", timeout=30_000)  # the page polls until the worker has rated the vote
+    page.wait_for_selector("table.leaderboard", timeout=30_000)
     first_row = page.locator("table.leaderboard tbody tr").first
-    assert first_row.locator("td").nth(1).inner_text() == winner.lower().replace(" ", "-")  # A won, so A leads
-    assert "1 vote" in page.content()
+    assert first_row.get_attribute("data-model") == winner.lower().replace(" ", "-")  # A won, so A leads
+    assert "1 blind vote" in page.content()
+    page.wait_for_function("[...document.querySelectorAll('.plots img')].every(i => i.complete && i.naturalWidth > 0)")
     page.screenshot(path=str(TEST_OUTPUT / "leaderboard.png"), full_page=True)

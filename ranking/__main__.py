@@ -1,0 +1,153 @@
+"""Command line: ``python -m ranking fit ...`` and ``python -m ranking simulate ...`` (no Django).
+
+fit: prints JSON rows (model, rating, ci_low, ci_high, rank_ub, n, ...) best first.
+simulate: prints JSON with, per method × policy × K, Kendall's tau against the truth as votes accrue.
+"""
+
+import argparse
+import json
+import sys
+
+from .leaderboard import METHODS, fit_leaderboard
+from .matchmaking import POLICIES
+
+
+def _anchor(text):
+    name, sep, score = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--anchor must look like MODEL=SCORE, got {text!r}")
+    try:
+        return name, float(score)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--anchor score must be a number, got {score!r}") from None
+
+
+def _csv(kind):
+    def parse(text):
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        return [kind(x) for x in items]
+
+    return parse
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m ranking", description="PrefArena rating engine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="fit a leaderboard from a JSONL file of judgments")
+    fit.add_argument("--input", required=True, help="JSONL of ranking records or Chatbot Arena clean battles")
+    fit.add_argument("--method", choices=METHODS, default="bt")
+    fit.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% intervals")
+    fit.add_argument("--style-control", action="store_true", help="control for length and markdown (bt only)")
+    fit.add_argument("--anchor", type=_anchor, help="MODEL=SCORE: shift the scale so MODEL has SCORE")
+    fit.add_argument("--ties", choices=("half", "davidson"), default="half")
+    fit.add_argument("--both-bad", choices=("tie", "drop"), default="tie", help="Chatbot Arena 'tie (bothbad)'")
+    fit.add_argument("--min-votes", type=int, default=10)
+    fit.add_argument("--k-factor", type=float, default=4.0, help="online Elo K (method elo)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--full", action="store_true", help="print method, params and style coefficients too")
+
+    sim = sub.add_parser("simulate", help="convergence of each method on synthetic arenas with known strengths")
+    sim.add_argument("--models", type=int, default=20)
+    sim.add_argument("--k", type=_csv(int), default=[2, 4], help="comma-separated K values")
+    sim.add_argument("--votes", type=int, default=4000)
+    sim.add_argument("--noise", type=float, default=1.0, help="Gumbel noise scale (1 = Plackett–Luce)")
+    sim.add_argument("--spread", type=float, default=1.0, help="sd of the true strengths (logits)")
+    sim.add_argument("--tie-margin", type=float, default=0.0)
+    sim.add_argument("--methods", type=_csv(str), default=list(METHODS))
+    sim.add_argument("--policies", type=_csv(str), default=["uniform", "adaptive"], help=f"of {', '.join(POLICIES)}")
+    sim.add_argument("--seeds", type=int, default=3)
+    sim.add_argument("--every", type=int, default=50)
+    sim.add_argument("--target", type=float, default=0.9)
+    sim.add_argument("--k-factor", type=float, default=16.0, help="online Elo K in the simulation")
+    sim.add_argument("--plot", help="save the tau curves as a PNG here")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "fit":
+            out = _fit(args)
+        else:
+            out = _simulate(args)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _fit(args):
+    from .records import read_judgments
+
+    rankings, weights, features = read_judgments(args.input, both_bad=args.both_bad)
+    if args.style_control and features is None:
+        raise ValueError("--style-control needs features on every record (conv_metadata or 'features').")
+    weighted = any(w != 1.0 for w in weights)
+    result = fit_leaderboard(
+        rankings,
+        method=args.method,
+        weights=weights if weighted else None,
+        features=features if args.style_control else None,
+        style_control=args.style_control,
+        bootstrap=args.bootstrap,
+        min_votes=args.min_votes,
+        anchor=args.anchor,
+        ties=args.ties,
+        seed=args.seed,
+        k_factor=args.k_factor,
+    )
+    if args.full:
+        return result.as_dict()
+    return result.rows
+
+
+def _simulate(args):
+    from .simulate import simulate
+
+    for p in args.policies:
+        if p not in POLICIES:
+            raise ValueError(f"Unknown policy {p!r}; choose from {', '.join(POLICIES)}.")
+    for m in args.methods:
+        if m not in METHODS:
+            raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
+    results = simulate(
+        methods=args.methods, policies=args.policies, ks=args.k, seeds=args.seeds, n_models=args.models,
+        votes=args.votes, noise=args.noise, spread=args.spread, tie_margin=args.tie_margin, every=args.every,
+        k_factor=args.k_factor, target=args.target,
+    )
+    if args.plot:
+        plot_curves(results, args.plot, args.target)
+    return {"settings": {k: v for k, v in vars(args).items() if k != "command"}, "results": results}
+
+
+def plot_curves(results, path, target=0.9):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = sorted({r["k"] for r in results})
+    fig, axes = plt.subplots(1, len(ks), figsize=(6 * len(ks), 4.5), squeeze=False, sharey=True)
+    for ax, k in zip(axes[0], ks):
+        for r in results:
+            if r["k"] != k:
+                continue
+            style = "-" if r["policy"] == "adaptive" else ("--" if r["policy"] == "uniform" else ":")
+            conv = r["median_votes_to_converge"]
+            label = f"{r['method']} {r['policy']} ({'never' if conv is None else int(conv)})"
+            ax.plot(r["votes"], r["tau_mean"], style, label=label)
+        ax.axhline(target, color="grey", lw=0.8)
+        ax.set_title(f"K = {k}: Kendall tau vs votes (median votes to stay >= {target})")
+        ax.set_xlabel("votes")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("Kendall tau against the true strengths")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Bayesian online rating: Weng–Lin (2011) Bradley–Terry "full pairing" update (pure numpy; no Django).
+
+Each model has a Gaussian belief N(mu, sigma^2) over its natural-log strength.
+A judgment with K models and tie groups is scored as all its pairs, each
+against the beliefs as they stood before the judgment: for models i, q,
+
+    c = sqrt(sigma_i^2 + sigma_q^2 + 2 beta^2),  p_iq = 1 / (1 + exp((mu_q - mu_i) / c))
+    mu_i      += w * sigma_i^2 / c * (s_iq - p_iq)            s = 1 win, 1/2 tie, 0 loss
+    sigma_i^2 *= max(1 - w * sum_q (sigma_i / c)^2 * p_iq p_qi * gamma, kappa)
+
+with gamma = sigma_i / c (Weng–Lin's default). A tie is s = 1/2 for both sides,
+so it is symmetric by construction: tied equals do not move, and the order in
+which models or tie members are listed never matters (the tie bugs reported
+for openskill v6, issues #155/#166/#173, cannot occur). ``w`` is the judgment's
+weight. With beta = 1/sqrt(2), p_iq tends to the Bradley–Terry probability
+sigmoid(mu_i - mu_q) as the sigmas shrink, so mu lives on BT's logit scale.
+"""
+
+import math
+
+import numpy as np
+
+from .judgments import ranking_pairs_idx
+
+BETA = 1.0 / np.sqrt(2.0)
+SIGMA0 = 2.0  # prior sd in logits (about 350 rating points)
+KAPPA = 1e-4
+
+
+class WengLin:
+    """The rater's state: mu and variance per model index (plain lists: K is small, numpy would cost more)."""
+
+    def __init__(self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0):
+        self.mu0, self.sigma0, self.beta, self.kappa, self.tau = mu0, sigma0, beta, kappa, tau
+        self._mu = [float(mu0)] * n_models
+        self._var = [float(sigma0) ** 2] * n_models
+
+    def grow(self, n_models):
+        extra = n_models - len(self._mu)
+        if extra > 0:
+            self._mu += [float(self.mu0)] * extra
+            self._var += [float(self.sigma0) ** 2] * extra
+
+    @property
+    def mu(self):
+        return np.array(self._mu)
+
+    @property
+    def sigma(self):
+        return np.sqrt(np.array(self._var))
+
+    def update(self, ranking, weight=1.0):
+        """Update from one canonical index ranking (tuple of tuples of model indices)."""
+        mu, var = self._mu, self._var
+        if self.tau:
+            for g in ranking:
+                for m in g:
+                    var[m] += self.tau**2
+        two_b2 = 2 * self.beta**2
+        omega, delta = {}, {}
+        for a, b, s in ranking_pairs_idx(ranking):
+            va, vb = var[a], var[b]
+            c = math.sqrt(va + vb + two_b2)
+            p = 1.0 / (1.0 + math.exp((mu[b] - mu[a]) / c))  # P(a beats b)
+            pq = p * (1.0 - p)
+            omega[a] = omega.get(a, 0.0) + va / c * (s - p)
+            omega[b] = omega.get(b, 0.0) + vb / c * (p - s)
+            delta[a] = delta.get(a, 0.0) + math.sqrt(va) / c * va / (c * c) * pq
+            delta[b] = delta.get(b, 0.0) + math.sqrt(vb) / c * vb / (c * c) * pq
+        for m, o in omega.items():
+            mu[m] += weight * o
+            var[m] *= max(1.0 - weight * delta[m], self.kappa)
+
+
+def weng_lin_ratings(rankings_idx, n_models, weights=None, **kw):
+    """Replay canonical index rankings in order; returns (mu, sigma)."""
+    rater = WengLin(n_models, **kw)
+    for t, r in enumerate(rankings_idx):
+        rater.update(r, 1.0 if weights is None else float(weights[t]))
+    return rater.mu, rater.sigma

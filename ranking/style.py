@@ -1,0 +1,175 @@
+"""Style control: answer length and markdown density as covariates of a contextual Bradley–Terry.
+
+Following Chatbot Arena's style control, every pair (a, b) inside a judgment
+gets feature differences (f_a - f_b) / (f_a + f_b + 1) for each feature
+(tokens, headers, lists, bold), scaled to unit standard deviation (about 0: a
+difference flips sign with the pair's orientation), and
+
+    logit P(a beats b) = theta_a - theta_b + beta . x_ab
+
+is fitted by Newton's method with an L2 penalty (0.5 on beta, the light BT
+ridge on theta). Ties count half a win each. The ratings theta are then "what
+the model is worth with the style effect held fixed"; beta says how much each
+feature buys (in logits per standard deviation of the normalised difference).
+"""
+
+import re
+
+import numpy as np
+
+from .bt import DEFAULT_REG
+from .judgments import ranking_pairs_idx
+
+FEATURES = ("tokens", "headers", "lists", "bold")
+STYLE_REG = 0.5
+
+_HEADER = re.compile(r"^\s{0,3}#{1,6}\s+\S", re.M)
+_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.M)
+_BOLD = re.compile(r"\*\*[^*\n]+?\*\*|__[^_\n]+?__")
+
+
+def markdown_features(text):
+    """Style features of one answer.
+
+    tokens: whitespace-separated words (a tokenizer-free proxy; Chatbot Arena counts
+    tokenizer tokens, about 1.3x words for English); headers: ATX heading lines;
+    lists: bullet or numbered list items; bold: **bold** or __bold__ spans."""
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise ValueError(f"markdown_features needs a string, got {type(text).__name__}.")
+    return {
+        "tokens": len(text.split()),
+        "headers": len(_HEADER.findall(text)),
+        "lists": len(_LIST.findall(text)),
+        "bold": len(_BOLD.findall(text)),
+    }
+
+
+def _feature_vector(feats, model, position):
+    if not isinstance(feats, dict) or model not in feats:
+        raise ValueError(f"Features of ranking {position} have no entry for model {model!r}.")
+    f = feats[model]
+    out = []
+    for name in FEATURES:
+        v = f.get(name) if isinstance(f, dict) else None
+        if v is None or isinstance(v, bool) or not np.isfinite(float(v)) or float(v) < 0:
+            raise ValueError(
+                f"Features of ranking {position}, model {model!r}: {name!r} must be a non-negative number, got {v!r}."
+            )
+        out.append(float(v))
+    return out
+
+
+def style_pairs(canon_rankings, features, weights, index):
+    """Expand rankings into pairs: arrays a, b, y (1 or 0.5), w, X (raw normalised differences), judgment id."""
+    a_l, b_l, y_l, w_l, x_l, j_l = [], [], [], [], [], []
+    names = {i: m for m, i in index.items()}
+    for t, ranking in enumerate(canon_rankings):
+        feats = features[t]
+        vec = {m: _feature_vector(feats, names[m], t) for g in ranking for m in g}
+        for a, b, s in ranking_pairs_idx(ranking):
+            fa, fb = np.array(vec[a]), np.array(vec[b])
+            a_l.append(a), b_l.append(b), y_l.append(s), j_l.append(t)
+            w_l.append(1.0 if weights is None else weights[t])
+            x_l.append((fa - fb) / (fa + fb + 1.0))
+    X = np.array(x_l, dtype=float).reshape(-1, len(FEATURES))
+    return (np.array(a_l, int), np.array(b_l, int), np.array(y_l), np.array(w_l), X, np.array(j_l, int))
+
+
+def zscore(X, w):
+    """Scale each difference column to unit standard deviation.
+
+    Pairs are stored winner-first, so the columns are not centred: the sign of a
+    difference is only meaningful relative to the pair's orientation, and the
+    standard deviation is taken around 0 (as for A-B differences with random
+    sides, whose mean is 0)."""
+    std = np.sqrt(np.average(X**2, axis=0, weights=w))
+    std[std == 0] = 1.0
+    return X / std, np.zeros(X.shape[1]), std
+
+
+class StyleProblem:
+    """Contextual BT over expanded pairs (one row per pair); parameters (theta (M), beta (F))."""
+
+    def __init__(self, a, b, y, w, X, M, reg=DEFAULT_REG, style_reg=STYLE_REG):
+        self.a, self.b, self.y, self.w, self.X, self.M = a, b, y, w, X, M
+        self.F = X.shape[1]
+        self.dim = M + self.F
+        self.reg, self.style_reg = reg, style_reg
+        self.pid = a * M + b
+
+    def _z(self, x):
+        return x[self.a] - x[self.b] + self.X @ x[self.M :]
+
+    def objective(self, x, w=None):
+        w = self.w if w is None else w
+        z = self._z(x)
+        ll = (w * (self.y * -np.logaddexp(0, -z) + (1 - self.y) * -np.logaddexp(0, z))).sum()
+        return ll - 0.5 * self.reg * (x[: self.M] ** 2).sum() - 0.5 * self.style_reg * (x[self.M :] ** 2).sum()
+
+    def derivatives(self, x, w=None, hessian=True):
+        w = self.w if w is None else w
+        M = self.M
+        z = self._z(x)
+        p = 1.0 / (1.0 + np.exp(-z))
+        r = w * (self.y - p)
+        g = np.empty(self.dim)
+        g[:M] = np.bincount(self.a, r, M) - np.bincount(self.b, r, M) - self.reg * x[:M]
+        g[M:] = self.X.T @ r - self.style_reg * x[M:]
+        if not hessian:
+            return g, None
+        h = w * p * (1 - p)
+        S = np.bincount(self.pid, h, M * M).reshape(M, M)
+        H = np.zeros((self.dim, self.dim))
+        H[:M, :M] = S + S.T
+        H[np.arange(M), np.arange(M)] = -(S.sum(axis=0) + S.sum(axis=1)) - self.reg
+        hX = h[:, None] * self.X
+        cross = np.stack([np.bincount(self.b, hX[:, k], M) - np.bincount(self.a, hX[:, k], M) for k in range(self.F)], 1)
+        H[:M, M:] = cross
+        H[M:, :M] = cross.T
+        H[M:, M:] = -(self.X.T @ hX) - self.style_reg * np.eye(self.F)
+        return g, H
+
+    def solve(self, x0, w=None, max_iter=100, tol=1e-7):
+        x = np.array(x0, dtype=float)
+        obj = None
+        H = None
+        for _ in range(max_iter):
+            g, H = self.derivatives(x, w)
+            step = np.linalg.solve(-H, g)
+            if np.abs(step).max() < 0.05:  # near the optimum a pure Newton step is safe for a logistic model
+                x = x + step
+                obj = None
+                if np.abs(step).max() < tol:
+                    break
+                continue
+            if obj is None:
+                obj = self.objective(x, w)
+            t = 1.0
+            for _ in range(30):
+                cand = x + t * step
+                val = self.objective(cand, w)
+                if val >= obj - 1e-12 * abs(obj):
+                    break
+                t *= 0.5
+            x, obj = x + t * step, val
+            if np.abs(t * step).max() < tol:
+                break
+        return x, H
+
+    def solve_near(self, x0, H0inv, w, max_iter=60, tol=1e-7):
+        """A nearby problem (a bootstrap resample) by fixed-Hessian iteration, Newton as a fallback."""
+        x = np.array(x0, dtype=float)
+        prev = np.inf
+        for _ in range(max_iter):
+            g, _ = self.derivatives(x, w, hessian=False)
+            step = H0inv @ g
+            size = np.abs(step).max()
+            if size > 1.5 * prev:
+                return self.solve(x, w)[0]
+            x += step
+            prev = size
+            if size < tol:
+                return x
+        return self.solve(x, w)[0]
