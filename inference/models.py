@@ -1,6 +1,15 @@
+import hashlib
+import json
+import os
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+
+env_var_name = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]*$", "Give the name of an environment variable (letters, digits, underscores), not a key."
+)
 
 
 class ModelEndpoint(models.Model):
@@ -8,11 +17,39 @@ class ModelEndpoint(models.Model):
 
     class Backend(models.TextChoices):
         TRANSFORMERS = "transformers", "transformers (local directory)"
+        OPENAI = "openai", "OpenAI-compatible HTTP API (vLLM, TGI, llama.cpp, Ollama)"
+        REWARD_MODEL = "reward_model", "reward model (local directory; scores answers, writes none)"
+
+    class JudgeMethod(models.TextChoices):
+        NONE = "", "not a judge"
+        LLM = "llm", "LLM judge (rubric prompt, every order)"
+        REWARD_MODEL = "reward_model", "reward-model judge (scores each answer)"
 
     name = models.SlugField(max_length=100, unique=True, help_text="Stable identifier, shown on the leaderboard.")
     display_name = models.CharField(max_length=200, blank=True)
     backend = models.CharField(max_length=32, choices=Backend.choices, default=Backend.TRANSFORMERS)
-    path = models.CharField(max_length=500, help_text="Local model directory (safetensors + tokenizer).")
+    path = models.CharField(
+        max_length=500,
+        help_text="Local model directory (safetensors + tokenizer), or for the HTTP backend the API's base URL, "
+        "e.g. http://127.0.0.1:8000/v1.",
+    )
+    api_model = models.CharField(
+        max_length=200, blank=True, help_text="HTTP backend: the model name the API expects (default: this endpoint's name)."
+    )
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[env_var_name],
+        help_text="HTTP backend: the NAME of the environment variable that holds the API key on the workers "
+        "(e.g. OPENAI_API_KEY). The key itself is never stored here.",
+    )
+    timeout_s = models.PositiveIntegerField(default=120, help_text="HTTP backend: seconds before a request is abandoned.")
+    max_retries = models.PositiveSmallIntegerField(
+        default=3, help_text="HTTP backend: retries (with backoff) after a timeout, a refused connection, 429 or 5xx."
+    )
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=4, help_text="HTTP backend: requests in flight at once to this endpoint, per worker process."
+    )
     generation_params = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"max_new_tokens": 256, "temperature": 0.7, "system_prompt": "..."}'
     )
@@ -24,18 +61,58 @@ class ModelEndpoint(models.Model):
     )
     license = models.CharField(max_length=100, blank=True)
     enabled = models.BooleanField(default=True, help_text="Off = outage: never drawn into new battles.")
+    judge_method = models.CharField(
+        max_length=16, choices=JudgeMethod.choices, blank=True, default="",
+        help_text="Set to use this endpoint as an AI judge.",
+    )
+    judge_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='LLM judge: {"rubric": "pairwise-v1", "confidence": "verbal" or "likelihood"}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(name="endpoint_concurrency_at_least_1", condition=Q(max_concurrency__gte=1)),
+        ]
 
     def __str__(self):
         return self.display_name or self.name
+
+    @property
+    def api_key_status(self):
+        """Whether the named key is set in this process's environment; never the key."""
+        if not self.api_key_env:
+            return "no key"
+        return "set" if os.environ.get(self.api_key_env) else "not set here"
+
+    def backend_options(self):
+        """What a backend needs besides the path; names of secrets, never secrets."""
+        return {
+            "api_model": self.api_model or self.name,
+            "api_key_env": self.api_key_env,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.max_retries,
+            "max_concurrency": self.max_concurrency,
+        }
+
+    def cache_key(self, params):
+        """(model, parameters) as one digest: same weights, same API model, same settings."""
+        return params_digest(
+            {"backend": self.backend, "path": self.path, "api_model": self.api_model, "params": params or {}}
+        )
 
     def identity_markers(self):
         """Lower-case words whose presence in an answer reveals this model."""
         words = [self.name, self.display_name, *self.identity_words]
         return {w.strip().lower() for w in words if w and w.strip()}
+
+
+def params_digest(value):
+    """A stable digest of a JSON-able value (key order does not matter)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
 class Prompt(models.Model):
@@ -75,9 +152,16 @@ class Response(models.Model):
     text = models.TextField(blank=True, help_text="The answer; grows while the model streams.")
     error = models.TextField(blank=True, help_text="Why generation failed (admins only).")
     generation_params = models.JSONField(default=dict, blank=True)
+    cache_key = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Digest of (model, parameters); pooled answers are unique by it."
+    )
+    pooled = models.BooleanField(default=False, help_text="Generated ahead of time for a response pool (reusable).")
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    first_token_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="From the worker starting this answer to its first streamed text."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +173,37 @@ class Response(models.Model):
                 name="response_failed_has_error",
                 condition=~Q(status="failed") | ~Q(error=""),
             ),
+            models.UniqueConstraint(
+                fields=["endpoint", "prompt", "cache_key"],
+                condition=Q(pooled=True),
+                name="pooled_response_unique_per_model_prompt_params",
+            ),
         ]
 
     def __str__(self):
         return f"{self.endpoint.name} → prompt {self.prompt_id} ({self.status})"
+
+
+class ResponsePool(models.Model):
+    """Prompts × models answered ahead of time, so battles and campaigns need not wait.
+
+    Answers are cached by (model, prompt, parameters): a pool, or two pools, never
+    generate the same answer twice."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    prompts = models.ManyToManyField(Prompt, related_name="pools", blank=True)
+    endpoints = models.ManyToManyField(ModelEndpoint, related_name="pools", blank=True)
+    params_override = models.JSONField(
+        default=dict, blank=True, help_text='Merged over each model\'s own parameters, e.g. {"seed": 0}.'
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def params_for(self, endpoint):
+        return {**endpoint.generation_params, **self.params_override}

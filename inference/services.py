@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Prompt, Response
+from .models import Prompt, Response, ResponsePool
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,12 @@ def request_responses(prompt, endpoints):
     from .tasks import generate_response
 
     responses = [
-        Response.objects.create(prompt=prompt, endpoint=endpoint, generation_params=dict(endpoint.generation_params))
+        Response.objects.create(
+            prompt=prompt,
+            endpoint=endpoint,
+            generation_params=dict(endpoint.generation_params),
+            cache_key=endpoint.cache_key(endpoint.generation_params),
+        )
         for endpoint in endpoints
     ]
     for response in responses:
@@ -74,7 +79,7 @@ def generate_response(response_id):
     if not claimed:
         return  # running elsewhere, finished, or gone
     # Imported only now (torch is heavy), after the claim, so the page says "thinking" at once.
-    from .backends import GenerationError, get_backend
+    from .backends import GenerationError
 
     response = Response.objects.select_related("endpoint", "prompt").get(pk=response_id)
     endpoint = response.endpoint
@@ -84,11 +89,12 @@ def generate_response(response_id):
     def save_partial(text):
         now = time.monotonic()
         if now - last_save[0] >= STREAM_SAVE_INTERVAL_S:
+            extra = {} if last_save[0] else {"first_token_ms": int((now - started) * 1000)}
             last_save[0] = now
-            Response.objects.filter(pk=response_id, status=Response.Status.RUNNING).update(text=text)
+            Response.objects.filter(pk=response_id, status=Response.Status.RUNNING).update(text=text, **extra)
 
     try:
-        result = get_backend(endpoint.backend).generate(
+        result = backend_for(endpoint).generate(
             endpoint.path,
             response.prompt.conversation,
             response.generation_params,
@@ -100,10 +106,7 @@ def generate_response(response_id):
     except Exception as exc:  # any failure is recorded for admins, never half-shown to voters
         log.exception("generation failed for response %s (%s)", response_id, endpoint.name)
         Response.objects.filter(pk=response_id).update(
-            status=Response.Status.FAILED,
-            text="",
-            error=f"{type(exc).__name__}: {exc}"[:5000],
-            finished_at=timezone.now(),
+            status=Response.Status.FAILED, text="", error=error_sentence(exc), finished_at=timezone.now()
         )
         return
     Response.objects.filter(pk=response_id).update(
@@ -115,3 +118,156 @@ def generate_response(response_id):
         finished_at=timezone.now(),
     )
 
+
+
+def backend_for(endpoint):
+    """The endpoint's backend, set up with its timeouts, limits and key name."""
+    from .backends import get_backend
+
+    return get_backend(endpoint.backend, **endpoint.backend_options())
+
+
+def error_sentence(exc):
+    """What admins see for a failed answer: our own errors as they are, others with their type."""
+    from .backends import GenerationError
+
+    if isinstance(exc, GenerationError):
+        return str(exc)[:5000] or "The model failed without saying why."
+    return f"{type(exc).__name__}: {exc}"[:5000]
+
+
+def generate_responses_together(response_ids):
+    """Answer several pending responses with batched generation: those that share a model and
+    parameters go through the model together (the K answers of a comparison, a pool chunk).
+
+    Idempotent like ``generate_response``: only pending (or abandoned) responses are claimed.
+    Returns how many were answered."""
+    now = timezone.now()
+    claimable = Q(status=Response.Status.PENDING) | Q(
+        status=Response.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
+    )
+    with transaction.atomic():
+        ids = list(
+            Response.objects.select_for_update(skip_locked=True)
+            .filter(claimable, pk__in=list(response_ids))
+            .values_list("pk", flat=True)
+        )
+        Response.objects.filter(pk__in=ids).update(status=Response.Status.RUNNING, started_at=now, text="")
+    groups = {}
+    for response in Response.objects.select_related("endpoint", "prompt").filter(pk__in=ids).order_by("pk"):
+        groups.setdefault((response.endpoint_id, response.cache_key), []).append(response)
+    done = 0
+    for group in groups.values():
+        done += _generate_group(group)
+    return done
+
+
+def _generate_group(responses):
+    endpoint = responses[0].endpoint
+    started = time.monotonic()
+    try:
+        results = backend_for(endpoint).generate_batch(
+            endpoint.path,
+            [r.prompt.conversation for r in responses],
+            responses[0].generation_params,
+            device=settings.INFERENCE_DEVICE,
+        )
+    except Exception as exc:  # recorded on every answer of the group, for admins
+        log.exception("batched generation failed for %s", endpoint.name)
+        Response.objects.filter(pk__in=[r.pk for r in responses]).update(
+            status=Response.Status.FAILED, text="", error=error_sentence(exc), finished_at=timezone.now()
+        )
+        return 0
+    latency_ms = int((time.monotonic() - started) * 1000)
+    finished = timezone.now()
+    done = 0
+    for response, result in zip(responses, results):
+        if result.text:
+            fields = dict(status=Response.Status.DONE, text=result.text, prompt_tokens=result.prompt_tokens,
+                          completion_tokens=result.completion_tokens)
+            done += 1
+        else:
+            fields = dict(status=Response.Status.FAILED, text="", error="The model returned an empty answer.")
+        # Batched answers finish together: each carries the batch's latency.
+        Response.objects.filter(pk=response.pk).update(latency_ms=latency_ms, finished_at=finished, **fields)
+    return done
+
+
+# -- response pools -------------------------------------------------------------------------------
+
+def pool_responses(pool):
+    """The pooled responses a pool needs (one per prompt × model × parameters), created where missing.
+
+    Shared with every other pool that asks for the same (model, prompt, parameters)."""
+    wanted = []
+    prompts = list(pool.prompts.all())
+    for endpoint in pool.endpoints.all():
+        params = pool.params_for(endpoint)
+        key = endpoint.cache_key(params)
+        wanted.append((endpoint.pk, key))
+        Response.objects.bulk_create(
+            [
+                Response(prompt=p, endpoint=endpoint, generation_params=params, cache_key=key, pooled=True)
+                for p in prompts
+            ],
+            ignore_conflicts=True,  # the unique (model, prompt, parameters) constraint keeps one
+        )
+    match = Q(pk__in=[])
+    for endpoint_id, key in wanted:
+        match |= Q(endpoint_id=endpoint_id, cache_key=key)
+    return Response.objects.filter(match, pooled=True, prompt__in=prompts)
+
+
+def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
+    """Generate the pool's missing answers here, in batches; returns (done, failed, total).
+
+    ``on_progress(n)`` is called after each chunk with the number of answers it settled."""
+    responses = pool_responses(pool)
+    if retry_failed:
+        responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
+    pending = list(
+        responses.filter(status=Response.Status.PENDING).order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
+        generate_responses_together(chunk)
+        if on_progress:
+            on_progress(len(chunk))
+    return pool_progress(pool)
+
+
+def queue_pool(pool, chunk_size=8, retry_failed=False):
+    """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many."""
+    from .tasks import generate_responses_together as task
+
+    responses = pool_responses(pool)
+    if retry_failed:
+        responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
+    pending = list(
+        responses.filter(status=Response.Status.PENDING).order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
+        transaction.on_commit(lambda ids=chunk: task.delay(ids))
+    return len(pending)
+
+
+def pool_progress(pool):
+    """(done, failed, total) over the answers the pool needs (without creating any)."""
+    from .selectors import pool_answers
+
+    counts = {"done": 0, "failed": 0, "total": 0}
+    for status in pool_answers(pool, status=None).values_list("status", flat=True):
+        counts["total"] += 1
+        if status in counts:
+            counts[status] += 1
+    expected = pool.prompts.count() * pool.endpoints.count()
+    return counts["done"], counts["failed"], max(expected, counts["total"])
+
+
+def create_pool(name, prompts, endpoints, params_override=None, description=""):
+    with transaction.atomic():
+        pool = ResponsePool.objects.create(name=name, description=description, params_override=params_override or {})
+        pool.prompts.set(prompts)
+        pool.endpoints.set(endpoints)
+    return pool

@@ -1,16 +1,38 @@
-"""Model backends behind one interface: ``generate(conversation, params, on_text) -> Generation``."""
+"""Model backends behind one interface (see ``base.Backend``).
 
-from .base import Generation, GenerationError
-from .transformers_backend import TransformersBackend
+Heavy imports (torch) happen only when a local backend is asked for."""
 
-_BACKENDS = {"transformers": TransformersBackend}
+from .base import Backend, Generation, GenerationError
 
 
-def get_backend(name):
+def _transformers():
+    from .transformers_backend import TransformersBackend
+
+    return TransformersBackend
+
+
+def _openai():
+    from .openai_http import OpenAIHTTPBackend
+
+    return OpenAIHTTPBackend
+
+
+def _reward_model():
+    from .reward_backend import RewardModelBackend
+
+    return RewardModelBackend
+
+
+_BACKENDS = {"transformers": _transformers, "openai": _openai, "reward_model": _reward_model}
+
+
+def get_backend(name, **options):
+    """A backend by name; ``options`` are the endpoint's backend options (timeouts, limits, key name)."""
     try:
-        return _BACKENDS[name]()
+        factory = _BACKENDS[name]
     except KeyError:
         raise ValueError(f"Unknown backend {name!r}; known backends: {', '.join(sorted(_BACKENDS))}.") from None
+    return factory()(**options)
 
 
-__all__ = ["Generation", "GenerationError", "get_backend"]
+__all__ = ["Backend", "Generation", "GenerationError", "get_backend"]

@@ -9,4 +9,28 @@ class Generation:
 
 
 class GenerationError(Exception):
-    """A model could not produce an answer; the message is shown to admins."""
+    """A model could not produce an answer; the message is shown to admins (never a secret)."""
+
+
+class Backend:
+    """One interface for every way of reaching a model.
+
+    ``generate(path, conversation, params, on_text=None, device="auto") -> Generation``;
+    ``on_text(text_so_far)`` is called as text streams in. ``path`` is a local directory
+    or, for HTTP backends, a base URL. ``generate_batch`` answers several conversations
+    together (the K answers of a comparison, a pool chunk); ``score_choices`` gives the
+    log-likelihood of each candidate continuation (LLM judges' likelihood confidence)."""
+
+    def __init__(self, **options):
+        self.options = options
+
+    def generate(self, path, conversation, params=None, on_text=None, device="auto"):
+        raise NotImplementedError
+
+    def generate_batch(self, path, conversations, params=None, device="auto"):
+        return [self.generate(path, conversation, params, device=device) for conversation in conversations]
+
+    def score_choices(self, path, conversation, choices, params=None, device="auto"):
+        raise GenerationError(
+            f"The {type(self).__name__} cannot score choices by likelihood; use verbal confidence for this judge."
+        )

@@ -1,7 +1,10 @@
 """Local models through transformers, loaded offline from a directory.
 
-A worker keeps loaded models warm (an LRU of at most INFERENCE_MAX_LOADED_MODELS),
-so only the first answer of a model pays the load."""
+A worker keeps loaded models warm in an LRU, so only the first answer of a model
+pays the load. The LRU is bounded twice: by count (INFERENCE_MAX_LOADED_MODELS) and
+by memory (INFERENCE_MAX_MODEL_MEMORY_MB, default half of RAM on CPU, 90% of the
+card on CUDA). On a GPU, models load in bfloat16 (float16 where bf16 is missing)
+unless INFERENCE_DTYPE says otherwise."""
 
 import os
 import threading
@@ -14,20 +17,76 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402  (after the offline switches)
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer  # noqa: E402
 
-from .base import Generation, GenerationError  # noqa: E402
+from .base import Backend, Generation, GenerationError  # noqa: E402
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _loaded = OrderedDict()  # (path, device) -> (model, tokenizer)
+_sizes = {}  # (path, device) -> bytes held by the model's weights
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _max_loaded():
     return max(1, int(os.environ.get("INFERENCE_MAX_LOADED_MODELS", "4")))
 
 
+def memory_budget_bytes(device):
+    """How many bytes of weights a worker may keep loaded on this device."""
+    if os.environ.get("INFERENCE_MAX_MODEL_MEMORY_MB"):
+        return int(float(os.environ["INFERENCE_MAX_MODEL_MEMORY_MB"]) * 2**20)
+    if device.startswith("cuda"):
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory * 0.9)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError):
+        return 8 * 2**30
+
+
 def pick_device(requested="auto"):
     if requested and requested != "auto":
         return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def pick_dtype(device):
+    """bfloat16 (or float16) on a GPU, the checkpoint's own dtype on CPU; INFERENCE_DTYPE overrides."""
+    wanted = os.environ.get("INFERENCE_DTYPE", "auto")
+    if wanted in _DTYPES:
+        return _DTYPES[wanted]
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return "auto"
+
+
+def _weights_bytes(model):
+    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+
+
+def _on_disk_bytes(path):
+    return sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) + sum(
+        f.stat().st_size for f in Path(path).glob("*.bin")
+    )
+
+
+def _evict_one():
+    key, _ = _loaded.popitem(last=False)
+    _sizes.pop(key, None)
+    if key[1].startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
+def loaded_models():
+    """(path, device, bytes) of the models this process holds, least recently used first."""
+    with _lock:
+        return [(path, device, _sizes.get((path, device), 0)) for path, device in _loaded]
+
+
+def unload_all():
+    with _lock:
+        while _loaded:
+            _evict_one()
 
 
 def load(path, device="auto"):
@@ -40,16 +99,30 @@ def load(path, device="auto"):
             return _loaded[key]
         if not Path(path).is_dir():
             raise GenerationError(f"Model directory {path} does not exist on this worker.")
-        dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else None
+        if not (Path(path) / "config.json").is_file():
+            raise GenerationError(f"{path} is not a model directory: it has no config.json.")
+        budget = memory_budget_bytes(device)
+        expected = _on_disk_bytes(path)
+        # Make room first, so two big models are never held at once on the way.
+        while _loaded and sum(_sizes.values()) + expected > budget:
+            _evict_one()
+        if device.startswith("cuda") and _loaded:
+            free, _total = torch.cuda.mem_get_info(torch.device(device))
+            while _loaded and free < expected * 1.2:
+                _evict_one()
+                free, _total = torch.cuda.mem_get_info(torch.device(device))
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype or "auto")
-        except (OSError, ValueError) as exc:
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=pick_dtype(device))
+        except (OSError, ValueError, KeyError) as exc:
             raise GenerationError(f"Could not load the model in {path}: {exc}") from exc
         model.to(device).eval()
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
         _loaded[key] = (model, tokenizer)
-        while len(_loaded) > _max_loaded():
-            _loaded.popitem(last=False)
+        _sizes[key] = _weights_bytes(model)
+        while len(_loaded) > 1 and (len(_loaded) > _max_loaded() or sum(_sizes.values()) > budget):
+            _evict_one()
         return model, tokenizer
 
 
@@ -62,34 +135,117 @@ def render_prompt(tokenizer, conversation, system_prompt=""):
     return "\n".join(lines) + "\nAssistant:"
 
 
-class TransformersBackend:
+def context_length(model, tokenizer):
+    for value in (getattr(model.config, "max_position_embeddings", None), getattr(model.config, "n_positions", None)):
+        if value:
+            return int(value)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if limit and limit < 10**7 else None
+
+
+def _max_new_tokens(params, prompt_tokens, limit):
+    wanted = int(params.get("max_new_tokens", 256))
+    if limit is None:
+        return wanted
+    if prompt_tokens >= limit:
+        raise GenerationError(
+            f"The prompt is {prompt_tokens} tokens long; this model reads at most {limit}. Shorten the prompt."
+        )
+    return min(wanted, limit - prompt_tokens)
+
+
+def _generation_kwargs(params, tokenizer, max_new_tokens):
+    temperature = float(params.get("temperature", 0.7))
+    kwargs = {
+        "max_new_tokens": max_new_tokens,
+        "min_new_tokens": min(int(params.get("min_new_tokens", 0)), max_new_tokens),
+        "do_sample": temperature > 0,
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    }
+    if temperature > 0:
+        kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
+    if params.get("repetition_penalty"):
+        kwargs["repetition_penalty"] = float(params["repetition_penalty"])
+    if "seed" in params:
+        torch.manual_seed(int(params["seed"]))
+    return kwargs
+
+
+class TransformersBackend(Backend):
     def generate(self, path, conversation, params=None, on_text=None, device="auto"):
         """Answer the conversation; ``on_text(text_so_far)`` is called as tokens arrive."""
         params = params or {}
         model, tokenizer = load(path, device)
         prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-        temperature = float(params.get("temperature", 0.7))
-        kwargs = {
-            "max_new_tokens": int(params.get("max_new_tokens", 256)),
-            "min_new_tokens": int(params.get("min_new_tokens", 0)),
-            "do_sample": temperature > 0,
-            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-        }
-        if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
-        if params.get("repetition_penalty"):
-            kwargs["repetition_penalty"] = float(params["repetition_penalty"])
-        if "seed" in params:
-            torch.manual_seed(int(params["seed"]))
-
+        prompt_tokens = int(inputs["input_ids"].shape[1])
+        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)))
         if on_text is not None:
             kwargs["streamer"] = _CallbackStreamer(tokenizer, on_text)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
-        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        new_tokens = output[0, prompt_tokens:]
         text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
-        return Generation(text=text, prompt_tokens=int(inputs["input_ids"].shape[1]), completion_tokens=len(new_tokens))
+        return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens))
+
+    def generate_batch(self, path, conversations, params=None, device="auto"):
+        """Several answers in one forward pass per step (left padding), same parameters for all."""
+        params = params or {}
+        conversations = list(conversations)
+        if not conversations:
+            return []
+        model, tokenizer = load(path, device)
+        prompts = [render_prompt(tokenizer, c, params.get("system_prompt", "")) for c in conversations]
+        with _lock:  # the tokenizer is shared by every thread of this worker
+            side, tokenizer.padding_side = tokenizer.padding_side, "left"
+            try:
+                inputs = tokenizer(prompts, return_tensors="pt", add_special_tokens=False, padding=True)
+            finally:
+                tokenizer.padding_side = side
+        inputs = inputs.to(model.device)
+        width = int(inputs["input_ids"].shape[1])
+        lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1)]
+        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, width, context_length(model, tokenizer)))
+        with torch.inference_mode():
+            output = model.generate(**inputs, **kwargs)
+        stop_ids = _stop_ids(model, tokenizer)
+        results = []
+        for row, prompt_tokens in zip(output, lengths):
+            new_tokens = row[width:].tolist()
+            # Rows that finished early are padded: count only up to (and with) the first stop token.
+            for i, token in enumerate(new_tokens):
+                if token in stop_ids:
+                    new_tokens = new_tokens[: i + 1]
+                    break
+            text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+            results.append(Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens)))
+        return results
+
+    def score_choices(self, path, conversation, choices, params=None, device="auto"):
+        """log P(choice | prompt) for each choice, summed over the choice's tokens."""
+        params = params or {}
+        model, tokenizer = load(path, device)
+        prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        scores = []
+        with torch.inference_mode():
+            for choice in choices:
+                choice_ids = tokenizer(choice, add_special_tokens=False)["input_ids"]
+                if not choice_ids:
+                    raise GenerationError(f"The choice {choice!r} has no tokens for this model.")
+                ids = torch.tensor([prompt_ids + choice_ids], device=model.device)
+                logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float()
+                logprobs = torch.log_softmax(logits, dim=-1)
+                scores.append(float(logprobs[torch.arange(len(choice_ids)), torch.tensor(choice_ids)].sum()))
+        return scores
+
+
+def _stop_ids(model, tokenizer):
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
 
 
 class _CallbackStreamer(TextStreamer):

@@ -1,0 +1,46 @@
+"""The judge scorecard through the API (admins only)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .scorecard import judge_scorecard
+
+
+class ScorecardMetricsSerializer(serializers.Serializer):
+    compared = serializers.IntegerField(help_text="Comparisons judged by this judge and by a human majority.")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share agreeing with the human majority.")
+    cohen_kappa = serializers.FloatField(allow_null=True, help_text="Agreement beyond chance with the human majority.")
+    judged = serializers.IntegerField(help_text="All comparisons this judge judged.")
+    position_flip_rate = serializers.FloatField(allow_null=True, help_text="Share of verdicts that changed with the order shown.")
+    length_pairs = serializers.IntegerField(help_text="Pairs of unequal length where both judge and people picked a winner.")
+    judge_picks_longer = serializers.FloatField(allow_null=True)
+    people_pick_longer = serializers.FloatField(allow_null=True)
+
+
+class ScorecardRowSerializer(ScorecardMetricsSerializer):
+    judge = serializers.CharField()
+    judge_id = serializers.IntegerField()
+    method = serializers.CharField()
+    judge_prompt_version = serializers.CharField()
+    per_category = serializers.DictField(child=ScorecardMetricsSerializer(), help_text="Category → the same figures.")
+
+
+class JudgeScorecardView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        summary="AI judge scorecard",
+        description="Each AI judge's agreement with the human majority (accuracy, Cohen's kappa), "
+        "position-flip rate and length bias against people, overall and per category.",
+        parameters=[OpenApiParameter("judge", int, many=True, required=False, description="Only these judge endpoint ids.")],
+        responses=ScorecardRowSerializer(many=True),
+    )
+    def get(self, request):
+        try:
+            ids = [int(v) for v in request.query_params.getlist("judge")]
+        except ValueError:
+            raise serializers.ValidationError({"judge": "Give judge endpoint ids as whole numbers."}) from None
+        return Response(ScorecardRowSerializer(judge_scorecard(ids or None), many=True).data)

@@ -1,0 +1,34 @@
+"""Thin, idempotent tasks for AI judges (routed to the inference queue: they run models)."""
+
+import logging
+
+from celery import shared_task
+
+from inference.backends import GenerationError
+from inference.models import ModelEndpoint
+
+from . import judges
+from .models import Comparison
+
+log = logging.getLogger(__name__)
+JUDGE_TIME_LIMIT_S = 900
+
+
+@shared_task(name="annotation.judge_comparison", acks_late=True, soft_time_limit=JUDGE_TIME_LIMIT_S, time_limit=JUDGE_TIME_LIMIT_S + 30)
+def judge_comparison(comparison_id, judge_id):
+    comparison = Comparison.objects.filter(pk=comparison_id).first()
+    judge = ModelEndpoint.objects.filter(pk=judge_id).first()
+    if comparison is None or judge is None:
+        return None  # deleted since: nothing to do
+    try:
+        judgment, _ = judges.judge_comparison(comparison, judge)
+    except (judges.JudgeError, GenerationError) as exc:
+        log.warning("judge %s could not judge comparison %s: %s", judge.name, comparison_id, exc)
+        return str(exc)
+    return judgment.pk
+
+
+@shared_task(name="annotation.train_reward_judge", acks_late=True, soft_time_limit=3600, time_limit=3630)
+def train_reward_judge(name="reward-minilm"):
+    endpoint, report = judges.train_reward_judge(name)
+    return {"endpoint": endpoint.pk, **report}

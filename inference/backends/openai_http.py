@@ -1,0 +1,230 @@
+"""Any OpenAI-compatible chat completions API (vLLM, TGI, llama.cpp's server, Ollama, …).
+
+Standard library only. Streaming (server-sent events), a timeout per request,
+retries with exponential backoff on refused connections, timeouts, 429 and 5xx
+(honouring Retry-After), and a limit on requests in flight per endpoint in this
+process. The API key is read from the environment variable the endpoint names, at
+call time; it never appears in an error message."""
+
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from .base import Backend, Generation, GenerationError
+
+_RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
+_semaphores = {}
+_semaphores_lock = threading.Lock()
+BACKOFF_BASE_S = float(os.environ.get("INFERENCE_HTTP_BACKOFF_S", "0.5"))
+BACKOFF_MAX_S = 20.0
+
+
+class _Retryable(GenerationError):
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def endpoint_slots(url, limit):
+    """The semaphore that caps requests in flight to one endpoint (per process)."""
+    with _semaphores_lock:
+        key = (url, limit)
+        if key not in _semaphores:
+            _semaphores[key] = threading.BoundedSemaphore(limit)
+        return _semaphores[key]
+
+
+def chat_completions_url(base_url):
+    base = base_url.rstrip("/")
+    if base.endswith("/chat/completions"):
+        return base
+    return base + "/chat/completions"
+
+
+def request_body(model, conversation, params, stream):
+    messages = list(conversation)
+    if params.get("system_prompt"):
+        messages = [{"role": "system", "content": params["system_prompt"]}, *messages]
+    body = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": int(params.get("max_new_tokens", 256)),
+        "temperature": float(params.get("temperature", 0.7)),
+        "stream": stream,
+    }
+    if float(params.get("temperature", 0.7)) > 0 and "top_p" in params:
+        body["top_p"] = float(params["top_p"])
+    if "seed" in params:
+        body["seed"] = int(params["seed"])
+    if params.get("min_new_tokens"):
+        body["min_tokens"] = int(params["min_new_tokens"])  # vLLM extension
+    if params.get("repetition_penalty"):
+        body["repetition_penalty"] = float(params["repetition_penalty"])  # vLLM / TGI extension
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+class OpenAIHTTPBackend(Backend):
+    def __init__(self, api_model="default", api_key_env="", timeout_s=120, max_retries=3, max_concurrency=4, **options):
+        super().__init__(**options)
+        self.api_model = api_model
+        self.api_key_env = api_key_env
+        self.timeout_s = float(timeout_s)
+        self.max_retries = int(max_retries)
+        self.max_concurrency = max(1, int(max_concurrency))
+
+    def _headers(self):
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise GenerationError(
+                    f"The environment variable {self.api_key_env}, named as this endpoint's API key, "
+                    "is not set on this worker."
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def generate(self, path, conversation, params=None, on_text=None, device="auto"):
+        params = params or {}
+        stream = on_text is not None
+        body = json.dumps(request_body(self.api_model, conversation, params, stream)).encode()
+        request = urllib.request.Request(chat_completions_url(path), data=body, headers=self._headers(), method="POST")
+        attempt = 0
+        while True:
+            emitted = [False]
+
+            def emit(text):
+                emitted[0] = True
+                on_text(text)
+
+            try:
+                with endpoint_slots(path, self.max_concurrency):
+                    return self._once(request, stream, emit if stream else None)
+            except _Retryable as exc:
+                # Once text has been shown, a retry would make it jump back: fail instead.
+                if attempt >= self.max_retries or emitted[0]:
+                    tries = f"after {attempt + 1} attempt{'s' if attempt else ''}"
+                    raise GenerationError(f"{exc} (gave up {tries}).") from None
+                delay = exc.retry_after if exc.retry_after is not None else BACKOFF_BASE_S * 2**attempt
+                time.sleep(min(BACKOFF_MAX_S, delay) * (1 + random.random() * 0.1))
+                attempt += 1
+
+    def generate_batch(self, path, conversations, params=None, device="auto"):
+        """The requests go out in parallel (the server batches them), at most max_concurrency at once."""
+        conversations = list(conversations)
+        if not conversations:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(conversations), self.max_concurrency)) as pool:
+            return list(pool.map(lambda c: self.generate(path, c, params, device=device), conversations))
+
+    def _once(self, request, stream, on_text):
+        started = time.monotonic()
+        try:
+            response = urllib.request.urlopen(request, timeout=self.timeout_s)
+        except urllib.error.HTTPError as exc:
+            detail = _error_detail(exc)
+            if exc.code in _RETRY_STATUSES:
+                raise _Retryable(f"The endpoint answered HTTP {exc.code}{detail}", _retry_after(exc)) from None
+            raise GenerationError(f"The endpoint answered HTTP {exc.code}{detail}.") from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, (socket.timeout, TimeoutError)):
+                raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
+            raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {reason}") from None
+        except (TimeoutError, socket.timeout):
+            raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {exc}") from None
+        with response:
+            try:
+                if stream and "text/event-stream" in (response.headers.get("Content-Type") or ""):
+                    return self._read_stream(response, on_text, started)
+                raw = response.read()
+            except (TimeoutError, socket.timeout):
+                raise _Retryable(f"The endpoint stopped sending for {self.timeout_s:g} s") from None
+            except (ConnectionError, OSError) as exc:
+                raise _Retryable(f"The connection to the endpoint broke: {exc}") from None
+        generation = _parse_completion(raw)
+        if on_text is not None and generation.text:
+            on_text(generation.text)
+        return generation
+
+    def _read_stream(self, response, on_text, started):
+        text, usage, chunks = "", None, 0
+        for raw_line in response:
+            if time.monotonic() - started > self.timeout_s:
+                raise GenerationError(f"The answer took longer than {self.timeout_s:g} s.")
+            line = raw_line.decode("utf-8", "replace").strip()
+            if not line or line.startswith(":") or not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                event = json.loads(data)
+            except json.JSONDecodeError:
+                raise GenerationError(f"The endpoint streamed something that is not JSON: {data[:200]!r}") from None
+            if not isinstance(event, dict):
+                raise GenerationError(f"The endpoint streamed an unexpected event: {data[:200]!r}")
+            if event.get("error"):
+                raise GenerationError(f"The endpoint reported an error mid-answer: {str(event['error'])[:300]}")
+            if event.get("usage"):
+                usage = event["usage"]
+            for choice in event.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece:
+                    text += piece
+                    chunks += 1
+                    if on_text is not None:
+                        on_text(text)
+        usage = usage or {}
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or chunks),
+        )
+
+
+def _parse_completion(raw):
+    try:
+        payload = json.loads(raw)
+        message = payload["choices"][0]["message"]
+        text = message.get("content") or ""
+        usage = payload.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        snippet = raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)[:200]
+        raise GenerationError(f"The endpoint's answer is not an OpenAI chat completion: {snippet!r}") from None
+    return Generation(
+        text=text.strip(),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def _error_detail(exc):
+    try:
+        body = exc.read(500).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - the status line is enough
+        return ""
+    try:
+        message = json.loads(body)["error"]
+        message = message.get("message", message) if isinstance(message, dict) else message
+        return f": {str(message)[:300]}"
+    except (ValueError, KeyError, TypeError):
+        return f": {body[:200]}" if body else ""
+
+
+def _retry_after(exc):
+    value = exc.headers.get("Retry-After") if exc.headers else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,64 @@
+"""Reads for inference: usage and latency per model, pooled answers to draw from."""
+
+from django.db.models import Avg, Count, Q, Sum
+
+from .models import Response
+
+
+def pool_answers(pool, status=Response.Status.DONE):
+    """The pool's pooled responses (done ones by default), without creating any."""
+    match = Q(pk__in=[])
+    for endpoint in pool.endpoints.all():
+        match |= Q(endpoint=endpoint, cache_key=endpoint.cache_key(pool.params_for(endpoint)))
+    answers = Response.objects.filter(match, pooled=True, prompt__in=pool.prompts.all())
+    return answers.filter(status=status) if status else answers
+
+
+def pooled_answers(prompt, endpoints):
+    """Finished pooled answers to this prompt by these models, newest first: battles and campaigns
+    can show them at once instead of waiting for live generation."""
+    return (
+        Response.objects.filter(prompt=prompt, endpoint__in=endpoints, pooled=True, status=Response.Status.DONE)
+        .select_related("endpoint")
+        .order_by("-finished_at")
+    )
+
+
+def _percentile(values, q):
+    if not values:
+        return None
+    values = sorted(values)
+    index = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[index]
+
+
+def endpoint_usage(endpoint, recent=1000):
+    """Usage and latency figures of one model, computed from its responses."""
+    responses = Response.objects.filter(endpoint=endpoint)
+    totals = responses.aggregate(
+        answers=Count("pk"),
+        done=Count("pk", filter=Q(status=Response.Status.DONE)),
+        failed=Count("pk", filter=Q(status=Response.Status.FAILED)),
+        pending=Count("pk", filter=Q(status__in=[Response.Status.PENDING, Response.Status.RUNNING])),
+        prompt_tokens=Sum("prompt_tokens", filter=Q(status=Response.Status.DONE)),
+        completion_tokens=Sum("completion_tokens", filter=Q(status=Response.Status.DONE)),
+        mean_latency_ms=Avg("latency_ms", filter=Q(status=Response.Status.DONE)),
+        mean_first_token_ms=Avg("first_token_ms", filter=Q(status=Response.Status.DONE)),
+    )
+    latencies = list(
+        responses.filter(status=Response.Status.DONE, latency_ms__isnull=False)
+        .order_by("-finished_at")
+        .values_list("latency_ms", "completion_tokens")[:recent]
+    )
+    ms = [m for m, _ in latencies]
+    tokens = sum(t or 0 for _, t in latencies)
+    settled = totals["done"] + totals["failed"]
+    return {
+        **totals,
+        "failure_rate": round(totals["failed"] / settled, 4) if settled else None,
+        "p50_latency_ms": _percentile(ms, 0.5),
+        "p95_latency_ms": _percentile(ms, 0.95),
+        "tokens_per_s": round(tokens / (sum(ms) / 1000), 2) if ms and sum(ms) else None,
+        "mean_latency_ms": round(totals["mean_latency_ms"]) if totals["mean_latency_ms"] is not None else None,
+        "mean_first_token_ms": round(totals["mean_first_token_ms"]) if totals["mean_first_token_ms"] is not None else None,
+    }
