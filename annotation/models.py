@@ -98,3 +98,213 @@ class Judgment(models.Model):
 
     def __str__(self):
         return f"Judgment {self.pk} on comparison {self.comparison_id}: {self.ranking}"
+
+
+# ---------------------------------------------------------------------------
+# Annotation campaigns (issue 5): rubrics, campaigns, items, assignments,
+# quality control and adjudication. Judgments stay the universal record above;
+# these rows say which campaign asked for them and how they were shown.
+# ---------------------------------------------------------------------------
+
+
+class Rubric(models.Model):
+    """What a campaign asks of an annotator, frozen: a change makes a new version.
+
+    ``spec`` is validated by annotation.rubrics.validate_spec; judgments keep
+    ``label`` ("family@vN") in Judgment.rubric_version."""
+
+    family = models.SlugField(max_length=100, help_text="Name shared by every version of this rubric.")
+    version = models.PositiveIntegerField(default=1)
+    description = models.TextField(blank=True)
+    spec = models.JSONField(help_text="Controls the annotator sees; see annotation/rubrics.py.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["family", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["family", "version"], name="rubric_family_version_unique"),
+            models.CheckConstraint(name="rubric_version_at_least_1", condition=Q(version__gte=1)),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self):
+        return f"{self.family}@v{self.version}"
+
+
+class Campaign(models.Model):
+    """A collection effort: a rubric, items, overlap, who may annotate, and a status."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PAUSED = "paused"
+        CLOSED = "closed"
+
+    class Layout(models.TextChoices):
+        SIDE_BY_SIDE = "side_by_side", "side by side"
+        STACKED = "stacked", "stacked"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown; any HTML in it is shown as text.")
+    k = models.PositiveSmallIntegerField(default=2, help_text="Responses per item (2–8).")
+    layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.SIDE_BY_SIDE)
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="campaigns")
+    overlap = models.PositiveSmallIntegerField(default=2, help_text="Judgments wanted per item.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
+    annotator_groups = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="campaigns",
+        help_text="Who may annotate (besides the annotator role). Empty: every annotator.",
+    )
+    researchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="campaigns_researched", help_text="Researchers who manage it."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lease_seconds = models.PositiveIntegerField(default=900, help_text="An item held this long without a submission goes back.")
+    undo_seconds = models.PositiveIntegerField(default=30, help_text="How long after submitting the annotator may undo.")
+    gold_rate = models.FloatField(default=0.0, help_text="Share of items served that are gold or attention checks (0–1).")
+    gold_min_checks = models.PositiveSmallIntegerField(default=3, help_text="Checks seen before accuracy can warn or pause.")
+    gold_warn_below = models.FloatField(default=0.8)
+    gold_pause_below = models.FloatField(default=0.6)
+    profile_fields = models.JSONField(
+        default=list, blank=True, help_text='Optional profile fields this campaign asks for, e.g. ["age_band", "country"].'
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
+            models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),
+            models.CheckConstraint(name="campaign_gold_rate_0_1", condition=Q(gold_rate__gte=0, gold_rate__lte=1)),
+            models.CheckConstraint(name="campaign_lease_positive", condition=Q(lease_seconds__gte=1)),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CampaignItem(models.Model):
+    """One comparison a campaign collects judgments on; gold and attention items carry the expected answer."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular"
+        GOLD = "gold"
+        ATTENTION = "attention"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="campaign_items")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
+    expected_ranking = models.JSONField(
+        null=True, blank=True, help_text="Gold/attention: tie groups of comparison positions; strict orders must match."
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "comparison"], name="campaign_item_comparison_unique"),
+            models.CheckConstraint(
+                name="campaign_item_checks_have_answer",
+                condition=Q(kind="regular") | Q(expected_ranking__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign.slug} item {self.pk} ({self.kind})"
+
+
+class Assignment(models.Model):
+    """One annotator's hold on one item: a lease, then a submission or a skip.
+
+    ``display_order[i]`` is the comparison position shown in screen slot i (A, B, …);
+    submissions arrive in screen slots and are stored in comparison positions."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED, db_index=True)
+    display_order = models.JSONField()
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
+    skip_reason = models.CharField(max_length=300, blank=True)
+    edited_answer = models.TextField(blank=True, help_text="A better answer the annotator wrote (if the rubric asks).")
+    check_passed = models.BooleanField(null=True, blank=True, help_text="Gold/attention items: matched the expected answer.")
+
+    class Meta:
+        ordering = ["-leased_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_once_per_annotator"),
+            models.CheckConstraint(
+                name="assignment_submitted_has_judgment",
+                condition=~Q(status="submitted") | Q(judgment__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="assignment_skip_has_reason", condition=~Q(status="skipped") | ~Q(skip_reason=""),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.annotator_id} on item {self.item_id} ({self.status})"
+
+
+class AnnotatorStanding(models.Model):
+    """Quality state of one annotator in one campaign (set from gold accuracy; researchers may reset it)."""
+
+    class State(models.TextChoices):
+        OK = "ok"
+        WARNED = "warned"
+        PAUSED = "paused"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="standings")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaign_standings")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OK)
+    checks = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "annotator"], name="standing_unique"),
+            models.CheckConstraint(name="standing_passed_le_checks", condition=Q(passed__lte=models.F("checks"))),
+        ]
+
+    def __str__(self):
+        return f"{self.annotator_id} in {self.campaign_id}: {self.state}"
+
+
+class Adjudication(models.Model):
+    """A reviewer's final answer on an item the annotators disagreed on (judgments stay untouched)."""
+
+    item = models.OneToOneField(CampaignItem, on_delete=models.CASCADE, related_name="adjudication")
+    ranking = models.JSONField(help_text="Tie groups of comparison positions, best first.")
+    note = models.TextField(blank=True)
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Adjudication of item {self.item_id}"
+
+
+class AnnotatorProfile(models.Model):
+    """Opt-in facts about an annotator, kept apart from judgments; researchers of a campaign they worked on may read it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator_profile")
+    opted_in = models.BooleanField(default=False)
+    expertise = models.CharField(max_length=300, blank=True)
+    languages = models.CharField(max_length=300, blank=True)
+    demographics = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Profile of {self.user_id}"

@@ -1,0 +1,144 @@
+"""Campaigns and rubrics: who may do what, and the writes researchers make."""
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from . import roles
+from .models import Campaign, Rubric
+from .rubrics import validate_spec
+
+
+RESERVED_SLUGS = {"new", "rubrics", "profile"}
+
+
+class CampaignForbidden(PermissionError):
+    """The user may not do this in this campaign; the message says why."""
+
+
+# --- who may do what -------------------------------------------------------
+
+
+def is_admin(user):
+    return user.is_authenticated and (user.is_superuser or roles.has_role(user, roles.ADMIN))
+
+
+def can_manage(user, campaign):
+    """Admins, and researchers who created or were added to the campaign."""
+    if is_admin(user):
+        return True
+    if not roles.has_role(user, roles.RESEARCHER):
+        return False
+    return campaign.created_by_id == user.pk or campaign.researchers.filter(pk=user.pk).exists()
+
+
+def can_annotate(user, campaign):
+    """Annotators in one of the campaign's groups (any annotator when it names none)."""
+    if not user.is_authenticated:
+        return False
+    if not (user.is_superuser or roles.has_role(user, roles.ANNOTATOR)):
+        return False
+    groups = list(campaign.annotator_groups.values_list("pk", flat=True))
+    return not groups or user.is_superuser or user.groups.filter(pk__in=groups).exists()
+
+
+def can_create(user):
+    return is_admin(user) or roles.has_role(user, roles.RESEARCHER)
+
+
+def visible_campaigns(user):
+    """Campaigns the user may see: managed ones, and open/paused ones they may annotate."""
+    campaigns = Campaign.objects.select_related("rubric").prefetch_related("annotator_groups")
+    if is_admin(user):
+        return campaigns
+    seen = Q(pk__in=[])
+    if roles.has_role(user, roles.RESEARCHER):
+        seen |= Q(created_by=user) | Q(researchers=user)
+    if roles.has_role(user, roles.ANNOTATOR):
+        seen |= Q(annotator_groups__isnull=True) | Q(annotator_groups__in=user.groups.all())
+    return campaigns.filter(seen).distinct()
+
+
+def require_manage(user, campaign):
+    if not can_manage(user, campaign):
+        raise CampaignForbidden("Only the campaign's researchers and admins can do this.")
+
+
+def require_annotate(user, campaign):
+    if not can_annotate(user, campaign):
+        raise CampaignForbidden("You are not one of this campaign's annotators.")
+
+
+# --- writes ----------------------------------------------------------------
+
+
+@transaction.atomic
+def create_rubric(family, spec, *, user=None, description=""):
+    """A new rubric family at version 1, or the next version of an existing family."""
+    spec = validate_spec(spec)
+    latest = Rubric.objects.select_for_update().filter(family=family).aggregate(v=Max("version"))["v"] or 0
+    return Rubric.objects.create(family=family, version=latest + 1, spec=spec, created_by=user, description=description)
+
+
+@transaction.atomic
+def revise_rubric(rubric, spec, *, user=None, description=None):
+    """Rubrics are frozen: a change is a new version; campaigns on the old version move to the new one.
+
+    Judgments already made keep the old version's label in Judgment.rubric_version."""
+    spec = validate_spec(spec)
+    latest = Rubric.objects.filter(family=rubric.family).order_by("-version").first()
+    if spec == latest.spec and (description is None or description == latest.description):
+        return latest
+    new = create_rubric(rubric.family, spec, user=user, description=latest.description if description is None else description)
+    Campaign.objects.filter(rubric__family=rubric.family).update(rubric=new)
+    return new
+
+
+def _check_campaign_numbers(k, overlap, gold_rate, warn, pause):
+    if not 2 <= k <= 8:
+        raise ValueError("K must be between 2 and 8 responses per item.")
+    if overlap < 1:
+        raise ValueError("Overlap must be at least 1 judgment per item.")
+    if not 0 <= gold_rate <= 1:
+        raise ValueError("The gold rate must be between 0 and 1.")
+    if not 0 <= pause <= warn <= 1:
+        raise ValueError("Gold thresholds must satisfy 0 ≤ pause ≤ warn ≤ 1.")
+
+
+@transaction.atomic
+def create_campaign(*, user, name, slug, rubric, k=2, overlap=2, groups=(), researchers=(), **fields):
+    if not can_create(user):
+        raise CampaignForbidden("Only researchers and admins can create campaigns.")
+    _check_campaign_numbers(
+        k, overlap, fields.get("gold_rate", 0.0), fields.get("gold_warn_below", 0.8), fields.get("gold_pause_below", 0.6)
+    )
+    if slug in RESERVED_SLUGS:
+        raise ValueError(f"The address {slug!r} is reserved for a page; choose another.")
+    if Campaign.objects.filter(slug=slug).exists():
+        raise ValueError(f"A campaign with the address {slug!r} already exists; choose another.")
+    campaign = Campaign.objects.create(name=name, slug=slug, rubric=rubric, k=k, overlap=overlap, created_by=user, **fields)
+    campaign.annotator_groups.set(groups)
+    campaign.researchers.set([user, *researchers] if roles.has_role(user, roles.RESEARCHER) else researchers)
+    return campaign
+
+
+@transaction.atomic
+def update_campaign(campaign, *, user, groups=None, **fields):
+    require_manage(user, campaign)
+    if "k" in fields and fields["k"] != campaign.k and campaign.items.exists():
+        raise ValueError("K cannot change once the campaign has items.")
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    _check_campaign_numbers(campaign.k, campaign.overlap, campaign.gold_rate, campaign.gold_warn_below, campaign.gold_pause_below)
+    campaign.save()
+    if groups is not None:
+        campaign.annotator_groups.set(groups)
+    return campaign
+
+
+def set_status(campaign, status, *, user):
+    require_manage(user, campaign)
+    if status not in Campaign.Status.values:
+        raise ValueError(f"A campaign is open, paused or closed, not {status!r}.")
+    campaign.status = status
+    campaign.save(update_fields=["status"])
+    return campaign

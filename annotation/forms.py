@@ -1,0 +1,88 @@
+import json
+
+from django import forms
+from django.contrib.auth.models import Group
+
+from .models import Campaign, Rubric
+from .rubrics import TEMPLATES, validate_spec
+
+
+class RubricForm(forms.Form):
+    family = forms.SlugField(max_length=100, help_text="A name for the rubric; versions share it.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    template = forms.ChoiceField(
+        choices=[("", "— write the spec below —")] + [(k, f"{k}: {v['description']}") for k, v in TEMPLATES.items()],
+        required=False, help_text="Start from a built-in template (the spec below is then ignored).",
+    )
+    spec = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}), required=False,
+                           help_text="The rubric as JSON (see the template specs for every setting).")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("template"):
+            data["spec_value"] = validate_spec(TEMPLATES[data["template"]]["spec"])
+            return data
+        try:
+            data["spec_value"] = validate_spec(json.loads(data.get("spec") or ""))
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"The spec is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+class CampaignForm(forms.ModelForm):
+    annotator_groups = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Leave empty to let every annotator take part.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name", "slug", "guidelines", "k", "layout", "rubric", "overlap", "status", "annotator_groups",
+            "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
+            "profile_fields",
+        ]
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rubric"].queryset = Rubric.objects.order_by("family", "-version")
+        self.fields["k"].widget = forms.NumberInput(attrs={"min": 2, "max": 8})
+        self.fields["profile_fields"].required = False
+
+    def clean_k(self):
+        k = self.cleaned_data["k"]
+        if not 2 <= k <= 8:
+            raise forms.ValidationError("K must be between 2 and 8 responses per item.")
+        return k
+
+    def clean_overlap(self):
+        if self.cleaned_data["overlap"] < 1:
+            raise forms.ValidationError("Overlap must be at least 1.")
+        return self.cleaned_data["overlap"]
+
+    def clean_gold_rate(self):
+        rate = self.cleaned_data["gold_rate"]
+        if not 0 <= rate <= 1:
+            raise forms.ValidationError("The gold rate must be between 0 and 1.")
+        return rate
+
+    def clean_profile_fields(self):
+        value = self.cleaned_data.get("profile_fields") or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.isidentifier() for v in value):
+            raise forms.ValidationError('Give a JSON list of field names, e.g. ["age_band", "country"].')
+        return value
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField()
+    format = forms.ChoiceField(choices=[("jsonl", "JSONL"), ("csv", "CSV")])
+    dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
+
+
+class ProfileForm(forms.Form):
+    opted_in = forms.BooleanField(required=False, label="Share this profile with the researchers of campaigns I work on")
+    expertise = forms.CharField(max_length=300, required=False)
+    languages = forms.CharField(max_length=300, required=False)

@@ -1,0 +1,229 @@
+"""Campaign items from files: JSONL or CSV, in our format or the MultiPref/HelpSteer two-responses-per-row format.
+
+Our format (one item per line / row):
+    JSONL: {"prompt": "…" | [{"role", "content"}, …], "responses": ["…", …] | [{"text": "…", "model": "…"}, …],
+            "id": "optional external id", "kind": "regular"|"gold"|"attention", "expected_ranking": [[0], [1]]}
+    CSV:   prompt, response_1 … response_K, optional model_1 … model_K, id, kind, expected_ranking (JSON)
+Pair format (K = 2): prompt plus completion_a/completion_b, response_a/response_b or response_1/response_2,
+    with optional model_a/model_b.
+
+Imported responses become inference Prompts and Responses (status done) under an imported, disabled
+ModelEndpoint per model name, and each row one Comparison + CampaignItem. All or nothing."""
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from inference.models import ModelEndpoint, Prompt, Response
+
+from .models import CampaignItem
+from .services import create_comparison, validate_ranking
+
+MAX_ROWS = 20_000
+MAX_TEXT = 100_000
+UNNAMED_MODEL = "imported-unnamed"
+_PAIR_KEYS = [("completion_a", "completion_b"), ("response_a", "response_b"), ("response_1", "response_2")]
+
+
+class ImportInvalid(ValueError):
+    """The file has errors; ``errors`` lists them by row."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}; nothing was imported.")
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    conversation: list
+    responses: list  # [(text, model name or "")]
+    external_id: str = ""
+    kind: str = "regular"
+    expected_ranking: list | None = None
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    items: int = 0
+    prompts: int = 0
+    responses: int = 0
+    new_models: list = field(default_factory=list)
+    gold: int = 0
+    attention: int = 0
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+def _read_rows(content, file_format):
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportInvalid(["The file is not UTF-8 text"]) from None
+    if not content.strip():
+        raise ImportInvalid(["The file is empty"])
+    if file_format == "jsonl":
+        rows = []
+        for number, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                rows.append((number, ValueError(f"this line is not valid JSON ({exc.msg})")))
+        return rows
+    if file_format == "csv":
+        reader = csv.DictReader(io.StringIO(content))
+        if not reader.fieldnames or "prompt" not in reader.fieldnames:
+            raise ImportInvalid(["The CSV needs a header row with a 'prompt' column"])
+        return [(number, dict(row)) for number, row in enumerate(reader, start=2)]
+    raise ImportInvalid([f"Unknown file format {file_format!r}; use jsonl or csv"])
+
+
+def _conversation(prompt):
+    if isinstance(prompt, str) and prompt.strip():
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, list) and prompt and all(
+        isinstance(t, dict) and t.get("role") in ("system", "user", "assistant") and isinstance(t.get("content"), str)
+        for t in prompt
+    ) and prompt[-1]["role"] == "user":
+        return [{"role": t["role"], "content": t["content"]} for t in prompt]
+    raise ValueError("'prompt' must be non-empty text or a list of {role, content} turns ending with the user")
+
+
+def _responses(record):
+    for a, b in _PAIR_KEYS:
+        if a in record or b in record:
+            texts = [record.get(a), record.get(b)]
+            models = [record.get("model_a") or record.get("model_1") or "", record.get("model_b") or record.get("model_2") or ""]
+            return list(zip(texts, models))
+    if "responses" in record:
+        raw = record["responses"]
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        if not isinstance(raw, list):
+            raise ValueError("'responses' must be a list")
+        out = []
+        for entry in raw:
+            if isinstance(entry, dict):
+                out.append((entry.get("text"), entry.get("model") or ""))
+            else:
+                out.append((entry, ""))
+        return out
+    numbered = sorted(
+        (int(key.split("_")[1]), value) for key, value in record.items()
+        if key and key.startswith("response_") and key.split("_")[1].isdigit() and value not in (None, "")
+    )
+    if numbered:
+        return [(value, record.get(f"model_{n}") or "") for n, value in numbered]
+    raise ValueError("no responses found: give 'responses', response_1 … response_K, or a pair (completion_a/completion_b)")
+
+
+def parse_row(number, record, k):
+    if isinstance(record, Exception):
+        raise ValueError(str(record))
+    if not isinstance(record, dict):
+        raise ValueError("each line must be a JSON object")
+    if "prompt" not in record:
+        raise ValueError("the 'prompt' field is missing")
+    conversation = _conversation(record["prompt"])
+    responses = _responses(record)
+    if len(responses) != k:
+        raise ValueError(f"it has {len(responses)} responses; this campaign shows K={k} per item")
+    for i, (text, model) in enumerate(responses, start=1):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"response {i} is empty")
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"response {i} is longer than {MAX_TEXT} characters")
+        if not isinstance(model, str):
+            raise ValueError(f"the model name of response {i} must be text")
+        if model and not slugify(model):
+            raise ValueError(f"the model name {model!r} of response {i} has no letters or digits")
+    kind = record.get("kind") or "regular"
+    if kind not in CampaignItem.Kind.values:
+        raise ValueError(f"kind must be regular, gold or attention, not {kind!r}")
+    expected = record.get("expected_ranking")
+    if isinstance(expected, str) and expected.strip():
+        try:
+            expected = json.loads(expected)
+        except json.JSONDecodeError:
+            raise ValueError("expected_ranking is not valid JSON, e.g. [[0], [1]]") from None
+    expected = expected or None
+    if kind != "regular":
+        if expected is None:
+            raise ValueError(f"a {kind} item needs expected_ranking, e.g. [[0], [1]]")
+        expected = validate_ranking(expected, k)
+    elif expected is not None:
+        raise ValueError("only gold and attention items carry an expected_ranking")
+    return ParsedRow(number, conversation, [(t, m.strip()) for t, m in responses], str(record.get("id") or ""), kind, expected)
+
+
+def parse_file(content, file_format, k):
+    """Every row parsed, or ImportInvalid listing each bad row ("Row 3: …")."""
+    rows = _read_rows(content, file_format)
+    if len(rows) > MAX_ROWS:
+        raise ImportInvalid([f"The file has {len(rows)} rows; import at most {MAX_ROWS} at a time"])
+    parsed, errors = [], []
+    for number, record in rows:
+        try:
+            parsed.append(parse_row(number, record, k))
+        except (ValueError, TypeError) as exc:
+            errors.append(f"Row {number}: {exc}")
+    if errors:
+        raise ImportInvalid(errors)
+    if not parsed:
+        raise ImportInvalid(["The file has no rows"])
+    return parsed
+
+
+def _endpoint_name(model):
+    return f"imported-{slugify(model)}"[:100] if model else UNNAMED_MODEL
+
+
+def import_items(campaign, content, file_format, *, dry_run=False, user=None):
+    """Parse, then (unless dry_run) create prompts, responses, comparisons and items in one transaction."""
+    parsed = parse_file(content, file_format, campaign.k)
+    names = sorted({_endpoint_name(m) for row in parsed for _, m in row.responses})
+    existing = set(ModelEndpoint.objects.filter(name__in=names).values_list("name", flat=True))
+    report = ImportReport(
+        dry_run=dry_run,
+        items=len(parsed),
+        prompts=len(parsed),
+        responses=sum(len(row.responses) for row in parsed),
+        new_models=[n for n in names if n not in existing],
+        gold=sum(row.kind == "gold" for row in parsed),
+        attention=sum(row.kind == "attention" for row in parsed),
+    )
+    if dry_run:
+        return report
+    with transaction.atomic():
+        endpoints = {}
+        for name in names:
+            endpoints[name], _ = ModelEndpoint.objects.get_or_create(
+                name=name,
+                defaults={"path": "(imported answers; not runnable)", "enabled": False,
+                          "display_name": name.removeprefix("imported-")},
+            )
+        for row in parsed:
+            prompt = Prompt.objects.create(conversation=row.conversation, created_by=user)
+            responses = [
+                Response.objects.create(
+                    prompt=prompt, endpoint=endpoints[_endpoint_name(model)], status=Response.Status.DONE, text=text,
+                    generation_params={"imported": True},
+                )
+                for text, model in row.responses
+            ]
+            comparison = create_comparison(prompt, responses)
+            CampaignItem.objects.create(
+                campaign=campaign, comparison=comparison, kind=row.kind, expected_ranking=row.expected_ranking,
+                external_id=row.external_id,
+            )
+    return report

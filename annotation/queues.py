@@ -1,0 +1,244 @@
+"""Queues and assignment: leases that expire, skip with a reason, submit, and undo within a short window.
+
+Safe under many annotators at once: an item's lease count is only read and changed while its row is
+locked (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
+to the next one instead of waiting)."""
+
+import random
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from . import quality
+from .campaigns import CampaignForbidden, require_annotate
+from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment
+from .rubrics import check_submission, validate_spec
+from .services import record_judgment
+
+CANDIDATE_BATCH = 25
+
+
+class QueueEmpty(LookupError):
+    """Nothing left for this annotator right now."""
+
+
+class NotAssigned(LookupError):
+    """The item is not held by this annotator."""
+
+
+class AssignmentGone(ValueError):
+    """The lease ran out and the item went to others (HTTP 409)."""
+
+
+class CampaignNotOpen(ValueError):
+    """Paused or closed (HTTP 409)."""
+
+
+def _require_open(campaign):
+    if campaign.status != Campaign.Status.OPEN:
+        raise CampaignNotOpen(f"This campaign is {campaign.status}; it does not take new work now.")
+
+
+def _require_not_paused(campaign, user):
+    standing = quality.standing_of(campaign, user)
+    if standing and standing.state == AnnotatorStanding.State.PAUSED:
+        raise CampaignForbidden(
+            "Your work on this campaign is paused: too few quality checks were answered as expected. "
+            "A researcher can reopen it for you."
+        )
+
+
+def _active_filter(now):
+    """Assignments that hold a place: submitted ones, and leases not yet expired."""
+    return Q(assignments__status=Assignment.Status.SUBMITTED) | Q(
+        assignments__status=Assignment.Status.LEASED, assignments__expires_at__gt=now
+    )
+
+
+def _lock(queryset):
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset.select_for_update()
+
+
+def current_assignment(campaign, user):
+    now = timezone.now()
+    return (
+        Assignment.objects.filter(
+            item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED, expires_at__gt=now
+        )
+        .select_related("item__comparison__prompt")
+        .first()
+    )
+
+
+def _lease(item, user, campaign, now):
+    """Create or renew this annotator's lease on a locked item, with a fresh random display order."""
+    order = list(range(campaign.k))
+    random.SystemRandom().shuffle(order)
+    expires = now + timedelta(seconds=campaign.lease_seconds)
+    assignment, created = Assignment.objects.get_or_create(
+        item=item, annotator=user,
+        defaults={"display_order": order, "leased_at": now, "expires_at": expires},
+    )
+    if not created:  # their own earlier lease ran out; same order, new clock
+        assignment.leased_at, assignment.expires_at = now, expires
+        assignment.save(update_fields=["leased_at", "expires_at"])
+    return assignment
+
+
+def _take(campaign, user, kinds, now, *, capped):
+    """Lease the first free item of these kinds; None when there is none."""
+    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign).exclude(
+        status=Assignment.Status.LEASED
+    ).values("item_id")
+    candidates = (
+        CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
+        .exclude(pk__in=done_by_user)
+        .annotate(active=Count("assignments", filter=_active_filter(now)))
+    )
+    if capped:
+        candidates = candidates.filter(active__lt=campaign.overlap)
+    ids = list(candidates.order_by("-active", "id").values_list("pk", flat=True)[:CANDIDATE_BATCH])
+    if not capped:
+        random.shuffle(ids)
+    for item_id in ids:
+        item = _lock(CampaignItem.objects.filter(pk=item_id)).first()
+        if item is None:  # another annotator holds the lock: move on
+            continue
+        if capped:
+            active = item.assignments.filter(
+                Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+            ).exclude(annotator=user).count()
+            if active >= campaign.overlap:
+                continue
+        return _lease(item, user, campaign, now)
+    return None
+
+
+def next_assignment(campaign, user, *, rng=random):
+    """The annotator's current lease, or a new one: never an item they judged or skipped, never more
+    holders than overlap still needs; gold/attention checks mixed in at the campaign's rate."""
+    require_annotate(user, campaign)
+    _require_open(campaign)
+    _require_not_paused(campaign, user)
+    held = current_assignment(campaign, user)
+    if held:
+        return held
+    now = timezone.now()
+    checks = [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION]
+    with transaction.atomic():
+        assignment = None
+        if campaign.gold_rate and rng.random() < campaign.gold_rate:
+            assignment = _take(campaign, user, checks, now, capped=False)
+        if assignment is None:
+            assignment = _take(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True)
+        if assignment is None:
+            raise QueueEmpty("You have done everything this campaign needs from you for now. Thank you!")
+    return assignment
+
+
+def _held(campaign, user, assignment_id):
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("item__comparison", "item__campaign")
+        .filter(pk=assignment_id, annotator=user, item__campaign=campaign)
+        .first()
+    )
+    if assignment is None:
+        raise NotAssigned("This item is not assigned to you; ask for the next item instead.")
+    if assignment.status != Assignment.Status.LEASED:
+        raise AssignmentGone(f"You already {assignment.status} this item.")
+    return assignment
+
+
+def submit(campaign, user, assignment_id, payload):
+    """Validate against the rubric, store the Judgment (comparison positions), close the lease; atomic."""
+    require_annotate(user, campaign)
+    _require_open(campaign)
+    _require_not_paused(campaign, user)
+    with transaction.atomic():
+        assignment = _held(campaign, user, assignment_id)
+        now = timezone.now()
+        item = CampaignItem.objects.select_for_update().select_related("comparison").get(pk=assignment.item_id)
+        if assignment.expires_at <= now and item.kind == CampaignItem.Kind.REGULAR:
+            others = item.assignments.filter(
+                Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+            ).exclude(pk=assignment.pk).count()
+            if others >= campaign.overlap:
+                raise AssignmentGone("Your time on this item ran out and it went to other annotators; take the next one.")
+        spec = validate_spec(campaign.rubric.spec)
+        fields, edited = check_submission(spec, campaign.k, payload, assignment.display_order)
+        elapsed_ms = int((now - assignment.leased_at).total_seconds() * 1000)
+        ranking = fields.pop("ranking")
+        judgment, _ = record_judgment(
+            item.comparison, ranking, annotator=user, identities_hidden=True,
+            rubric_version=campaign.rubric.label, time_spent_ms=max(elapsed_ms, 0), **fields,
+        )
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.submitted_at = now
+        assignment.judgment = judgment
+        assignment.edited_answer = edited
+        quality.grade_check(assignment, judgment.ranking)
+        assignment.save()
+    return assignment
+
+
+def skip(campaign, user, assignment_id, reason):
+    require_annotate(user, campaign)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Say why you skip this item (e.g. \"I don't know the topic\").")
+    if len(reason) > 300:
+        raise ValueError("Keep the skip reason under 300 characters.")
+    with transaction.atomic():
+        assignment = _held(campaign, user, assignment_id)
+        assignment.status = Assignment.Status.SKIPPED
+        assignment.skip_reason = reason
+        assignment.save(update_fields=["status", "skip_reason"])
+    return assignment
+
+
+def undo_last(campaign, user):
+    """Take back the annotator's last submission if it is within the campaign's undo window.
+
+    The judgment is deleted (it was never final) and the item is leased back to them."""
+    require_annotate(user, campaign)
+    _require_open(campaign)
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED)
+            .order_by("-submitted_at")
+            .first()
+        )
+        if assignment is None or assignment.submitted_at < now - timedelta(seconds=campaign.undo_seconds):
+            raise ValueError(f"There is no submission from the last {campaign.undo_seconds} seconds to undo.")
+        # Hand back any other lease they hold, so the undone item is the one they see.
+        Assignment.objects.filter(
+            item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED
+        ).exclude(pk=assignment.pk).update(expires_at=now)
+        judgment = assignment.judgment
+        quality.ungrade_check(assignment)
+        assignment.status = Assignment.Status.LEASED
+        assignment.judgment = None
+        assignment.submitted_at = None
+        assignment.edited_answer = ""
+        assignment.leased_at = now
+        assignment.expires_at = now + timedelta(seconds=campaign.lease_seconds)
+        assignment.save()
+        Judgment.objects.filter(pk=judgment.pk).delete()
+    return assignment
+
+
+def progress(campaign, user):
+    """What the annotator and the campaign have done."""
+    items = campaign.items.filter(kind=CampaignItem.Kind.REGULAR).count()
+    mine = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED).count()
+    judged = Assignment.objects.filter(
+        item__campaign=campaign, item__kind=CampaignItem.Kind.REGULAR, status=Assignment.Status.SUBMITTED
+    ).count()
+    return {"mine": mine, "items": items, "judged": judged, "wanted": items * campaign.overlap}

@@ -1,0 +1,372 @@
+"""Campaign pages (htmx). Views parse input, call one service, render."""
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from . import campaigns as campaign_services
+from . import items as item_import
+from . import queues, quality, reports
+from .campaigns import CampaignForbidden
+from .forms import CampaignForm, ImportForm, ProfileForm, RubricForm
+from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
+from .rubrics import SubmissionInvalid, scale_points, validate_spec
+from .services import JudgmentConflict
+
+
+def problem(request, message, status, target="#item-error"):
+    """A 4xx with a sentence: into the page's message slot for htmx, as a page otherwise."""
+    if request.htmx:
+        response = render(request, "annotation/_message.html", {"message": message}, status=status)
+        return reswap(retarget(response, target), "innerHTML")
+    return render(request, "annotation/problem.html", {"message": message}, status=status)
+
+
+def status_for(exc):
+    if isinstance(exc, CampaignForbidden):
+        return 403
+    if isinstance(exc, queues.NotAssigned):
+        return 403
+    if isinstance(exc, (queues.AssignmentGone, queues.CampaignNotOpen, JudgmentConflict)):
+        return 409
+    return 400
+
+
+def _visible(request, slug):
+    """The campaign if the user may see it at all (404 otherwise, so slugs do not leak)."""
+    campaign = get_object_or_404(Campaign.objects.select_related("rubric"), slug=slug)
+    if not (campaign_services.can_manage(request.user, campaign) or campaign_services.can_annotate(request.user, campaign)):
+        return None
+    return campaign
+
+
+def _managed(request, slug):
+    campaign = _visible(request, slug)
+    if campaign is None or not campaign_services.can_manage(request.user, campaign):
+        return None
+    return campaign
+
+
+def _not_found(request):
+    return problem(request, "There is no such campaign, or it is not shared with you.", 404)
+
+
+@login_required
+@require_GET
+def campaign_list(request):
+    rows = []
+    for campaign in campaign_services.visible_campaigns(request.user):
+        rows.append({
+            "campaign": campaign,
+            "manage": campaign_services.can_manage(request.user, campaign),
+            "annotate": campaign_services.can_annotate(request.user, campaign),
+            "progress": queues.progress(campaign, request.user),
+        })
+    return render(request, "annotation/campaign_list.html", {
+        "rows": rows, "can_create": campaign_services.can_create(request.user),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_create(request):
+    if not campaign_services.can_create(request.user):
+        return problem(request, "Only researchers and admins can create campaigns.", 403)
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        groups = data.pop("annotator_groups")
+        try:
+            campaign = campaign_services.create_campaign(user=request.user, groups=groups, **data)
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("annotation:dashboard", slug=campaign.slug)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "annotation/campaign_form.html", {"form": form, "title": "New campaign"}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request, slug):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        groups = data.pop("annotator_groups")
+        try:
+            campaign = Campaign.objects.get(pk=campaign.pk)
+            campaign_services.update_campaign(campaign, user=request.user, groups=groups, **data)
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("annotation:dashboard", slug=campaign.slug)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "annotation/campaign_form.html", {"form": form, "title": f"Edit {campaign.name}"}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rubric_create(request, rubric_id=None):
+    if not campaign_services.can_create(request.user):
+        return problem(request, "Only researchers and admins can write rubrics.", 403)
+    base = get_object_or_404(Rubric, pk=rubric_id) if rubric_id else None
+    initial = {"family": base.family, "description": base.description,
+               "spec": json.dumps(base.spec, indent=2)} if base else {"spec": json.dumps(validate_spec({}), indent=2)}
+    form = RubricForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if base:
+            rubric = campaign_services.revise_rubric(base, data["spec_value"], user=request.user, description=data["description"])
+        else:
+            rubric = campaign_services.create_rubric(data["family"], data["spec_value"], user=request.user,
+                                                     description=data["description"])
+        return render(request, "annotation/rubric_saved.html", {"rubric": rubric})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "annotation/rubric_form.html", {"form": form, "base": base,
+                  "rubrics": Rubric.objects.all()[:50]}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_items(request, slug):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    context = {"campaign": campaign, "form": form}
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                context["report"] = item_import.import_items(
+                    campaign, form.cleaned_data["file"].read(), form.cleaned_data["format"],
+                    dry_run=form.cleaned_data["dry_run"], user=request.user,
+                )
+            except item_import.ImportInvalid as exc:
+                context["errors"], status = exc.errors, 400
+    return render(request, "annotation/import.html", context, status=status)
+
+
+# --- annotating ------------------------------------------------------------
+
+
+def _item_context(campaign, assignment, user):
+    spec = validate_spec(campaign.rubric.spec)
+    comparison = assignment.item.comparison
+    slots = {s.position: s.response for s in comparison.slots.select_related("response")}
+    shown = [{"slot": i, "letter": chr(65 + i), "text": slots[position].text}
+             for i, position in enumerate(assignment.display_order)]
+    aspects = []
+    for aspect in spec["aspects"]:
+        entry = dict(aspect)
+        if aspect["kind"] == "rating":
+            entry["points"] = scale_points(aspect)
+        aspects.append(entry)
+    return {
+        "campaign": campaign, "assignment": assignment, "spec": spec, "shown": shown, "aspects": aspects,
+        "prompt": comparison.prompt, "progress": queues.progress(campaign, user),
+        "standing": quality.standing_of(campaign, user), "k": campaign.k,
+    }
+
+
+def _render_next(request, campaign, undone=None):
+    try:
+        assignment = undone or queues.next_assignment(campaign, request.user)
+    except queues.QueueEmpty as exc:
+        return render(request, "annotation/_done.html", {"campaign": campaign, "message": str(exc),
+                      "progress": queues.progress(campaign, request.user)})
+    except (CampaignForbidden, queues.CampaignNotOpen) as exc:
+        return problem(request, str(exc), status_for(exc), target="#work")
+    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user))
+
+
+@login_required
+@require_GET
+def annotate(request, slug):
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    if not campaign_services.can_annotate(request.user, campaign):
+        return problem(request, "You are not one of this campaign's annotators.", 403)
+    return render(request, "annotation/annotate.html", {"campaign": campaign})
+
+
+@login_required
+@require_GET
+def next_item(request, slug):
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    return _render_next(request, campaign)
+
+
+def payload_from_form(post, spec, k):
+    """The form's fields as the submission payload the rubric check reads (screen slots)."""
+    def json_field(name):
+        raw = post.get(name, "")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise SubmissionInvalid(f"The {name} field is not valid JSON.") from None
+
+    aspects = {}
+    for aspect in spec["aspects"]:
+        if aspect["kind"] == "ranking":
+            aspects[aspect["key"]] = {"ranking": json_field(f"aspect-{aspect['key']}")}
+        else:
+            aspects[aspect["key"]] = {"ratings": [post.get(f"rating-{aspect['key']}-{slot}") or None for slot in range(k)]}
+    return {
+        "ranking": json_field("ranking"),
+        "strength": post.get("strength") or None,
+        "confidence": post.get("confidence") or None,
+        "aspects": aspects,
+        "reason_tags": post.getlist("reason_tags"),
+        "rationale": post.get("rationale", ""),
+        "none_acceptable": post.get("none_acceptable", "") == "on",
+        "edited_answer": post.get("edited_answer", ""),
+    }
+
+
+@login_required
+@require_POST
+def submit(request, slug, assignment_id):
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    try:
+        payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+        queues.submit(campaign, request.user, assignment_id, payload)
+    except (ValueError, CampaignForbidden, LookupError) as exc:
+        return problem(request, str(exc), status_for(exc))
+    response = _render_next(request, campaign)
+    response["HX-Trigger"] = json.dumps({"campaign-submitted": {"undo_seconds": campaign.undo_seconds}})
+    return response
+
+
+@login_required
+@require_POST
+def skip(request, slug, assignment_id):
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    try:
+        queues.skip(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
+    except (ValueError, CampaignForbidden, LookupError) as exc:
+        return problem(request, str(exc), status_for(exc))
+    return _render_next(request, campaign)
+
+
+@login_required
+@require_POST
+def undo(request, slug):
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    try:
+        assignment = queues.undo_last(campaign, request.user)
+    except (ValueError, CampaignForbidden) as exc:
+        return problem(request, str(exc), status_for(exc))
+    return _render_next(request, campaign, undone=assignment)
+
+
+# --- researchers -----------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request, slug):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    return render(request, "annotation/dashboard.html", {"campaign": campaign, **reports.dashboard(campaign)})
+
+
+@login_required
+@require_GET
+def chart(request, slug, kind):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return HttpResponse("There is no such campaign, or it is not shared with you.", status=404, content_type="text/plain")
+    return HttpResponse(reports.chart_png(campaign, kind), content_type="image/png")
+
+
+@login_required
+@require_POST
+def set_status(request, slug):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    try:
+        campaign_services.set_status(campaign, request.POST.get("status", ""), user=request.user)
+    except (ValueError, CampaignForbidden) as exc:
+        return problem(request, str(exc), status_for(exc), target="#dashboard-error")
+    return redirect("annotation:dashboard", slug=slug)
+
+
+@login_required
+@require_POST
+def reopen_annotator(request, slug, user_id):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    annotator = get_object_or_404(get_user_model(), pk=user_id)
+    quality.reopen_annotator(campaign, annotator, request.user)
+    return redirect("annotation:dashboard", slug=slug)
+
+
+@login_required
+@require_GET
+def disagreements(request, slug):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    return render(request, "annotation/disagreements.html", {"campaign": campaign, "rows": reports.disagreements(campaign)})
+
+
+@login_required
+@require_POST
+def adjudicate(request, slug, item_id):
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    item = get_object_or_404(CampaignItem, pk=item_id, campaign=campaign)
+    try:
+        ranking = json.loads(request.POST.get("ranking", ""))
+        adjudication = quality.adjudicate(item, request.user, ranking, request.POST.get("note", ""))
+    except json.JSONDecodeError:
+        return problem(request, 'The ranking must be JSON tie groups, e.g. [[0], [1]].', 400, target=f"#adj-error-{item.pk}")
+    except (ValueError, CampaignForbidden) as exc:
+        return problem(request, str(exc), status_for(exc), target=f"#adj-error-{item.pk}")
+    return render(request, "annotation/_adjudication.html", {"item": item, "adjudication": adjudication})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    current = AnnotatorProfile.objects.filter(user=request.user).first()
+    asked = sorted({f for fields in Campaign.objects.filter(
+        items__assignments__annotator=request.user).values_list("profile_fields", flat=True) for f in fields or []})
+    initial = {"opted_in": current.opted_in, "expertise": current.expertise, "languages": current.languages} if current else {}
+    form = ProfileForm(request.POST or None, initial=initial)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        demographics = {f: request.POST.get(f"field-{f}", "").strip()[:200] for f in asked}
+        demographics = {k: v for k, v in demographics.items() if v}
+        current = quality.save_profile(request.user, demographics=demographics, **form.cleaned_data)
+        saved = True
+    values = current.demographics if current else {}
+    return render(request, "annotation/profile.html", {
+        "form": form, "saved": saved, "fields": [(f, values.get(f, "")) for f in asked],
+    }, status=400 if request.method == "POST" and not form.is_valid() else 200)
