@@ -1,0 +1,226 @@
+"""The dataset card (README.md): YAML metadata that `datasets.load_dataset(folder)`
+reads to find the files, and a body that says exactly how the rows were made."""
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import yaml
+
+POLICY_TEXT = {
+    "ties": {
+        "drop": "Tied pairs and every judgment marked \"none acceptable\" are dropped.",
+        "kto-negative": "Each response in a tied pair, and each response of a \"none acceptable\" judgment, "
+        "becomes one unpaired negative (label false); the strict pairs of a \"none acceptable\" judgment are not used.",
+        "margin-zero": "Tied pairs are kept with margin 0 (chosen = the one shown first, tie = true); every pair "
+        "of a \"none acceptable\" judgment is kept with margin 0. For listwise and ratings: such judgments are kept.",
+    },
+    "rank_breaking": {
+        "all-pairs": "Every response beats every response in a lower tie group: K(K-1)/2 pairs per ranking "
+        "(tied pairs within every group).",
+        "best-vs-rest": "Only the best tie group's responses beat each other response (tied pairs within the best "
+        "group only).",
+        "adjacent": "Each tie group's responses beat the next group's (tied pairs within every group).",
+    },
+    "aggregate": {
+        "none": "Every judgment makes its own rows. `agreement` is the share of the comparison's judgments that "
+        "give the same outcome for that pair.",
+        "majority": "One row per pair of a comparison: each judgment votes a-over-b, b-over-a or tie (from its "
+        "full ranking) on every pair its rank-breaking yields; the outcome with the most votes wins, a draw yields "
+        "nothing. `agreement` is the winning outcome's share.",
+        "weighted": "As majority, with each vote weighted by its author's reliability in [0, 1] "
+        "(annotation.quality.annotator_reliability: gold-check accuracy blended with agreement with the other "
+        "annotators, shrunk toward 0.5; for a campaign judgment, in that campaign, for any other vote, over all "
+        "campaigns). An author with no reliability yet, and every AI judge, weighs 0.5 (the prior's value with no "
+        "evidence). `agreement` is the winning outcome's share of the weight; \"none acceptable\" is decided by "
+        "weight too.",
+    },
+}
+
+
+def _length_stats(lengths):
+    total = sum(lengths.values())
+    if not total:
+        return None
+    ordered = sorted(lengths.items())
+
+    def quantile(q):
+        target, seen = q * (total - 1), 0
+        for length, count in ordered:
+            seen += count
+            if seen > target:
+                return length
+        return ordered[-1][0]
+
+    mean = sum(length * count for length, count in ordered) / total
+    return {"count": total, "mean": round(mean, 1), "min": ordered[0][0], "p50": quantile(0.5),
+            "p90": quantile(0.9), "max": ordered[-1][0]}
+
+
+def summary(stats):
+    """The counts and statistics, as a JSON-safe dict (stored on the job and shown in the card)."""
+    out = {
+        "judgments_read": stats.judgments_read,
+        "comparisons_read": stats.comparisons_read,
+        "rows": dict(stats.rows),
+        "rows_total": sum(stats.rows.values()),
+        "dropped": dict(sorted(stats.dropped.items())),
+        "source_mix": dict(sorted(stats.sources.items())),
+        "lengths_chars": {name: _length_stats(counter) for name, counter in stats.lengths.items()},
+    }
+    if stats.scope:
+        out["scope"] = stats.scope
+    if stats.unknown_reliability:
+        out["unknown_reliability"] = stats.unknown_reliability
+    if stats.pairs:
+        out["pairs"] = stats.pairs
+        out["chosen_longer_rate"] = round(stats.chosen_longer / stats.pairs, 4)
+    return out
+
+
+def card_text(options, files, stats_summary):
+    """README.md for the exported folder."""
+    configs = []
+    for name, suffix in files["configs"]:
+        configs.append({
+            "config_name": name,
+            "data_files": [{"split": split, "path": f"data/{split}.{suffix}"} for split in files["splits"]],
+        })
+    meta = {
+        "license": options.license,
+        "pretty_name": f"PrefArena {options.format} preferences",
+        "tags": ["preference", "trl", options.format, "prefarena"],
+        "configs": configs,
+    }
+    rows_total = stats_summary["rows_total"]
+    o = options.as_dict()
+    lines = [
+        "---",
+        yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# PrefArena preference export: `{options.format}`",
+        "",
+    ]
+    if rows_total == 0:
+        lines += [
+            "**This export is empty: no judgment matched the filters and policies below.** "
+            f"({stats_summary['judgments_read']} judgments were read.)",
+            "",
+            "`datasets.load_dataset` cannot load it: it refuses a split with no rows (\"Instruction 'train' "
+            "corresponds to no data\" for Parquet, a bare StopIteration for JSONL). The files are still written "
+            "so tools can tell an empty export from a failed one: a Parquet file carries the full typed schema "
+            "(`pyarrow.parquet.read_table` or `pandas.read_parquet` read it as zero rows), a JSONL file is empty.",
+            "",
+        ]
+    lines += [
+        f"Made by PrefArena from human and AI-judge votes. Format: `{options.format}` "
+        f"({_format_line(options)}). Load it offline with `datasets.load_dataset(\"<this folder>\")`.",
+        "",
+        "## Counts",
+        "",
+        "| split | rows |",
+        "|---|---|",
+        *[f"| {split} | {count} |" for split, count in sorted(stats_summary["rows"].items())],
+        "",
+        f"- judgments read: {stats_summary['judgments_read']}; comparisons read: {stats_summary['comparisons_read']}",
+        f"- source mix (rows): {_inline(stats_summary['source_mix']) or 'none'}",
+        f"- dropped: {_inline(stats_summary['dropped']) or 'nothing'}",
+    ]
+    if "chosen_longer_rate" in stats_summary:
+        lines.append(
+            f"- chosen-longer rate: {stats_summary['chosen_longer_rate']:.2%} of {stats_summary['pairs']} pairs "
+            "(chosen strictly longer than rejected, in characters)"
+        )
+    lines += ["", "## Length statistics (characters)", "", "| text | count | mean | min | p50 | p90 | max |",
+              "|---|---|---|---|---|---|---|"]
+    for name, s in sorted(stats_summary["lengths_chars"].items()):
+        if s:
+            lines.append(f"| {name} | {s['count']} | {s['mean']} | {s['min']} | {s['p50']} | {s['p90']} | {s['max']} |")
+    lines += [
+        "",
+        "## Policies",
+        "",
+        f"- **Ties and \"none acceptable\"** (`{options.ties}`): {POLICY_TEXT['ties'][options.ties]}",
+        f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
+        f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
+        f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
+        f"- **Margin** (`{options.margin}`): " + (
+            "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
+            "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
+            if options.has_margin else "no margin column."
+        ),
+        "- **Length balancing**: " + (
+            f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
+            "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
+            if options.max_chosen_longer_rate is not None else "none."
+        ),
+        f"- **Split**: grouped by prompt content (a seeded hash; seed {options.seed}), test fraction "
+        f"{options.test_fraction}: no prompt appears in both splits.",
+        "",
+        "## Filters",
+        "",
+        f"- source: {options.source}; arena: {options.arena or 'any'}; since: {o['since'] or 'any'}; "
+        f"until: {o['until'] or 'any'}",
+        f"- minimum confidence: {options.min_confidence if options.min_confidence is not None else 'none'}; "
+        f"models: {', '.join(options.models) or 'any'}; blind votes only: {'yes' if options.blind_only else 'no'}",
+        f"- campaigns: {', '.join(options.campaigns) or 'any'}; minimum annotator reliability: "
+        + (f"{options.min_reliability} (judgments whose author's reliability is below it are dropped; an author with "
+           f"no reliability yet, and every AI judge, is kept: {stats_summary.get('unknown_reliability', 0)} such "
+           "judgments)" if options.min_reliability is not None else "none"),
+        f"- who could be read: {stats_summary.get('scope') or 'every judgment'}",
+        "",
+        "## Provenance columns",
+        "",
+        "Trainers ignore these. `comparison_id`, `prompt_id`, `judgment_ids`; `source` (human, ai or mixed); "
+        "`annotators` (pseudonyms: an HMAC of the user id, stable across exports, not the username); `judges` "
+        "(AI judge name@prompt version); `n_judgments`, `agreement`; `strength` and `confidence` (means over the "
+        "judgments behind the row); `none_acceptable`, `identities_hidden`, `rationale`, `reason_tags`, "
+        "`rubric_version`, `judged_at` (latest judgment), `comparison_created_at`; and the models and shown "
+        "positions of the responses.",
+        "",
+        "## Options (exactly as run)",
+        "",
+        "```json",
+        json.dumps(o, indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _format_line(options):
+    return {
+        "dpo": "TRL standard preference: prompt, chosen, rejected strings; for DPO, IPO, SimPO, ORPO, CPO",
+        "dpo-chat": "TRL conversational preference: prompt, chosen, rejected message lists",
+        "reward": "TRL conversational preference with an implicit prompt, for RewardTrainer",
+        "kto": "TRL conversational unpaired preference: prompt, completion, label",
+        "listwise": "prompt and responses in ranked order; `ranks` are 1-based tie-group ranks, equal for ties",
+        "ratings": "one row per response: rank, rank_score in [0, 1] and per-aspect scores",
+    }[options.format]
+
+
+def _inline(mapping):
+    return ", ".join(f"{k}: {v}" for k, v in mapping.items())
+
+
+@dataclass
+class ExportStats:
+    """What one export read, wrote and dropped (bounded memory: length counters are keyed by length)."""
+
+    judgments_read: int = 0
+    comparisons_read: int = 0
+    rows: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    lengths: dict = field(default_factory=dict)
+    pairs: int = 0
+    chosen_longer: int = 0
+    scope: str = ""
+    unknown_reliability: int = 0
+
+    def add_length(self, name, length):
+        counter = self.lengths.get(name)
+        if counter is None:
+            counter = self.lengths[name] = Counter()
+        counter[length] += 1

@@ -1,0 +1,240 @@
+"""Reads for exports: judgments streamed with a server-side cursor, grouped by
+comparison, with the shown responses fetched per batch (so memory stays flat
+however many judgments there are)."""
+
+import json
+import uuid
+from collections import namedtuple
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from annotation.models import Comparison, ComparisonSlot, Judgment
+from inference.models import ModelEndpoint, Prompt, Response
+
+from .models import ExportJob
+
+JudgmentRow = namedtuple(
+    "JudgmentRow",
+    "id comparison_id ranking none_acceptable strength confidence rationale reason_tags source "
+    "annotator_id judge_name judge_prompt_version rubric_version identities_hidden created_at aspects "
+    "campaign_id reliability",
+    defaults=(None, None),
+)
+"""One judgment as an export reads it. ``created_at`` is its ISO 8601 text in UTC (exactly
+``datetime.isoformat()``); ``campaign_id`` is the campaign it was submitted in (None for arena
+and other non-campaign votes; read only when reliability is needed); ``reliability`` is filled
+by the export service when a policy needs it."""
+
+_JUDGMENT_FIELDS = (
+    "id", "comparison_id", "ranking", "none_acceptable", "strength", "confidence", "rationale", "reason_tags",
+    "source", "annotator_id", "judge__name", "judge_prompt_version", "rubric_version", "identities_hidden",
+    "created_at", "aspects",
+)
+Shown = namedtuple("Shown", "model text")
+
+
+class ComparisonGroup:
+    """One comparison with its shown responses and the judgments an export read for it.
+
+    ``created_at`` is ISO 8601 text in UTC; ``cache`` holds per-comparison work (the prompt
+    as text or messages) that every row of the comparison shares."""
+
+    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache")
+
+    def __init__(self, id, prompt_id, conversation, created_at, shown, judgments):
+        self.id, self.prompt_id, self.conversation = id, prompt_id, conversation
+        self.created_at, self.shown, self.judgments = created_at, shown, judgments
+        self.cache = {}
+
+
+def campaign_membership(campaign_ids):
+    """A Q that keeps judgments of these campaigns: submitted through one of their items'
+    assignments, or (with no assignment, e.g. an AI judge's verdict) made on a comparison
+    that is one of their items."""
+    from annotation.models import Assignment, CampaignItem
+
+    campaign_ids = list(campaign_ids)
+    through_assignment = Exists(Assignment.objects.filter(judgment=OuterRef("pk"), item__campaign_id__in=campaign_ids))
+    no_assignment = ~Exists(Assignment.objects.filter(judgment=OuterRef("pk")))
+    on_item = Exists(CampaignItem.objects.filter(comparison=OuterRef("comparison_id"), campaign_id__in=campaign_ids))
+    return Q(through_assignment) | (Q(no_assignment) & Q(on_item))
+
+
+def outside_every_campaign():
+    """A Q that keeps judgments that belong to no campaign (arena battles and other votes)."""
+    from annotation.models import Assignment, CampaignItem
+
+    return Q(~Exists(Assignment.objects.filter(judgment=OuterRef("pk")))) & Q(
+        ~Exists(CampaignItem.objects.filter(comparison=OuterRef("comparison_id")))
+    )
+
+
+def filtered_judgments(options, scope=None):
+    """The judgments an export reads, before any policy (query-level filters only).
+
+    ``scope`` (a Q, or None for everything) is what the person exporting may read; see
+    export.services.export_scope."""
+    judgments = Judgment.objects.all()
+    if scope is not None:
+        judgments = judgments.filter(scope)
+    if options.campaigns:
+        from annotation.models import Campaign
+
+        ids = list(Campaign.objects.filter(slug__in=options.campaigns).values_list("id", flat=True))
+        judgments = judgments.filter(campaign_membership(ids))
+    if options.source != "both":
+        judgments = judgments.filter(source=options.source)
+    if options.since:
+        judgments = judgments.filter(created_at__gte=options.since)
+    if options.until:
+        judgments = judgments.filter(created_at__lte=options.until)
+    if options.min_confidence is not None:
+        judgments = judgments.filter(confidence__gte=options.min_confidence)
+    if options.blind_only:
+        judgments = judgments.filter(identities_hidden=True)
+    if options.arena:
+        # The ORM path, not an import: export never imports arena.
+        judgments = judgments.filter(comparison__battle__arena__slug=options.arena)
+    return judgments
+
+
+def count_judgments(options, scope=None):
+    return filtered_judgments(options, scope).count()
+
+
+def comparison_groups(options, batch_size=5000, scope=None, with_campaign=False):
+    """Yield ComparisonGroup in comparison id order, each with its judgments in id order.
+
+    One server-side cursor streams the judgments; every ~batch_size judgments the
+    shown responses and prompts of that batch's comparisons are read in two queries."""
+    pending = []
+    conversations = _memo_json(limit=10_000)  # prompts recur across comparisons; rows never change them
+    for row in _judgment_rows(options, batch_size, scope, with_campaign):
+        if len(pending) >= batch_size and row.comparison_id != pending[-1].comparison_id:
+            yield from _groups(pending, conversations)
+            pending = []
+        pending.append(row)
+    if pending:
+        yield from _groups(pending, conversations)
+
+
+_JSON_FIELDS = {"ranking", "reason_tags", "aspects"}
+
+
+def _iso_sql(column):
+    """SQL text of a timestamptz column exactly as Python's ``datetime.isoformat()`` writes it
+    in UTC (microseconds only when there are some), so psycopg parses no datetime."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN mod(extract(microseconds FROM {utc})::bigint, 1000000) "
+            f"= 0 THEN '' ELSE to_char({utc}, '.US') END || '+00:00'")
+
+
+def _judgment_rows(options, batch_size, scope, with_campaign):
+    ordered = filtered_judgments(options, scope).order_by("comparison_id", "id")
+    extra = ("assignment__item__campaign_id",) if with_campaign else ()
+    if connection.vendor != "postgresql":
+        for values in ordered.values_list(*_JUDGMENT_FIELDS, *extra).iterator(chunk_size=batch_size):
+            values = list(values)
+            values[14] = values[14].isoformat()
+            yield JudgmentRow(*values)
+        return
+    # PostgreSQL: the same query, with the JSON columns as text so the few distinct values
+    # (rankings like [[0], [1]], empty tags) are decoded once, and the timestamp as ISO text,
+    # read in wide batches of plain tuples by a named (server-side) cursor of psycopg directly:
+    # Django's per-value converters and psycopg's datetime parsing cost more than the export.
+    table = Judgment._meta.db_table
+    texts = {f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS}
+    texts["created_at_text"] = RawSQL(_iso_sql(f'"{table}"."created_at"'), ())
+    fields = [f"{f}_text" if f in _JSON_FIELDS or f == "created_at" else f for f in _JUDGMENT_FIELDS]
+    sql, params = ordered.annotate(**texts).values_list(*fields, *extra).query.sql_with_params()
+    decode = _memo_json()
+    make = JudgmentRow._make
+    connection.ensure_connection()
+    with transaction.atomic(), connection.connection.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(batch_size)
+            if not rows:
+                break
+            for (jid, cid, ranking, none_acceptable, strength, confidence, rationale, tags, source, annotator_id,
+                 judge_name, judge_prompt_version, rubric_version, hidden, created_at, aspects, *rest) in rows:
+                yield make((jid, cid, decode(ranking), none_acceptable, strength, confidence, rationale, decode(tags),
+                            source, annotator_id, judge_name, judge_prompt_version, rubric_version, hidden,
+                            created_at, decode(aspects), rest[0] if rest else None, None))
+
+
+def _memo_json(limit=50_000):
+    cache = {}
+
+    def decode(text):
+        value = cache.get(text)
+        if value is None:
+            value = json.loads(text)
+            if len(cache) < limit:
+                cache[text] = value
+        return value
+
+    return decode
+
+
+def _groups(judgments, decode_conversation=json.loads):
+    ids = sorted({j.comparison_id for j in judgments})
+    shown = {}
+    if connection.vendor == "postgresql":
+        slot, response, endpoint = (m._meta.db_table for m in (ComparisonSlot, Response, ModelEndpoint))
+        comparison, prompt = Comparison._meta.db_table, Prompt._meta.db_table
+        with connection.connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT s.comparison_id, s.position, e.name, r.text FROM "{slot}" s '
+                f'JOIN "{response}" r ON r.id = s.response_id LEFT JOIN "{endpoint}" e ON e.id = r.endpoint_id '
+                "WHERE s.comparison_id = ANY(%s)", (ids,), prepare=True)
+            for comparison_id, position, model, text in cursor.fetchall():
+                shown.setdefault(comparison_id, {})[position] = Shown(model, text)
+            cursor.execute(
+                f"SELECT c.id, c.prompt_id, p.conversation::text, {_iso_sql('c.created_at')} FROM \"{comparison}\" c "
+                f'JOIN "{prompt}" p ON p.id = c.prompt_id WHERE c.id = ANY(%s)', (ids,), prepare=True)
+            heads = {cid: (prompt_id, decode_conversation(conversation), created_at)
+                     for cid, prompt_id, conversation, created_at in cursor.fetchall()}
+    else:
+        slots = ComparisonSlot.objects.filter(comparison_id__in=ids).values_list(
+            "comparison_id", "position", "response__endpoint__name", "response__text"
+        )
+        for comparison_id, position, model, text in slots.iterator(chunk_size=10000):
+            shown.setdefault(comparison_id, {})[position] = Shown(model, text)
+        heads = {
+            cid: (prompt_id, conversation, created_at.isoformat())
+            for cid, prompt_id, conversation, created_at in Comparison.objects.filter(id__in=ids).values_list(
+                "id", "prompt_id", "prompt__conversation", "created_at"
+            )
+        }
+    start = 0
+    for end in range(1, len(judgments) + 1):
+        if end == len(judgments) or judgments[end].comparison_id != judgments[start].comparison_id:
+            cid = judgments[start].comparison_id
+            prompt_id, conversation, created_at = heads[cid]
+            yield ComparisonGroup(cid, prompt_id, conversation, created_at, shown.get(cid, {}), judgments[start:end])
+            start = end
+
+
+def jobs_visible_to(user):
+    """Export jobs a user may see: their own; admins see everyone's."""
+    from annotation.roles import ADMIN, has_role
+
+    jobs = ExportJob.objects.select_related("created_by")
+    return jobs if has_role(user, ADMIN) else jobs.filter(created_by=user)
+
+
+def exportable_campaigns(user):
+    """Campaigns a user may export (slug, name): every one for an admin, the ones a researcher
+    manages (created or was added to) otherwise."""
+    from annotation.campaigns import is_admin
+    from annotation.models import Campaign
+
+    campaigns = Campaign.objects.order_by("slug")
+    if not is_admin(user):
+        campaigns = campaigns.filter(Q(created_by=user) | Q(researchers=user)).distinct()
+    return list(campaigns.values_list("slug", "name"))

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="export.run_export_job", acks_late=True, time_limit=6 * 3600)
+def run_export_job_task(job_id):
+    """Thin and idempotent: a finished job is left alone, an interrupted one is redone."""
+    services.run_export_job(job_id)

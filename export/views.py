@@ -1,0 +1,76 @@
+"""The researcher's export page (htmx): start an export, watch it, download its files."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .options import AGGREGATIONS, FILE_FORMATS, FORMATS, MARGINS, RANK_BREAKING, SOURCES, TIE_POLICIES, ExportOptionsError
+
+FORM_FIELDS = ("format", "file_format", "ties", "rank_breaking", "aggregate", "min_agreement", "margin",
+               "max_chosen_longer_rate", "test_fraction", "seed", "arena", "since", "until", "source",
+               "min_confidence", "min_reliability", "models", "blind_only", "license")
+
+
+def _researcher(request):
+    if not services.can_export(request.user):
+        raise PermissionDenied("Only researchers and admins may export datasets.")
+
+
+def _context(request, **extra):
+    jobs = list(selectors.jobs_visible_to(request.user)[:50])
+    return {
+        "jobs": jobs,
+        "campaigns": selectors.exportable_campaigns(request.user),
+        "busy": any(job.status in ("queued", "running") for job in jobs),
+        "choices": {"formats": FORMATS, "file_formats": FILE_FORMATS, "ties": TIE_POLICIES,
+                    "rank_breaking": RANK_BREAKING, "aggregations": AGGREGATIONS, "sources": SOURCES,
+                    "margins": MARGINS},
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def home(request):
+    _researcher(request)
+    return render(request, "export/home.html", _context(request))
+
+
+@login_required
+@require_GET
+def jobs(request):
+    _researcher(request)
+    return render(request, "export/_jobs.html", _context(request))
+
+
+@login_required
+@require_POST
+def start(request):
+    _researcher(request)
+    data = {key: request.POST.get(key, "") for key in FORM_FIELDS}
+    data["blind_only"] = bool(request.POST.get("blind_only"))
+    data["campaigns"] = request.POST.getlist("campaigns")
+    try:
+        services.start_export_job(request.user, data)
+    except ExportOptionsError as exc:
+        return render(request, "export/_jobs.html", _context(request, error=str(exc)), status=400)
+    except services.ExportNotAllowed as exc:
+        return render(request, "export/_jobs.html", _context(request, error=str(exc)), status=403)
+    return render(request, "export/_jobs.html", _context(request, started=True), status=201)
+
+
+@login_required
+@require_GET
+def download(request, public_id, name):
+    _researcher(request)
+    try:
+        job = selectors.jobs_visible_to(request.user).get(public_id=public_id)
+    except (ValidationError, ValueError, selectors.ExportJob.DoesNotExist):
+        raise Http404("No export job with this id is yours.")
+    path = services.job_file_path(job, name)
+    if path is None:
+        raise Http404("This export has no such file.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{job.public_id}-{name.replace('/', '-')}")

@@ -1,0 +1,148 @@
+"""Batched JSONL and Parquet writers. They write inside a temporary folder that the
+export service renames into place only when everything is written."""
+
+import json
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+BATCH_ROWS = 10_000
+
+
+def _float_columns(schema):
+    """(top-level float64 columns, list<struct> columns with float64 children) of a schema."""
+    top, nested = [], []
+    for f in schema:
+        if pa.types.is_floating(f.type):
+            top.append(f.name)
+        elif pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
+            children = [c.name for c in f.type.value_type if pa.types.is_floating(c.type)]
+            if children:
+                nested.append((f.name, children))
+    return top, nested
+
+
+def _orjson_float(value):
+    """True when orjson writes this float exactly as Python's json does (both use the shortest
+    round-trip digits; they differ only in exponent notation below 1e-4 and for NaN/inf)."""
+    return value.__class__ is not float or value == 0.0 or 1e-4 <= abs(value) < 1e16
+
+
+class JsonlWriter:
+    """One JSON object per line, byte for byte what ``json.JSONEncoder(ensure_ascii=False,
+    separators=(",", ":"))`` writes. orjson encodes (several times faster); a row holding a
+    float orjson would spell differently (tiny, huge, NaN) is encoded by the standard library."""
+
+    suffix = "jsonl"
+
+    def __init__(self, path, schema):
+        self.path = path
+        self._file = open(path, "wb")
+        self._lines = []
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._floats, self._nested_floats = _float_columns(schema)
+
+    def _encode(self, row):
+        ok = _orjson_float
+        for name in self._floats:
+            value = row.get(name)
+            if value.__class__ is float and not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
+                return self._dumps(row).encode("utf-8")
+        for name, children in self._nested_floats:
+            for item in row.get(name) or ():
+                for child in children:
+                    value = item.get(child)
+                    if value is not None and not ok(value):
+                        return self._dumps(row).encode("utf-8")
+        return orjson.dumps(row)
+
+    def write(self, row):
+        self._lines.append(self._encode(row))
+        if len(self._lines) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self):
+        if self._lines:
+            self._lines.append(b"")
+            self._file.write(b"\n".join(self._lines))
+            self._lines = []
+
+    def close(self):
+        self._flush()
+        self._file.close()
+
+    def abort(self):
+        self._file.close()
+
+
+class ParquetWriter:
+    """Rows are gathered per batch and turned into Arrow column by column (the same arrays
+    ``Table.from_pylist`` builds, without its per-row dictionary walk)."""
+
+    suffix = "parquet"
+
+    def __init__(self, path, schema):
+        self.path = path
+        self.schema = schema
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self._rows = []
+
+    def write(self, row):
+        self._rows.append(row)
+        if len(self._rows) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self):
+        if self._rows:
+            rows = self._rows
+            arrays = [pa.array([row.get(f.name) for row in rows], type=f.type) for f in self.schema]
+            self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+            self._rows = []
+
+    def close(self):
+        self._flush()
+        self._writer.close()
+
+    def abort(self):
+        self._writer.close()
+
+
+WRITERS = {"jsonl": (JsonlWriter,), "parquet": (ParquetWriter,), "both": (ParquetWriter, JsonlWriter)}
+
+
+class SplitFiles:
+    """One writer per file format for one split (train or test), created on first use
+    so an empty split leaves no file, except train, which always exists."""
+
+    def __init__(self, data_dir, split, file_format, schema):
+        self.data_dir = data_dir
+        self.split = split
+        self.classes = WRITERS[file_format]
+        self.schema = schema
+        self.rows = 0
+        self._writers = None
+
+    def _open(self):
+        self._writers = [cls(self.data_dir / f"{self.split}.{cls.suffix}", self.schema) for cls in self.classes]
+
+    def write(self, row):
+        if self._writers is None:
+            self._open()
+        for writer in self._writers:
+            writer.write(row)
+        self.rows += 1
+
+    def close(self, keep_empty=False):
+        if self._writers is None and keep_empty:
+            self._open()
+        for writer in self._writers or ():
+            writer.close()
+        return [w.path for w in self._writers or ()]
+
+    def abort(self):
+        for writer in self._writers or ():
+            try:
+                writer.abort()
+            except Exception:  # noqa: BLE001 - the export is failing already; the folder is removed next
+                pass
