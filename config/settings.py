@@ -17,6 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PREFARENA_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 MODELS_DIR = Path(os.environ.get("PREFARENA_MODELS_DIR", VAR_DIR / "models"))
+# Finished preference-dataset exports (one folder per export job).
+EXPORTS_DIR = Path(os.environ.get("PREFARENA_EXPORTS_DIR", VAR_DIR / "exports"))
 
 
 def _env_bool(name, default=False):
@@ -165,9 +167,38 @@ CELERY_TASK_ALWAYS_EAGER = False
 # A slow model must never delay a vote's rank update: separate queues.
 CELERY_TASK_ROUTES = {
     "inference.*": {"queue": "inference"},
+    # AI judges run models too: they queue with generation, never ahead of a vote's rank update.
+    "annotation.judge_comparison": {"queue": "inference"},
+    "annotation.train_reward_judge": {"queue": "inference"},
     "ranking.*": {"queue": "ranking"},
+    "export.*": {"queue": "export"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# The periodic full refit (bootstrap intervals, style control, diagnostics) runs from beat.
+CELERY_BEAT_SCHEDULE = {
+    "ranking-full-refit": {
+        "task": "ranking.full_refit",
+        "schedule": float(os.environ.get("RANKING_FULL_REFIT_SECONDS", "300")),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# A cache shared by web and worker processes (refit coalescing): Redis when CACHE_URL
+# names one, else files under var/ (fine for one machine).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL.startswith("redis")
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+}
+
+# Ratings.
+ELO_K_FACTOR = float(os.environ.get("ELO_K_FACTOR", "32"))
+# Bootstrap resamples for the live refit after votes, and for the periodic full refit.
+RANKING_LIVE_BOOTSTRAP = int(os.environ.get("RANKING_LIVE_BOOTSTRAP", "100"))
+RANKING_FULL_BOOTSTRAP = int(os.environ.get("RANKING_FULL_BOOTSTRAP", "1000"))
+# Below this many votes a model is marked preliminary on the leaderboard.
+RANKING_MIN_VOTES = int(os.environ.get("RANKING_MIN_VOTES", "10"))
 
 # Arena limits.
 ARENA_MAX_PROMPT_CHARS = int(os.environ.get("ARENA_MAX_PROMPT_CHARS", "4000"))

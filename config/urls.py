@@ -8,7 +8,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("arena/", include("arena.urls")),
+    path("api/judges/", include("annotation.judge_api_urls")),
     path("api/", include("arena.api_urls")),
+    path("campaigns/", include("annotation.urls")),
+    path("api/", include("annotation.api_urls")),
+    path("export/", include("export.urls")),
+    path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -45,7 +45,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     )
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking,export",
          "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
          "--hostname", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -105,3 +105,23 @@ def arena(tiny_model_dirs):
 
 
 MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4"]
+
+
+@pytest.fixture
+def make_comparison(tiny_model_dirs):
+    """A comparison of finished answers with the given texts (one endpoint per answer), K = len(texts)."""
+    from annotation.services import create_comparison
+    from inference.models import ModelEndpoint, Prompt, Response
+
+    counter = [0]
+
+    def make(texts, prompt_text="Name a colour of the sky.", category=None):
+        counter[0] += 1
+        prompt = Prompt.objects.create(conversation=[{"role": "user", "content": prompt_text}])
+        responses = []
+        for i, text in enumerate(texts):
+            endpoint, _ = ModelEndpoint.objects.get_or_create(name=f"answerer-{i}", defaults={"path": str(tiny_model_dirs[0])})
+            responses.append(Response.objects.create(prompt=prompt, endpoint=endpoint, status="done", text=text))
+        return create_comparison(prompt, responses)
+
+    return make

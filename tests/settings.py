@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefarena")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CACHE_URL", os.environ["CELERY_BROKER_URL"])
 os.environ["PREFARENA_TESTING"] = "1"
 
 from config.settings import *  # noqa: E402,F403
