@@ -10,6 +10,7 @@ class JudgedRanking(NamedTuple):
     ranking: list  # tie groups of model names, best first
     none_acceptable: bool
     texts: dict  # model name -> the answer it gave in this comparison
+    category: str  # the prompt's category ("" when unknown)
 
 
 def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
@@ -27,7 +28,7 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
     judgments = rated_judgments(source, identities_hidden_only).order_by("id")
     if after_id is not None:
         judgments = judgments.filter(id__gt=after_id)
-    judgments = judgments.prefetch_related("comparison__slots__response__endpoint")
+    judgments = judgments.select_related("comparison__prompt").prefetch_related("comparison__slots__response__endpoint")
     for judgment in judgments.iterator(chunk_size=2000):
         slots = {slot.position: slot.response for slot in judgment.comparison.slots.all()}
         names = {position: response.endpoint.name for position, response in slots.items()}
@@ -36,4 +37,5 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
             [[names[p] for p in group] for group in judgment.ranking],
             judgment.none_acceptable,
             {names[p]: response.text for p, response in slots.items()},
+            judgment.comparison.prompt.category,
         )

@@ -82,11 +82,12 @@ class LeaderboardView(APIView):
     def get(self, request):
         query = LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        data = query.validated_data
         try:
-            method, style = selectors.parse_view(query.validated_data["method"], query.validated_data["style_control"])
+            view = selectors.parse_view(data["method"], data["style_control"], data["category"])
         except ValueError as exc:
-            raise ValidationError({"style_control": [str(exc)]}) from exc
-        return Response(LeaderboardSerializer(selectors.leaderboard(method, style)).data)
+            raise ValidationError({"view": [str(exc)]}) from exc
+        return Response(LeaderboardSerializer(selectors.leaderboard(*view)).data)
 
 
 def _battle(public_id, user):

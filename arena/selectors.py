@@ -2,9 +2,12 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+from urllib.parse import urlencode
+
 from annotation.models import Judgment
 from inference.models import Response
-from ranking.selectors import latest_snapshot
+from inference.categories import CATEGORIES
+from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import vote_choice
 
@@ -46,24 +49,31 @@ def battle_payload(battle, user):
 METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}
 
 
-def parse_view(method, style_control):
-    """The leaderboard view asked for; ValueError with a sentence for a bad one."""
+def parse_view(method, style_control, category=""):
+    """The leaderboard view asked for, as (method, style control, category); ValueError with a sentence for a bad one."""
     method = method or "bt"
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     style = str(style_control).lower() in ("1", "true", "yes", "on")
     if style and method != "bt":
         raise ValueError("Style control is available with the Bradley–Terry method (method=bt) only.")
-    return method, style
+    category = (category or "").strip()
+    if category and category not in CATEGORIES:
+        raise ValueError(f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)} (or none for all).")
+    return method, style, category
 
 
-def leaderboard(method="bt", style_control=False):
+def leaderboard(method="bt", style_control=False, category=""):
     """The latest leaderboard of one view: rows best first (empty before any vote)."""
-    snapshot = latest_snapshot(method, style_control)
+    snapshot = latest_snapshot(method, style_control, category)
     return {
         "method": method,
         "method_name": METHODS[method],
         "style_control": style_control,
+        "category": category,
+        "categories": {key: CATEGORIES[key] for key in rated_categories()},
+        # The view as a query string, for polling and image URLs.
+        "query": urlencode({"method": method, "style_control": int(style_control), "category": category}),
         "snapshot_id": snapshot.pk if snapshot else None,
         "computed_at": snapshot.computed_at if snapshot else None,
         "judgment_count": snapshot.judgment_count if snapshot else 0,

@@ -51,11 +51,14 @@ class LeaderboardRowSerializer(serializers.Serializer):
 class LeaderboardQuerySerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["bt", "pl", "bayes", "elo"], default="bt")
     style_control = serializers.BooleanField(default=False)
+    category = serializers.CharField(default="", allow_blank=True, help_text="Prompt category; empty = all prompts.")
 
 
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     style_control = serializers.BooleanField()
+    category = serializers.CharField()
+    categories = serializers.DictField(child=serializers.CharField(), help_text="Categories with a board of their own.")
     computed_at = serializers.DateTimeField(allow_null=True)
     judgment_count = serializers.IntegerField()
     bootstrap = serializers.IntegerField()

@@ -78,8 +78,9 @@ def vote(request, public_id):
 
 
 def _board(request):
-    method, style = selectors.parse_view(request.GET.get("method"), request.GET.get("style_control", ""))
-    return selectors.leaderboard(method, style)
+    return selectors.leaderboard(
+        *selectors.parse_view(request.GET.get("method"), request.GET.get("style_control", ""), request.GET.get("category"))
+    )
 
 
 @require_GET

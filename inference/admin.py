@@ -55,8 +55,9 @@ class ResponseInline(admin.TabularInline):
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
-    list_display = ["id", "__str__", "created_by", "created_at"]
-    list_filter = ["created_at"]
+    list_display = ["id", "__str__", "category", "created_by", "created_at"]
+    list_filter = ["category", "created_at"]
+    list_editable = ["category"]
     search_fields = ["conversation", "created_by__username"]
     raw_id_fields = ["created_by"]
     inlines = [ResponseInline]

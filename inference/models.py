@@ -119,6 +119,9 @@ class Prompt(models.Model):
     """A conversation to answer: a list of {"role", "content"} turns ending with the user."""
 
     conversation = models.JSONField()
+    category = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="coding, math, creative, general… (leaderboards per category)"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

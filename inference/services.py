@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .categories import categorize
 from .models import Prompt, Response, ResponsePool
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def create_prompt(text, user=None, max_chars=None):
         raise ValueError("Type a prompt first: it is empty.")
     max_chars = max_chars or settings.ARENA_MAX_PROMPT_CHARS
     conversation = validate_conversation([{"role": "user", "content": text}], max_chars)
-    return Prompt.objects.create(conversation=conversation, created_by=user)
+    return Prompt.objects.create(conversation=conversation, category=categorize(text), created_by=user)
 
 
 def request_responses(prompt, endpoints):

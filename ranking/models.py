@@ -15,6 +15,7 @@ class RatingSnapshot(models.Model):
 
     method = models.CharField(max_length=16, choices=Method.choices)
     style_control = models.BooleanField(default=False, help_text="Controlled for answer length and markdown.")
+    category = models.CharField(max_length=32, blank=True, help_text="Prompt category; blank = all prompts.")
     bootstrap = models.PositiveIntegerField(default=0, help_text="Bootstrap resamples behind the intervals.")
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
     judgment_count = models.PositiveIntegerField()
@@ -28,8 +29,11 @@ class RatingSnapshot(models.Model):
     class Meta:
         ordering = ["-computed_at", "-id"]
         get_latest_by = ["computed_at", "id"]
-        indexes = [models.Index(fields=["method", "style_control", "-computed_at"], name="snapshot_view_latest")]
+        indexes = [
+            models.Index(fields=["method", "style_control", "category", "-computed_at"], name="snapshot_view_latest")
+        ]
 
     def __str__(self):
         style = " (style-controlled)" if self.style_control else ""
-        return f"{self.get_method_display()}{style} over {self.judgment_count} judgments ({self.computed_at:%Y-%m-%d %H:%M})"
+        category = f" [{self.category}]" if self.category else ""
+        return f"{self.get_method_display()}{style}{category} over {self.judgment_count} judgments ({self.computed_at:%Y-%m-%d %H:%M})"

@@ -1,8 +1,13 @@
 from .models import RatingSnapshot
 
 
-def latest_snapshot(method="bt", style_control=False):
-    return RatingSnapshot.objects.filter(method=method, style_control=style_control).first()
+def latest_snapshot(method="bt", style_control=False, category=""):
+    return RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
+
+
+def rated_categories():
+    """Prompt categories that have a leaderboard of their own."""
+    return sorted(set(RatingSnapshot.objects.exclude(category="").values_list("category", flat=True)))
 
 
 def matchmaking_stats():

@@ -58,19 +58,36 @@ def _load_records(incremental):
 
 
 def refit(bootstrap, incremental=False):
-    """Fit every view over all blind human judgments; returns the snapshots written.
+    """Fit every view (method × style control × prompt category, "" = all) over all blind
+    human judgments; returns the snapshots written.
 
     Idempotent: a view whose latest snapshot already covers the same judgments with
     at least as many bootstrap resamples is left alone."""
     # A comparison that showed one model twice says nothing about models against each other.
     records = [r for r in _load_records(incremental) if len(r.texts) == sum(len(g) for g in r.ranking)]
+    groups = {"": records}
+    for record in records:
+        if record.category:
+            groups.setdefault(record.category, []).append(record)
+    written = []
+    for category, group in groups.items():
+        written += _fit_views(group, category, bootstrap)
+    # All views of one refit appear together, so no page shows methods out of step.
+    with transaction.atomic():
+        RatingSnapshot.objects.bulk_create(written)
+        for snapshot in written:
+            _prune(snapshot.method, snapshot.style_control, snapshot.category)
+    return written
+
+
+def _fit_views(records, category, bootstrap):
     count = len(records)
     last_id = max((r.judgment_id for r in records), default=None)
     rankings = [r.ranking for r in records]
     features = None
-    written = []
+    snapshots = []
     for method, style_control in VIEWS:
-        latest = RatingSnapshot.objects.filter(method=method, style_control=style_control).first()
+        latest = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
         if (
             latest
             and latest.judgment_count == count
@@ -96,10 +113,11 @@ def refit(bootstrap, incremental=False):
             )
             rows, coefficients = result.rows, result.style_coefficients
             diag = diagnostics(rankings, order=[row["model"] for row in rows])
-        written.append(
+        snapshots.append(
             RatingSnapshot(
                 method=method,
                 style_control=style_control,
+                category=category,
                 bootstrap=bootstrap,
                 judgment_count=count,
                 last_judgment_id=last_id,
@@ -110,16 +128,10 @@ def refit(bootstrap, incremental=False):
                 duration_ms=int((time.perf_counter() - started) * 1000),
             )
         )
-    # All views of one refit appear together, so no page shows methods out of step.
-    with transaction.atomic():
-        RatingSnapshot.objects.bulk_create(written)
-        for snapshot in written:
-            _prune(snapshot.method, snapshot.style_control)
-    return written
+    return snapshots
 
 
-def _prune(method, style_control):
-    stale = RatingSnapshot.objects.filter(method=method, style_control=style_control).values_list("pk", flat=True)[
-        KEEP_SNAPSHOTS_PER_VIEW:
-    ]
+def _prune(method, style_control, category):
+    views = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category)
+    stale = views.values_list("pk", flat=True)[KEEP_SNAPSHOTS_PER_VIEW:]
     RatingSnapshot.objects.filter(pk__in=list(stale)).delete()

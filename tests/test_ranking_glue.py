@@ -132,3 +132,24 @@ def test_campaign_judgments_do_not_move_the_arena_leaderboard(models, users, mak
     services.refit(bootstrap=0)
     bt = RatingSnapshot.objects.get(method="bt", style_control=False)
     assert bt.judgment_count == 1 and {r["model"] for r in bt.rows} == {"m0", "m1"}
+
+
+def test_each_prompt_category_gets_its_own_board(models, users, client):
+    from inference.categories import categorize
+
+    assert categorize("Write a haiku about rain") == "creative"
+    assert categorize("What is 17 * 23?") == "math"
+    assert categorize("Fix this python function") == "coding"
+    assert categorize("Why is the sky blue?") == "general"
+    _vote(users, models[0], models[1])  # prompt "q": no category
+    Prompt.objects.update(category="math")
+    _vote(users[:1], models[1], models[2])
+    services.refit(bootstrap=0)
+    everything = RatingSnapshot.objects.get(method="bt", style_control=False, category="")
+    math = RatingSnapshot.objects.get(method="bt", style_control=False, category="math")
+    assert everything.judgment_count == 4 and math.judgment_count == 3
+    assert client.get("/api/leaderboard/?category=math").json()["judgment_count"] == 3
+    body = client.get("/api/leaderboard/?category=poetry")
+    assert body.status_code == 400 and "Unknown category" in body.json()["detail"]
+    page = client.get("/arena/leaderboard/?category=math").content.decode()
+    assert "math prompts only" in page and '<option value="math" selected>' in page
