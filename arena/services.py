@@ -6,6 +6,7 @@ from django.db import transaction
 
 from annotation.services import create_comparison, record_judgment
 from inference.models import Response
+from inference.selectors import pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
@@ -59,6 +60,7 @@ def start_battle(arena, voter, prompt_text):
     if not arena.is_open:
         raise ValueError("This arena is closed to new battles.")
     pair = draw_pair(arena)
+    text = (prompt_text or "").strip()
     # One person (or script) cannot flood the workers: a few battles generating at a time.
     limit = settings.ARENA_MAX_OPEN_BATTLES
     generating = (
@@ -73,9 +75,15 @@ def start_battle(arena, voter, prompt_text):
         raise TooManyOpenBattles(
             f"You already have {generating} battles still being answered; wait for them to finish (limit {limit})."
         )
+    # A prompt that a response pool already answered for both models is shown at once.
+    pooled = pooled_answers_for([{"role": "user", "content": text}], pair) if text else {}
     with transaction.atomic():
-        prompt = create_prompt(prompt_text, user=voter)
-        responses = request_responses(prompt, pair)
+        if pooled:
+            responses = [pooled[endpoint.pk] for endpoint in pair]
+            prompt = responses[0].prompt
+        else:
+            prompt = create_prompt(prompt_text, user=voter)
+            responses = request_responses(prompt, pair)
         comparison = create_comparison(prompt, responses)
         return Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
 

@@ -24,6 +24,27 @@ def pooled_answers(prompt, endpoints):
     )
 
 
+def pooled_answers_for(conversation, endpoints):
+    """{endpoint id: a finished pooled answer} for the newest prompt with exactly this conversation
+    that has one from every endpoint; {} when no pool covers it."""
+    wanted = {endpoint.pk for endpoint in endpoints}
+    prompts = (
+        Response.objects.filter(prompt__conversation=conversation, pooled=True, status=Response.Status.DONE)
+        .order_by("-prompt_id")
+        .values_list("prompt_id", flat=True)
+        .distinct()
+    )
+    for prompt_id in prompts[:20]:
+        answers = {}
+        for answer in Response.objects.filter(
+            prompt_id=prompt_id, endpoint_id__in=wanted, pooled=True, status=Response.Status.DONE
+        ).order_by("-finished_at"):
+            answers.setdefault(answer.endpoint_id, answer)
+        if set(answers) == wanted:
+            return answers
+    return {}
+
+
 def _percentile(values, q):
     if not values:
         return None

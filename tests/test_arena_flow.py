@@ -314,3 +314,22 @@ def test_simultaneous_retries_of_one_vote_store_one_judgment(api, arena):
         created = list(pool.map(vote, range(6)))
     assert created.count(True) == 1 and created.count(False) == 5
     assert Judgment.objects.count() == 1
+
+
+def test_a_prompt_answered_by_a_pool_battles_at_once(api, arena):
+    from inference.models import Prompt
+
+    conversation = [{"role": "user", "content": "Name a warm colour."}]
+    prompt = Prompt.objects.create(conversation=conversation)
+    for endpoint in arena.endpoints.all():
+        Response.objects.create(
+            prompt=prompt, endpoint=endpoint, status="done", pooled=True, text=f"pooled answer {endpoint.pk}"
+        )
+    before = Response.objects.count()
+    body = api.post("/api/battles/", {"prompt": "  Name a warm colour. "}, format="json").json()
+    assert body["finished"] and body["votable"]  # nothing to wait for
+    assert sorted(s["text"] for s in body["sides"]) == sorted(
+        f"pooled answer {e.pk}" for e in arena.endpoints.all()
+    )
+    assert Response.objects.count() == before  # nothing generated
+    assert api.post(f"/api/battles/{body['id']}/vote/", {"choice": "a"}, format="json").status_code == 201
