@@ -1,13 +1,13 @@
 """Campaigns over REST: the same services and checks as the pages. Positions are screen slots (0 = "A")."""
 
-from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import agreement, queues
+from . import agreement, pool_items, queues
 from . import campaigns as campaign_services
 from . import items as item_import
 from .campaigns import CampaignForbidden
@@ -42,8 +42,11 @@ def _campaign(request, slug, manage=False):
 def assignment_payload(assignment, campaign, user):
     comparison = assignment.item.comparison
     texts = {s.position: s.response.text for s in comparison.slots.select_related("response")}
+    kind = "repeat" if assignment.is_repeat else ""
     return {
         "assignment": assignment.pk,
+        "submit_url": reverse(f"api-campaign-{kind}submit", args=[campaign.slug, assignment.pk]),
+        "skip_url": reverse(f"api-campaign-{kind}skip", args=[campaign.slug, assignment.pk]),
         "expires_at": assignment.expires_at,
         "prompt": comparison.prompt.conversation,
         "responses": [{"slot": i, "label": chr(65 + i), "text": texts[p]} for i, p in enumerate(assignment.display_order)],
@@ -77,12 +80,18 @@ class NextView(APIView):
 
 
 class SubmitView(APIView):
-    @extend_schema(request=SubmissionSerializer, summary="Submit a judgment for a leased item")
+    repeat = False  # True on the repeats/… route: a self-consistency repeat, stored apart from judgments
+
+    @extend_schema(request=SubmissionSerializer, summary="Submit a judgment for a leased item (post to the "
+                   "submit_url the next call gave)")
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": "Send the submission as a JSON object."})
         try:
+            if self.repeat:
+                repeat = queues.submit_repeat(campaign, request.user, assignment_id, dict(request.data))
+                return Response({"repeat": repeat.pk, "ranking": repeat.ranking}, status=status.HTTP_201_CREATED)
             assignment = queues.submit(campaign, request.user, assignment_id, dict(request.data))
         except (ValueError, CampaignForbidden, LookupError) as exc:
             _raise(exc)
@@ -91,11 +100,13 @@ class SubmitView(APIView):
 
 
 class SkipView(APIView):
+    repeat = False
+
     @extend_schema(summary="Skip a leased item, with a reason")
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         try:
-            queues.skip(campaign, request.user, assignment_id, str(request.data.get("reason", "")))
+            (queues.skip_repeat if self.repeat else queues.skip)(campaign, request.user, assignment_id, str(request.data.get("reason", "")))
         except (ValueError, CampaignForbidden, LookupError) as exc:
             _raise(exc)
         return Response({"skipped": assignment_id})
@@ -132,4 +143,33 @@ class ImportView(APIView):
                                               dry_run=dry_run, user=request.user)
         except item_import.ImportInvalid as exc:
             raise ValidationError({"detail": str(exc), "rows": exc.errors}) from exc
+        return Response(report.as_dict(), status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)
+
+
+class BuildItemsSerializer(serializers.Serializer):
+    pool = serializers.CharField(required=False, help_text="A response pool's name.")
+    prompts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Prompt ids (instead of a pool).")
+    models = serializers.ListField(child=serializers.CharField(), required=False, help_text="Model names (a pool: a subset).")
+    seed = serializers.IntegerField(required=False, default=0)
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+class BuildItemsView(APIView):
+    @extend_schema(request=BuildItemsSerializer, summary="Build items from a response pool or prompts × models "
+                   "(existing finished answers only; nothing is generated)")
+    def post(self, request, slug):
+        campaign = _campaign(request, slug, manage=True)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": "Send the request as a JSON object."})
+        data = request.data
+        dry_run = data.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError({"detail": "dry_run must be true or false."})
+        try:
+            report = pool_items.build_items(
+                campaign, pool=data.get("pool"), prompts=data.get("prompts"), models=data.get("models"),
+                seed=data.get("seed", 0), dry_run=dry_run, user=request.user,
+            )
+        except (ValueError, CampaignForbidden) as exc:
+            _raise(exc)
         return Response(report.as_dict(), status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)

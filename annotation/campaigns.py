@@ -104,6 +104,11 @@ def _check_campaign_numbers(k, overlap, gold_rate, warn, pause):
         raise ValueError("Gold thresholds must satisfy 0 ≤ pause ≤ warn ≤ 1.")
 
 
+def _check_repeat_rate(rate):
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ValueError("The repeat rate must be between 0 and 1 (e.g. 0.1 re-shows one item in ten).")
+
+
 @transaction.atomic
 def create_campaign(*, user, name, slug, rubric, k=2, overlap=2, groups=(), researchers=(), **fields):
     if not can_create(user):
@@ -111,6 +116,7 @@ def create_campaign(*, user, name, slug, rubric, k=2, overlap=2, groups=(), rese
     _check_campaign_numbers(
         k, overlap, fields.get("gold_rate", 0.0), fields.get("gold_warn_below", 0.8), fields.get("gold_pause_below", 0.6)
     )
+    _check_repeat_rate(fields.get("repeat_rate", 0.0))
     if slug in RESERVED_SLUGS:
         raise ValueError(f"The address {slug!r} is reserved for a page; choose another.")
     if Campaign.objects.filter(slug=slug).exists():
@@ -129,6 +135,7 @@ def update_campaign(campaign, *, user, groups=None, **fields):
     for name, value in fields.items():
         setattr(campaign, name, value)
     _check_campaign_numbers(campaign.k, campaign.overlap, campaign.gold_rate, campaign.gold_warn_below, campaign.gold_pause_below)
+    _check_repeat_rate(campaign.repeat_rate)
     campaign.save()
     if groups is not None:
         campaign.annotator_groups.set(groups)

@@ -3,6 +3,8 @@ import json
 from django import forms
 from django.contrib.auth.models import Group
 
+from inference.models import ModelEndpoint, ResponsePool
+
 from .models import Campaign, Rubric
 from .rubrics import TEMPLATES, validate_spec
 
@@ -42,7 +44,7 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "slug", "guidelines", "k", "layout", "rubric", "overlap", "status", "annotator_groups",
             "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
-            "profile_fields",
+            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped",
         ]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 5})}
 
@@ -51,6 +53,20 @@ class CampaignForm(forms.ModelForm):
         self.fields["rubric"].queryset = Rubric.objects.order_by("family", "-version")
         self.fields["k"].widget = forms.NumberInput(attrs={"min": 2, "max": 8})
         self.fields["profile_fields"].required = False
+        self.fields["repeat_rate"].required = False
+        self.fields["repeat_after"].required = False
+
+    def clean_repeat_rate(self):
+        rate = self.cleaned_data.get("repeat_rate")
+        if rate is None:
+            return 0.0
+        if not 0 <= rate <= 1:
+            raise forms.ValidationError("The repeat rate must be between 0 and 1 (e.g. 0.1 re-shows one item in ten).")
+        return rate
+
+    def clean_repeat_after(self):
+        value = self.cleaned_data.get("repeat_after")
+        return 3 if value is None else value
 
     def clean_k(self):
         k = self.cleaned_data["k"]
@@ -86,3 +102,30 @@ class ProfileForm(forms.Form):
     opted_in = forms.BooleanField(required=False, label="Share this profile with the researchers of campaigns I work on")
     expertise = forms.CharField(max_length=300, required=False)
     languages = forms.CharField(max_length=300, required=False)
+
+
+class BuildItemsForm(forms.Form):
+    """Items from answers that already exist: a response pool, or prompt ids × chosen models."""
+
+    pool = forms.ModelChoiceField(queryset=ResponsePool.objects.order_by("name"), required=False, to_field_name="name",
+                                  empty_label="— no pool: use the prompts below —")
+    prompts = forms.CharField(required=False, help_text="Prompt ids, separated by commas or spaces (instead of a pool).")
+    models = forms.ModelMultipleChoiceField(
+        queryset=ModelEndpoint.objects.order_by("name"), required=False, to_field_name="name",
+        widget=forms.CheckboxSelectMultiple, help_text="With a pool: leave empty for all its models.",
+    )
+    seed = forms.IntegerField(initial=0, required=False, help_text="Seeds the random draw of models and their order.")
+    dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
+
+    def clean(self):
+        data = super().clean()
+        raw = (data.get("prompts") or "").replace(",", " ").split()
+        bad = [value for value in raw if not value.isdigit()]
+        if bad:
+            raise forms.ValidationError(f"{bad[0]!r} is not a prompt id; give whole numbers separated by commas.")
+        data["prompt_ids"] = [int(value) for value in raw] or None
+        data["model_names"] = [m.name for m in data.get("models") or []] or None
+        data["seed"] = data.get("seed") or 0
+        if data.get("pool") is None and not data["prompt_ids"]:
+            raise forms.ValidationError("Choose a response pool, or give prompt ids and models.")
+        return data

@@ -172,11 +172,22 @@ class Campaign(models.Model):
     profile_fields = models.JSONField(
         default=list, blank=True, help_text='Optional profile fields this campaign asks for, e.g. ["age_band", "country"].'
     )
+    repeat_rate = models.FloatField(
+        default=0.0, help_text="Share of items served that re-show an item the annotator already judged (0–1), "
+        "to measure self-consistency; repeats never count toward overlap, agreement or rankings.",
+    )
+    repeat_after = models.PositiveSmallIntegerField(
+        default=3, help_text="A repeat is served only after the annotator judged at least this many other items since.",
+    )
+    reoffer_skipped = models.BooleanField(
+        default=False, help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)),
             models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
             models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),
             models.CheckConstraint(name="campaign_gold_rate_0_1", condition=Q(gold_rate__gte=0, gold_rate__lte=1)),
@@ -257,6 +268,8 @@ class Assignment(models.Model):
     def __str__(self):
         return f"{self.annotator_id} on item {self.item_id} ({self.status})"
 
+    is_repeat = False  # see RepeatCheck
+
 
 class AnnotatorStanding(models.Model):
     """Quality state of one annotator in one campaign (set from gold accuracy; researchers may reset it)."""
@@ -308,3 +321,45 @@ class AnnotatorProfile(models.Model):
 
     def __str__(self):
         return f"Profile of {self.user_id}"
+
+
+class RepeatCheck(models.Model):
+    """A self-consistency repeat: an item the annotator already judged, shown to them again later in a new
+    random order.
+
+    It is deliberately not a Judgment (one judgment per annotator per comparison stays true) and not a
+    second Assignment (one assignment per annotator per item stays true): the repeat answer lives here,
+    next to the original assignment it repeats, so overlap, agreement, rankings and exports — which all
+    read Judgments and Assignments — never see it twice. ``ranking`` and ``answer`` are in comparison
+    positions, like a Judgment's."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+
+    original = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="repeat")
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="repeats")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="repeat_checks")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED, db_index=True)
+    display_order = models.JSONField(help_text="Screen slot i showed this comparison position (a new random order).")
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    ranking = models.JSONField(null=True, blank=True, help_text="The repeat answer's tie groups, comparison positions.")
+    answer = models.JSONField(default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …).")
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-leased_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="repeat_submitted_has_ranking", condition=~Q(status="submitted") | Q(ranking__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"Repeat of assignment {self.original_id} ({self.status})"
+
+    is_repeat = True

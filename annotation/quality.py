@@ -125,3 +125,41 @@ def save_profile(user, *, opted_in, expertise="", languages="", demographics=Non
                   "demographics": demographics if opted_in else {}},
     )
     return profile
+
+
+def _pair_orders(ranking, k):
+    """For every pair of positions i < j: -1 (i ahead), 0 (tie) or +1 (j ahead)."""
+    rank = {p: r for r, group in enumerate(ranking) for p in group}
+    return [(rank[i] > rank[j]) - (rank[i] < rank[j]) for i in range(k) for j in range(i + 1, k)]
+
+
+def self_consistency(annotator, campaign=None):
+    """How consistent an annotator is with themself on repeated items (Campaign.repeat_rate).
+
+    Returns {"repeats", "same_top", "same_pairs"}: over the submitted repeats (comparison positions, so the
+    new display order does not matter), the share where the top tie group is the same as in the original
+    judgment, and the share of position pairs (i < j) put in the same order (ahead / tie / behind).
+    The shares are None while there is no submitted repeat."""
+    from .models import RepeatCheck
+
+    rows = RepeatCheck.objects.filter(annotator=annotator, status=RepeatCheck.Status.SUBMITTED).select_related(
+        "original__judgment", "item__comparison"
+    )
+    if campaign is not None:
+        rows = rows.filter(item__campaign=campaign)
+    repeats = same_top = pairs = same_pairs = 0
+    for row in rows:
+        original = row.original.judgment
+        if original is None:  # the original was undone after the repeat was served
+            continue
+        k = row.item.comparison.k
+        repeats += 1
+        same_top += int(sorted(original.ranking[0]) == sorted(row.ranking[0]))
+        before, after = _pair_orders(original.ranking, k), _pair_orders(row.ranking, k)
+        pairs += len(before)
+        same_pairs += sum(a == b for a, b in zip(before, after))
+    return {
+        "repeats": repeats,
+        "same_top": same_top / repeats if repeats else None,
+        "same_pairs": same_pairs / pairs if pairs else None,
+    }

@@ -2,18 +2,24 @@
 
 Safe under many annotators at once: an item's lease count is only read and changed while its row is
 locked (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
-to the next one instead of waiting)."""
+to the next one instead of waiting).
+
+Self-consistency repeats (Campaign.repeat_rate): at that rate, an item the annotator judged at least
+``repeat_after`` submissions ago is served again in a new random order. The repeat is a RepeatCheck row
+(see annotation.models), never a second Judgment or Assignment, so overlap, agreement and rankings never
+count it. Skipped items come back to the same annotator only when Campaign.reoffer_skipped is on, and then
+only after every item they have not seen yet."""
 
 import random
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
-from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment
+from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, RepeatCheck
 from .rubrics import check_submission, validate_spec
 from .services import record_judgment
 
@@ -74,6 +80,16 @@ def current_assignment(campaign, user):
     )
 
 
+def current_repeat(campaign, user):
+    return (
+        RepeatCheck.objects.filter(
+            item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED, expires_at__gt=timezone.now()
+        )
+        .select_related("item__comparison__prompt")
+        .first()
+    )
+
+
 def _lease(item, user, campaign, now):
     """Create or renew this annotator's lease on a locked item, with a fresh random display order."""
     order = list(range(campaign.k))
@@ -83,27 +99,80 @@ def _lease(item, user, campaign, now):
         item=item, annotator=user,
         defaults={"display_order": order, "leased_at": now, "expires_at": expires},
     )
-    if not created:  # their own earlier lease ran out; same order, new clock
+    if not created:  # their own earlier lease ran out, or a skipped item offered again: same order, new clock
         assignment.leased_at, assignment.expires_at = now, expires
-        assignment.save(update_fields=["leased_at", "expires_at"])
+        assignment.status = Assignment.Status.LEASED
+        assignment.save(update_fields=["leased_at", "expires_at", "status"])
     return assignment
+
+
+def _new_order(k, old):
+    """A random display order that differs from the old one (K ≥ 2 always allows one)."""
+    rng = random.SystemRandom()
+    order = list(range(k))
+    while True:
+        rng.shuffle(order)
+        if order != list(old):
+            return list(order)
+
+
+def _take_repeat(campaign, user, now, rng):
+    """Serve a self-consistency repeat: an expired repeat lease of theirs first, else a random item they
+    judged at least ``repeat_after`` submissions ago that has not been repeated yet. None when none fits."""
+    waiting = RepeatCheck.objects.select_for_update().filter(
+        item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED
+    ).first()
+    if waiting is not None:
+        waiting.leased_at, waiting.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
+        waiting.save(update_fields=["leased_at", "expires_at"])
+        return waiting
+    submitted = list(
+        Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED)
+        .order_by("submitted_at", "pk")
+        .values_list("pk", "item__kind", "submitted_at")
+    )
+    repeated = set(RepeatCheck.objects.filter(original__in=[pk for pk, _, _ in submitted]).values_list("original_id", flat=True))
+    eligible = [
+        pk for index, (pk, kind, _) in enumerate(submitted)
+        if kind == CampaignItem.Kind.REGULAR and pk not in repeated and len(submitted) - index - 1 >= campaign.repeat_after
+    ]
+    if not eligible:
+        return None
+    original = Assignment.objects.select_related("item").get(pk=rng.choice(eligible))
+    try:
+        with transaction.atomic():
+            return RepeatCheck.objects.create(
+                original=original, item=original.item, annotator=user,
+                display_order=_new_order(campaign.k, original.display_order),
+                leased_at=now, expires_at=now + timedelta(seconds=campaign.lease_seconds),
+            )
+    except IntegrityError:  # the same annotator asked twice at once; the other request made it
+        return RepeatCheck.objects.filter(original=original).first()
 
 
 def _take(campaign, user, kinds, now, *, capped):
     """Lease the first free item of these kinds; None when there is none."""
-    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign).exclude(
-        status=Assignment.Status.LEASED
-    ).values("item_id")
+    done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
+        Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
+    ]
+    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values("item_id")
     candidates = (
         CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
         .exclude(pk__in=done_by_user)
-        .annotate(active=Count("assignments", filter=_active_filter(now)))
+        .annotate(
+            active=Count("assignments", filter=_active_filter(now)),
+            skipped_by_me=Count("assignments", filter=Q(
+                assignments__annotator=user, assignments__status=Assignment.Status.SKIPPED)),
+        )
     )
     if capped:
         candidates = candidates.filter(active__lt=campaign.overlap)
-    ids = list(candidates.order_by("-active", "id").values_list("pk", flat=True)[:CANDIDATE_BATCH])
+    # items they skipped (only there when reoffer_skipped is on) come after every item they have not seen
+    ids = list(candidates.order_by("skipped_by_me", "-active", "id").values_list("pk", "skipped_by_me")[:CANDIDATE_BATCH])
     if not capped:
         random.shuffle(ids)
+        ids.sort(key=lambda row: row[1])
+    ids = [pk for pk, _ in ids]
     for item_id in ids:
         item = _lock(CampaignItem.objects.filter(pk=item_id)).first()
         if item is None:  # another annotator holds the lock: move on
@@ -119,18 +188,24 @@ def _take(campaign, user, kinds, now, *, capped):
 
 
 def next_assignment(campaign, user, *, rng=random):
-    """The annotator's current lease, or a new one: never an item they judged or skipped, never more
-    holders than overlap still needs; gold/attention checks mixed in at the campaign's rate."""
+    """The annotator's current lease, or a new one: never an item they judged (nor one they skipped, unless
+    the campaign re-offers skipped items), never more holders than overlap still needs; self-consistency
+    repeats and gold/attention checks mixed in at the campaign's rates. Returns an Assignment, or a
+    RepeatCheck (``is_repeat``) that is shown and submitted the same way."""
     require_annotate(user, campaign)
     _require_open(campaign)
     _require_not_paused(campaign, user)
-    held = current_assignment(campaign, user)
+    held = current_assignment(campaign, user) or current_repeat(campaign, user)
     if held:
         return held
     now = timezone.now()
     checks = [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION]
     with transaction.atomic():
         assignment = None
+        if campaign.repeat_rate and rng.random() < campaign.repeat_rate:
+            assignment = _take_repeat(campaign, user, now, rng)
+            if assignment is not None:
+                return assignment
         if campaign.gold_rate and rng.random() < campaign.gold_rate:
             assignment = _take(campaign, user, checks, now, capped=False)
         if assignment is None:
@@ -186,6 +261,60 @@ def submit(campaign, user, assignment_id, payload):
     return assignment
 
 
+def _held_repeat(campaign, user, repeat_id):
+    repeat = (
+        RepeatCheck.objects.select_for_update(of=("self",))
+        .select_related("item__comparison")
+        .filter(pk=repeat_id, annotator=user, item__campaign=campaign)
+        .first()
+    )
+    if repeat is None:
+        raise NotAssigned("This item is not assigned to you; ask for the next item instead.")
+    if repeat.status != RepeatCheck.Status.LEASED:
+        raise AssignmentGone(f"You already {repeat.status} this item.")
+    return repeat
+
+
+def submit_repeat(campaign, user, repeat_id, payload):
+    """Check a repeat answer against the rubric like any submission and store it on the RepeatCheck
+    (comparison positions); no Judgment is written, so nothing counts twice."""
+    require_annotate(user, campaign)
+    _require_open(campaign)
+    _require_not_paused(campaign, user)
+    with transaction.atomic():
+        repeat = _held_repeat(campaign, user, repeat_id)
+        now = timezone.now()
+        spec = validate_spec(campaign.rubric.spec)
+        fields, _edited = check_submission(spec, campaign.k, payload, repeat.display_order)
+        repeat.ranking = fields.pop("ranking")
+        repeat.answer = fields
+        repeat.status = RepeatCheck.Status.SUBMITTED
+        repeat.submitted_at = now
+        repeat.time_spent_ms = max(int((now - repeat.leased_at).total_seconds() * 1000), 0)
+        repeat.save()
+    return repeat
+
+
+def skip_repeat(campaign, user, repeat_id, reason):
+    require_annotate(user, campaign)
+    reason = _skip_reason(reason)
+    with transaction.atomic():
+        repeat = _held_repeat(campaign, user, repeat_id)
+        repeat.status = RepeatCheck.Status.SKIPPED
+        repeat.skip_reason = reason
+        repeat.save(update_fields=["status", "skip_reason"])
+    return repeat
+
+
+def _skip_reason(reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Say why you skip this item (e.g. \"I don't know the topic\").")
+    if len(reason) > 300:
+        raise ValueError("Keep the skip reason under 300 characters.")
+    return reason
+
+
 def skip(campaign, user, assignment_id, reason):
     require_annotate(user, campaign)
     reason = (reason or "").strip()
@@ -215,12 +344,31 @@ def undo_last(campaign, user):
             .order_by("-submitted_at")
             .first()
         )
+        repeat = (
+            RepeatCheck.objects.select_for_update()
+            .filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.SUBMITTED)
+            .order_by("-submitted_at")
+            .first()
+        )
+        if repeat is not None and (assignment is None or repeat.submitted_at > assignment.submitted_at):
+            assignment = repeat
         if assignment is None or assignment.submitted_at < now - timedelta(seconds=campaign.undo_seconds):
             raise ValueError(f"There is no submission from the last {campaign.undo_seconds} seconds to undo.")
         # Hand back any other lease they hold, so the undone item is the one they see.
-        Assignment.objects.filter(
-            item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED
-        ).exclude(pk=assignment.pk).update(expires_at=now)
+        other_leases = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED)
+        other_repeats = RepeatCheck.objects.filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED)
+        if assignment.is_repeat:
+            other_repeats = other_repeats.exclude(pk=assignment.pk)
+        else:
+            other_leases = other_leases.exclude(pk=assignment.pk)
+        other_leases.update(expires_at=now)
+        other_repeats.update(expires_at=now)
+        if assignment.is_repeat:
+            assignment.status = RepeatCheck.Status.LEASED
+            assignment.ranking, assignment.answer, assignment.submitted_at, assignment.time_spent_ms = None, {}, None, None
+            assignment.leased_at, assignment.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
+            assignment.save()
+            return assignment
         judgment = assignment.judgment
         quality.ungrade_check(assignment)
         assignment.status = Assignment.Status.LEASED

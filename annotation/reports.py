@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 from django.db.models import Count, Q
 
 from .agreement import _top, campaign_agreement
-from .models import AnnotatorProfile, AnnotatorStanding, Assignment, CampaignItem
-from .quality import annotator_reliability
+from .models import AnnotatorProfile, AnnotatorStanding, Assignment, CampaignItem, RepeatCheck
+from .quality import annotator_reliability, self_consistency
 
 
 def campaign_progress(campaign):
@@ -22,6 +22,7 @@ def campaign_progress(campaign):
         "items": total, "complete_items": complete, "judged": judged, "wanted": total * campaign.overlap,
         "checks": campaign.items.exclude(kind=CampaignItem.Kind.REGULAR).count(),
         "skipped": Assignment.objects.filter(item__campaign=campaign, status=Assignment.Status.SKIPPED).count(),
+        "repeats": RepeatCheck.objects.filter(item__campaign=campaign, status=RepeatCheck.Status.SUBMITTED).count(),
     }
 
 
@@ -50,6 +51,7 @@ def annotator_table(campaign):
             "checks": row["checks"],
             "reliability": annotator_reliability(user, campaign),
             "state": standings.get(user.pk, AnnotatorStanding.State.OK),
+            "consistency": self_consistency(user, campaign),
         })
     return table
 

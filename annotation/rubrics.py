@@ -4,7 +4,12 @@ A spec is a dict:
 
     ties_allowed      bool                      overall ranking may have tie groups
     strength          {"labels": [...]} | None  pairwise only: 1 = labels[0] (weakest) … n
-    aspects           [{"key", "label", "kind": "rating"|"ranking", "min", "max", "labels"}]
+    aspects           [{"key", "label", "kind": "rating"|"ranking", "min", "max", "labels",
+                        "strength", "confidence", "reason_tags", "rationale"}]
+                      the last four are per-aspect follow-ups (MultiPref asks them per aspect), all optional:
+                      strength {"labels"} (ranking aspects, pairwise, not a tie), confidence {"labels"},
+                      reason_tags [str, ...], rationale "required"|"optional"|"off" (default off).
+                      The answers are stored inside Judgment.aspects[key] next to the ranking/ratings.
     confidence        {"labels": [...]} | None  1 = labels[0] … n
     reason_tags       [str, ...]                a checklist the annotator may tick
     rationale         "required"|"optional"|"off"
@@ -33,6 +38,27 @@ TEMPLATES = {
     "simple": {
         "description": "Overall ranking with ties and an optional reason.",
         "spec": {**DEFAULT_SPEC},
+    },
+    "multipref_per_aspect": {
+        "description": "MultiPref-style with the follow-ups asked per aspect: overall and helpfulness, truthfulness, "
+        "harmlessness preferences, each with its own strength (slightly/clearly), 3-point confidence, reason "
+        "checklist and optional free-text reason.",
+        "spec": {
+            **DEFAULT_SPEC,
+            "strength": {"labels": ["slightly better", "clearly better"]},
+            "aspects": [
+                {"key": key, "label": label, "kind": "ranking",
+                 "strength": {"labels": ["slightly better", "clearly better"]},
+                 "confidence": {"labels": ["not confident", "fairly confident", "absolutely confident"]},
+                 "reason_tags": tags, "rationale": "optional"}
+                for key, label, tags in (
+                    ("helpful", "Helpfulness", ["follows instructions", "more complete", "clearer", "more concise"]),
+                    ("truthful", "Truthfulness", ["more accurate", "fewer made-up facts", "admits uncertainty"]),
+                    ("harmless", "Harmlessness", ["safer", "less offensive", "refuses appropriately"]),
+                )
+            ],
+            "confidence": {"labels": ["not confident", "fairly confident", "absolutely confident"]},
+        },
     },
     "multipref": {
         "description": "MultiPref-style: overall preference with strength (slightly/clearly), helpfulness, "
@@ -133,8 +159,88 @@ def validate_spec(spec):
                 if not isinstance(labels, list) or len(labels) != high - low + 1:
                     raise ValueError(f"Aspect {key!r}: give one label per scale point ({high - low + 1}).")
                 clean["labels"] = [str(x) for x in labels]
+        clean.update(_aspect_follow_ups(aspect, key, kind))
         aspects.append(clean)
     out["aspects"] = aspects
+    return out
+
+
+ASPECT_SETTINGS = {"key", "label", "kind", "min", "max", "labels", "strength", "confidence", "reason_tags", "rationale"}
+
+
+def _aspect_follow_ups(aspect, key, kind):
+    """The per-aspect strength / confidence / reason tags / rationale an aspect asks for (only those set)."""
+    unknown = sorted(set(aspect) - ASPECT_SETTINGS)
+    if unknown:
+        raise ValueError(f"Aspect {key!r} has unknown settings: {', '.join(unknown)}.")
+    out = {}
+    strength = _labels(aspect.get("strength"), f"Aspect {key!r}: strength")
+    if strength:
+        if kind != "ranking":
+            raise ValueError(f"Aspect {key!r}: strength only fits a ranking aspect (how much better one response is).")
+        out["strength"] = strength
+    confidence = _labels(aspect.get("confidence"), f"Aspect {key!r}: confidence")
+    if confidence:
+        out["confidence"] = confidence
+    tags = aspect.get("reason_tags")
+    if tags not in (None, []):
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags) or len(set(tags)) != len(tags):
+            raise ValueError(f"Aspect {key!r}: reason_tags must be a list of distinct, non-empty texts.")
+        out["reason_tags"] = [t.strip() for t in tags]
+    rationale = aspect.get("rationale", "off")
+    if rationale not in ("required", "optional", "off"):
+        raise ValueError(f'Aspect {key!r}: rationale must be "required", "optional" or "off".')
+    if rationale != "off":
+        out["rationale"] = rationale
+    return out
+
+
+def _follow_up_answers(aspect, value, k, groups):
+    """Check one aspect's follow-up answers; return them as stored (only the ones the aspect asks for)."""
+    label = aspect["label"]
+    out = {}
+    strength = _optional_int(value.get("strength"), f"The {label} strength")
+    if aspect.get("strength") and k == 2 and groups is not None and len(groups) == 2:
+        n = len(aspect["strength"]["labels"])
+        if strength is None:
+            raise SubmissionInvalid(f"Say how much better the preferred response is on {label}.")
+        if not 1 <= strength <= n:
+            raise SubmissionInvalid(f"The {label} strength must be between 1 and {n}.")
+        out["strength"] = strength
+    elif strength is not None:
+        raise SubmissionInvalid(f"{label}: strength only applies to a pairwise preference on it that is not a tie.")
+    confidence = _optional_int(value.get("confidence"), f"The {label} confidence")
+    if aspect.get("confidence"):
+        n = len(aspect["confidence"]["labels"])
+        if confidence is None:
+            raise SubmissionInvalid(f"Say how confident you are about {label}.")
+        if not 1 <= confidence <= n:
+            raise SubmissionInvalid(f"The {label} confidence must be between 1 and {n}.")
+        out["confidence"] = confidence
+    elif confidence is not None:
+        raise SubmissionInvalid(f"This rubric does not ask for confidence on {label}.")
+    tags = value.get("reason_tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise SubmissionInvalid(f"The {label} reasons must be a list of that aspect's reasons.")
+    allowed = aspect.get("reason_tags") or []
+    unknown = [t for t in tags if t not in allowed]
+    if unknown:
+        raise SubmissionInvalid(f"{unknown[0]!r} is not one of the reasons for {label}.")
+    if allowed:
+        out["reason_tags"] = [t for t in allowed if t in tags]
+    rationale = value.get("rationale") or ""
+    if not isinstance(rationale, str):
+        raise SubmissionInvalid(f"The {label} reason must be text.")
+    rationale = rationale.strip()
+    wanted = aspect.get("rationale", "off")
+    if wanted == "off" and rationale:
+        raise SubmissionInvalid(f"This rubric does not ask for a written reason on {label}.")
+    if wanted == "required" and not rationale:
+        raise SubmissionInvalid(f"Write a reason for {label}: this rubric requires one.")
+    if len(rationale) > 5000:
+        raise SubmissionInvalid(f"Keep the {label} reason under 5000 characters.")
+    if wanted != "off":
+        out["rationale"] = rationale
     return out
 
 
@@ -215,7 +321,8 @@ def check_submission(spec, k, payload, display_order):
             groups = _in_screen_ranking(value.get("ranking"), k, f"The {aspect['label']} ranking")
             if not spec["ties_allowed"] and any(len(g) > 1 for g in groups):
                 raise SubmissionInvalid(f"This rubric does not allow ties ({aspect['label']}).")
-            aspects[key] = {"kind": "ranking", "ranking": to_positions(groups)}
+            aspects[key] = {"kind": "ranking", "ranking": to_positions(groups),
+                            **_follow_up_answers(aspect, value, k, groups)}
         else:
             ratings = value.get("ratings")
             if not isinstance(ratings, list) or len(ratings) != k:
@@ -230,7 +337,7 @@ def check_submission(spec, k, payload, display_order):
                         f"The {aspect['label']} rating {number} is outside the scale {aspect['min']}–{aspect['max']}."
                     )
                 by_position[display_order[slot]] = number
-            aspects[key] = {"kind": "rating", "ratings": by_position}
+            aspects[key] = {"kind": "rating", "ratings": by_position, **_follow_up_answers(aspect, value, k, None)}
 
     tags = payload.get("reason_tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

@@ -6,14 +6,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from . import campaigns as campaign_services
 from . import items as item_import
-from . import queues, quality, reports
+from . import pool_items, queues, quality, reports
 from .campaigns import CampaignForbidden
-from .forms import CampaignForm, ImportForm, ProfileForm, RubricForm
+from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
 from .rubrics import SubmissionInvalid, scale_points, validate_spec
 from .services import JudgmentConflict
@@ -157,6 +158,31 @@ def import_items(request, slug):
     return render(request, "annotation/import.html", context, status=status)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def build_items(request, slug):
+    """Items from response pools or prompts × models (answers that already exist; nothing is generated)."""
+    campaign = _managed(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    form = BuildItemsForm(request.POST if request.method == "POST" else None)
+    context = {"campaign": campaign, "form": form}
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            data = form.cleaned_data
+            try:
+                context["report"] = pool_items.build_items(
+                    campaign, pool=data["pool"], prompts=data["prompt_ids"], models=data["model_names"],
+                    seed=data["seed"], dry_run=data["dry_run"], user=request.user,
+                )
+            except (ValueError, CampaignForbidden) as exc:
+                context["error"], status = str(exc), status_for(exc)
+    return render(request, "annotation/build_items.html", context, status=status)
+
+
 # --- annotating ------------------------------------------------------------
 
 
@@ -172,7 +198,10 @@ def _item_context(campaign, assignment, user):
         if aspect["kind"] == "rating":
             entry["points"] = scale_points(aspect)
         aspects.append(entry)
+    kind = "repeat" if assignment.is_repeat else ""
     return {
+        "submit_url": reverse(f"annotation:{kind}submit", args=[campaign.slug, assignment.pk]),
+        "skip_url": reverse(f"annotation:{kind}skip", args=[campaign.slug, assignment.pk]),
         "campaign": campaign, "assignment": assignment, "spec": spec, "shown": shown, "aspects": aspects,
         "prompt": comparison.prompt, "progress": queues.progress(campaign, user),
         "standing": quality.standing_of(campaign, user), "k": campaign.k,
@@ -223,10 +252,19 @@ def payload_from_form(post, spec, k):
 
     aspects = {}
     for aspect in spec["aspects"]:
+        key = aspect["key"]
         if aspect["kind"] == "ranking":
-            aspects[aspect["key"]] = {"ranking": json_field(f"aspect-{aspect['key']}")}
+            aspects[key] = {"ranking": json_field(f"aspect-{key}")}
         else:
-            aspects[aspect["key"]] = {"ratings": [post.get(f"rating-{aspect['key']}-{slot}") or None for slot in range(k)]}
+            aspects[key] = {"ratings": [post.get(f"rating-{key}-{slot}") or None for slot in range(k)]}
+        # per-aspect follow-ups (only sent when the aspect asks for them)
+        for name in ("strength", "confidence"):
+            if post.get(f"aspect-{key}-{name}"):
+                aspects[key][name] = post.get(f"aspect-{key}-{name}")
+        if post.getlist(f"aspect-{key}-reason_tags"):
+            aspects[key]["reason_tags"] = post.getlist(f"aspect-{key}-reason_tags")
+        if post.get(f"aspect-{key}-rationale"):
+            aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
     return {
         "ranking": json_field("ranking"),
         "strength": post.get("strength") or None,
@@ -241,13 +279,13 @@ def payload_from_form(post, spec, k):
 
 @login_required
 @require_POST
-def submit(request, slug, assignment_id):
+def submit(request, slug, assignment_id, repeat=False):
     campaign = _visible(request, slug)
     if campaign is None:
         return _not_found(request)
     try:
         payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
-        queues.submit(campaign, request.user, assignment_id, payload)
+        (queues.submit_repeat if repeat else queues.submit)(campaign, request.user, assignment_id, payload)
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc))
     response = _render_next(request, campaign)
@@ -257,12 +295,12 @@ def submit(request, slug, assignment_id):
 
 @login_required
 @require_POST
-def skip(request, slug, assignment_id):
+def skip(request, slug, assignment_id, repeat=False):
     campaign = _visible(request, slug)
     if campaign is None:
         return _not_found(request)
     try:
-        queues.skip(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
+        (queues.skip_repeat if repeat else queues.skip)(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc))
     return _render_next(request, campaign)
@@ -290,7 +328,8 @@ def dashboard(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/dashboard.html", {"campaign": campaign, **reports.dashboard(campaign)})
+    return render(request, "annotation/dashboard.html", {"campaign": campaign, "build_form": BuildItemsForm(),
+                                                         **reports.dashboard(campaign)})
 
 
 @login_required
