@@ -71,3 +71,26 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     page.wait_for_selector("#item-error .error")
     assert "Rate every response" in page.locator("#item-error").inner_text() or "ranking" in page.locator("#item-error").inner_text()
     assert Judgment.objects.count() == 1
+
+
+def test_drag_to_rank_builds_tiers_with_a_tie(page, live_server, make_user):
+    researcher = add_role(make_user("rita"), "researcher")
+    add_role(make_user("dora", password="correct-horse-battery"), "annotator")
+    make_campaign(researcher, slug="drag", k=3, overlap=1, n_items=1)
+
+    page.goto(f"{live_server.url}/campaigns/drag/")
+    page.fill("input[name=username]", "dora")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#judgment-form")
+    widget = page.locator(".rank-widget[data-input=ranking]")
+    ranking = widget.locator("input[type=hidden]")
+
+    widget.locator(".pool .chip[data-slot='1']").drag_to(widget.locator("[data-zone=new]"))
+    widget.locator(".pool .chip[data-slot='2']").drag_to(widget.locator("[data-zone=new]"))
+    assert ranking.input_value() == ""  # incomplete until every response is placed
+    widget.locator(".pool .chip[data-slot='0']").drag_to(widget.locator("[data-zone=tier][data-tier='0']"))
+    assert ranking.input_value() == "[[1,0],[2]]"  # B tied with A, then C
+    # Dragging a placed chip to the end moves it.
+    widget.locator(".tiers .chip[data-slot='1']").drag_to(widget.locator("[data-zone=new]"))
+    assert ranking.input_value() == "[[0],[2],[1]]"
