@@ -162,6 +162,11 @@ def run_child(mode, limit, file_format, out):
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _load():
+    """The machine is shared: say how busy it was (1, 5, 15-minute load averages)."""
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="Judgment counts, ascending.")
@@ -175,7 +180,7 @@ def main():
         return
     _ensure_database()
     _setup()
-    print(f"database: {os.environ['DATABASE_URL']}; cores: {os.cpu_count()}", flush=True)
+    print(f"database: {os.environ['DATABASE_URL']}; cores: {os.cpu_count()}; {_load()}", flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:
         count = seed(size)
         if count != size:
@@ -192,7 +197,7 @@ def main():
             rate = r["judgments"] / r["seconds"]
             print(f"  dpo {file_format:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = {r['rows'] / r['seconds']:>8,.0f} "
                   f"rows/s ({rate:,.0f} judgments/s, {rate / base_rate:.2f}× the bare read), "
-                  f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
+                  f"peak {r['peak_rss_mb']:.0f} MB; {_load()}", flush=True)
 
 
 if __name__ == "__main__":

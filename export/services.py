@@ -272,7 +272,8 @@ def _rows(options, group, stats, balancer):
         stats.add_length("chosen", chosen_len)
         stats.add_length("rejected", rejected_len)
         prov = formats.provenance(group, unit.judgments, unit.agreement, unit.none_acceptable)
-        yield from formats.pair_rows(options, group, unit, _margin(options, unit), prov)
+        yield from formats.pair_rows(options, group, unit, _margin(options, unit) if options.has_margin else None,
+                                    prov)
 
 
 class _RankingMemo:

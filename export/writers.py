@@ -38,42 +38,38 @@ class JsonlWriter:
 
     def __init__(self, path, schema):
         self.path = path
-        self._file = open(path, "wb")
-        self._lines = []
+        # Lines go straight into a 1 MiB buffer: orjson's bytes carry spare capacity, so a list
+        # of them would hold several times the text.
+        self._file = open(path, "wb", buffering=1 << 20)
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self._floats, self._nested_floats = _float_columns(schema)
 
     def _encode(self, row):
-        ok = _orjson_float
         for name in self._floats:
             value = row.get(name)
             if value.__class__ is float and not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
-                return self._dumps(row).encode("utf-8")
+                return (self._dumps(row) + "\n").encode("utf-8")
         for name, children in self._nested_floats:
             for item in row.get(name) or ():
                 for child in children:
                     value = item.get(child)
-                    if value is not None and not ok(value):
-                        return self._dumps(row).encode("utf-8")
-        return orjson.dumps(row)
+                    if value is not None and not _orjson_float(value):
+                        return (self._dumps(row) + "\n").encode("utf-8")
+        return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
 
     def write(self, row):
-        self._lines.append(self._encode(row))
-        if len(self._lines) >= BATCH_ROWS:
-            self._flush()
-
-    def _flush(self):
-        if self._lines:
-            self._lines.append(b"")
-            self._file.write(b"\n".join(self._lines))
-            self._lines = []
+        self._file.write(self._encode(row))
 
     def close(self):
-        self._flush()
         self._file.close()
 
     def abort(self):
         self._file.close()
+
+
+def _column(rows, name):
+    get = dict.get
+    return [get(row, name) for row in rows]
 
 
 class ParquetWriter:
@@ -96,7 +92,7 @@ class ParquetWriter:
     def _flush(self):
         if self._rows:
             rows = self._rows
-            arrays = [pa.array([row.get(f.name) for row in rows], type=f.type) for f in self.schema]
+            arrays = [pa.array(_column(rows, f.name), type=f.type) for f in self.schema]
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
             self._rows = []
 

@@ -122,6 +122,10 @@ def test_a_researcher_exports_their_campaigns_and_non_campaign_votes_only(world,
     with pytest.raises(ExportNotAllowed, match="Only researchers and admins"):
         export_preferences({"format": "dpo"}, tmp_path / "voter", user=world["voter"])
 
+    newcomer = _role(world["voter"].__class__.objects.create_user("newcomer"), "researcher")
+    export_preferences({"format": "dpo"}, tmp_path / "newcomer", user=newcomer)  # manages no campaign
+    assert _labels(_rows(tmp_path / "newcomer")) == ["freep0>freep1"]
+
 
 def test_the_api_refuses_a_campaign_the_researcher_does_not_own_with_403(world):
     api = APIClient()
