@@ -230,10 +230,14 @@ def rank_scores(ranking, k):
 def aspect_scores(aspects, position, k):
     """Per-aspect scores for one position. An aspect may hold Likert ratings (a list of
     K numbers by position, or a {"position": number} mapping) or a ranking (tie groups),
-    which becomes rank scores in [0, 1]. Anything else is left out."""
+    which becomes rank scores in [0, 1]; campaigns store either inside
+    {"kind": "rating", "ratings": [...]} / {"kind": "ranking", "ranking": [...]}, with
+    follow-up answers beside it. Anything else is left out."""
     out = []
     for name in sorted(aspects or {}):
         value = aspects[name]
+        if isinstance(value, dict) and value.get("kind") in ("rating", "ranking"):
+            value = value.get("ratings") if value["kind"] == "rating" else value.get("ranking")
         score = None
         if isinstance(value, dict):
             score = value.get(str(position), value.get(position))

@@ -261,3 +261,14 @@ def test_split_is_grouped_by_prompt_and_deterministic(models, make_user, tmp_pat
     export(tmp_path, name="other-seed", test_fraction=0.3, seed=8)
     assert rows(tmp_path / "other-seed", "test") != test
     assert "split: test" in (tmp_path / "one" / "README.md").read_text()
+
+
+def test_campaign_aspect_shapes_become_scores():
+    from export.formats import aspect_scores
+
+    aspects = {
+        "helpful": {"kind": "rating", "ratings": [4, 1, 3], "confidence": 2},
+        "truthful": {"kind": "ranking", "ranking": [[2], [0, 1]], "strength": 2},
+    }
+    assert aspect_scores(aspects, 0, 3) == [{"aspect": "helpful", "score": 4.0}, {"aspect": "truthful", "score": 0.25}]  # tied for places 2-3
+    assert aspect_scores(aspects, 2, 3) == [{"aspect": "helpful", "score": 3.0}, {"aspect": "truthful", "score": 1.0}]
