@@ -1,11 +1,12 @@
 """Convergence benchmark: votes until Kendall tau >= 0.9 (and stays) on synthetic arenas, per method × policy × K.
 
-Run:  .venv/bin/python bench/bench_convergence.py [--votes 4000] [--seeds 3]
+Run:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_convergence.py [--votes 4000] [--seeds 8] [--jobs 2]
 Writes bench/results/convergence.png and convergence.json; prints the ratios the issue asks for,
 all against baselines simulated in the same run (BT with uniform random pairs; online Elo).
 """
 
 import argparse
+import time
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ranking.__main__ import plot_curves  # noqa: E402
 from ranking.simulate import simulate  # noqa: E402
+import numpy as np  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -22,25 +24,35 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--votes", type=int, default=4000)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--jobs", type=int, default=2, help="arenas simulated in parallel processes")
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--noise", type=float, default=1.0)
     args = ap.parse_args()
     kw = dict(n_models=args.models, votes=args.votes, seeds=args.seeds, every=args.every, noise=args.noise)
-    results = simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), **kw)
+    t0 = time.perf_counter()
+    results = simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), jobs=args.jobs, **kw)
     OUT.mkdir(exist_ok=True)
     (OUT / "convergence.json").write_text(json.dumps({"settings": vars(args), "results": results}, indent=1))
     plot_curves(results, OUT / "convergence.png")
     get = {(r["method"], r["policy"], r["k"]): r["median_votes_to_converge"] for r in results}
-    print(f"# {args.models} models, {args.votes} votes, {args.seeds} arenas; median votes until tau >= 0.9 and stays")
+    per_seed = {(r["method"], r["policy"], r["k"]): r["converged_at"] for r in results}
+    print(f"# {args.models} models, {args.votes} votes, {args.seeds} arenas; median votes until tau >= 0.9 and stays "
+          f"({time.perf_counter() - t0:.0f} s with {args.jobs} processes)")
     for (m, p, k), v in sorted(get.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
-        print(f"K={k} {m:5s} {p:8s}: {'never' if v is None else int(v)}")
+        seeds = ", ".join("never" if c is None else str(c) for c in per_seed[(m, p, k)])
+        print(f"K={k} {m:5s} {p:8s}: {'never' if v is None else int(v)}   (per arena: {seeds})")
     base = get[("bt", "uniform", 2)]
     elo = get[("elo", "uniform", 2)]
     for m in ("pl", "bayes"):
         v = get[(m, "adaptive", 4)]
         if v is not None and base is not None:
             print(f"ratio: BT uniform K=2 / {m} adaptive K=4 = {base / v:.1f}x fewer votes")
+        ratios = [(b if b is not None else float("inf")) / a
+                  for a, b in zip(per_seed[(m, "adaptive", 4)], per_seed[("bt", "uniform", 2)]) if a is not None]
+        if ratios:
+            print(f"  per arena: median of (BT uniform K=2 / {m} adaptive K=4) = {np.median(ratios):.1f}x "
+                  f"over {len(ratios)} arenas where {m} settled (an arena where BT never settles counts as infinite)")
         if v is not None:
             print(f"ratio: online Elo K=2 / {m} adaptive K=4 = {'never converged' if elo is None else f'{elo / v:.1f}x'}")
     for m in ("bt", "bayes"):

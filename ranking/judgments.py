@@ -282,18 +282,22 @@ def resample_counts(counts, B, rng, exact=None):
         return rng.multinomial(int(round(N)), counts / N, size=B).astype(float)
     small = counts < 20
     if not small.any():
-        z = rng.standard_normal((B, U), dtype=np.float32)
-        z *= np.sqrt(counts).astype(np.float32)
-        z -= np.outer(z.sum(axis=1, dtype=np.float64), counts / N).astype(np.float32)
-        z += counts.astype(np.float32)
-        np.maximum(z, 0.0, out=z)
-        return z
+        return _gaussian_counts(rng, counts, N, B)
     out = np.empty((B, U), dtype=np.float32)
     big = ~small
     out[:, small] = rng.poisson(counts[small], size=(B, int(small.sum())))
     if big.any():
-        cb = counts[big]
-        z = rng.standard_normal((B, cb.size), dtype=np.float32) * np.sqrt(cb).astype(np.float32)
-        z -= np.outer(z.sum(axis=1, dtype=np.float64), cb / N).astype(np.float32)
-        out[:, big] = np.maximum(cb + z, 0.0)
+        out[:, big] = _gaussian_counts(rng, counts[big], N, B)
     return out
+
+
+def _gaussian_counts(rng, cb, N, B):
+    """(B, len(cb)) float32 draws with the multinomial's mean and covariance, clipped at 0 (all in float32:
+    no (B, U) float64 temporaries)."""
+    z = rng.standard_normal((B, cb.size), dtype=np.float32)
+    z *= np.sqrt(cb).astype(np.float32)
+    total = z.sum(axis=1, dtype=np.float64).astype(np.float32)
+    z -= total[:, None] * (cb / N).astype(np.float32)[None, :]
+    z += cb.astype(np.float32)
+    np.maximum(z, 0.0, out=z)
+    return z

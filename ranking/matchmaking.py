@@ -5,22 +5,34 @@ Policies:
 - ``weighted``: models drawn one after another without replacement with
   probability proportional to their weight (admin-set; weight 0 = never drawn,
   e.g. an outage; models missing from ``weights`` weigh 1).
-- ``adaptive``: exploration–exploitation. The first model is drawn with
-  probability proportional to its variance (uncertain and new models first);
-  each further model is drawn with probability proportional to the squared
-  expected information of comparing it with those already chosen,
-  sum p(1-p) (sigma_i^2 + sigma_j^2): close in score and uncertain. Models
-  missing from ``stats`` count as new, with the prior's large sigma, so they
-  are boosted until their interval narrows.
+- ``adaptive``: uncertainty-aware pair selection aimed at the ranking itself.
+  For every pair (i, j), with score gap d and variance of the gap
+  V = sigma_i^2 + sigma_j^2 (logits), its value is
+
+      w_ij = P(the current order of i and j is wrong) * share of V one comparison removes
+           = Phi(-|d| / sqrt(V)) * I / (1 + I),   I = V p (1 - p),
+
+  with p the predictive probability (probit-corrected for V) that the stronger
+  one wins: pairs that are close and uncertain are worth most, pairs whose
+  order is already settled are worth almost nothing. The first model is drawn
+  with probability proportional to its row sum (how much ranking uncertainty
+  it takes part in); each further model in proportion to the summed value of
+  its pairs with the models already chosen, so a K-wise vote covers a cluster
+  of mutually uncertain neighbours. Draws are random (not argmax), so the same
+  estimates give varied matchups between refits. Models missing from ``stats``
+  count as new, with the prior's large sigma: every pair they are in is
+  unsettled, so they are boosted until their interval narrows.
 """
 
 import math
 
 import numpy as np
+from scipy.special import log_ndtr
 
 POLICIES = ("uniform", "weighted", "adaptive")
 NEW_MODEL_SIGMA = 350.0  # rating points: the prior sd of a model without votes
 SIGMA_FLOOR = 5.0
+LOGIT_POINTS = 400.0 / math.log(10.0)
 
 
 def _rng(rng):
@@ -78,8 +90,9 @@ def choose_matchup(models, k=2, policy="uniform", weights=None, stats=None, rng=
 
 
 def _adaptive(models, k, stats, weights, rng):
-    score = np.zeros(len(models))
-    var = np.zeros(len(models))
+    M = len(models)
+    score = np.zeros(M)
+    var = np.zeros(M)
     for i, m in enumerate(models):
         s = stats.get(m)
         if s is None or not s.get("n"):
@@ -90,24 +103,40 @@ def _adaptive(models, k, stats, weights, rng):
         if not (math.isfinite(score[i]) and math.isfinite(sigma)):
             raise ValueError(f"Stats of model {m!r} must be finite numbers.")
         var[i] = max(sigma, SIGMA_FLOOR) ** 2
-    allowed = np.ones(len(models))
+    allowed = np.ones(M, dtype=bool)
     if weights is not None:  # an outage (weight 0) is respected by every policy
-        allowed = np.array([0.0 if float(weights.get(m, 1.0)) == 0 else 1.0 for m in models])
+        allowed = np.array([float(weights.get(m, 1.0)) != 0 for m in models])
         if allowed.sum() < k:
             raise ValueError(f"Fewer than {k} models have a positive weight; cannot draw a matchup.")
-    first = _draw(rng, list(range(len(models))), var * allowed, 1)[0]
+    x = score / LOGIT_POINTS
+    v = var / LOGIT_POINTS**2
+    D = np.abs(x[:, None] - x[None, :])
+    V = v[:, None] + v[None, :]
+    # probability that the current order of the pair is wrong (in logs: settled pairs underflow)
+    log_miss = log_ndtr(-D / np.sqrt(V))
+    # expected Fisher information of one comparison, and the share of the pair's variance it removes
+    e = np.exp(-D / np.sqrt(1.0 + np.pi * V / 8.0))  # p = 1 / (1 + e), p (1 - p) = e / (1 + e)^2
+    info = V * e / (1.0 + e) ** 2
+    logw = log_miss + np.log(np.maximum(info / (1.0 + info), 1e-300))
+    logw[~allowed, :] = -np.inf
+    logw[:, ~allowed] = -np.inf
+    np.fill_diagonal(logw, -np.inf)
+    W = np.exp(logw - logw[np.isfinite(logw)].max())
+    first = _pick(rng, W.sum(axis=1), allowed)
     chosen = [first]
-    gain = np.zeros(len(models))
-    scale = 400.0 / math.log(10.0)
+    acc = np.zeros(M)
     for _ in range(k - 1):
-        j = chosen[-1]
-        c = np.sqrt(var + var[j] + scale**2)  # predictive spread, rating points
-        p = 1.0 / (1.0 + np.exp(-(score - score[j]) / c))  # predictive P(model beats j)
-        gain += p * (1 - p) * (var + var[j])
-        probs = gain**2 * allowed
-        probs[chosen] = 0.0
-        if probs.sum() <= 0:
-            probs = allowed.copy()
-            probs[chosen] = 0.0
-        chosen.append(_draw(rng, list(range(len(models))), probs, 1)[0])
+        acc += W[chosen[-1]]
+        mask = allowed.copy()
+        mask[chosen] = False
+        chosen.append(_pick(rng, acc, mask))
     return [models[i] for i in chosen]
+
+
+def _pick(rng, w, mask):
+    w = np.where(mask, w, 0.0)
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        w = mask.astype(float)
+        total = w.sum()
+    return int(rng.choice(len(w), p=w / total))

@@ -61,12 +61,26 @@ def converged_at(checkpoints, taus, target=0.9):
     return at
 
 
-def simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), seeds=3, **kw):
+def _run(args):
+    method, policy, k, seed, kw = args
+    return simulate_run(method, policy, k, seed=seed, **kw)
+
+
+def simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), seeds=3, jobs=1, **kw):
     """Every method × policy × K, over ``seeds`` arenas; per configuration the median votes to converge
-    and the mean tau curve."""
+    and the mean tau curve. ``jobs`` > 1 runs the arenas in that many processes (same results)."""
+    configs = list(itertools.product(methods, policies, ks))
+    tasks = [(m, p, k, s, kw) for m, p, k in configs for s in range(seeds)]
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as pool:
+            flat = list(pool.map(_run, tasks, chunksize=1))
+    else:
+        flat = [_run(t) for t in tasks]
     results = []
-    for method, policy, k in itertools.product(methods, policies, ks):
-        runs = [simulate_run(method, policy, k, seed=s, **kw) for s in range(seeds)]
+    for c, (method, policy, k) in enumerate(configs):
+        runs = flat[c * seeds : (c + 1) * seeds]
         conv = [r["converged_at"] for r in runs]
         settled = [c for c in conv if c is not None]
         results.append({

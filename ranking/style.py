@@ -1,9 +1,12 @@
 """Style control: answer length and markdown density as covariates of a contextual Bradley–Terry.
 
 Following Chatbot Arena's style control, every pair (a, b) inside a judgment
-gets feature differences (f_a - f_b) / (f_a + f_b + 1) for each feature
-(tokens, headers, lists, bold), scaled to unit standard deviation (about 0: a
-difference flips sign with the pair's orientation), and
+gets a length difference (t_a - t_b) / (t_a + t_b + 1) in tokens and, for
+headers, lists and bold, the difference of densities per token
+(n_a / t_a - n_b / t_b); each column is z-scored (scaled to unit standard
+deviation about 0: a difference flips sign with the pair's orientation, and
+pairs are stored winner-first, so 0 is the mean of the random-side A - B
+differences), and
 
     logit P(a beats b) = theta_a - theta_b + beta . x_ab
 
@@ -61,6 +64,16 @@ def _feature_vector(feats, model, position):
     return out
 
 
+def style_difference(fa, fb):
+    """Raw covariate of the pair (a, b), before z-scoring: Chatbot Arena's features.
+
+    tokens: (t_a - t_b) / (t_a + t_b + 1), the normalised length difference;
+    headers, lists, bold: densities per token (count / max(tokens, 1)), then A - B."""
+    ta, tb = fa[0], fb[0]
+    da, db = max(ta, 1.0), max(tb, 1.0)
+    return [(ta - tb) / (ta + tb + 1.0)] + [ca / da - cb / db for ca, cb in zip(fa[1:], fb[1:])]
+
+
 def style_pairs(canon_rankings, features, weights, index):
     """Expand rankings into pairs: arrays a, b, y (1 or 0.5), w, X (raw normalised differences), judgment id."""
     a_l, b_l, y_l, w_l, x_l, j_l = [], [], [], [], [], []
@@ -69,10 +82,9 @@ def style_pairs(canon_rankings, features, weights, index):
         feats = features[t]
         vec = {m: _feature_vector(feats, names[m], t) for g in ranking for m in g}
         for a, b, s in ranking_pairs_idx(ranking):
-            fa, fb = np.array(vec[a]), np.array(vec[b])
             a_l.append(a), b_l.append(b), y_l.append(s), j_l.append(t)
             w_l.append(1.0 if weights is None else weights[t])
-            x_l.append((fa - fb) / (fa + fb + 1.0))
+            x_l.append(style_difference(vec[a], vec[b]))
     X = np.array(x_l, dtype=float).reshape(-1, len(FEATURES))
     return (np.array(a_l, int), np.array(b_l, int), np.array(y_l), np.array(w_l), X, np.array(j_l, int))
 

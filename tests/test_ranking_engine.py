@@ -243,6 +243,37 @@ def test_style_control_removes_a_length_bias():
     assert set(styled.style_coefficients) == {"tokens", "headers", "lists", "bold"}
 
 
+def test_style_features_follow_chatbot_arena():
+    from ranking.style import style_difference
+
+    # length: (a - b) / (a + b + 1); markdown: densities per token, then A - B
+    d = style_difference([100.0, 2.0, 10.0, 0.0], [50.0, 2.0, 0.0, 5.0])
+    assert d == pytest.approx([50 / 151, 2 / 100 - 2 / 50, 10 / 100, -5 / 50])
+    assert style_difference([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]) == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_style_control_uses_markdown_density_not_counts():
+    # equal models; "listy" packs lists densely, and the denser answer wins more often (logistic in the
+    # difference of list densities, whatever the lengths)
+    rng = np.random.default_rng(14)
+    rankings, feats = [], []
+    for _ in range(6000):
+        a, b = rng.choice(["listy", "plain", "mid"], 2, replace=False)
+        fa, fb = ({"tokens": int(rng.integers(50, 500)), "headers": 0, "lists": 0, "bold": 0} for _ in range(2))
+        for m, f in ((a, fa), (b, fb)):
+            f["lists"] = int(f["tokens"] * (0.1 if m == "listy" else rng.uniform(0, 0.1)))
+        p = 1.0 / (1.0 + np.exp(-30.0 * (fa["lists"] / fa["tokens"] - fb["lists"] / fb["tokens"])))
+        rankings.append([[a], [b]] if rng.random() < p else [[b], [a]])
+        feats.append({a: fa, b: fb})
+    plain = by_model(fit_leaderboard(rankings, features=feats))
+    styled = fit_leaderboard(rankings, features=feats, style_control=True)
+    rows = by_model(styled)
+    gap = plain["listy"]["rating"] - plain["plain"]["rating"]
+    assert gap > 60
+    assert abs(rows["listy"]["rating"] - rows["plain"]["rating"]) < 0.25 * gap
+    assert styled.style_coefficients["lists"] > 0.3
+
+
 def test_style_coefficients_are_none_without_style_control():
     assert fit_leaderboard(pairwise(100)).style_coefficients is None
 
@@ -331,6 +362,42 @@ def test_adaptive_boosts_new_models_and_close_uncertain_pairs():
         near += gap == 1
         far += gap >= 4
     assert near > 5 * max(far, 1)
+
+
+def test_adaptive_k4_draws_clusters_of_close_models_and_respects_outages():
+    names = [f"c{i}" for i in range(12)]
+    stats = {m: {"score": 1000 + 60 * i, "sigma": 15.0, "n": 300} for i, m in enumerate(names)}
+    stats["c5"]["score"] = stats["c6"]["score"] = stats["c7"]["score"] = 1330.0  # an unresolved cluster
+    rng = np.random.default_rng(3)
+    spans, seen = [], set()
+    for _ in range(500):
+        mu = choose_matchup(names, k=4, policy="adaptive", stats=stats, weights={"c6": 0}, rng=rng)
+        assert len(set(mu)) == 4
+        seen.update(mu)
+        idx = sorted(names.index(m) for m in mu)
+        spans.append(idx[-1] - idx[0])
+    assert "c6" not in seen
+    assert np.median(spans) <= 4  # neighbours in score, not the whole field
+    # a model without votes is still boosted at K = 4, even among settled models
+    counts = sum("new" in choose_matchup(names + ["new"], k=4, policy="adaptive", stats=stats, rng=rng)
+                 for _ in range(300))
+    assert counts > 250
+
+
+def test_bayes_sigma_tracks_the_fisher_information():
+    from ranking.bayes import WengLin
+
+    # n pairs between equals: the precision grows by about p q / c^2 = 1/4 a pair, so sigma ~ 2 / sqrt(n)
+    rater = WengLin(2)
+    for t in range(2000):
+        rater.update(((0,), (1,)) if t % 2 == 0 else ((1,), (0,)))
+    assert rater.sigma[0] == pytest.approx(2 / np.sqrt(2000), rel=0.1)
+    slow = WengLin(2, gamma="sigma")  # Weng–Lin's sigma / c heuristic shrinks much more slowly
+    for t in range(2000):
+        slow.update(((0,), (1,)) if t % 2 == 0 else ((1,), (0,)))
+    assert slow.sigma[0] > 2 * rater.sigma[0]
+    with pytest.raises(ValueError, match="gamma"):
+        WengLin(2, gamma="fast")
 
 
 # -- bad input ------------------------------------------------------------------------------------
