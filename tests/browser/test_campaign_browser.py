@@ -91,6 +91,7 @@ def test_drag_to_rank_builds_tiers_with_a_tie(page, live_server, make_user):
     assert ranking.input_value() == ""  # incomplete until every response is placed
     widget.locator(".pool .chip[data-slot='0']").drag_to(widget.locator("[data-zone=tier][data-tier='0']"))
     assert ranking.input_value() == "[[1,0],[2]]"  # B tied with A, then C
+    assert widget.locator(".pool .chip:visible").count() == 0  # placed chips leave the pool
     # Dragging a placed chip to the end moves it.
     widget.locator(".tiers .chip[data-slot='1']").drag_to(widget.locator("[data-zone=new]"))
     assert ranking.input_value() == "[[0],[2],[1]]"
