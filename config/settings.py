@@ -197,6 +197,9 @@ ELO_K_FACTOR = float(os.environ.get("ELO_K_FACTOR", "32"))
 # Bootstrap resamples for the live refit after votes, and for the periodic full refit.
 RANKING_LIVE_BOOTSTRAP = int(os.environ.get("RANKING_LIVE_BOOTSTRAP", "100"))
 RANKING_FULL_BOOTSTRAP = int(os.environ.get("RANKING_FULL_BOOTSTRAP", "1000"))
+# Above this many judgments a live refit updates only the counted-outcome views (BT, PL);
+# Elo, Bayesian and style control then follow at the periodic full refit.
+RANKING_LIVE_ALL_VIEWS_UNDER = int(os.environ.get("RANKING_LIVE_ALL_VIEWS_UNDER", "50000"))
 # Below this many votes a model is marked preliminary on the leaderboard.
 RANKING_MIN_VOTES = int(os.environ.get("RANKING_MIN_VOTES", "10"))
 

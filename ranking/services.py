@@ -9,6 +9,7 @@ from django.db import transaction
 from annotation.selectors import judged_rankings, rated_judgments
 
 from .diagnostics import diagnostics
+from .judgments import Judgments
 from .leaderboard import fit_leaderboard
 from .models import RatingSnapshot
 from .style import markdown_features
@@ -40,38 +41,62 @@ def full_refit():
     return refit(bootstrap=settings.RANKING_FULL_BOOTSTRAP)
 
 
-# The judgments this worker process has already read, so a live refit after one more
-# vote reads one row, not all of them. Trusted only while the count still matches.
-_records = {"last_id": None, "list": []}
+class _Seen:
+    """The judgments this worker process has already read, and their counted outcomes per
+    category, so a live refit after one more vote reads one row and refits Bradley–Terry and
+    Plackett–Luce in O(unique outcomes). Trusted only while the count still matches."""
+
+    def __init__(self):
+        self.last_id, self.read, self.records, self.stats = None, 0, [], {}
+
+    def absorb(self, new):
+        self.read += len(new)
+        if new:
+            self.last_id = max(r.judgment_id for r in new)
+        # A comparison that showed one model twice says nothing about models against each other.
+        valid = [r for r in new if len(r.texts) == sum(len(g) for g in r.ranking)]
+        self.records.extend(valid)
+        for category, group in _by_category(valid).items():
+            self.stats.setdefault(category, Judgments()).extend([r.ranking for r in group])
+
+
+_seen = _Seen()
+
+
+def _by_category(records):
+    groups = {"": list(records)}
+    for record in records:
+        if record.category:
+            groups.setdefault(record.category, []).append(record)
+    return groups
 
 
 def _load_records(incremental):
+    global _seen
     if not incremental:
-        _records.update(last_id=None, list=[])
-    new = list(judged_rankings(after_id=_records["last_id"]))
-    records = _records["list"] + new
-    if incremental and len(records) != rated_judgments().count():
+        _seen = _Seen()
+    new = list(judged_rankings(after_id=_seen.last_id))
+    if incremental and _seen.read + len(new) != rated_judgments().count():
         # A judgment committed out of id order, or one was changed or removed: read all.
         return _load_records(incremental=False)
-    _records.update(last_id=max((r.judgment_id for r in records), default=None), list=records)
-    return records
+    _seen.absorb(new)
+    return _seen
 
 
 def refit(bootstrap, incremental=False):
     """Fit every view (method × style control × prompt category, "" = all) over all blind
     human judgments; returns the snapshots written.
 
-    Idempotent: a view whose latest snapshot already covers the same judgments with
-    at least as many bootstrap resamples is left alone."""
-    # A comparison that showed one model twice says nothing about models against each other.
-    records = [r for r in _load_records(incremental) if len(r.texts) == sum(len(g) for g in r.ranking)]
-    groups = {"": records}
-    for record in records:
-        if record.category:
-            groups.setdefault(record.category, []).append(record)
+    A live refit over more than RANKING_LIVE_ALL_VIEWS_UNDER judgments refits only the views
+    that fit from counted outcomes (Bradley–Terry, Plackett–Luce), carrying the diagnostics
+    forward; the replayed ones (Elo, Bayesian) and style control wait for the periodic full
+    refit. Idempotent: a view whose latest snapshot already covers the same judgments with at
+    least as many bootstrap resamples is left alone."""
+    seen = _load_records(incremental)
+    light = incremental and len(seen.records) >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
     written = []
-    for category, group in groups.items():
-        written += _fit_views(group, category, bootstrap)
+    for category, group in _by_category(seen.records).items():
+        written += _fit_views(group, seen.stats.get(category), category, bootstrap, light)
     # All views of one refit appear together, so no page shows methods out of step.
     with transaction.atomic():
         RatingSnapshot.objects.bulk_create(written)
@@ -80,13 +105,18 @@ def refit(bootstrap, incremental=False):
     return written
 
 
-def _fit_views(records, category, bootstrap):
+COUNTED_VIEWS = {("bt", False), ("pl", False)}
+
+
+def _fit_views(records, stats, category, bootstrap, light):
     count = len(records)
     last_id = max((r.judgment_id for r in records), default=None)
-    rankings = [r.ranking for r in records]
+    rankings = [r.ranking for r in records] if not light else None
     features = None
     snapshots = []
     for method, style_control in VIEWS:
+        if light and (method, style_control) not in COUNTED_VIEWS:
+            continue
         latest = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
         if (
             latest
@@ -101,8 +131,9 @@ def _fit_views(records, category, bootstrap):
         else:
             if style_control and features is None:
                 features = [{m: markdown_features(t) for m, t in r.texts.items()} for r in records]
+            counted = (method, style_control) in COUNTED_VIEWS
             result = fit_leaderboard(
-                rankings,
+                stats if counted else rankings,
                 method=method,
                 features=features if style_control else None,
                 style_control=style_control,
@@ -112,7 +143,10 @@ def _fit_views(records, category, bootstrap):
                 k_factor=settings.ELO_K_FACTOR,
             )
             rows, coefficients = result.rows, result.style_coefficients
-            diag = diagnostics(rankings, order=[row["model"] for row in rows])
+            if light:  # diagnostics replay every judgment: keep the last full refit's
+                diag = latest.diagnostics if latest else None
+            else:
+                diag = diagnostics(rankings, order=[row["model"] for row in rows])
         snapshots.append(
             RatingSnapshot(
                 method=method,

@@ -153,3 +153,26 @@ def test_each_prompt_category_gets_its_own_board(models, users, client):
     assert body.status_code == 400 and "Unknown category" in body.json()["detail"]
     page = client.get("/arena/leaderboard/?category=math").content.decode()
     assert "math prompts only" in page and '<option value="math" selected>' in page
+
+
+def test_large_live_refits_update_the_counted_views_incrementally(models, users, settings):
+    for _ in range(3):
+        _vote(users, models[0], models[1])
+    services.refit(bootstrap=0)  # a full refit: every view, with diagnostics
+    settings.RANKING_LIVE_ALL_VIEWS_UNDER = 5
+    services.live_refit()  # reads everything once into this process
+    _vote(users[:2], models[1], models[2])
+    _vote(users[:1], models[2], models[0])
+    written = services.live_refit()  # reads only the 3 new judgments
+    assert {(s.method, s.style_control) for s in written if s.category == ""} == {("bt", False), ("pl", False)}
+    live_bt = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
+    assert live_bt.judgment_count == 12 and live_bt.diagnostics["models"]  # carried forward
+    assert RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 9  # waits for beat
+    # The incremental counts give exactly what a refit from scratch gives (more resamples: a new snapshot).
+    services.refit(bootstrap=settings.RANKING_LIVE_BOOTSTRAP + 50)
+    full_bt = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
+    assert full_bt.pk != live_bt.pk
+    assert [(r["model"], round(r["rating"], 6)) for r in full_bt.rows] == [
+        (r["model"], round(r["rating"], 6)) for r in live_bt.rows
+    ]
+    assert RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 12
