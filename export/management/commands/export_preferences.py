@@ -1,8 +1,11 @@
 """python manage.py export_preferences --format dpo --out PATH [policies] [filters]"""
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from export.hub import REPO_ID, push_to_hub
 from export.options import AGGREGATIONS, FILE_FORMATS, FORMATS, MARGINS, RANK_BREAKING, SOURCES, TIE_POLICIES, ExportOptionsError
 from export.services import ExportPathError, export_preferences
 
@@ -40,8 +43,15 @@ class Command(BaseCommand):
                                   "with no reliability yet, and AI judges, are kept.")
         parser.add_argument("--license", default="other", help="License field of the dataset card.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument("--push-to-hub", default="", metavar="OWNER/NAME",
+                            help="Then upload the folder to this Hub dataset repo (private; needs HF_TOKEN).")
 
     def handle(self, *args, **o):
+        if o["push_to_hub"]:  # say what is wrong before the export, not after it
+            if not REPO_ID.match(o["push_to_hub"]):
+                raise CommandError(f"{o['push_to_hub']!r} is not a Hub repository id; use the form owner/name.")
+            if not os.environ.get("HF_TOKEN"):
+                raise CommandError("No Hugging Face token: set HF_TOKEN in the environment to push to the Hub.")
         keys = ("format", "file_format", "ties", "rank_breaking", "aggregate", "min_agreement", "margin",
                 "max_chosen_longer_rate", "test_fraction", "seed", "arena", "since", "until", "source",
                 "min_confidence", "models", "blind_only", "license", "campaigns", "min_reliability")
@@ -69,6 +79,11 @@ class Command(BaseCommand):
         rows = ", ".join(f"{split} {count}" for split, count in s["rows"].items())
         self.stdout.write(f"Wrote {s['rows_total']} rows ({rows}) from {s['judgments_read']} judgments to "
                           f"{result['out_dir']}.")
+        if o["push_to_hub"] and s["rows_total"]:
+            try:
+                self.stdout.write(f"Pushed to {push_to_hub(result['out_dir'], o['push_to_hub'])}")
+            except Exception as exc:  # network, auth, quota: the local export stands either way
+                raise CommandError(f"The export is in {result['out_dir']}, but the push failed: {exc}") from exc
         if s["rows_total"] == 0:
             self.stdout.write("The export is empty: no judgment matched the filters and policies (see README.md). "
                               "datasets.load_dataset refuses empty splits; read the Parquet file with pyarrow.")
