@@ -219,18 +219,22 @@ def pool_responses(pool):
     return Response.objects.filter(match, pooled=True, prompt__in=prompts)
 
 
-def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
-    """Generate the pool's missing answers here, in batches; returns (done, failed, total).
-
-    ``on_progress(n)`` is called after each chunk with the number of answers it settled."""
+def _pending_chunks(pool, chunk_size, retry_failed):
+    """The pool's unanswered response ids in chunks that batch well (same model and parameters together)."""
     responses = pool_responses(pool)
     if retry_failed:
         responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
     pending = list(
         responses.filter(status=Response.Status.PENDING).order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True)
     )
-    for start in range(0, len(pending), chunk_size):
-        chunk = pending[start : start + chunk_size]
+    return [pending[start : start + chunk_size] for start in range(0, len(pending), chunk_size)]
+
+
+def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
+    """Generate the pool's missing answers here, in batches; returns (done, failed, total).
+
+    ``on_progress(n)`` is called after each chunk with the number of answers it settled."""
+    for chunk in _pending_chunks(pool, chunk_size, retry_failed):
         generate_responses_together(chunk)
         if on_progress:
             on_progress(len(chunk))
@@ -241,16 +245,10 @@ def queue_pool(pool, chunk_size=8, retry_failed=False):
     """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many."""
     from .tasks import generate_responses_together as task
 
-    responses = pool_responses(pool)
-    if retry_failed:
-        responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
-    pending = list(
-        responses.filter(status=Response.Status.PENDING).order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True)
-    )
-    for start in range(0, len(pending), chunk_size):
-        chunk = pending[start : start + chunk_size]
+    chunks = _pending_chunks(pool, chunk_size, retry_failed)
+    for chunk in chunks:
         transaction.on_commit(lambda ids=chunk: task.delay(ids))
-    return len(pending)
+    return sum(len(chunk) for chunk in chunks)
 
 
 def pool_progress(pool):

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .judgments import ranking_pairs_idx
+from .judgments import ranking_pairs
 
 BETA = 1.0 / np.sqrt(2.0)
 SIGMA0 = 2.0  # prior sd in logits (about 350 rating points)
@@ -68,7 +68,7 @@ class WengLin:
         two_b2 = 2 * self.beta**2
         shrink_slow = self.gamma == "sigma"
         omega, delta = {}, {}
-        for a, b, s in ranking_pairs_idx(ranking):
+        for a, b, s in ranking_pairs(ranking):
             va, vb = var[a], var[b]
             c = math.sqrt(va + vb + two_b2)
             p = 1.0 / (1.0 + math.exp((mu[b] - mu[a]) / c))  # P(a beats b)

@@ -7,6 +7,8 @@ they stood before that judgment, so the order of pairs inside it does not matter
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .judgments import ranking_pairs
+
 
 @dataclass
 class EloRow:
@@ -25,18 +27,6 @@ class EloRow:
 
 def expected_score(rating_a, rating_b, scale=400.0, base=10.0):
     return 1.0 / (1.0 + base ** ((rating_b - rating_a) / scale))
-
-
-def ranking_pairs(ranking):
-    """(a, b, score of a) for every pair in a ranking of tie groups, best first."""
-    for i, group in enumerate(ranking):
-        for j, a in enumerate(group):
-            for b in group[j + 1 :]:
-                yield a, b, 0.5
-        for lower in ranking[i + 1 :]:
-            for a in group:
-                for b in lower:
-                    yield a, b, 1.0
 
 
 def online_elo(rankings, k=32.0, initial=1000.0, scale=400.0, base=10.0, weights=None):

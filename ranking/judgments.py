@@ -80,8 +80,9 @@ def check_weights(weights, n):
     return w
 
 
-def ranking_pairs_idx(ranking):
-    """(i, j, outcome) for every pair of a canonical index ranking; outcome 1 = i better, 0.5 = tie."""
+def ranking_pairs(ranking):
+    """(a, b, score of a) for every pair of a ranking of tie groups, best first (names or
+    indices alike); 1 = a better, 0.5 = tie."""
     for g, group in enumerate(ranking):
         for x, a in enumerate(group):
             for b in group[x + 1 :]:
@@ -194,7 +195,7 @@ class Judgments:
         pair_ids = {}
         rows_w, cols_w, rows_l, cols_l, rows_t, cols_t = [], [], [], [], [], []
         for u, ranking in enumerate(rankings):
-            for a, b, s in ranking_pairs_idx(ranking):
+            for a, b, s in ranking_pairs(ranking):
                 i, j = (a, b) if a < b else (b, a)
                 p = pair_ids.setdefault((i, j), len(pair_ids))
                 if s == 0.5:

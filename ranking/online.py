@@ -15,7 +15,7 @@ import numpy as np
 from . import bt as bt_mod
 from . import pl as pl_mod
 from .bayes import WengLin
-from .judgments import CENTER, POINTS_PER_LOGIT, canonical_ranking, check_weights, ranking_pairs_idx
+from .judgments import CENTER, POINTS_PER_LOGIT, canonical_ranking, check_weights, ranking_pairs
 from .leaderboard import DEFAULT_K_FACTOR, METHODS, centered_se, rank_upper_bounds
 from .matchmaking import POLICIES, choose_matchup
 
@@ -30,7 +30,7 @@ class PairCounts:
         self.T = np.zeros((M, M))
 
     def add(self, ranking, weight=1.0):
-        for a, b, s in ranking_pairs_idx(ranking):
+        for a, b, s in ranking_pairs(ranking):
             if s == 0.5:
                 i, j = (a, b) if a < b else (b, a)
                 self.T[i, j] += weight
@@ -153,7 +153,7 @@ class OnlineRanker:
             self.rater.update(r, weight)
         else:
             delta = np.zeros(len(self.models))
-            for a, b, s in ranking_pairs_idx(r):
+            for a, b, s in ranking_pairs(r):
                 e = 1.0 / (1.0 + 10 ** ((self.elo[b] - self.elo[a]) / 400.0))
                 ch = self.k_factor * weight * (s - e)
                 delta[a] += ch

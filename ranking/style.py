@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from .bt import DEFAULT_REG
-from .judgments import ranking_pairs_idx
+from .judgments import ranking_pairs
 
 FEATURES = ("tokens", "headers", "lists", "bold")
 STYLE_REG = 0.5
@@ -81,7 +81,7 @@ def style_pairs(canon_rankings, features, weights, index):
     for t, ranking in enumerate(canon_rankings):
         feats = features[t]
         vec = {m: _feature_vector(feats, names[m], t) for g in ranking for m in g}
-        for a, b, s in ranking_pairs_idx(ranking):
+        for a, b, s in ranking_pairs(ranking):
             a_l.append(a), b_l.append(b), y_l.append(s), j_l.append(t)
             w_l.append(1.0 if weights is None else weights[t])
             x_l.append(style_difference(vec[a], vec[b]))
