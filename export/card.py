@@ -66,7 +66,7 @@ def summary(stats):
         "rows_total": sum(stats.rows.values()),
         "dropped": dict(sorted(stats.dropped.items())),
         "source_mix": dict(sorted(stats.sources.items())),
-        "lengths_chars": {name: _length_stats(counter) for name, counter in stats.lengths.items()},
+        "lengths_chars": {name: _length_stats(counter) for name, counter in sorted(stats.lengths.items())},
     }
     if stats.scope:
         out["scope"] = stats.scope
@@ -224,3 +224,7 @@ class ExportStats:
         if counter is None:
             counter = self.lengths[name] = Counter()
         counter[length] += 1
+
+    def add_lengths(self, name, counts):
+        """add_length for many: ``counts`` maps a length to how many texts have it."""
+        self.lengths.setdefault(name, Counter()).update(counts)

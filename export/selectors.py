@@ -3,8 +3,14 @@ comparison, with the shown responses fetched per batch (so memory stays flat
 however many judgments there are)."""
 
 import json
+import queue
+import threading
 import uuid
 from collections import namedtuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, TextField
@@ -132,6 +138,17 @@ def _iso_sql(column):
             f"= 0 THEN '' ELSE to_char({utc}, '.US') END || '+00:00'")
 
 
+def _as_text_columns(judgments, extra=()):
+    """PostgreSQL: the judgment columns of _JUDGMENT_FIELDS with the JSON columns as text (the
+    few distinct values, rankings like [[0], [1]] or empty tags, are then decoded once) and the
+    timestamp as ISO text (no datetime parsing per row)."""
+    table = Judgment._meta.db_table
+    texts = {f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS}
+    texts["created_at_text"] = RawSQL(_iso_sql(f'"{table}"."created_at"'), ())
+    fields = [f"{f}_text" if f in _JSON_FIELDS or f == "created_at" else f for f in _JUDGMENT_FIELDS]
+    return judgments.annotate(**texts).values_list(*fields, *extra)
+
+
 def _judgment_rows(options, batch_size, scope, with_campaign):
     ordered = filtered_judgments(options, scope).order_by("comparison_id", "id")
     extra = ("assignment__item__campaign_id",) if with_campaign else ()
@@ -141,15 +158,9 @@ def _judgment_rows(options, batch_size, scope, with_campaign):
             values[14] = values[14].isoformat()
             yield JudgmentRow(*values)
         return
-    # PostgreSQL: the same query, with the JSON columns as text so the few distinct values
-    # (rankings like [[0], [1]], empty tags) are decoded once, and the timestamp as ISO text,
-    # read in wide batches of plain tuples by a named (server-side) cursor of psycopg directly:
-    # Django's per-value converters and psycopg's datetime parsing cost more than the export.
-    table = Judgment._meta.db_table
-    texts = {f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS}
-    texts["created_at_text"] = RawSQL(_iso_sql(f'"{table}"."created_at"'), ())
-    fields = [f"{f}_text" if f in _JSON_FIELDS or f == "created_at" else f for f in _JUDGMENT_FIELDS]
-    sql, params = ordered.annotate(**texts).values_list(*fields, *extra).query.sql_with_params()
+    # PostgreSQL: read in wide batches of plain tuples by a named (server-side) cursor of psycopg
+    # directly: Django's per-value converters and psycopg's datetime parsing cost more than the export.
+    sql, params = _as_text_columns(ordered, extra).query.sql_with_params()
     decode = _memo_json()
     make = JudgmentRow._make
     connection.ensure_connection()
@@ -165,6 +176,152 @@ def _judgment_rows(options, batch_size, scope, with_campaign):
                 yield make((jid, cid, decode(ranking), none_acceptable, strength, confidence, rationale, decode(tags),
                             source, annotator_id, judge_name, judge_prompt_version, rubric_version, hidden,
                             created_at, decode(aspects), rest[0] if rest else None, None))
+
+
+# ---------------------------------------------------------------- pages as Arrow tables (PostgreSQL)
+
+ARROW_JUDGMENT_COLUMNS = {
+    "id": pa.int64(), "comparison_id": pa.int64(), "ranking": pa.string(), "none_acceptable": pa.bool_(),
+    "strength": pa.int64(), "confidence": pa.int64(), "rationale": pa.string(), "reason_tags": pa.string(),
+    "source": pa.string(), "annotator_id": pa.int64(), "judge_name": pa.string(),
+    "judge_prompt_version": pa.string(), "rubric_version": pa.string(), "identities_hidden": pa.bool_(),
+    "created_at": pa.string(), "aspects": pa.string(),
+    # From the comparison and its prompt:
+    "prompt_id": pa.int64(), "comparison_created_at": pa.string(), "conversation": pa.string(),
+}
+"""The columns of each judgments table judgment_pages yields (JudgmentRow's, with the JSON
+columns still as text, plus the comparison's prompt and creation time)."""
+ARROW_SHOWN_COLUMNS = {"comparison_id": pa.int64(), "position": pa.int64(), "model": pa.string(),
+                       "text": pa.string()}
+
+
+def judgment_pages(options, scope=None, page_size=10_000):
+    """An iterator of (judgments, shown) Arrow tables, a page of whole comparisons at a time in
+    (comparison id, judgment id) order: the judgments with ARROW_JUDGMENT_COLUMNS, and the
+    shown responses of those comparisons (ARROW_SHOWN_COLUMNS, by comparison and position).
+
+    PostgreSQL only. Each page is three queries (the judgments, by keyset on the comparison
+    id; then their comparisons and their shown responses by id), each copied out as CSV and
+    parsed by Arrow, so no Python object is made per value. The SQL is compiled here, and the
+    iterator then touches only this thread's database connection (so it sees what Django sees,
+    inside a transaction too) and nothing else of Django, so read_ahead may run it on a thread."""
+    filtered = _as_text_columns(filtered_judgments(options, scope).order_by())
+    inner, params = filtered.query.sql_with_params()
+    own = {name: ARROW_JUDGMENT_COLUMNS[name] for name in list(ARROW_JUDGMENT_COLUMNS)[:len(_JUDGMENT_FIELDS)]}
+    # The keyset condition and order go around the compiled query; PostgreSQL pushes them into it.
+    page_sql = (f"SELECT * FROM ({inner}) AS U({', '.join(own)}) WHERE U.comparison_id > %s "
+                "ORDER BY U.comparison_id, U.id LIMIT %s")
+    slot, response, endpoint = (m._meta.db_table for m in (ComparisonSlot, Response, ModelEndpoint))
+    shown_sql = (f'SELECT s.comparison_id, s.position, e.name, r.text FROM "{slot}" s '
+                 f'JOIN "{response}" r ON r.id = s.response_id LEFT JOIN "{endpoint}" e ON e.id = r.endpoint_id '
+                 "WHERE s.comparison_id BETWEEN %s AND %s AND s.comparison_id = ANY(%s) "
+                 "ORDER BY s.comparison_id, s.position")
+    comparison, prompt = Comparison._meta.db_table, Prompt._meta.db_table
+    heads_sql = (f"SELECT c.id, c.prompt_id, {_iso_sql('c.created_at')}, p.conversation::text FROM \"{comparison}\" c "
+                 f'JOIN "{prompt}" p ON p.id = c.prompt_id WHERE c.id BETWEEN %s AND %s AND c.id = ANY(%s) ORDER BY c.id')
+    heads_columns = {"id": pa.int64(), "prompt_id": pa.int64(), "comparison_created_at": pa.string(),
+                     "conversation": pa.string()}
+    connection.ensure_connection()
+    raw = connection.connection
+
+    def pages():
+        last, limit = -1, page_size
+        while True:
+            table = _copy_csv(raw, page_sql, [*params, last, limit], own)
+            count = table.num_rows
+            if count == 0:
+                return
+            ids = table["comparison_id"].to_numpy()
+            if count == limit:
+                # The page may end inside a comparison: leave that comparison to the next page.
+                whole = int(np.searchsorted(ids, ids[-1], side="left"))
+                if whole == 0:  # one comparison has more judgments than a page
+                    limit *= 2
+                    continue
+                table, ids = table.slice(0, whole), ids[:whole]
+            last = int(ids[-1])
+            comparisons = np.unique(ids).tolist()
+            # The range lets the planner see a small index scan (a long literal array alone
+            # made it scan every slot in parallel).
+            within = [comparisons[0], comparisons[-1], comparisons]
+            heads = _copy_csv(raw, heads_sql, within, heads_columns)
+            at = pa.array(np.searchsorted(heads["id"].to_numpy(), ids))
+            for name in ("prompt_id", "comparison_created_at", "conversation"):
+                table = table.append_column(name, heads[name].take(at))
+            yield table, _copy_csv(raw, shown_sql, within, ARROW_SHOWN_COLUMNS)
+            if count < limit:
+                return
+
+    return pages()
+
+
+def read_ahead(iterator):
+    """Yield what ``iterator`` yields while a thread already reads the next item, so the
+    database works on the next page while this thread turns the last one into rows.
+
+    The iterator must not need this thread's Django state (judgment_pages' does not). Errors
+    reach the caller; when the caller stops early, the thread is stopped and waited for, so
+    the connection is free again when this returns."""
+    items = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            items.put((done, exc))
+
+    thread = threading.Thread(target=work, name="export-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()
+
+
+def _copy_csv(raw, sql, params, columns):
+    """Run one query on the psycopg connection ``raw`` as COPY ... TO STDOUT (FORMAT csv) and
+    parse it with Arrow's CSV reader.
+
+    In PostgreSQL's CSV a NULL is an empty unquoted field and an empty text is "", which
+    Arrow's options below keep apart."""
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            data = b"".join(copy)  # one allocation of the exact size, not a growing buffer
+    names = list(columns)
+    if not data:
+        return pa.table({name: pa.array([], type=type_) for name, type_ in columns.items()})
+    # One block, parsed on this thread: a page is small, and parser threads would each grow
+    # their own malloc arena.
+    return pa_csv.read_csv(
+        pa.py_buffer(data),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=len(data) + 1, use_threads=False),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types=columns, true_values=["t"], false_values=["f"],
+                                              strings_can_be_null=True, quoted_strings_can_be_null=False),
+    ).combine_chunks()
 
 
 def _memo_json(limit=50_000):

@@ -13,12 +13,13 @@ import uuid
 from collections import namedtuple
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from annotation.roles import ADMIN, RESEARCHER, has_role
 
+from . import columnar as columnar_path
 from . import formats, selectors
 from .card import ExportStats, card_text, summary
 from .models import ExportJob
@@ -123,14 +124,20 @@ def _reliability_lookup():
 # ---------------------------------------------------------------- the export itself
 
 
-def export_preferences(options, out_dir, *, overwrite=False, progress=None, batch_size=5000, user=None):
+def export_preferences(options, out_dir, *, overwrite=False, progress=None, batch_size=5000, user=None,
+                       columnar=None, page_size=10_000):
     """Write the dataset for ``options`` (ExportOptions or a dict) into ``out_dir``.
 
     ``user`` is who exports (see export_scope); None is the command line, which reads everything.
     Returns a dict: {"out_dir", "files" (relative paths), "summary"}. ``progress`` is
     called as progress(judgments_read, rows_written, judgments_total) after each batch.
     Raises ExportOptionsError, ExportNotAllowed or ExportPathError with a sentence; nothing
-    is left behind on any failure."""
+    is left behind on any failure.
+
+    On PostgreSQL, the pair formats without aggregation take the columnar path
+    (export.columnar), which makes the same rows several times faster; ``columnar=False``
+    forces the row path (tests compare the two). It reads ``page_size`` judgments at a time,
+    the row path ``batch_size``."""
     if isinstance(options, dict):
         options = parse_options(options)
     scope, scope_text = export_scope(user, options)
@@ -150,10 +157,21 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         balancers = {split: LengthBalancer(options.max_chosen_longer_rate) for split in SPLITS}
         needs_reliability = options.aggregate == "weighted" or options.min_reliability is not None
         reliability = _reliability_lookup() if needs_reliability else None
+        if columnar is None:
+            columnar = connection.vendor == "postgresql" and columnar_path.applies(options)
+        if columnar:
+            state = columnar_path.ColumnarState(options, balancers)
+            for judgments, shown in selectors.read_ahead(selectors.judgment_pages(options, scope, page_size)):
+                for split, table in columnar_path.page_tables(state, judgments, shown, stats):
+                    writers[split].write_table(table)
+                    stats.rows[split] += table.num_rows
+                if progress:
+                    progress(stats.judgments_read, sum(stats.rows.values()), total)
         split_keys = {}  # prompt id -> split (only with a test split)
         batch_mark = 0
-        for group in selectors.comparison_groups(options, batch_size=batch_size, scope=scope,
-                                                 with_campaign=needs_reliability):
+        groups = () if columnar else selectors.comparison_groups(options, batch_size=batch_size, scope=scope,
+                                                                 with_campaign=needs_reliability)
+        for group in groups:
             stats.comparisons_read += 1
             stats.judgments_read += len(group.judgments)
             if reliability is not None:
@@ -290,7 +308,9 @@ class _RankingMemo:
         entry = self._entries.get(id(ranking))
         if entry is None or entry[0] is not ranking:
             positions = [p for g in ranking or [] for p in (g if isinstance(g, list) else [None])]
-            signature = tuple(sorted(positions, key=str)) if isinstance(ranking, list) and len(positions) >= 2 else None
+            # Positions are whole numbers (a "1", 1.0 or true names no shown response).
+            whole = all(type(p) is int for p in positions)
+            signature = tuple(sorted(positions)) if isinstance(ranking, list) and len(positions) >= 2 and whole else None
             if len(self._entries) >= self.limit:
                 self._entries.clear()
             entry = self._entries[id(ranking)] = [ranking, signature, None, {}]
@@ -317,7 +337,7 @@ def _valid(judgment, group, stats):
     signature = _MEMO.entry(judgment.ranking)[1]
     shown = group.cache.get("positions")
     if shown is None:
-        shown = group.cache["positions"] = tuple(sorted(group.shown, key=str))
+        shown = group.cache["positions"] = tuple(sorted(group.shown))
     if signature is None or signature != shown:
         stats.dropped["ranking does not match the shown responses"] += 1
         return False

@@ -1,10 +1,12 @@
 """Batched JSONL and Parquet writers. They write inside a temporary folder that the
 export service renames into place only when everything is written."""
 
+import gc
 import json
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 10_000
@@ -60,6 +62,40 @@ class JsonlWriter:
     def write(self, row):
         self._file.write(self._encode(row))
 
+    def _orjson_safe(self, table):
+        """True when no float of the table is one orjson spells differently (_encode's check,
+        for a whole table at once)."""
+        if self._nested_floats:
+            return False
+        for name in self._floats:
+            magnitude = pc.abs(table[name])
+            fine = pc.or_(pc.equal(magnitude, 0.0), pc.and_(pc.greater_equal(magnitude, 1e-4), pc.less(magnitude, 1e16)))
+            if not pc.all(fine.fill_null(True)).as_py():
+                return False
+        return True
+
+    def write_table(self, table, slice_rows=1024):
+        """The rows of an Arrow table in the writer's schema, encoded exactly as write() would.
+        Slices keep the Python objects of only a few thousand rows alive at once."""
+        names = table.column_names
+        # The rows make many short-lived containers and no cycles; the cyclic collector would
+        # walk them again and again (it doubled the time), so it waits until the table is done.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for start in range(0, table.num_rows, slice_rows):
+                part = table.slice(start, slice_rows)
+                columns = [column.to_pylist() for column in part.columns]
+                if self._orjson_safe(part):
+                    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+                    lines = [dumps(dict(zip(names, values)), option=option) for values in zip(*columns)]
+                else:
+                    lines = [self._encode(dict(zip(names, values))) for values in zip(*columns)]
+                self._file.write(b"".join(lines))
+        finally:
+            if collecting:
+                gc.enable()
+
     def close(self):
         self._file.close()
 
@@ -73,8 +109,9 @@ def _column(rows, name):
 
 
 class ParquetWriter:
-    """Rows are gathered per batch and turned into Arrow column by column (the same arrays
-    ``Table.from_pylist`` builds, without its per-row dictionary walk)."""
+    """Row groups of BATCH_ROWS rows, whether the rows come one by one (turned into Arrow
+    column by column: the arrays ``Table.from_pylist`` builds, without its per-row dictionary
+    walk) or as Arrow tables."""
 
     suffix = "parquet"
 
@@ -83,21 +120,41 @@ class ParquetWriter:
         self.schema = schema
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
         self._rows = []
+        self._tables = []
+        self._pending = 0
 
     def write(self, row):
         self._rows.append(row)
         if len(self._rows) >= BATCH_ROWS:
-            self._flush()
+            self._take_rows()
 
-    def _flush(self):
+    def write_table(self, table):
+        self._take_rows()
+        self._add(table)
+
+    def _take_rows(self):
         if self._rows:
             rows = self._rows
-            arrays = [pa.array(_column(rows, f.name), type=f.type) for f in self.schema]
-            self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
             self._rows = []
+            self._add(pa.Table.from_arrays([pa.array(_column(rows, f.name), type=f.type) for f in self.schema],
+                                           schema=self.schema))
+
+    def _add(self, table, final=False):
+        if table is not None and table.num_rows:
+            self._tables.append(table)
+            self._pending += table.num_rows
+        if self._pending >= BATCH_ROWS or (final and self._pending):
+            pending = pa.concat_tables(self._tables)
+            written = 0
+            while pending.num_rows - written >= BATCH_ROWS or (final and written < pending.num_rows):
+                self._writer.write_table(pending.slice(written, BATCH_ROWS))
+                written += min(BATCH_ROWS, pending.num_rows - written)
+            rest = pending.slice(written)
+            self._tables, self._pending = ([rest] if rest.num_rows else []), rest.num_rows
 
     def close(self):
-        self._flush()
+        self._take_rows()
+        self._add(None, final=True)
         self._writer.close()
 
     def abort(self):
@@ -128,6 +185,13 @@ class SplitFiles:
         for writer in self._writers:
             writer.write(row)
         self.rows += 1
+
+    def write_table(self, table):
+        if self._writers is None:
+            self._open()
+        for writer in self._writers:
+            writer.write_table(table)
+        self.rows += table.num_rows
 
     def close(self, keep_empty=False):
         if self._writers is None and keep_empty:
