@@ -5,9 +5,10 @@
 
 Seeds the database with COPY (two annotators judge each K=2 comparison; 1 in 10 votes
 is a tie, dropped by the default policy), then for each size runs each export in a
-fresh child process so its peak RSS is its own. The baseline, measured in the same run,
-is the bare server-side-cursor read of the same judgment columns with no policy and no
-writing: the ratio says what the policies, row building and writing cost on top of it."""
+fresh child process so its peak RSS is its own. The baselines, measured in the same run:
+the bare server-side-cursor read of the same judgment columns through the ORM (no policy, no
+writing), and with --row-path the row path (one Python dictionary per row), which the
+columnar path replaces for pair formats without aggregation."""
 
 import argparse
 import json
@@ -147,7 +148,10 @@ def child(mode, limit, file_format, out):
         judgments = rows
     else:
         # The database holds exactly the judgments of this size (sizes are seeded in ascending order).
-        result = export_preferences({"format": "dpo", "file_format": file_format}, out)
+        # "export" takes the columnar path (PostgreSQL, pairs without aggregation); "rows" forces
+        # the row path that aggregation, listwise, ratings and SQLite use.
+        result = export_preferences({"format": "dpo", "file_format": file_format}, out,
+                                    columnar=False if mode == "rows" else None)
         rows = result["summary"]["rows_total"]
         judgments = result["summary"]["judgments_read"]
     seconds = time.perf_counter() - started
@@ -171,6 +175,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="Judgment counts, ascending.")
     parser.add_argument("--formats", default="jsonl,parquet")
+    parser.add_argument("--row-path", action="store_true",
+                        help="Also time the row path (forced with columnar=False) in the same run.")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -190,14 +196,16 @@ def main():
         print(f"\n{count:,} judgments  baseline (bare cursor read): {base_rate:,.0f} judgments/s, "
               f"peak {base['peak_rss_mb']:.0f} MB", flush=True)
         for file_format in args.formats.split(","):
-            with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
-                r = run_child("export", count, file_format, Path(tmp) / "ds")
-                size_mb = sum(p.stat().st_size for p in (Path(tmp) / "ds").rglob("*") if p.is_file()) / 2**20 \
-                    if (Path(tmp) / "ds").exists() else 0
-            rate = r["judgments"] / r["seconds"]
-            print(f"  dpo {file_format:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = {r['rows'] / r['seconds']:>8,.0f} "
-                  f"rows/s ({rate:,.0f} judgments/s, {rate / base_rate:.2f}× the bare read), "
-                  f"peak {r['peak_rss_mb']:.0f} MB; {_load()}", flush=True)
+            rates = {}
+            for mode in ("rows", "export") if args.row_path else ("export",):
+                with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
+                    r = run_child(mode, count, file_format, Path(tmp) / "ds")
+                rate = rates[mode] = r["rows"] / r["seconds"]
+                versus = f", {rate / rates['rows']:.1f}× the row path" if mode == "export" and "rows" in rates else ""
+                label = "row path" if mode == "rows" else "columnar"
+                print(f"  dpo {file_format:8s} {label:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = "
+                      f"{rate:>8,.0f} rows/s ({r['judgments'] / r['seconds'] / base_rate:.2f}× the bare read{versus}), "
+                      f"peak {r['peak_rss_mb']:.0f} MB; {_load()}", flush=True)
 
 
 if __name__ == "__main__":

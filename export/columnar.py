@@ -278,7 +278,7 @@ def page_tables(state, judgments, shown, stats):
         keep &= model_ok
 
     # The split of each unit's prompt, and the length balancers (one per split, in row order).
-    prompts = _PagePrompts(options, judgments["prompt_id"], judgments["conversation"])
+    prompts = _PagePrompts(options, judgments)
     unit_test = prompts.test[prompts.codes[row_j]]
     s_len = pc.utf8_length(shown["text"].fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     len_a, len_b = s_len[slot_a], s_len[slot_b]
@@ -419,24 +419,46 @@ def _build(state, judgments, shown, prompts, row_j, row_t, agreement, slot_a, sl
 
 
 class _PagePrompts:
-    """A page's distinct prompts, each decoded once: ``codes`` gives each judgment's prompt,
-    ``test`` whether that prompt is in the test split."""
+    """A page's distinct prompts: ``codes`` gives each judgment's prompt, ``test`` whether that
+    prompt is in the test split. One-turn prompts come from SQL as role and content; only the
+    others are decoded, once each."""
 
-    def __init__(self, options, prompt_ids, conversations):
-        self.codes, _ = _codes(prompt_ids)
+    def __init__(self, options, judgments):
+        self.codes, _ = _codes(judgments["prompt_id"])
         _, first = np.unique(self.codes, return_index=True)
-        self.conversations = [_json(text) for text in conversations.take(pa.array(first)).to_pylist()]
-        self.test = np.array([
-            options.test_fraction > 0 and split_for(prompt_key(c), options.seed, options.test_fraction) == "test"
-            for c in self.conversations
-        ])
+        first = pa.array(first)
+        self.roles, self.contents = judgments["prompt_role"].take(first), judgments["prompt_content"].take(first)
+        self.other = np.flatnonzero(self.contents.is_null().to_numpy(zero_copy_only=False))
+        texts = judgments["conversation"].take(first).take(pa.array(self.other)).to_pylist()
+        self.conversations = [_json(text) for text in texts]
+        self.test = np.zeros(len(self.contents) + 1, dtype=bool)
+        if options.test_fraction > 0:
+            conversations = [[{"role": r, "content": c}] for r, c in zip(self.roles.to_pylist(), self.contents.to_pylist())]
+            for at, conversation in zip(self.other.tolist(), self.conversations):
+                conversations[at] = conversation
+            self.test[:len(conversations)] = [
+                split_for(prompt_key(c), options.seed, options.test_fraction) == "test" for c in conversations]
+        self._columns = {}
 
     def column(self, kind, rows):
         """The rows' prompts as text ("text") or messages ("messages")."""
-        distinct, inverse = np.unique(self.codes[rows], return_inverse=True)
-        make, type_ = (formats.prompt_text, pa.string()) if kind == "text" else (formats.messages, formats.MESSAGES)
-        values = pa.array([make(self.conversations[code]) for code in distinct.tolist()], type=type_)
-        return values.take(pa.array(inverse.reshape(-1)))
+        values = self._columns.get(kind)
+        if values is None:
+            if kind == "text":
+                simple, make, type_ = self.contents, formats.prompt_text, pa.string()
+            else:
+                simple = _one_each(pa.StructArray.from_arrays([self.roles, self.contents], fields=list(formats.MESSAGE)),
+                                   formats.MESSAGE)
+                make, type_ = formats.messages, formats.MESSAGES
+            values = simple
+            if len(self.other):
+                # Index into [simple values, the others' values]: the others replace their slots.
+                other = pa.array([make(c) for c in self.conversations], type=type_)
+                index = np.arange(len(simple))
+                index[self.other] = len(simple) + np.arange(len(self.other))
+                values = pa.concat_arrays([simple, other]).take(pa.array(index))
+            self._columns[kind] = values
+        return values.take(pa.array(self.codes[rows]))
 
 
 def _provenance(judgments, rows, row_j, agreement, none_acceptable):

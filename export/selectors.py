@@ -187,10 +187,13 @@ ARROW_JUDGMENT_COLUMNS = {
     "judge_prompt_version": pa.string(), "rubric_version": pa.string(), "identities_hidden": pa.bool_(),
     "created_at": pa.string(), "aspects": pa.string(),
     # From the comparison and its prompt:
-    "prompt_id": pa.int64(), "comparison_created_at": pa.string(), "conversation": pa.string(),
+    "prompt_id": pa.int64(), "comparison_created_at": pa.string(), "prompt_role": pa.string(),
+    "prompt_content": pa.string(), "conversation": pa.string(),
 }
 """The columns of each judgments table judgment_pages yields (JudgmentRow's, with the JSON
-columns still as text, plus the comparison's prompt and creation time)."""
+columns still as text, plus the comparison's prompt and creation time). A prompt of one turn
+whose role and content are strings, the usual shape, comes as ``prompt_role`` and
+``prompt_content`` with no ``conversation``; any other prompt as ``conversation`` (JSON text)."""
 ARROW_SHOWN_COLUMNS = {"comparison_id": pa.int64(), "position": pa.int64(), "model": pa.string(),
                        "text": pa.string()}
 
@@ -217,10 +220,18 @@ def judgment_pages(options, scope=None, page_size=10_000):
                  "WHERE s.comparison_id BETWEEN %s AND %s AND s.comparison_id = ANY(%s) "
                  "ORDER BY s.comparison_id, s.position")
     comparison, prompt = Comparison._meta.db_table, Prompt._meta.db_table
-    heads_sql = (f"SELECT c.id, c.prompt_id, {_iso_sql('c.created_at')}, p.conversation::text FROM \"{comparison}\" c "
-                 f'JOIN "{prompt}" p ON p.id = c.prompt_id WHERE c.id BETWEEN %s AND %s AND c.id = ANY(%s) ORDER BY c.id')
-    heads_columns = {"id": pa.int64(), "prompt_id": pa.int64(), "comparison_created_at": pa.string(),
-                     "conversation": pa.string()}
+    # Each operator here yields NULL rather than an error on an unexpected shape.
+    one_turn = ("jsonb_typeof(p.conversation) = 'array' AND p.conversation -> 1 IS NULL "
+                "AND jsonb_typeof(p.conversation -> 0 -> 'role') = 'string' "
+                "AND jsonb_typeof(p.conversation -> 0 -> 'content') = 'string'")
+    heads_sql = (f"SELECT c.id, c.prompt_id, {_iso_sql('c.created_at')}, "
+                 f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'role' END, "
+                 f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'content' END, "
+                 f"CASE WHEN {one_turn} THEN NULL ELSE p.conversation::text END "
+                 f'FROM "{comparison}" c JOIN "{prompt}" p ON p.id = c.prompt_id '
+                 "WHERE c.id BETWEEN %s AND %s AND c.id = ANY(%s) ORDER BY c.id")
+    heads_columns = {"id": pa.int64(), **{name: ARROW_JUDGMENT_COLUMNS[name] for name in list(ARROW_JUDGMENT_COLUMNS)[
+        len(_JUDGMENT_FIELDS):]}}
     connection.ensure_connection()
     raw = connection.connection
 
@@ -246,7 +257,7 @@ def judgment_pages(options, scope=None, page_size=10_000):
             within = [comparisons[0], comparisons[-1], comparisons]
             heads = _copy_csv(raw, heads_sql, within, heads_columns)
             at = pa.array(np.searchsorted(heads["id"].to_numpy(), ids))
-            for name in ("prompt_id", "comparison_created_at", "conversation"):
+            for name in list(heads_columns)[1:]:
                 table = table.append_column(name, heads[name].take(at))
             yield table, _copy_csv(raw, shown_sql, within, ARROW_SHOWN_COLUMNS)
             if count < limit:

@@ -76,22 +76,21 @@ class JsonlWriter:
 
     def write_table(self, table, slice_rows=1024):
         """The rows of an Arrow table in the writer's schema, encoded exactly as write() would.
-        Slices keep the Python objects of only a few thousand rows alive at once."""
+        Slices keep the Python objects of only a thousand rows alive at once."""
         names = table.column_names
         # The rows make many short-lived containers and no cycles; the cyclic collector would
         # walk them again and again (it doubled the time), so it waits until the table is done.
         collecting = gc.isenabled()
         gc.disable()
         try:
+            dumps, option, encode = orjson.dumps, orjson.OPT_APPEND_NEWLINE, self._encode
+            safe = self._orjson_safe(table)
+            write = self._file.write  # line by line into the 1 MiB buffer: no joined copy
             for start in range(0, table.num_rows, slice_rows):
-                part = table.slice(start, slice_rows)
-                columns = [column.to_pylist() for column in part.columns]
-                if self._orjson_safe(part):
-                    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-                    lines = [dumps(dict(zip(names, values)), option=option) for values in zip(*columns)]
-                else:
-                    lines = [self._encode(dict(zip(names, values))) for values in zip(*columns)]
-                self._file.write(b"".join(lines))
+                columns = [column.to_pylist() for column in table.slice(start, slice_rows).columns]
+                for values in zip(*columns):
+                    row = dict(zip(names, values))
+                    write(dumps(row, option=option) if safe else encode(row))
         finally:
             if collecting:
                 gc.enable()
