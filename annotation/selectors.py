@@ -1,16 +1,22 @@
 """Reads of the record of truth that other rooms rely on."""
 
+import json
 from typing import NamedTuple
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
+from inference.models import Response
 
 from .models import Judgment
 
 
 class JudgedRanking(NamedTuple):
     judgment_id: int
-    ranking: list  # tie groups of model names, best first
-    none_acceptable: bool
-    texts: dict  # model name -> the answer it gave in this comparison
+    ranking: tuple  # tie groups (tuples) of model names, best first; identical votes share one tuple
     category: str  # the prompt's category ("" when unknown)
+    models: tuple  # model name per shown position
+    response_ids: tuple  # response id per shown position
 
 
 def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
@@ -20,22 +26,59 @@ def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments
 
 
-def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, after_id=None):
-    """Yield a JudgedRanking per judgment, oldest first (only those with a larger id than after_id).
+def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, after_id=None, ids=None):
+    """Yield a JudgedRanking per rated judgment, oldest first (only ids above after_id, or only
+    those in ids).
 
     Only votes made while identities were hidden count toward ratings by default
-    (the Chatbot Arena rule: a voter who knew the names is not blind)."""
-    judgments = rated_judgments(source, identities_hidden_only).order_by("id")
+    (the Chatbot Arena rule: a voter who knew the names is not blind). One streamed query
+    joins judgments to slots, responses and endpoints and reads plain columns (no model
+    instances, no texts), so a full read of a million votes takes seconds: the leaderboard's
+    periodic full refit reads them all."""
+    judgments = rated_judgments(source, identities_hidden_only)
     if after_id is not None:
         judgments = judgments.filter(id__gt=after_id)
-    judgments = judgments.select_related("comparison__prompt").prefetch_related("comparison__slots__response__endpoint")
-    for judgment in judgments.iterator(chunk_size=2000):
-        slots = {slot.position: slot.response for slot in judgment.comparison.slots.all()}
-        names = {position: response.endpoint.name for position, response in slots.items()}
-        yield JudgedRanking(
-            judgment.pk,
-            [[names[p] for p in group] for group in judgment.ranking],
-            judgment.none_acceptable,
-            {names[p]: response.text for p, response in slots.items()},
-            judgment.comparison.prompt.category,
+    if ids is not None:
+        judgments = judgments.filter(id__in=list(ids))
+    rows = (
+        judgments.annotate(ranking_text=Cast("ranking", TextField()))
+        .order_by("id", "comparison__slots__position")
+        .values_list(
+            "id", "ranking_text", "comparison__prompt__category", "comparison__slots__position",
+            "comparison__slots__response_id", "comparison__slots__response__endpoint__name",
         )
+    )
+    shared = {}  # identical (names, positions) and (ranking, names) share one tuple
+    current = None
+    # A full read streams through a server-side cursor; a few ids are cheaper fetched at once.
+    for judgment_id, ranking_text, category, position, response_id, name in (
+        rows if ids is not None else rows.iterator(chunk_size=5000)
+    ):
+        if current is None or judgment_id != current[0]:
+            if current is not None:
+                yield _judged(current, shared)
+            current = (judgment_id, ranking_text, category or "", [], [], [])
+        current[3].append(position)
+        current[4].append(name)
+        current[5].append(response_id)
+    if current is not None:
+        yield _judged(current, shared)
+
+
+def _judged(row, shared):
+    judgment_id, ranking_text, category, positions, names, response_ids = row
+    by_position = dict(zip(positions, names))
+    names = tuple(names)
+    names = shared.setdefault(names, names)
+    key = (ranking_text, names)
+    ranking = shared.get(key)
+    if ranking is None:
+        ranking = shared[key] = tuple(tuple(by_position[p] for p in group) for group in json.loads(ranking_text))
+    return JudgedRanking(judgment_id, ranking, category, names, tuple(response_ids))
+
+
+def response_texts(response_ids):
+    """{response id: (text, final)} for the given responses; final once the answer is done (it no
+    longer grows)."""
+    rows = Response.objects.filter(id__in=list(response_ids)).values_list("id", "text", "status")
+    return {rid: (text, status == Response.Status.DONE) for rid, text, status in rows.iterator(chunk_size=2000)}

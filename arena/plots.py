@@ -24,7 +24,7 @@ def _empty(message):
 
 
 def intervals_png(board):
-    """Each model's rating with its 95% bootstrap interval, best at the top."""
+    """Each model's rating with its 95% interval (of the kind the board holds), best at the top."""
     rows = board["rows"]
     if not rows:
         return _empty("No votes yet")
@@ -39,7 +39,7 @@ def intervals_png(board):
     for i, color in enumerate(colors):  # grey marks a preliminary model
         ax.errorbar(rating[i], y[i], xerr=[[low[i]], [high[i]]], fmt="o", color=color, elinewidth=2, capsize=4)
     ax.set_yticks(y, [r["model"] for r in rows])
-    ax.set_xlabel(f"{board['method_name']} rating (95% interval, {board['bootstrap']} bootstrap resamples)")
+    ax.set_xlabel(f"{board['method_name']} rating (95% interval: {board['interval_label']})", wrap=True)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

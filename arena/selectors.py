@@ -63,6 +63,22 @@ def parse_view(method, style_control, category=""):
     return method, style, category
 
 
+INTERVALS = {
+    "bootstrap": "{n} bootstrap resamples",
+    "laplace": "Laplace (analytic) intervals of a live refit; bootstrap intervals at the next full refit",
+    "sandwich": "sandwich (robust analytic) intervals, the large-sample limit of the bootstrap",
+    "posterior": "the Bayesian posterior",
+    "none": "no intervals",
+}
+
+
+def _interval(snapshot):
+    """Which intervals the snapshot holds: bootstrap, laplace, sandwich, posterior or none."""
+    if snapshot is None:
+        return "none"
+    return snapshot.params.get("interval") or ("bootstrap" if snapshot.bootstrap else "none")
+
+
 def leaderboard(method="bt", style_control=False, category=""):
     """The latest leaderboard of one view: rows best first (empty before any vote)."""
     snapshot = latest_snapshot(method, style_control, category)
@@ -78,6 +94,8 @@ def leaderboard(method="bt", style_control=False, category=""):
         "computed_at": snapshot.computed_at if snapshot else None,
         "judgment_count": snapshot.judgment_count if snapshot else 0,
         "bootstrap": snapshot.bootstrap if snapshot else 0,
+        "interval": _interval(snapshot),
+        "interval_label": INTERVALS[_interval(snapshot)].format(n=snapshot.bootstrap if snapshot else 0),
         "rows": snapshot.rows if snapshot else [],
         "style_coefficients": snapshot.style_coefficients if snapshot else None,
         "diagnostics": snapshot.diagnostics if snapshot else None,

@@ -37,7 +37,7 @@ class BattleSerializer(serializers.Serializer):
 class LeaderboardRowSerializer(serializers.Serializer):
     model = serializers.CharField()
     rating = serializers.FloatField()
-    ci_low = serializers.FloatField(help_text="Lower end of the 95% bootstrap interval.")
+    ci_low = serializers.FloatField(help_text="Lower end of the 95% interval (its kind: the board's `interval`).")
     ci_high = serializers.FloatField()
     rank_ub = serializers.IntegerField(help_text="1 + models whose lower bound is above this upper bound.")
     n = serializers.IntegerField(help_text="Judgments involving this model.")
@@ -62,6 +62,11 @@ class LeaderboardSerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField(allow_null=True)
     judgment_count = serializers.IntegerField()
     bootstrap = serializers.IntegerField()
+    interval = serializers.ChoiceField(
+        choices=["bootstrap", "laplace", "sandwich", "posterior", "none"],
+        help_text="The intervals' kind: bootstrap (`bootstrap` resamples, the periodic full refit); laplace "
+        "(analytic, a live refit after votes); sandwich (style control on large data); posterior (Bayesian).",
+    )
     rows = LeaderboardRowSerializer(many=True)
     style_coefficients = serializers.DictField(child=serializers.FloatField(), allow_null=True)
     diagnostics = serializers.JSONField(allow_null=True, help_text="Win-rate and battle matrices, cycles, flip votes.")

@@ -197,6 +197,8 @@ ELO_K_FACTOR = float(os.environ.get("ELO_K_FACTOR", "32"))
 # Bootstrap resamples for the live refit after votes, and for the periodic full refit.
 RANKING_LIVE_BOOTSTRAP = int(os.environ.get("RANKING_LIVE_BOOTSTRAP", "100"))
 RANKING_FULL_BOOTSTRAP = int(os.environ.get("RANKING_FULL_BOOTSTRAP", "1000"))
+# Online Elo's bootstrap replays the votes in order per resample: at most this many resamples.
+RANKING_ELO_BOOTSTRAP = int(os.environ.get("RANKING_ELO_BOOTSTRAP", "100"))
 # Above this many judgments a live refit updates only the counted-outcome views (BT, PL);
 # Elo, Bayesian and style control then follow at the periodic full refit.
 RANKING_LIVE_ALL_VIEWS_UNDER = int(os.environ.get("RANKING_LIVE_ALL_VIEWS_UNDER", "50000"))

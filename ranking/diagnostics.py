@@ -19,7 +19,8 @@ from .judgments import Judgments
 
 
 def diagnostics(rankings, order=None, max_cycles=100, weights=None):
-    data = Judgments.from_rankings(rankings, weights)
+    """``rankings``: a list of rankings, or their counted outcomes (a ``Judgments``)."""
+    data = rankings if isinstance(rankings, Judgments) and weights is None else Judgments.from_rankings(rankings, weights)
     if data.n_judgments == 0:
         raise ValueError("No judgments to diagnose: pass at least one ranking.")
     arr = data.arrays()

@@ -63,32 +63,57 @@ def online_elo(rankings, k=32.0, initial=1000.0, scale=400.0, base=10.0, weights
     return sorted(rows.values(), key=lambda r: (-r.rating, r.model))
 
 
-def elo_bootstrap(rankings_idx, n_models, B, rng, k=4.0, weights=None, scale=400.0, base=10.0, initial=1000.0):
+def elo_bootstrap(rankings_idx, n_models, B, rng, k=4.0, weights=None, scale=400.0, base=10.0, initial=1000.0,
+                  chunk=1024):
     """Online Elo on B bootstrap resamples at once (each a resample of the judgments, in random order).
 
-    ``rankings_idx``: rankings as tuples of tuples of model indices. Returns (B, n_models)."""
+    ``rankings_idx``: rankings as tuples of tuples of model indices. Returns (B, n_models).
+    Elo is sequential, so the replay loops over the N judgments once, each step updating all B
+    resamples together; draws and their gathers are made a chunk of steps at a time (a (B, N)
+    draw matrix would need 8 GB at a million judgments), and when every judgment is one pair
+    the step is a plain gather and scatter (no np.add.at)."""
     import numpy as np
 
     N = len(rankings_idx)
-    pair_lists = [list(ranking_pairs(r)) for r in rankings_idx]
-    P = max((len(p) for p in pair_lists), default=1)
-    pa = np.zeros((N, P), dtype=np.int64)
-    pb = np.zeros((N, P), dtype=np.int64)
-    ps = np.zeros((N, P))
-    pm = np.zeros((N, P))
-    for t, pl in enumerate(pair_lists):
+    R = np.full(B * n_models, float(initial))
+    if N == 0 or B == 0:
+        return R.reshape(B, n_models)
+    distinct = {}
+    kid = np.fromiter((distinct.setdefault(r, len(distinct)) for r in rankings_idx), np.int64, N)
+    pair_lists = [list(ranking_pairs(r)) for r in distinct]
+    P = max(len(p) for p in pair_lists)
+    U = len(pair_lists)
+    pa = np.zeros((U, P), dtype=np.int64)
+    pb = np.zeros((U, P), dtype=np.int64)
+    ps = np.zeros((U, P))
+    pm = np.zeros((U, P))
+    for u, pl in enumerate(pair_lists):
         for x, (a, b, s) in enumerate(pl):
-            pa[t, x], pb[t, x], ps[t, x], pm[t, x] = a, b, s, 1.0
-    w = np.ones(N) if weights is None else np.asarray(weights, dtype=float)
-    R = np.full((B, n_models), float(initial))
-    rows = np.arange(B)[:, None]
-    draws = rng.integers(0, N, size=(B, N))
-    for t in range(N):
-        j = draws[:, t]
-        A, Bm, S, Mk = pa[j], pb[j], ps[j], pm[j] * (k * w[j])[:, None]
-        ea = 1.0 / (1.0 + base ** ((R[rows, Bm] - R[rows, A]) / scale))
-        change = Mk * (S - ea)
-        flat = R.reshape(-1)
-        np.add.at(flat, (rows * n_models + A).reshape(-1), change.reshape(-1))
-        np.add.at(flat, (rows * n_models + Bm).reshape(-1), -change.reshape(-1))
-    return R
+            pa[u, x], pb[u, x], ps[u, x], pm[u, x] = a, b, s, 1.0
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    offset = (np.arange(B) * n_models)[:, None]  # (B, 1): row starts in the flat ratings
+    c = np.log(base) / scale
+    for start in range(0, N, chunk):
+        n = min(chunk, N - start)
+        draws = rng.integers(0, N, size=(n, B))
+        kk = kid[draws]
+        KW = k * (pm[kk] if w is None else pm[kk] * w[draws][..., None])  # (n, B, P)
+        IA = pa[kk] + offset[None]
+        IB = pb[kk] + offset[None]
+        S = ps[kk]
+        if P == 1:
+            IA, IB, S, KW = IA[..., 0], IB[..., 0], S[..., 0], KW[..., 0]
+            for t in range(n):
+                ia, ib = IA[t], IB[t]
+                ea = 1.0 / (1.0 + np.exp(c * (R[ib] - R[ia])))
+                change = KW[t] * (S[t] - ea)
+                R[ia] += change  # one pair per resample: no index repeats, a plain scatter is exact
+                R[ib] -= change
+        else:
+            for t in range(n):
+                ia, ib = IA[t].reshape(-1), IB[t].reshape(-1)
+                ea = 1.0 / (1.0 + np.exp(c * (R[ib] - R[ia])))
+                change = KW[t].reshape(-1) * (S[t].reshape(-1) - ea)
+                np.add.at(R, ia, change)
+                np.add.at(R, ib, -change)
+    return R.reshape(B, n_models)

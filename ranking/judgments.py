@@ -98,9 +98,12 @@ class Judgments:
 
     Rankings are stored as tuples of tuples of model indices. ``models`` fixes
     the index order; models first seen in a ranking are appended unless the
-    set is ``closed`` (then unknown names raise ValueError)."""
+    set is ``closed`` (then unknown names raise ValueError). ``keep_order=True`` also keeps
+    ``sequence``: every judgment's index ranking in the order added (the order-dependent
+    methods, Elo and Bayesian, and style control replay it); identical rankings share one
+    tuple, so a million votes cost a list of pointers. Unweighted only."""
 
-    def __init__(self, models=None):
+    def __init__(self, models=None, keep_order=False):
         self.models = []
         self.index = {}
         self.closed = models is not None
@@ -112,6 +115,8 @@ class Judgments:
             self.index[name] = len(self.models)
             self.models.append(name)
         self.counts = Counter()  # (ranking idx tuple, weight) -> count
+        self.sequence = [] if keep_order else None
+        self._interned = {}  # one tuple per distinct ranking, shared by every entry of the sequence
         self._cache = None
 
     # -- building -----------------------------------------------------------
@@ -134,16 +139,20 @@ class Judgments:
             _fail("Rankings must be a list of rankings, got a string.")
         rankings = list(rankings)
         w = check_weights(weights, len(rankings))
+        if w is not None and self.sequence is not None:
+            _fail("Judgments kept in order are unweighted; pass no weights.")
         try:
-            raw = Counter((_raw_key(r), 1.0 if w is None else float(w[i])) for i, r in enumerate(rankings))
+            raw_keys = [(_raw_key(r), 1.0 if w is None else float(w[i])) for i, r in enumerate(rankings)]
+            raw = Counter(raw_keys)
         except TypeError:
             raw = None  # unhashable or malformed: validate one by one for a precise message
         known = self.index if self.closed else None
         if raw is None:  # unhashable or malformed input: validate one by one for a precise message
-            raw = Counter()
+            raw_keys, raw = [], Counter()
             for i, r in enumerate(rankings):
-                canon = canonical_ranking(r, known=known, position=i)
-                raw[(canon, 1.0 if w is None else float(w[i]))] += 1
+                raw_keys.append((canonical_ranking(r, known=known, position=i), 1.0 if w is None else float(w[i])))
+                raw[raw_keys[-1]] += 1
+        keys = {}
         for (ranking, weight), count in raw.items():
             try:
                 canon = canonical_ranking(ranking, known=known)
@@ -152,9 +161,23 @@ class Judgments:
                 pos = next(i for i, r in enumerate(rankings) if _raw_key(r) == ranking)
                 raise ValueError(str(err).replace("A ranking", f"Ranking {pos}", 1)) from None
             key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
-            self.counts[(key, weight)] += count
-        self._cache = None
+            key = self._interned.setdefault(key, key)
+            self._count((key, weight), count)
+            keys[(ranking, weight)] = key
+        if self.sequence is not None:
+            self.sequence.extend(keys[k] for k in raw_keys)
         return self
+
+    def _count(self, key, count):
+        """Add to one outcome's count. One more vote for an outcome already seen updates the cached
+        arrays in place (they keep their structure), so a live refit after it rebuilds nothing."""
+        self.counts[key] += count
+        if self._cache is not None:
+            row = self._cache["row"].get(key)
+            if row is None:
+                self._cache = None
+            else:
+                self._cache["counts"][row] += count
 
     def add(self, ranking, weight=1.0, count=1):
         """Add one ranking (O(size of the ranking))."""
@@ -162,16 +185,22 @@ class Judgments:
         if weight is not None:
             check_weights([weight], 1)
         key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
-        self.counts[(key, float(weight if weight is not None else 1.0))] += count
-        self._cache = None
+        key = self._interned.setdefault(key, key)
+        weight = float(weight if weight is not None else 1.0)
+        if self.sequence is not None:
+            if weight != 1.0:
+                _fail("Judgments kept in order are unweighted; pass no weight.")
+            self.sequence.extend([key] * count)
+        self._count((key, weight), count)
 
     def add_pair_counts(self, a, b, a_wins, b_wins, ties):
         """Bulk-add pairwise battles between model names a and b (counts, unweighted)."""
+        if self.sequence is not None:
+            _fail("Pair counts have no order; add rankings to Judgments kept in order.")
         ia, ib = self._model_id(a), self._model_id(b)
         for key, c in (((ia,), (ib,)), a_wins), (((ib,), (ia,)), b_wins), ((tuple(sorted((ia, ib))),), ties):
             if c:
-                self.counts[(key, 1.0)] += int(c)
-        self._cache = None
+                self._count((key, 1.0), int(c))
 
     # -- views -----------------------------------------------------------------
     @property
@@ -222,6 +251,7 @@ class Judgments:
                 for m in g:
                     members_r.append(u), members_c.append(m)
         self._cache = {
+            "row": {k: u for u, k in enumerate(keys)},
             "gather": gather,
             "members": sparse.csr_matrix((np.ones(len(members_r)), (members_r, members_c)), shape=(U, M)),
             "rankings": rankings,
@@ -234,6 +264,14 @@ class Judgments:
             "M": M,
         }
         return self._cache
+
+    def derived(self, name, build):
+        """A structure built from the arrays (e.g. Plackett–Luce's choice sets), kept while they are:
+        it must read counts through arrays()["counts"], which later votes update in place."""
+        arr = self.arrays()
+        if name not in arr:
+            arr[name] = build()
+        return arr[name]
 
     def pair_stats(self, counts=None):
         """Weighted (W, L, T) per canonical pair for the given count vector(s) (U,) or (B, U)."""

@@ -15,10 +15,17 @@ from . import pl as pl_mod
 from .bayes import weng_lin_ratings
 from .elo import elo_bootstrap, online_elo
 from .judgments import CENTER, POINTS_PER_LOGIT, Judgments, canonical_ranking, check_weights, resample_counts
-from .style import FEATURES, STYLE_REG, StyleProblem, style_pairs, zscore
+from .style import FEATURES, STYLE_REG, StyleProblem, style_pairs, style_pairs_flat, zscore
 
 METHODS = ("elo", "bt", "pl", "bayes")
 TIES = ("half", "davidson")
+INTERVALS = ("bootstrap", "laplace")
+# Style-control intervals by size (pairs): up to 20,000 a bootstrap of refits; up to 100,000 a
+# bootstrap of two fixed-Hessian steps per resample (about 1% of a resample's move off a refit at
+# 30,000 pairs); above, the sandwich covariance those resamples converge to (bootstrap > 0 asks for
+# it). A bootstrap over a million pairs evaluates every pair per resample: minutes for 1,000.
+STYLE_LINEAR_BOOTSTRAP_ABOVE = 20_000
+STYLE_SANDWICH_ABOVE = 100_000
 DEFAULT_K_FACTOR = 4.0  # Chatbot Arena's online Elo K
 
 
@@ -45,7 +52,12 @@ def rank_upper_bounds(ci_low, ci_high):
 def centered_se(H, active):
     """Laplace standard errors (logits) of theta_i - mean(theta over active models)."""
     M = len(active)
-    cov = np.linalg.inv(-H)[:M, :M]
+    return _centered(np.linalg.inv(-H)[:M, :M], active)
+
+
+def _centered(cov, active):
+    """Standard errors of theta_i - mean(theta over active models) from theta's covariance."""
+    M = len(active)
     idx = np.flatnonzero(active)
     sub = cov[np.ix_(idx, idx)]
     k = len(idx)
@@ -69,7 +81,7 @@ def _check_options(method, ties, style_control, features, bootstrap, min_votes, 
             raise ValueError("Style control needs features: one {model: {tokens, headers, lists, bold}} per ranking.")
         if ties != "half":
             raise ValueError("Style control counts ties as half a win; use ties='half'.")
-    if features is not None and len(features) != n:
+    if features is not None and not isinstance(features, np.ndarray) and len(features) != n:
         raise ValueError(f"Features must have one entry per ranking: got {len(features)} for {n} rankings.")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise ValueError(f"bootstrap must be a non-negative whole number of resamples, got {bootstrap!r}.")
@@ -104,16 +116,20 @@ def fit_leaderboard(
     warm_start=None,
     confidence=0.95,
     exact_resample=None,
+    interval="bootstrap",
 ):
     """Fit a leaderboard; see the module docstring and ranking/README in bench/README.md.
 
     Extra keyword-only options: ``reg`` (ridge on logit strengths, bt/pl),
     ``k_factor`` (elo), ``warm_start`` (a previous result or {model: rating}),
     ``confidence`` (interval level), ``exact_resample`` (force exact multinomial
-    bootstrap draws; default: exact when small, moment-matched when large).
+    bootstrap draws; default: exact when small, moment-matched when large),
+    ``interval`` ("bootstrap", or "laplace": with bootstrap=0, bt/pl and style control report
+    Laplace intervals from the inverse Hessian at no extra cost; params["interval"] says which).
 
     ``rankings`` may also be a ``Judgments`` object (sufficient statistics) for
-    methods bt and pl without features."""
+    methods bt and pl without features; one kept in order (``keep_order=True``) serves
+    every method, and then style features may be a flat array (see ``style_pairs_flat``)."""
     prebuilt = isinstance(rankings, Judgments)
     if not prebuilt:
         if isinstance(rankings, (str, bytes)) or not hasattr(rankings, "__iter__"):
@@ -121,8 +137,15 @@ def fit_leaderboard(
         rankings = list(rankings)
     n_rankings = rankings.n_judgments if prebuilt else len(rankings)
     _check_options(method, ties, style_control, features, bootstrap, min_votes, anchor, n_rankings)
-    if prebuilt and (method in ("elo", "bayes") or features is not None or weights is not None):
-        raise ValueError("Sufficient statistics have no vote order, weights or features: pass the rankings list.")
+    ordered = prebuilt and rankings.sequence is not None
+    if prebuilt and weights is not None:
+        raise ValueError("Sufficient statistics carry no weights: pass the rankings list with its weights.")
+    if prebuilt and not ordered and (method in ("elo", "bayes") or features is not None):
+        raise ValueError("Sufficient statistics have no vote order or features: pass the rankings list.")
+    if isinstance(features, np.ndarray) and not ordered:
+        raise ValueError("Flat style features need Judgments kept in order; pass one dict per ranking instead.")
+    if interval not in INTERVALS:
+        raise ValueError(f"Unknown interval {interval!r}; choose one of {', '.join(INTERVALS)}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}.")
     w = None if prebuilt else check_weights(weights, len(rankings))
@@ -152,7 +175,10 @@ def fit_leaderboard(
     style_coefficients = None
     strengths = {}
     boot = None  # (B, M) bootstrap ratings in points
+    laplace = interval == "laplace" and not bootstrap
+    sandwich = False
     interval = "none"
+    se = None  # Laplace standard errors (logits), when asked for
 
     def to_points(theta):
         theta = np.asarray(theta, dtype=float)
@@ -186,8 +212,13 @@ def fit_leaderboard(
     elif style_control:
         params["reg"] = reg
         params["style_reg"] = STYLE_REG
-        seq = [tuple(tuple(data.index[m] for m in g) for g in canonical_ranking(r)) for r in rankings]
-        a, b, y, pw, X, jid = style_pairs(seq, features, w, data.index)
+        if ordered:
+            seq = data.sequence
+            pairs = style_pairs_flat(seq, features) if isinstance(features, np.ndarray) else style_pairs(seq, features, None, data.index)
+        else:
+            seq = [tuple(tuple(data.index[m] for m in g) for g in canonical_ranking(r)) for r in rankings]
+            pairs = style_pairs(seq, features, w, data.index)
+        a, b, y, pw, X, jid = pairs
         Xz, _, _ = zscore(X, pw)
         prob = StyleProblem(a, b, y, pw, Xz, M, reg=reg)
         start = np.zeros(prob.dim)
@@ -197,7 +228,15 @@ def fit_leaderboard(
         rating = to_points(x_hat[:M])
         strengths = {m: float(x_hat[i]) for i, m in enumerate(names)}
         style_coefficients = {f: float(x_hat[M + i]) for i, f in enumerate(FEATURES)}
-        if bootstrap:
+        if bootstrap and len(a) > STYLE_SANDWICH_ABOVE:
+            cov = prob.sandwich_cov(x_hat, H, jid)
+            se = _centered(cov[:M, :M], active)
+            sandwich = True
+        elif bootstrap and len(a) > STYLE_LINEAR_BOOTSTRAP_ABOVE:
+            boot = to_points(prob.linearised_bootstrap(x_hat, H, jid, int(bootstrap), rng)[:, :M])
+            interval = "bootstrap"
+            params["bootstrap_resample"] = "Poisson, two fixed-Hessian steps per resample"
+        elif bootstrap:
             Hinv = np.linalg.inv(-H)
             N = len(seq)
             draws = rng.multinomial(N, np.full(N, 1.0 / N), size=int(bootstrap))
@@ -207,6 +246,8 @@ def fit_leaderboard(
                 thetas[r] = xb[:M]
             boot = to_points(thetas)
             interval = "bootstrap"
+        elif laplace:
+            se = centered_se(H, active)
     else:
         params["reg"] = reg
         if method == "bt":
@@ -221,7 +262,7 @@ def fit_leaderboard(
                 params["davidson_nu"] = float(math.exp(eta))
             make_problem = lambda C: bt_mod.PairProblem(arr["pairs"], M, *data.pair_stats(C), ties=ties, reg=reg)  # noqa: E731
         else:
-            pdata = pl_mod.PLData(data)
+            pdata = data.derived("pl", lambda: pl_mod.PLData(data))
             lin, coef = pdata.stats()
             prob = pl_mod.PLProblem(pdata, lin, coef, reg=reg)
             start = np.zeros((1, M)) if x0 is None else x0[None, :]
@@ -234,6 +275,8 @@ def fit_leaderboard(
         params["iterations"] = int(iters)
         rating = to_points(theta)
         strengths = {m: float(theta[i]) for i, m in enumerate(names)}
+        if laplace:
+            se = centered_se(H, active)
         if bootstrap:
             arr = data.arrays()
             C = resample_counts(arr["counts"], int(bootstrap), rng, exact=exact_resample)
@@ -248,6 +291,10 @@ def fit_leaderboard(
             lo = np.quantile(boot, alpha, axis=0)
             hi = np.quantile(boot, 1 - alpha, axis=0)
             half = None
+        elif se is not None:
+            half = _normal_quantile(1 - alpha) * POINTS_PER_LOGIT * se
+            lo, hi = rating - half, rating + half
+            interval = "sandwich" if sandwich else "laplace"
         else:
             lo = hi = rating
     else:
@@ -313,6 +360,8 @@ def _normal_quantile(q):
 
 def _sequence(rankings, data):
     """The rankings in their given order as index tuples (for order-dependent methods)."""
+    if isinstance(rankings, Judgments):
+        return rankings.sequence
     return [tuple(tuple(sorted(data.index[m] for m in g)) for g in r) for r in rankings]
 
 

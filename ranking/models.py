@@ -37,3 +37,20 @@ class RatingSnapshot(models.Model):
         style = " (style-controlled)" if self.style_control else ""
         category = f" [{self.category}]" if self.category else ""
         return f"{self.get_method_display()}{style}{category} over {self.judgment_count} judgments ({self.computed_at:%Y-%m-%d %H:%M})"
+
+
+class ResponseStyle(models.Model):
+    """Style-control features of one finished answer, computed once from its text: the periodic
+    full refit then reads four numbers per answer instead of every answer's text.
+
+    Keyed by the response's id without a foreign key: ranking's glue reads the record of truth
+    only through annotation (DESIGN.md), and a finished answer's text no longer changes."""
+
+    response_id = models.BigIntegerField(primary_key=True)
+    tokens = models.PositiveIntegerField()
+    headers = models.PositiveIntegerField()
+    lists = models.PositiveIntegerField()
+    bold = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"style of response {self.response_id}"

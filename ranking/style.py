@@ -89,6 +89,47 @@ def style_pairs(canon_rankings, features, weights, index):
     return (np.array(a_l, int), np.array(b_l, int), np.array(y_l), np.array(w_l), X, np.array(j_l, int))
 
 
+def _differences(fa, fb):
+    """style_difference over arrays of rows (n, 4) -> (n, 4)."""
+    ta, tb = fa[:, 0], fb[:, 0]
+    da, db = np.maximum(ta, 1.0)[:, None], np.maximum(tb, 1.0)[:, None]
+    return np.column_stack([(ta - tb) / (ta + tb + 1.0), fa[:, 1:] / da - fb[:, 1:] / db])
+
+
+def style_pairs_flat(canon_rankings, flat):
+    """style_pairs for unweighted index rankings whose features come as one row of raw counts
+    (tokens, headers, lists, bold) per model, in the order each ranking lists its models (groups
+    in order), stacked over the rankings: shape (sum of ranking sizes, 4). Vectorised per distinct
+    ranking, so a million judgments need no per-judgment dicts."""
+    flat = np.asarray(flat, dtype=float)
+    N = len(canon_rankings)
+    distinct = {}
+    kid = np.fromiter((distinct.setdefault(r, len(distinct)) for r in canon_rankings), np.int64, N)
+    size = np.array([sum(len(g) for g in r) for r in distinct], dtype=np.int64)
+    offsets = np.zeros(N, dtype=np.int64)
+    np.cumsum(size[kid][:-1], out=offsets[1:])
+    if flat.shape != (int(size[kid].sum()), len(FEATURES)):
+        raise ValueError(f"Flat style features must have shape (models over all rankings, {len(FEATURES)}) "
+                         f"= ({int(size[kid].sum())}, {len(FEATURES)}), got {flat.shape}.")
+    if not np.isfinite(flat).all() or (flat < 0).any():
+        raise ValueError("Style features must be non-negative finite numbers.")
+    order = np.argsort(kid, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(kid, minlength=len(distinct)))]
+    parts = []
+    for k, ranking in enumerate(distinct):
+        t = order[bounds[k]:bounds[k + 1]]
+        members = [m for g in ranking for m in g]
+        where = {m: x for x, m in enumerate(members)}
+        for a, b, y in ranking_pairs(ranking):
+            n = len(t)
+            X = _differences(flat[offsets[t] + where[a]], flat[offsets[t] + where[b]])
+            parts.append((np.full(n, a), np.full(n, b), np.full(n, y), X, t))
+    if not parts:
+        return (np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, len(FEATURES))), np.zeros(0, int))
+    a, b, y, X, jid = (np.concatenate(c) for c in zip(*parts))
+    return a, b, y, np.ones(len(a)), X, jid
+
+
 def zscore(X, w):
     """Scale each difference column to unit standard deviation.
 
@@ -169,6 +210,47 @@ class StyleProblem:
             if np.abs(t * step).max() < tol:
                 break
         return x, H
+
+    def linearised_bootstrap(self, x_hat, H, jid, B, rng):
+        """(B, dim) bootstrap estimates on Poisson resamples of the judgments (each drawn Poisson(1)
+        times), each two fixed-Hessian steps from x_hat instead of a refit. The first step reuses the
+        residuals at x_hat (a gather and two bincounts per resample). Measured against full refits of
+        the same resamples, one step was off by about 10% of a resample's move at 30,000 pairs,
+        two steps by about 1% (0.17 of 16 rating points), shrinking as the data grow."""
+        z = self._z(x_hat)
+        r = self.w * (self.y - 1.0 / (1.0 + np.exp(-z)))  # per-pair score residuals at the fit
+        Hinv = np.linalg.inv(-H)
+        n_j = int(jid.max()) + 1 if len(jid) else 0
+        M = self.M
+        prior = np.r_[self.reg * x_hat[:M], self.style_reg * x_hat[M:]]
+        out = np.empty((int(B), self.dim))
+        g = np.empty(self.dim)
+        for k in range(int(B)):
+            c = rng.poisson(1.0, n_j)[jid].astype(float)
+            rc = r * c
+            g[:M] = np.bincount(self.a, rc, M) - np.bincount(self.b, rc, M)
+            g[M:] = self.X.T @ rc
+            x1 = x_hat + Hinv @ (g - prior)
+            g1, _ = self.derivatives(x1, self.w * c, hessian=False)
+            out[k] = x1 + Hinv @ g1
+        return out
+
+    def sandwich_cov(self, x_hat, H, jid):
+        """Covariance H^-1 S H^-1 of the estimate, S = the sum over judgments of their score's outer
+        product: what the linearised bootstrap's resamples converge to as the judgments grow (each
+        resample's score is a sum of N independent terms), at the cost of one pass over the pairs."""
+        from scipy import sparse
+
+        z = self._z(x_hat)
+        r = self.w * (self.y - 1.0 / (1.0 + np.exp(-z)))
+        P, M = len(r), self.M
+        rows = np.concatenate([jid, jid] + [jid] * self.F)
+        cols = np.concatenate([self.a, self.b] + [np.full(P, M + k) for k in range(self.F)])
+        vals = np.concatenate([r, -r] + [r * self.X[:, k] for k in range(self.F)])
+        scores = sparse.csr_matrix((vals, (rows, cols)), shape=(int(jid.max()) + 1, self.dim))
+        S = (scores.T @ scores).toarray()
+        Hinv = np.linalg.inv(-H)
+        return Hinv @ S @ Hinv
 
     def solve_near(self, x0, H0inv, w, max_iter=60, tol=1e-7):
         """A nearby problem (a bootstrap resample) by fixed-Hessian iteration, Newton as a fallback."""

@@ -458,3 +458,57 @@ def test_bad_matchmaking_input(kwargs, message):
 def test_diagnostics_refuses_unknown_order():
     with pytest.raises(ValueError, match="without judgments"):
         diagnostics([[["a"], ["b"]]], order=["a", "q"])
+
+
+def test_judgments_kept_in_order_serve_every_method_and_flat_style_features():
+    from ranking.judgments import Judgments
+
+    rng = np.random.default_rng(3)
+    names = ["a", "b", "c", "d"]
+    rankings, feats = [], []
+    for _ in range(300):
+        x, y = rng.choice(4, 2, replace=False)
+        rankings.append([[names[x]], [names[y]]] if rng.random() < 0.9 else [[names[x], names[y]]])
+        feats.append({names[m]: {"tokens": int(rng.integers(1, 200)), "headers": int(m), "lists": 1, "bold": 0}
+                      for m in (x, y)})
+    data = Judgments(keep_order=True).extend(rankings)
+    flat = np.array([[feats[t][data.models[m]][f] for f in ("tokens", "headers", "lists", "bold")]
+                     for t, key in enumerate(data.sequence) for g in key for m in g], dtype=float)
+    for method in ("elo", "bayes", "bt", "pl"):
+        assert fit_leaderboard(data, method=method).rows == fit_leaderboard(rankings, method=method).rows
+    styled = fit_leaderboard(rankings, features=feats, style_control=True)
+    flat_styled = fit_leaderboard(data, features=flat, style_control=True)
+    assert [r["model"] for r in flat_styled.rows] == [r["model"] for r in styled.rows]
+    assert np.allclose([r["rating"] for r in flat_styled.rows], [r["rating"] for r in styled.rows])
+    # Laplace intervals without a bootstrap: real intervals, close to the bootstrap's width.
+    lap = fit_leaderboard(data, method="bt", interval="laplace")
+    boot = fit_leaderboard(rankings, method="bt", bootstrap=400, seed=0)
+    assert lap.params["interval"] == "laplace" and boot.params["interval"] == "bootstrap"
+    widths = {r["model"]: r["ci_high"] - r["ci_low"] for r in lap.rows}
+    for row in boot.rows:
+        assert 0.7 < widths[row["model"]] / (row["ci_high"] - row["ci_low"]) < 1.4
+    with pytest.raises(ValueError, match="unweighted"):
+        Judgments(keep_order=True).extend(rankings, weights=[1.0] * len(rankings))
+
+
+def test_style_control_intervals_on_large_data_are_sandwich_and_match_a_bootstrap(monkeypatch):
+    from ranking import leaderboard as lb
+
+    rng = np.random.default_rng(5)
+    names = ["a", "b", "c"]
+    rankings, feats = [], []
+    for _ in range(3000):
+        x, y = rng.choice(3, 2, replace=False)
+        rankings.append([[names[x]], [names[y]]] if rng.random() < 0.5 + 0.1 * (x - y) else [[names[y]], [names[x]]])
+        feats.append({names[m]: {"tokens": int(rng.integers(1, 300)), "headers": 0, "lists": 1, "bold": 0} for m in (x, y)})
+    exact = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=300, seed=0)
+    monkeypatch.setattr(lb, "STYLE_LINEAR_BOOTSTRAP_ABOVE", 100)
+    linear = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=300, seed=0)
+    monkeypatch.setattr(lb, "STYLE_SANDWICH_ABOVE", 100)
+    sandwich = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=300, seed=0)
+    assert exact.params["interval"] == linear.params["interval"] == "bootstrap"
+    assert sandwich.params["interval"] == "sandwich"
+    width = {r["model"]: r["ci_high"] - r["ci_low"] for r in exact.rows}
+    for other in (linear, sandwich):
+        for row in other.rows:
+            assert 0.8 < (row["ci_high"] - row["ci_low"]) / width[row["model"]] < 1.25

@@ -176,3 +176,134 @@ def test_large_live_refits_update_the_counted_views_incrementally(models, users,
         (r["model"], round(r["rating"], 6)) for r in live_bt.rows
     ]
     assert RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 12
+
+
+def _latest(method="bt", style_control=False, category=""):
+    return RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
+
+
+def test_full_refit_read_matches_the_judgments_rankings_categories_and_texts(models, users):
+    from annotation.selectors import judged_rankings, response_texts
+
+    _vote(users[:2], models[0], models[1], text_w="## Head\n- a\n**b** words here", text_l="short")
+    Prompt.objects.update(category="math")
+    _vote(users[:1], models[2], models[0])
+    rows = list(judged_rankings())
+    expected = []
+    for judgment in Judgment.objects.order_by("id"):
+        slots = {s.position: s.response for s in judgment.comparison.slots.all()}
+        names = {p: r.endpoint.name for p, r in slots.items()}
+        texts = {names[p]: r.text for p, r in slots.items()}
+        expected.append((judgment.pk, [[names[p] for p in g] for g in judgment.ranking],
+                         judgment.comparison.prompt.category, texts))
+    got = []
+    for row in rows:
+        texts = response_texts(row.response_ids)
+        got.append((row.judgment_id, [list(g) for g in row.ranking], row.category,
+                    {m: texts[rid][0] for m, rid in zip(row.models, row.response_ids)}))
+    assert got == expected and len(got) == 3
+    assert [r.category for r in rows] == ["math", "math", ""]
+    # Only new ids, or just the ones asked for.
+    assert [r.judgment_id for r in judged_rankings(after_id=rows[0].judgment_id)] == [r.judgment_id for r in rows[1:]]
+    assert [r.judgment_id for r in judged_rankings(ids=[rows[2].judgment_id])] == [rows[2].judgment_id]
+
+
+def test_live_refit_has_laplace_intervals_until_the_full_refit_bootstraps(models, users, settings, client):
+    for _ in range(3):
+        _vote(users, models[0], models[1])
+        _vote(users, models[1], models[2])
+    settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
+    services.refit(bootstrap=0)
+    _vote(users[:1], models[2], models[0])
+    services.live_refit()
+    live = _latest()
+    assert live.bootstrap == 0 and live.params["interval"] == "laplace"
+    assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in live.rows)  # real intervals, not points
+    body = client.get("/api/leaderboard/").json()
+    assert body["interval"] == "laplace" and body["bootstrap"] == 0
+    assert "Laplace" in client.get("/arena/leaderboard/").content.decode()
+    services.refit(bootstrap=40)
+    full = _latest()
+    assert full.pk != live.pk and full.bootstrap == 40 and full.params["interval"] == "bootstrap"
+    assert full.judgment_count == live.judgment_count
+    assert client.get("/api/leaderboard/").json()["interval"] == "bootstrap"
+    assert "40 bootstrap resamples" in client.get("/arena/leaderboard/").content.decode()
+    assert _latest("elo").bootstrap == min(40, settings.RANKING_ELO_BOOTSTRAP)
+    assert _latest("bayes").params["interval"] == "posterior"
+
+
+def test_a_vote_committed_out_of_id_order_is_still_counted(models, users, settings):
+    """A vote's id is taken at insert but it becomes visible at commit: the live refit looks back."""
+    settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
+    _vote(users[:1], models[0], models[1])
+    services.refit(bootstrap=0)
+    _vote(users[:1], models[1], models[2])
+    late = Judgment.objects.order_by("-id").first()
+    # Take the newest vote away as if its transaction had not committed yet (no refit saw it),
+    # then a later vote commits with a higher id and is read.
+    ranking, comparison_id, annotator_id = late.ranking, late.comparison_id, late.annotator_id
+    late.delete()
+    services.live_refit()
+    _vote(users[:1], models[2], models[0])
+    services.live_refit()
+    assert _latest().judgment_count == 2
+    later = Judgment.objects.order_by("-id").first()
+    # The late vote commits now, with an id below one already read.
+    Judgment.objects.create(id=later.pk - 1, comparison_id=comparison_id, ranking=ranking, source="human",
+                            annotator_id=annotator_id, identities_hidden=True)
+    services.live_refit()
+    live = _latest()
+    assert live.judgment_count == 3 and live.last_judgment_id == later.pk
+    assert {r["model"]: r["n"] for r in live.rows} == {"m0": 2, "m1": 2, "m2": 2}
+
+
+def test_an_edited_or_deleted_judgment_makes_the_next_live_refit_read_all(
+    models, users, settings, django_capture_on_commit_callbacks
+):
+    settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
+    for _ in range(2):
+        _vote(users[:1], models[0], models[1])
+    services.refit(bootstrap=0)
+    services.live_refit()
+    assert [r["model"] for r in _latest().rows] == ["m0", "m1"]
+    # An admin corrects both votes: m1 won. The edit sends a signal; the counts are re-read.
+    with django_capture_on_commit_callbacks(execute=True):
+        for judgment in Judgment.objects.all():
+            judgment.ranking = [[1], [0]]
+            judgment.save()
+    services.live_refit()
+    assert [r["model"] for r in _latest().rows] == ["m1", "m0"] and _latest().judgment_count == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        Judgment.objects.order_by("id").first().delete()
+    services.live_refit()
+    assert _latest().judgment_count == 1
+    # The full refit rewrites the views the live refit left (same count as before the edit, new epoch).
+    assert {(s.method, s.style_control) for s in services.refit(bootstrap=0) if s.category == ""} == {
+        ("bt", True), ("bayes", False), ("elo", False)}
+    assert services.refit(bootstrap=0) == []
+
+
+def test_a_vote_removed_without_a_signal_is_noticed_by_the_live_refit(models, users, settings):
+    settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
+    for _ in range(2):
+        _vote(users[:1], models[0], models[1])
+    services.refit(bootstrap=0)
+    Judgment.objects.filter(pk=Judgment.objects.order_by("id").first().pk)._raw_delete(using="default")
+    _vote(users[:1], models[1], models[2])
+    services.live_refit()
+    assert _latest().judgment_count == 2  # not 3: the ledger saw a counted vote vanish and read again
+
+
+def test_style_features_are_stored_for_finished_answers_only(models, users):
+    from ranking.models import ResponseStyle
+    from ranking.style import markdown_features
+
+    _vote(users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh.")
+    Response.objects.filter(endpoint=models[1]).update(status="running")  # still streaming: may grow
+    services.refit(bootstrap=0)
+    winner = Response.objects.get(endpoint=models[0])
+    style = ResponseStyle.objects.get(response_id=winner.pk)
+    assert {f: getattr(style, f) for f in ("tokens", "headers", "lists", "bold")} == markdown_features(winner.text)
+    assert (style.headers, style.lists, style.bold) == (1, 2, 1)
+    assert ResponseStyle.objects.count() == 1
+    assert _latest(style_control=True).style_coefficients is not None
