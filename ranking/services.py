@@ -314,41 +314,63 @@ def _style_features(board):
 
 class _StyleTable:
     """Style features per response id for this process, backed by ResponseStyle: computed from
-    an answer's text once, then four numbers per answer."""
+    an answer's text once, then four numbers per answer. Held as sorted ids and their rows, so
+    memory follows the answers that were rated, not the largest response id."""
 
     def __init__(self):
+        self.ids = np.zeros(0, dtype=np.int64)
         self.values = np.zeros((0, len(FEATURES)), dtype=np.float64)
-        self.known = np.zeros(0, dtype=bool)
         self.lock = threading.Lock()
+
+    def _find(self, rids):
+        at = np.minimum(np.searchsorted(self.ids, rids), max(len(self.ids) - 1, 0))
+        found = self.ids[at] == rids if len(self.ids) else np.zeros(len(rids), dtype=bool)
+        return at, found
 
     def lookup(self, rids):
         with self.lock:
-            if rids.size and rids.max() >= len(self.known):
-                size = int(rids.max()) + 1
-                self.values = np.resize(self.values, (size, len(FEATURES)))
-                self.known = np.r_[self.known, np.zeros(size - len(self.known), dtype=bool)]
-            missing = np.unique(rids[~self.known[rids]])
-            if missing.size:
-                self._load(missing)
-            return self.values[rids]
+            at, found = self._find(rids)
+            missing = np.unique(rids[~found])
+            if not missing.size:
+                return self.values[at]
+            final, transient = self._load(missing)
+            if final:
+                ids = np.fromiter(final, dtype=np.int64, count=len(final))
+                self.ids = np.concatenate([self.ids, ids])
+                self.values = np.concatenate([self.values, np.array(list(final.values()), dtype=np.float64)])
+                order = np.argsort(self.ids, kind="stable")
+                self.ids, self.values = self.ids[order], self.values[order]
+                at, found = self._find(rids)
+            out = np.zeros((len(rids), len(FEATURES)))
+            out[found] = self.values[at[found]]
+            for i in np.flatnonzero(~found):  # answers still being written: computed, not kept
+                out[i] = transient.get(int(rids[i]), 0.0)
+            return out
 
     def _load(self, missing):
+        """({id: features} of finished answers, stored or computed now and stored; {id: features}
+        of answers still being written, which may change)."""
+        final, transient = {}, {}
         stored = ResponseStyle.objects.values_list("response_id", *FEATURES)
         if missing.size < 100_000:
             stored = stored.filter(response_id__in=missing.tolist())
+        wanted = set(missing.tolist())
         for rid, *feats in stored.iterator(chunk_size=10_000):
-            if rid < len(self.known):
-                self.values[rid], self.known[rid] = feats, True
-        still = missing[~self.known[missing]]
+            if rid in wanted:
+                final[rid] = feats
+        still = [rid for rid in missing.tolist() if rid not in final]
         for start in range(0, len(still), 5000):
             fresh = []
-            for rid, (text, final) in response_texts(still[start : start + 5000].tolist()).items():
+            for rid, (text, done) in response_texts(still[start : start + 5000]).items():
                 feats = markdown_features(text)
-                self.values[rid] = [feats[f] for f in FEATURES]
-                if final:  # a finished answer no longer changes: compute it once
-                    self.known[rid] = True
+                row = [feats[f] for f in FEATURES]
+                if done:  # a finished answer no longer changes: compute it once
+                    final[rid] = row
                     fresh.append(ResponseStyle(response_id=rid, **feats))
+                else:
+                    transient[rid] = row
             ResponseStyle.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=5000)
+        return final, transient
 
 
 _STYLE = _StyleTable()

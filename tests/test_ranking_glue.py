@@ -307,3 +307,25 @@ def test_style_features_are_stored_for_finished_answers_only(models, users):
     assert (style.headers, style.lists, style.bold) == (1, 2, 1)
     assert ResponseStyle.objects.count() == 1
     assert _latest(style_control=True).style_coefficients is not None
+
+
+def test_style_table_looks_up_features_in_vote_order_and_keeps_only_finished_answers(models, users):
+    import numpy as np
+
+    from ranking.models import ResponseStyle
+    from ranking.style import FEATURES, markdown_features
+
+    _vote(users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh.")
+    done = Response.objects.get(endpoint=models[0])
+    growing = Response.objects.get(endpoint=models[1])
+    Response.objects.filter(pk=growing.pk).update(status="running")
+    table = services._StyleTable()
+    rids = np.array([growing.pk, done.pk, growing.pk, done.pk], dtype=np.int64)  # unsorted, repeated
+    expected = [[markdown_features(r.text)[f] for f in FEATURES] for r in (growing, done, growing, done)]
+    assert table.lookup(rids).tolist() == expected
+    assert table.ids.tolist() == [done.pk]  # the answer still being written is not kept
+    assert list(ResponseStyle.objects.values_list("response_id", flat=True)) == [done.pk]
+    Response.objects.filter(pk=growing.pk).update(text="Longer now, with **bold**.", status="done")
+    growing.refresh_from_db()
+    assert table.lookup(rids[:2]).tolist()[0] == [markdown_features(growing.text)[f] for f in FEATURES]
+    assert sorted(table.ids.tolist()) == sorted([done.pk, growing.pk])
