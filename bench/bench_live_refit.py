@@ -52,7 +52,7 @@ def _answer(rng_int, model):
 
 def seed(n, rng):
     """Grow the database to n blind pairwise arena votes (one per comparison, as battles are), by COPY."""
-    from bench.export_dpo import _copy
+    from bench.seeding import copy_rows, finish
 
     have = Judgment.objects.count()
     if have >= n:
@@ -77,23 +77,20 @@ def seed(n, rng):
             "annotation_judgment"))
         stamp = "2026-01-01T00:00:00Z"
         with raw.cursor() as cur:
-            _copy(cur, "inference_prompt", ("id", "conversation", "category", "created_at"), (
+            copy_rows(cur, "inference_prompt", ("id", "conversation", "category", "created_at"), (
                 (p0 + i, json.dumps([{"role": "user", "content": f"bench {i}"}]), CATEGORIES[i % 4], stamp)
                 for i in range(PROMPTS)))
-            _copy(cur, "inference_response", ("id", "prompt_id", "endpoint_id", "status", "text", "created_at"), (
+            copy_rows(cur, "inference_response", ("id", "prompt_id", "endpoint_id", "status", "text", "created_at"), (
                 (r0 + 2 * c + s, p0 + c % PROMPTS, endpoints[m], "done", _answer(int(noise[2 * c + s]), m), stamp)
                 for c in range(new) for s, m in ((0, int(a[c])), (1, int(b[c])))))
-            _copy(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
+            copy_rows(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
                 (c0 + c, p0 + c % PROMPTS, 2, stamp) for c in range(new)))
-            _copy(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
+            copy_rows(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
                 (s0 + 2 * c + s, c0 + c, s, r0 + 2 * c + s) for c in range(new) for s in (0, 1)))
-            _copy(cur, "annotation_judgment", ("id", "comparison_id", "ranking", "none_acceptable", "source",
+            copy_rows(cur, "annotation_judgment", ("id", "comparison_id", "ranking", "none_acceptable", "source",
                                                "annotator_id", "identities_hidden", "created_at"), (
                 (j0 + c, c0 + c, rankings[outcome[c]], False, "human", voter.pk, True, stamp) for c in range(new)))
-        for table in ("inference_prompt", "inference_response", "annotation_comparison", "annotation_comparisonslot",
-                      "annotation_judgment"):
-            raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-        raw.execute("ANALYZE")
+        finish(raw)
     total = Judgment.objects.count()
     print(f"seeded {new:,} judgments by COPY in {time.perf_counter() - started:.1f} s", flush=True)
     return total

@@ -48,22 +48,6 @@ def _ensure_database():
 def _text(i, n):
     return " ".join(WORDS[(i * 7 + j) % len(WORDS)] for j in range(n))
 
-_FILLER = {"text": "", "character varying": "", "jsonb": "{}", "boolean": False, "smallint": 0, "integer": 0,
-           "bigint": 0, "double precision": 0.0, "timestamp with time zone": "2026-01-01T00:00:00Z"}
-
-
-def _copy(cur, table, columns, rows):
-    """COPY rows into table; NOT NULL columns this bench does not know (added by later
-    features) get a neutral value of their type, so the seed keeps working as the schema grows."""
-    extra = [(name, _FILLER[kind]) for name, kind in cur.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
-        "AND is_nullable = 'NO' AND column_default IS NULL", (table,)).fetchall() if name not in columns]
-    names = ", ".join([*columns, *(name for name, _ in extra)])
-    tail = tuple(value for _, value in extra)
-    with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row + tail)
-
 
 def seed(target):
     """Grow the database to `target` judgments (two per comparison)."""
@@ -72,6 +56,7 @@ def seed(target):
     from django.db import connection
 
     from annotation.models import Judgment
+    from bench.seeding import copy_rows, finish
     from inference.models import ModelEndpoint
 
     call_command("migrate", verbosity=0)
@@ -92,17 +77,17 @@ def seed(target):
         new_comparisons = (target - have + 1) // 2
         prompt_ids = list(range(first_prompt, first_prompt + min(PROMPTS, new_comparisons)))
         with raw.cursor() as cur:
-            _copy(cur, "inference_prompt", ("id", "conversation", "created_at"), (
+            copy_rows(cur, "inference_prompt", ("id", "conversation", "created_at"), (
                 (pid, json.dumps([{"role": "user", "content": f"question {pid}: {_text(pid, 12)}"}]),
                  "2026-01-01T00:00:00Z") for pid in prompt_ids))
-            _copy(cur, "inference_response",
+            copy_rows(cur, "inference_response",
                   ("id", "prompt_id", "endpoint_id", "status", "text", "error", "generation_params", "created_at"), (
                       (r0 + 2 * c + p, prompt_ids[c % len(prompt_ids)], models[p].pk, "done",
                        _text(c + p, 20 + (c * 13 + p * 29) % 60), "", "{}", "2026-01-01T00:00:00Z")
                       for c in range(new_comparisons) for p in range(2)))
-            _copy(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
+            copy_rows(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
                 (c0 + c, prompt_ids[c % len(prompt_ids)], 2, "2026-01-01T00:00:00Z") for c in range(new_comparisons)))
-            _copy(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
+            copy_rows(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
                 (s0 + 2 * c + p, c0 + c, p, r0 + 2 * c + p) for c in range(new_comparisons) for p in range(2)))
             rankings = ["[[0], [1]]", "[[1], [0]]", "[[0], [1]]", "[[0, 1]]"] + ["[[1], [0]]"] * 6
 
@@ -114,14 +99,11 @@ def seed(target):
                                '["clear"]' if n % 5 == 0 else "[]", "" if n % 4 else "More precise.",
                                "human", users[a].pk, "", True, "v1", "2026-01-02T00:00:00Z")
 
-            _copy(cur, "annotation_judgment", (
+            copy_rows(cur, "annotation_judgment", (
                 "id", "comparison_id", "ranking", "none_acceptable", "strength", "aspects", "confidence", "reason_tags",
                 "rationale", "source", "annotator_id", "judge_prompt_version", "identities_hidden", "rubric_version",
                 "created_at"), judgments())
-        for table in ("inference_prompt", "inference_response", "annotation_comparison", "annotation_comparisonslot",
-                      "annotation_judgment"):
-            raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-        raw.execute("ANALYZE")
+        finish(raw)
     count = Judgment.objects.count()
     print(f"seeded to {count} judgments in {time.perf_counter() - started:.1f} s", flush=True)
     return count
