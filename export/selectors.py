@@ -330,8 +330,10 @@ def _copy_csv(raw, sql, params, columns):
         pa.py_buffer(data),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=len(data) + 1, use_threads=False),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        # Only an empty unquoted field is NULL: Arrow's default list would read a text "NA" or "null" as one.
         convert_options=pa_csv.ConvertOptions(column_types=columns, true_values=["t"], false_values=["f"],
-                                              strings_can_be_null=True, quoted_strings_can_be_null=False),
+                                              null_values=[""], strings_can_be_null=True,
+                                              quoted_strings_can_be_null=False),
     ).combine_chunks()
 
 

@@ -17,13 +17,14 @@ pytestmark = pytest.mark.django_db
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Write a haiku about rain."}],
+    [{"role": "user", "content": "NA"}],  # texts a CSV reader could take for a missing value
     [{"role": "user", "content": "Say \"hi\",\nthen stop."}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "日本の首都は？"}],
     [{"role": "user", "content": "Fix: print 'a' + 1"}, {"role": "assistant", "content": "Use str(1)."},
      {"role": "user", "content": "Why?"}],
 ]
 TEXTS = ["Plain answer.", "A \"quoted\", comma, answer\nover two lines.", "Ünïcödé ✓ 答え", "", "x" * 300,
-         "**bold** and `code`"]
+         "**bold** and `code`", "NA", "null", "N/A", "t", "\\N", "line\r\nbreak"]
 
 
 def _random_ranking(rng, k):
@@ -51,7 +52,7 @@ def mixed(make_user):
         k = rng.choice([2, 2, 2, 3, 4])
         prompt = rng.choice(prompts)
         responses = [Response.objects.create(prompt=prompt, endpoint=models[m], status="done",
-                                             text=f"{rng.choice(TEXTS)} #{number}.{m}")
+                                             text=rng.choice(TEXTS) + ("" if rng.random() < 0.4 else f" #{number}.{m}"))
                      for m in rng.sample(range(5), k)]
         comparison = create_comparison(prompt, responses)
         comparisons.append(comparison)
@@ -60,7 +61,7 @@ def mixed(make_user):
             record_judgment(
                 comparison, _random_ranking(rng, k), annotator=person, identities_hidden=rng.random() < 0.8,
                 none_acceptable=rng.random() < 0.1, strength=rng.choice([None, 1, 2, 3]),
-                confidence=rng.choice([None, 1, 5]), rationale=rng.choice(["", "B rambles,\n\"A\" is exact.", "✓"]),
+                confidence=rng.choice([None, 1, 5]), rationale=rng.choice(["", "B rambles,\n\"A\" is exact.", "✓", "NA", "null"]),
                 reason_tags=rng.choice([[], ["clear"], ["b", "a", "a"]]), rubric_version=rng.choice(["", "v1"]),
             )
         if rng.random() < 0.3:
