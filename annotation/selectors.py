@@ -55,26 +55,36 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
         rows if ids is not None else rows.iterator(chunk_size=5000)
     ):
         if current is None or judgment_id != current[0]:
-            if current is not None:
-                yield _judged(current, shared)
+            if current is not None and (judged := _judged(current, shared)) is not None:
+                yield judged
             current = (judgment_id, ranking_text, category or "", [], [], [])
         current[3].append(position)
         current[4].append(name)
         current[5].append(response_id)
-    if current is not None:
-        yield _judged(current, shared)
+    if current is not None and (judged := _judged(current, shared)) is not None:
+        yield judged
 
 
 def _judged(row, shared):
+    """The JudgedRanking of one judgment, or None when its ranking does not name each shown
+    position exactly once (a row written around the services): it rates nothing."""
     judgment_id, ranking_text, category, positions, names, response_ids = row
-    by_position = dict(zip(positions, names))
     names = tuple(names)
     names = shared.setdefault(names, names)
-    key = (ranking_text, names)
-    ranking = shared.get(key)
-    if ranking is None:
-        ranking = shared[key] = tuple(tuple(by_position[p] for p in group) for group in json.loads(ranking_text))
-    return JudgedRanking(judgment_id, ranking, category, names, tuple(response_ids))
+    key = (ranking_text, names, tuple(positions))
+    ranking = shared.get(key, False)
+    if ranking is False:
+        ranking = shared[key] = _named_ranking(json.loads(ranking_text), dict(zip(positions, names)))
+    return None if ranking is None else JudgedRanking(judgment_id, ranking, category, names, tuple(response_ids))
+
+
+def _named_ranking(ranking, by_position):
+    groups = ranking if isinstance(ranking, list) and all(isinstance(g, list) for g in ranking) else None
+    named = [p for g in groups or () for p in g]
+    if not groups or sorted(named, key=repr) != sorted(by_position, key=repr) or \
+            any(type(p) is not int for p in named):
+        return None
+    return tuple(tuple(by_position[p] for p in group) for group in groups)
 
 
 def response_texts(response_ids):

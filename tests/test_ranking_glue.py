@@ -329,3 +329,16 @@ def test_style_table_looks_up_features_in_vote_order_and_keeps_only_finished_ans
     growing.refresh_from_db()
     assert table.lookup(rids[:2]).tolist()[0] == [markdown_features(growing.text)[f] for f in FEATURES]
     assert sorted(table.ids.tolist()) == sorted([done.pk, growing.pk])
+
+
+def test_a_ranking_written_around_the_services_rates_nothing_and_breaks_nothing(models, users, django_user_model):
+    _vote(users[:2], models[0], models[1])
+    comparison = Judgment.objects.first().comparison
+    for ranking in ([[0], [5]], [[0], [0]], [["0"], ["1"]], [[0]], {"0": 1}):
+        outsider = django_user_model.objects.create_user(f"raw-{Judgment.objects.count()}")
+        Judgment.objects.create(comparison=comparison, ranking=ranking, source="human", annotator=outsider,
+                                identities_hidden=True)
+    services.refit(bootstrap=0)
+    assert _latest().judgment_count == 2  # only the two votes the service recorded
+    services.live_refit()
+    assert _latest().judgment_count == 2
