@@ -376,6 +376,14 @@ class _StyleTable:
 _STYLE = _StyleTable()
 
 
+def reset_process_state():
+    """Forget this process's ledger and style features (read again on the next refit): for a
+    database emptied and refilled under a running worker (ids handed out again), and for tests."""
+    global _ledger, _STYLE, _live_refits
+    with _ledger_lock:
+        _ledger, _STYLE, _live_refits = None, _StyleTable(), 0
+
+
 def _prune(method, style_control, category):
     views = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category)
     stale = views.values_list("pk", flat=True)[KEEP_SNAPSHOTS_PER_VIEW:]

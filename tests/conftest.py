@@ -79,6 +79,16 @@ def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}.")
 
 
+@pytest.fixture(autouse=True)
+def fresh_rating_ledger():
+    """Each test starts with a worker's empty in-process rating state, as after a restart: the
+    database a test wrote is rolled back, and SQLite may then hand the same ids out again."""
+    from ranking import services
+
+    services.reset_process_state()
+    yield
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username, password="pw-" + "x" * 8, **extra):
