@@ -19,8 +19,9 @@ import pyarrow.compute as pc
 from . import formats
 from .policies import TIE, WIN, break_ranking, group_index, prompt_key, split_for
 
-LOSS_, NONE_SHARE = 2, 3  # agreement codes beside WIN (1) and TIE (0): b over a, and "none acceptable" share
-_STRUCT_ROLE_CONTENT = formats.MESSAGE
+# Outcome codes for agreement counting, beside policies.WIN (1) and TIE (0): non-negative, so
+# they pack into one integer key. LOSS_: b over a. NONE_SHARE: the "none acceptable" share.
+LOSS_, NONE_SHARE = 2, 3
 
 
 def applies(options):
@@ -81,9 +82,10 @@ class _RankingInfo:
 
 
 def _units(options, info, none_acceptable):
-    """The row units one valid judgment with this ranking yields, in the row path's order:
-    (negative?, a, b, gap, tie, agreement specs, dropped counts). A spec is (code, x, y);
-    a unit's agreement is the smallest of its specs' shares."""
+    """(units, dropped): the row units one valid judgment with this ranking yields, in the row
+    path's order, each (negative?, a, b, gap, tie, agreement specs), and what the policies drop
+    ({reason: count}). A spec is (code, x, y); a unit's agreement is the smallest of its specs'
+    shares."""
     units, dropped = [], {}
     index = group_index(info.ranking)
     if none_acceptable and options.ties == "drop":
@@ -164,8 +166,7 @@ def _one_each(values, type_):
 
 def _assistant(texts):
     roles = pa.array(np.full(len(texts), "assistant", dtype=object), type=pa.string())
-    return _one_each(pa.StructArray.from_arrays([roles, texts], fields=list(_STRUCT_ROLE_CONTENT)),
-                     _STRUCT_ROLE_CONTENT)
+    return _one_each(pa.StructArray.from_arrays([roles, texts], fields=list(formats.MESSAGE)), formats.MESSAGE)
 
 
 def _append_one(lists, values):
