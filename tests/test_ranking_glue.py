@@ -342,3 +342,32 @@ def test_a_ranking_written_around_the_services_rates_nothing_and_breaks_nothing(
     assert _latest().judgment_count == 2  # only the two votes the service recorded
     services.live_refit()
     assert _latest().judgment_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_worker_that_runs_ranking_warms_its_ledger_on_a_side_thread(models, users):
+    import threading
+    from types import SimpleNamespace
+
+    from ranking.tasks import warm_up_ranking_ledger
+
+    _vote(users[:2], models[0], models[1])
+
+    def sender(queues, pool_module):
+        pool = type("TaskPool", (), {"__module__": pool_module})()
+        return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=queues))),
+                               pool=pool)
+
+    def warmers():
+        return [t for t in threading.enumerate() if t.name == "ranking-warm-up"]
+
+    warm_up_ranking_ledger(sender({"inference": None}, "celery.concurrency.thread"))  # a GPU-only worker
+    warm_up_ranking_ledger(sender(None, "celery.concurrency.prefork"))  # the parent serves no task
+    assert not warmers() and services._ledger is None
+
+    warm_up_ranking_ledger(sender({"ranking": None, "default": None}, "celery.concurrency.thread"))
+    for thread in warmers():
+        thread.join(timeout=30)
+    assert services._ledger is not None and services._ledger.count == 2
+    services.live_refit()  # from the warm ledger: nothing new to read, every view written
+    assert _latest().judgment_count == 2
