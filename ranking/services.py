@@ -348,14 +348,17 @@ class _StyleTable:
             missing = np.unique(rids[~found])
             if not missing.size:
                 return self.values[at]
-            final, transient = self._load(missing)
-            if final:
-                ids = np.fromiter(final, dtype=np.int64, count=len(final))
-                self.ids = np.concatenate([self.ids, ids])
-                self.values = np.concatenate([self.values, np.array(list(final.values()), dtype=np.float64)])
-                order = np.argsort(self.ids, kind="stable")
-                self.ids, self.values = self.ids[order], self.values[order]
+            ids, values, transient = self._load(missing)
+            if ids.size:
+                if self.ids.size:
+                    ids, values = np.concatenate([self.ids, ids]), np.concatenate([self.values, values])
+                if (np.diff(ids) < 0).any():  # the stored rows come in storage order, mostly sorted
+                    order = np.argsort(ids, kind="stable")
+                    ids, values = ids[order], values[order]
+                self.ids, self.values = ids, values
                 at, found = self._find(rids)
+            if found.all():
+                return self.values[at]
             out = np.zeros((len(rids), len(FEATURES)))
             out[found] = self.values[at[found]]
             for i in np.flatnonzero(~found):  # answers still being written: computed, not kept
@@ -363,29 +366,38 @@ class _StyleTable:
             return out
 
     def _load(self, missing):
-        """({id: features} of finished answers, stored or computed now and stored; {id: features}
-        of answers still being written, which may change)."""
-        final, transient = {}, {}
-        stored = ResponseStyle.objects.values_list("response_id", *FEATURES)
+        """(ids, feature rows) of the finished answers among ``missing`` (stored, or computed now
+        and stored) and {id: feature row} of answers still being written, which may change.
+        Stored rows are gathered into arrays a slice at a time: two million answers as Python
+        objects would take hundreds of megabytes."""
+        stored = ResponseStyle.objects.order_by().values_list("response_id", *FEATURES)
         if missing.size < 100_000:
             stored = stored.filter(response_id__in=missing.tolist())
-        wanted = set(missing.tolist())
-        for rid, *feats in stored.iterator(chunk_size=10_000):
-            if rid in wanted:
-                final[rid] = feats
-        still = [rid for rid in missing.tolist() if rid not in final]
+        rows = stored.iterator(chunk_size=10_000)
+        ids, values = [], []
+        for chunk in iter(lambda: list(islice(rows, 50_000)), []):
+            part = np.array(chunk, dtype=np.int64)
+            wanted = missing[np.minimum(np.searchsorted(missing, part[:, 0]), len(missing) - 1)] == part[:, 0]
+            ids.append(part[wanted, 0])
+            values.append(part[wanted, 1:].astype(np.float64))
+        found = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        transient = {}
+        still = np.setdiff1d(missing, found).tolist()
         for start in range(0, len(still), 5000):
             fresh = []
             for rid, (text, done) in response_texts(still[start : start + 5000]).items():
                 feats = markdown_features(text)
-                row = [feats[f] for f in FEATURES]
                 if done:  # a finished answer no longer changes: compute it once
-                    final[rid] = row
                     fresh.append(ResponseStyle(response_id=rid, **feats))
                 else:
-                    transient[rid] = row
+                    transient[rid] = [feats[f] for f in FEATURES]
             ResponseStyle.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=5000)
-        return final, transient
+            ids.append(np.array([style.response_id for style in fresh], dtype=np.int64))
+            values.append(np.array([[getattr(style, f) for f in FEATURES] for style in fresh],
+                                   dtype=np.float64).reshape(-1, len(FEATURES)))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES))), transient
+        return np.concatenate(ids), np.concatenate(values), transient
 
 
 _STYLE = _StyleTable()

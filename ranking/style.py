@@ -235,20 +235,35 @@ class StyleProblem:
             out[k] = x1 + Hinv @ g1
         return out
 
-    def sandwich_cov(self, x_hat, H, jid):
+    def sandwich_cov(self, x_hat, H, jid, chunk=200_000):
         """Covariance H^-1 S H^-1 of the estimate, S = the sum over judgments of their score's outer
         product: what the linearised bootstrap's resamples converge to as the judgments grow (each
         resample's score is a sum of N independent terms), at the cost of one pass over the pairs."""
-        from scipy import sparse
-
         z = self._z(x_hat)
         r = self.w * (self.y - 1.0 / (1.0 + np.exp(-z)))
-        P, M = len(r), self.M
-        rows = np.concatenate([jid, jid] + [jid] * self.F)
-        cols = np.concatenate([self.a, self.b] + [np.full(P, M + k) for k in range(self.F)])
-        vals = np.concatenate([r, -r] + [r * self.X[:, k] for k in range(self.F)])
-        scores = sparse.csr_matrix((vals, (rows, cols)), shape=(int(jid.max()) + 1, self.dim))
-        S = (scores.T @ scores).toarray()
+        M = self.M
+        # Judgments a slice at a time (their pairs kept together), each slice's scores dense:
+        # memory stays a few tens of MB however many judgments there are.
+        order = np.argsort(jid, kind="stable")
+        sorted_jid = jid[order]
+        S = np.zeros((self.dim, self.dim))
+        start = 0
+        while start < len(order):
+            end = min(start + chunk, len(order))
+            if end < len(order):  # end at a judgment boundary
+                boundary = int(np.searchsorted(sorted_jid, sorted_jid[end], side="left"))
+                end = boundary if boundary > start else int(np.searchsorted(sorted_jid, sorted_jid[end], side="right"))
+            pairs = order[start:end]
+            local = sorted_jid[start:end] - sorted_jid[start]
+            n = int(local[-1]) + 1
+            rp = r[pairs]
+            cells = n * self.dim
+            scores = (np.bincount(local * self.dim + self.a[pairs], rp, cells)
+                      - np.bincount(local * self.dim + self.b[pairs], rp, cells)).reshape(n, self.dim)
+            for k in range(self.F):
+                scores[:, M + k] = np.bincount(local, rp * self.X[pairs, k], n)
+            S += scores.T @ scores
+            start = end
         Hinv = np.linalg.inv(-H)
         return Hinv @ S @ Hinv
 
