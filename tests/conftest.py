@@ -3,6 +3,7 @@ and arena data. Tests that go through the worker use transactional_db, since
 the worker (another process) only sees committed rows."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -115,6 +116,14 @@ def arena(tiny_model_dirs):
 
 
 MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4"]
+_RANDOM_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")
+
+
+def leaked_model_names(text):
+    """The model-name markers found in text, leaving out long random tokens (CSRF tokens,
+    session keys): one of 64 random characters holds "qx7" about once in a few hundred pages."""
+    lowered = _RANDOM_TOKEN.sub("", text).lower()
+    return [marker for marker in MODEL_NAME_MARKERS if marker in lowered]
 
 
 @pytest.fixture

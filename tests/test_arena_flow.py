@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from annotation.models import Judgment
 from arena.models import Battle
 from inference.models import ModelEndpoint, Response
-from tests.conftest import MODEL_NAME_MARKERS, wait_for
+from tests.conftest import leaked_model_names, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
@@ -43,9 +43,8 @@ def _finished(api, battle_id):
 
 
 def _assert_anonymous(text):
-    lowered = text.lower()
-    for marker in MODEL_NAME_MARKERS:
-        assert marker not in lowered, f"model identity {marker!r} leaked before the vote"
+    leaked = leaked_model_names(text)
+    assert not leaked, f"model identity {leaked} leaked before the vote"
 
 
 def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):

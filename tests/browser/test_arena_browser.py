@@ -2,14 +2,13 @@
 
 import pytest
 
-from tests.conftest import MODEL_NAME_MARKERS, TEST_OUTPUT
+from tests.conftest import TEST_OUTPUT, leaked_model_names
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
 
 def _no_names(html):
-    lowered = html.lower()
-    leaked = [m for m in MODEL_NAME_MARKERS if m in lowered]
+    leaked = leaked_model_names(html)
     assert not leaked, f"model identity leaked before the vote: {leaked}"
 
 
