@@ -155,43 +155,13 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         stats = ExportStats(scope=scope_text)
         total = selectors.count_judgments(options, scope) if progress else None
         balancers = {split: LengthBalancer(options.max_chosen_longer_rate) for split in SPLITS}
-        needs_reliability = options.aggregate == "weighted" or options.min_reliability is not None
-        reliability = _reliability_lookup() if needs_reliability else None
         if columnar is None:
             columnar = connection.vendor == "postgresql" and columnar_path.applies(options)
+        report = (lambda: progress(stats.judgments_read, sum(stats.rows.values()), total)) if progress else None
         if columnar:
-            state = columnar_path.ColumnarState(options, balancers)
-            for judgments, shown in selectors.read_ahead(selectors.judgment_pages(options, scope, page_size)):
-                for split, table in columnar_path.page_tables(state, judgments, shown, stats):
-                    writers[split].write_table(table)
-                    stats.rows[split] += table.num_rows
-                if progress:
-                    progress(stats.judgments_read, sum(stats.rows.values()), total)
-        split_keys = {}  # prompt id -> split (only with a test split)
-        batch_mark = 0
-        groups = () if columnar else selectors.comparison_groups(options, batch_size=batch_size, scope=scope,
-                                                                 with_campaign=needs_reliability)
-        for group in groups:
-            stats.comparisons_read += 1
-            stats.judgments_read += len(group.judgments)
-            if reliability is not None:
-                _apply_reliability(options, group, reliability, stats)
-            if options.test_fraction <= 0:
-                split = "train"
-            else:
-                split = split_keys.get(group.prompt_id)
-                if split is None:
-                    split = split_for(prompt_key(group.conversation), options.seed, options.test_fraction)
-                    if len(split_keys) >= 100_000:  # bounded memory; a miss only recomputes the hash
-                        split_keys.clear()
-                    split_keys[group.prompt_id] = split
-            for row in _rows(options, group, stats, balancers[split]):
-                writers[split].write(row)
-                stats.rows[split] += 1
-                stats.sources[row["source"]] += 1
-            if progress and stats.judgments_read - batch_mark >= batch_size:
-                batch_mark = stats.judgments_read
-                progress(stats.judgments_read, sum(stats.rows.values()), total)
+            _write_columnar(options, scope, page_size, writers, stats, balancers, report)
+        else:
+            _write_rows(options, scope, batch_size, writers, stats, balancers, report)
         for split, balancer in balancers.items():
             if balancer.dropped:
                 stats.dropped[f"length balancing ({split})"] += balancer.dropped
@@ -215,6 +185,47 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"out_dir": str(out_dir), "files": files, "summary": result_summary}
+
+
+def _write_columnar(options, scope, page_size, writers, stats, balancers, report):
+    """The columnar path (export.columnar): Arrow tables a page at a time."""
+    state = columnar_path.ColumnarState(options, balancers)
+    for judgments, shown in selectors.read_ahead(selectors.judgment_pages(options, scope, page_size)):
+        for split, table in columnar_path.page_tables(state, judgments, shown, stats):
+            writers[split].write_table(table)
+            stats.rows[split] += table.num_rows
+        if report:
+            report()
+
+
+def _write_rows(options, scope, batch_size, writers, stats, balancers, report):
+    """The row path: one comparison and one row dictionary at a time, every policy."""
+    needs_reliability = options.aggregate == "weighted" or options.min_reliability is not None
+    reliability = _reliability_lookup() if needs_reliability else None
+    split_keys = {}  # prompt id -> split (only with a test split)
+    batch_mark = 0
+    for group in selectors.comparison_groups(options, batch_size=batch_size, scope=scope,
+                                             with_campaign=needs_reliability):
+        stats.comparisons_read += 1
+        stats.judgments_read += len(group.judgments)
+        if reliability is not None:
+            _apply_reliability(options, group, reliability, stats)
+        if options.test_fraction <= 0:
+            split = "train"
+        else:
+            split = split_keys.get(group.prompt_id)
+            if split is None:
+                split = split_for(prompt_key(group.conversation), options.seed, options.test_fraction)
+                if len(split_keys) >= 100_000:  # bounded memory; a miss only recomputes the hash
+                    split_keys.clear()
+                split_keys[group.prompt_id] = split
+        for row in _rows(options, group, stats, balancers[split]):
+            writers[split].write(row)
+            stats.rows[split] += 1
+            stats.sources[row["source"]] += 1
+        if report and stats.judgments_read - batch_mark >= batch_size:
+            batch_mark = stats.judgments_read
+            report()
 
 
 def _check_destination(out_dir, overwrite):
