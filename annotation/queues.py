@@ -215,18 +215,20 @@ def next_assignment(campaign, user, *, rng=random):
     return assignment
 
 
-def _held(campaign, user, assignment_id):
-    assignment = (
-        Assignment.objects.select_for_update()
-        .select_related("item__comparison", "item__campaign")
-        .filter(pk=assignment_id, annotator=user, item__campaign=campaign)
-        .first()
-    )
-    if assignment is None:
+def _leased(rows, pk, user, campaign):
+    """The locked row ``pk`` of ``rows`` (assignments or repeat checks) that ``user`` holds in
+    ``campaign``, still leased; NotAssigned or AssignmentGone otherwise."""
+    row = rows.filter(pk=pk, annotator=user, item__campaign=campaign).first()
+    if row is None:
         raise NotAssigned("This item is not assigned to you; ask for the next item instead.")
-    if assignment.status != Assignment.Status.LEASED:
-        raise AssignmentGone(f"You already {assignment.status} this item.")
-    return assignment
+    if row.status != type(row).Status.LEASED:
+        raise AssignmentGone(f"You already {row.status} this item.")
+    return row
+
+
+def _held(campaign, user, assignment_id):
+    rows = Assignment.objects.select_for_update().select_related("item__comparison", "item__campaign")
+    return _leased(rows, assignment_id, user, campaign)
 
 
 def submit(campaign, user, assignment_id, payload):
@@ -262,17 +264,8 @@ def submit(campaign, user, assignment_id, payload):
 
 
 def _held_repeat(campaign, user, repeat_id):
-    repeat = (
-        RepeatCheck.objects.select_for_update(of=("self",))
-        .select_related("item__comparison")
-        .filter(pk=repeat_id, annotator=user, item__campaign=campaign)
-        .first()
-    )
-    if repeat is None:
-        raise NotAssigned("This item is not assigned to you; ask for the next item instead.")
-    if repeat.status != RepeatCheck.Status.LEASED:
-        raise AssignmentGone(f"You already {repeat.status} this item.")
-    return repeat
+    rows = RepeatCheck.objects.select_for_update(of=("self",)).select_related("item__comparison")
+    return _leased(rows, repeat_id, user, campaign)
 
 
 def submit_repeat(campaign, user, repeat_id, payload):
