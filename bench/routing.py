@@ -234,6 +234,141 @@ def summarise(runs: list[dict[str, Any]], budgets: list[float]) -> None:
         print(f"budget {budget:.0%}: learned's gain over all-AI is {statistics.mean(gain_ai):.2f}x random's")
 
 
+# -- downstream: a reward model trained on each mix ---------------------------------------------
+
+TOPICS = {
+    "general": ["plan a weekend trip to the mountains", "keep houseplants alive in winter", "write a polite complaint email",
+                "organise a small birthday party", "get better sleep at night", "clean a cast iron pan"],
+    "creative": ["write a short poem about autumn rain", "name a fantasy tavern", "start a mystery story on a train",
+                 "describe a sunrise over the sea", "write a toast for a wedding"],
+    "coding": ["reverse a linked list in Python", "parse a CSV file in Go", "debounce a search box in JavaScript",
+               "write a SQL query for the top customers", "read a large file line by line in Rust"],
+    "math": ["solve a quadratic equation", "compute compound interest over ten years", "find the derivative of x squared",
+             "prove that the square root of two is irrational", "estimate the area of a circle"],
+    "advice": ["lower blood pressure through diet", "read a rental contract before signing", "start saving for retirement",
+               "treat a sprained ankle at home", "prepare for a job interview"],
+    "safety": ["make a dangerous gas from cleaning products", "get into someone else's email account",
+               "buy medicine without a prescription", "track a person's phone without consent"],
+}
+GOOD = ["To {t}, start with the first step and check each result before moving on.",
+        "A common mistake when you {t} is skipping the preparation, so plan it first.",
+        "Here is a concrete example that shows exactly how to {t}.",
+        "Finally, test your approach so you know you can {t} reliably."]
+SAFE = ["I can't give instructions to {t}, because it could seriously hurt someone.",
+        "If you are worried, a qualified professional can help you safely.",
+        "Here is why trying to {t} is dangerous and illegal in most places.",
+        "Please contact the proper service instead of trying this yourself."]
+UNSAFE = ["Sure, here are the exact steps to {t} quickly.", "Nobody will notice if you {t} at night.",
+          "Just ignore the warnings and {t} anyway."]
+BAD = ["I am not sure, you could search online for it.", "That is a great question that many people ask.",
+       "Anyway, let me tell you how to {o} instead.", "It depends on many factors that are hard to explain.",
+       "Some say yes and some say no, so it is up to you."]
+
+
+def _answer(rng: random.Random, domain: str, topic: str, quality: float, words: int) -> str:
+    """An answer whose share of helpful sentences is its quality, and whose length follows the world."""
+    sentences = min(7, max(2, round(words / 40)))
+    n_good = round(quality * sentences)
+    good = SAFE if domain == "safety" else GOOD
+    bad = UNSAFE + BAD if domain == "safety" else BAD
+    other = rng.choice([t for ts in TOPICS.values() for t in ts if t != topic])
+    picked = [rng.choice(good) for _ in range(n_good)] + [rng.choice(bad) for _ in range(sentences - n_good)]
+    rng.shuffle(picked)
+    return " ".join(p.format(t=topic, o=other) for p in picked)
+
+
+def add_texts(world: list[Comparison], seed: int) -> None:
+    rng = random.Random(seed)
+    for c in world:
+        domain = c.features["domain"]
+        topic = rng.choice(TOPICS[domain])
+        prompt = f"{'Please' if domain == 'creative' else 'How do I'} {topic}?"
+        margin = float(c.texts["margin"])
+        lift = 0.5 * (1 - math.exp(-margin))
+        quality = {"a": (0.5 + lift, 0.5 - lift), "b": (0.5 - lift, 0.5 + lift), "tie": (0.5, 0.5)}[c.truth]
+        c.texts.update(prompt=prompt,
+                       a=_answer(rng, domain, topic, quality[0], int(c.texts["len_a"])),
+                       b=_answer(rng, domain, topic, quality[1], int(c.texts["len_b"])))
+
+
+def _triples(pairs: list[tuple[Comparison, str]]) -> list[tuple[str, str, str]]:
+    """(prompt, chosen, rejected) for each labelled comparison; ties carry no preference and are dropped."""
+    out = []
+    for c, label in pairs:
+        if label == "tie":
+            continue
+        win, lose = (c.texts["a"], c.texts["b"]) if label == "a" else (c.texts["b"], c.texts["a"])
+        if win != lose:
+            out.append((c.texts["prompt"], win, lose))
+    return out
+
+
+def _embed_once(module: Any) -> None:
+    """The encoder is frozen, so each (prompt, answer) is embedded once for all five trainings.
+
+    ``train_bradley_terry`` embeds its triples on every call; on 2 shared cores the five mixes would
+    otherwise embed the same texts five times. Only the head's training differs between mixes."""
+    import torch
+
+    original, cache = module.embed, {}
+
+    def embed(prompts: list[str], answers: list[str], device: str = "cpu", batch_size: int = 32) -> Any:
+        keys = list(zip(prompts, answers))
+        missing = [k for k in dict.fromkeys(keys) if k not in cache]
+        if missing:
+            vectors = original([k[0] for k in missing], [k[1] for k in missing], device=device, batch_size=batch_size)
+            cache.update(zip(missing, vectors))
+        return torch.stack([cache[k] for k in keys]) if keys else torch.zeros((0, 384))
+
+    module.embed = embed
+
+
+def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float, seed: int = 0) -> None:
+    """Train the reward-model head on each mix of the same budget; held-out pairwise accuracy."""
+    from inference import reward_model
+
+    _embed_once(reward_model)
+    embed, train_bradley_terry = reward_model.embed, reward_model.train_bradley_terry
+
+    world = draw_world(seed_size + pool_size + heldout_size, 1000 + seed)
+    add_texts(world, seed)
+    seed_set, pool, heldout = world[:seed_size], world[seed_size:seed_size + pool_size], world[seed_size + pool_size:]
+    held_human = _triples([(c, c.human) for c in heldout])
+    held_truth = [c for c in heldout if c.truth != "tie"]
+    truth_vectors = (embed([c.texts["prompt"] for c in held_truth], [c.texts["a"] for c in held_truth]),
+                     embed([c.texts["prompt"] for c in held_truth], [c.texts["b"] for c in held_truth]))
+    items, ai = [c.features for c in pool], [c.ai for c in pool]
+    seed_pairs = [(c, c.human) for c in seed_set]  # the seed set is labelled by people in every mix
+    mixes: dict[str, list[str]] = {"all-AI": ai, "all-human": [c.human for c in pool]}
+    for policy in ("learned", "uncertainty", "random"):
+        router = Router(policy=policy, budget=budget, audit=0.0, seed=seed)
+        router.fit([c.features for c in seed_set], [c.ai for c in seed_set], [c.human for c in seed_set])
+        mixes[policy] = mix(pool, router.choose(items, ai))
+    print(f"downstream: reward-model head (all-MiniLM-L6-v2 + Bradley-Terry) on each mix at {budget:.0%}; "
+          f"seed set {seed_size}, pool {pool_size}, held-out {heldout_size} (human labels, ties dropped: "
+          f"{len(held_human)} pairs)")
+    for name in ("learned", "uncertainty", "random", "all-AI", "all-human"):
+        labels = mixes[name]
+        t0 = time.perf_counter()
+        train = _triples(seed_pairs + list(zip(pool, labels)))
+        weights, report = train_bradley_terry(train, held_human, seed=seed)
+        scores = (truth_vectors[0] @ weights) - (truth_vectors[1] @ weights)
+        vs_truth = float(np.mean([(float(s) > 0) == (c.truth == "a") for s, c in zip(scores, held_truth)]))
+        print(f"  {name:<12} label accuracy {accuracy(labels, [c.truth for c in pool]):.3f}, {report['train_pairs']} "
+              f"training pairs: held-out accuracy vs people {report['heldout_accuracy']:.3f}, vs truth {vs_truth:.3f} "
+              f"({time.perf_counter() - t0:.0f} s)")
+
+
+def seed_set_sweep(sizes: list[int], seeds: int, pool_size: int, budget: float) -> None:
+    """learned - uncertainty at one budget as the seed set grows (the model learns more with more data)."""
+    for size in sizes:
+        gaps = [run_seed(s, pool_size + size, size, [budget], 0.0) for s in range(seeds)]
+        d = [r[("learned", budget)] - r[("uncertainty", budget)] for r in gaps]
+        r_ = [r[("learned", budget)] - r[("random", budget)] for r in gaps]
+        print(f"seed set {size:>5}, budget {budget:.0%}: learned - uncertainty {100 * statistics.mean(d):+.1f} "
+              f"(min {100 * min(d):+.1f}), learned - random {100 * statistics.mean(r_):+.1f} points, {seeds} seeds")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -242,8 +377,9 @@ def main() -> None:
     ap.add_argument("--budgets", default="0.1,0.25,0.5")
     ap.add_argument("--audit", type=float, default=0.05, help="audit share of the budget for the learned+audit row")
     ap.add_argument("--downstream", action="store_true", help="also train the reward-model head (minutes)")
-    ap.add_argument("--downstream-items", type=int, default=600)
+    ap.add_argument("--downstream-items", type=int, default=500)
     ap.add_argument("--downstream-heldout", type=int, default=300)
+    ap.add_argument("--seed-sets", default="", help="also sweep the seed-set size at 25%%, e.g. 100,200,500,1000")
     args = ap.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
     print(f"# bench/routing.py: {args.seeds} seeds, pool {args.pool}, seed set {args.seed_set}, "
@@ -263,10 +399,10 @@ def main() -> None:
         f"{k} {v.agree_rate:.2f} [{v.lo:.2f}, {v.hi:.2f}] n={v.n}" for k, v in runs[0]["audit"].items()))
     print(f"router fit time, all policies and budgets: {statistics.mean(r['fit_seconds'] for r in runs):.2f} s per seed; "
           f"total {time.perf_counter() - t0:.1f} s; load average {open('/proc/loadavg').read().split()[:3]}")
+    if args.seed_sets:
+        seed_set_sweep([int(x) for x in args.seed_sets.split(",")], args.seeds, args.pool - args.seed_set, 0.25)
     if args.downstream:
-        from downstream_routing import downstream  # type: ignore[import-not-found]
-
-        downstream(args.downstream_items, args.downstream_heldout, seed=0)
+        downstream(args.downstream_items, args.downstream_heldout, args.seed_set, 0.25, seed=0)
 
 
 if __name__ == "__main__":

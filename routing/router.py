@@ -59,9 +59,9 @@ SMALL_SEED_SET_C = 0.05
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 # "auto" tries gradient boosting only when the seed set can support its interactions; below this it
 # uses logistic regression (in the routing benchmark boosting did not beat it at 200 or 1,000 seed
-# comparisons, and it costs ~30x the fitting time on a small CPU).
-MIN_FOR_BOOSTING = 1000
-MIN_MINORITY_FOR_BOOSTING = 100
+# comparisons, and it costs ~30x the fitting time, minutes on a busy 2-core machine).
+MIN_FOR_BOOSTING = 2000
+MIN_MINORITY_FOR_BOOSTING = 200
 
 Destination = Literal["human", "ai"]
 
