@@ -166,25 +166,24 @@ class Router:
         clean = check_items(items)
         labels, confidences = check_ai_labels(ai_labels, clean, self.confidence_key)
         human = check_labels(human_labels, len(clean), "human labels")
-        self.seed_size = len(clean)
-        self.model_version = self._version([clean, labels, confidences, human])
-        self._encoder, self._estimator = None, None
         y = np.array([a != h for a, h in zip(labels, human)], dtype=int)
-        self.seed_disagreement = float(y.mean()) if len(y) else None
+        fallback: Optional[str] = None
         if not len(y):
-            self.fallback = "there is no seed set"
+            fallback = "there is no seed set"
         elif y.min() == y.max():
             said = "disagreed with" if y[0] else "agreed with"
-            self.fallback = f"the AI judge {said} people on every one of the {len(y)} seed comparisons"
-        else:
-            self.fallback = None
-        if self.fallback is not None:
-            self.model_description = f"none: {self.fallback}"
-            return self
-        encoder = FeatureEncoder(self.confidence_key)
-        x = encoder.fit_transform(clean, labels, confidences)
-        self._estimator, self.model_description = self._fit_model(x, y)
-        self._encoder = encoder
+            fallback = f"the AI judge {said} people on every one of the {len(y)} seed comparisons"
+        encoder: Optional[FeatureEncoder] = None
+        estimator: Any = None
+        description = f"none: {fallback}"
+        if fallback is None:
+            encoder = FeatureEncoder(self.confidence_key)
+            estimator, description = self._fit_model(encoder.fit_transform(clean, labels, confidences), y)
+        # Only a finished fit replaces the previous one.
+        self._encoder, self._estimator, self.model_description, self.fallback = encoder, estimator, description, fallback
+        self.seed_size = len(clean)
+        self.seed_disagreement = float(y.mean()) if len(y) else None
+        self.model_version = self._version([clean, labels, confidences, human])
         return self
 
     def _fit_model(self, x: Matrix, y: np.ndarray[Any, Any]) -> tuple[Any, str]:
