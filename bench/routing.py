@@ -277,14 +277,16 @@ def _answer(rng: random.Random, domain: str, topic: str, quality: float, words: 
     return " ".join(p.format(t=topic, o=other) for p in picked)
 
 
-def add_texts(world: list[Comparison], seed: int) -> None:
+def add_texts(world: list[Comparison], seed: int, signal: float = 0.5) -> None:
+    """Prompt and answers; ``signal`` is how far the better answer's share of helpful sentences is
+    above one half at large margins (0.5: all helpful vs none; smaller: harder to learn from text)."""
     rng = random.Random(seed)
     for c in world:
         domain = c.features["domain"]
         topic = rng.choice(TOPICS[domain])
         prompt = f"{'Please' if domain == 'creative' else 'How do I'} {topic}?"
         margin = float(c.texts["margin"])
-        lift = 0.5 * (1 - math.exp(-margin))
+        lift = signal * (1 - math.exp(-margin))
         quality = {"a": (0.5 + lift, 0.5 - lift), "b": (0.5 - lift, 0.5 + lift), "tie": (0.5, 0.5)}[c.truth]
         c.texts.update(prompt=prompt,
                        a=_answer(rng, domain, topic, quality[0], int(c.texts["len_a"])),
@@ -323,7 +325,8 @@ def _embed_once(module: Any) -> None:
     module.embed = embed
 
 
-def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float, seed: int = 0) -> None:
+def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float, seed: int = 0,
+               signal: float = 0.5) -> None:
     """Train the reward-model head on each mix of the same budget; held-out pairwise accuracy."""
     from inference import reward_model
 
@@ -331,7 +334,7 @@ def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float,
     embed, train_bradley_terry = reward_model.embed, reward_model.train_bradley_terry
 
     world = draw_world(seed_size + pool_size + heldout_size, 1000 + seed)
-    add_texts(world, seed)
+    add_texts(world, seed, signal)
     seed_set, pool, heldout = world[:seed_size], world[seed_size:seed_size + pool_size], world[seed_size + pool_size:]
     held_human = _triples([(c, c.human) for c in heldout])
     held_truth = [c for c in heldout if c.truth != "tie"]
@@ -346,7 +349,7 @@ def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float,
         mixes[policy] = mix(pool, router.choose(items, ai))
     print(f"downstream: reward-model head (all-MiniLM-L6-v2 + Bradley-Terry) on each mix at {budget:.0%}; "
           f"seed set {seed_size}, pool {pool_size}, held-out {heldout_size} (human labels, ties dropped: "
-          f"{len(held_human)} pairs)")
+          f"{len(held_human)} pairs), text signal {signal}")
     for name in ("learned", "uncertainty", "random", "all-AI", "all-human"):
         labels = mixes[name]
         t0 = time.perf_counter()
@@ -379,6 +382,7 @@ def main() -> None:
     ap.add_argument("--downstream", action="store_true", help="also train the reward-model head (minutes)")
     ap.add_argument("--downstream-items", type=int, default=500)
     ap.add_argument("--downstream-heldout", type=int, default=300)
+    ap.add_argument("--text-signal", type=float, default=0.5, help="how learnable the truth is from the synthetic text")
     ap.add_argument("--seed-sets", default="", help="also sweep the seed-set size at 25%%, e.g. 100,200,500,1000")
     args = ap.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -402,7 +406,7 @@ def main() -> None:
     if args.seed_sets:
         seed_set_sweep([int(x) for x in args.seed_sets.split(",")], args.seeds, args.pool - args.seed_set, 0.25)
     if args.downstream:
-        downstream(args.downstream_items, args.downstream_heldout, args.seed_set, 0.25, seed=0)
+        downstream(args.downstream_items, args.downstream_heldout, args.seed_set, 0.25, seed=0, signal=args.text_signal)
 
 
 if __name__ == "__main__":

@@ -246,7 +246,9 @@ class Router:
                 random_state=self.seed,
             )
             return CalibratedClassifierCV(base, method="isotonic" if n >= 1000 else "sigmoid", cv=folds)
-        return CalibratedClassifierCV(self._logistic(c), method="sigmoid", cv=folds)
+        # One model on the whole seed set, calibrated on cross-validated predictions: averaging the
+        # fold models instead (ensemble) understated the gain of the top items in the benchmark.
+        return CalibratedClassifierCV(self._logistic(c), method="sigmoid", cv=folds, ensemble=False)
 
     # -- choosing --------------------------------------------------------------------------
 
