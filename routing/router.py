@@ -346,7 +346,7 @@ class Router:
     def _sentence(self, i: int, destination: Destination, audit: bool, c: dict[str, Any]) -> str:
         label, confidence, gain = c["labels"][i], c["confidences"][i], float(c["gains"][i])
         n, k, policy, rank, last = c["n"], c["k"], c["policy"], c["rank"][i], c["last_routed"]
-        chance = f"a {_percent(gain)} chance that a person changes the AI judge's {label!r}"
+        chance = f"a {_percent(gain)} chance that a person changes the AI judge's label {label!r}"
         if c["gain_source"] == "AI confidence":
             chance += " (1 − its confidence)"
         if audit:
