@@ -74,6 +74,9 @@ class NextView(APIView):
             assignment = queues.next_assignment(campaign, request.user)
         except queues.QueueEmpty as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_204_NO_CONTENT)
+        except queues.QueueBusy as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": str(exc.retry_after)})
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)
         return Response(assignment_payload(assignment, campaign, request.user))

@@ -1,8 +1,11 @@
 """Queues and assignment: leases that expire, skip with a reason, submit, and undo within a short window.
 
 Safe under many annotators at once: an item's lease count is only read and changed while its row is
-locked (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
-to the next one instead of waiting).
+locked (SELECT … FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
+to the next one instead of waiting). A locked row says nothing about whether the item has room, so when the
+only items left are locked, `next` waits for one (at most CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS, then QueueBusy)
+rather than say "nothing left". Writes lock only the rows they change (``of=("self",)``): never the campaign
+row, which would queue every submit of a campaign behind the one before it.
 
 Self-consistency repeats (Campaign.repeat_rate): at that rate, an item the annotator judged at least
 ``repeat_after`` submissions ago is served again in a new random order. The repeat is a RepeatCheck row
@@ -11,9 +14,11 @@ count it. Skipped items come back to the same annotator only when Campaign.reoff
 only after every item they have not seen yet."""
 
 import random
+import time
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -28,6 +33,16 @@ CANDIDATE_BATCH = 25
 
 class QueueEmpty(LookupError):
     """Nothing left for this annotator right now."""
+
+
+class QueueBusy(Exception):
+    """Every item left for this annotator was locked by other requests for the whole bounded wait (HTTP 503,
+    Retry-After): something may well be left, so ask again."""
+
+    retry_after = 1  # seconds
+
+    def __init__(self):
+        super().__init__("Other annotators are working on the items left for you right now; try again in a moment.")
 
 
 class NotAssigned(LookupError):
@@ -63,10 +78,32 @@ def _active_filter(now):
     )
 
 
-def _lock(queryset):
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset.select_for_update()
+def _lock_item(item_id, *, wait_until=None):
+    """The item, its row locked for this transaction; None when another transaction holds the row: at once
+    (SKIP LOCKED), or with ``wait_until`` (time.monotonic()) only once waiting for the row lasted until then.
+
+    FOR NO KEY UPDATE: the lock only serialises the lease count; inserts that reference the item (a lease, a
+    judgment) need not wait for it."""
+    rows = CampaignItem.objects.filter(pk=item_id)
+    if not connection.features.has_select_for_update_skip_locked:  # SQLite: one writer at a time anyway
+        return rows.select_for_update().first()
+    if wait_until is None:
+        return rows.select_for_update(skip_locked=True, no_key=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        previous = cursor.fetchone()[0]
+        wait_ms = max(1, int((wait_until - time.monotonic()) * 1000))  # 0 would mean "wait forever"
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
+    try:
+        with transaction.atomic():  # a lock timeout aborts only this savepoint
+            item = rows.select_for_update(no_key=True).first()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        item = None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return item
 
 
 def current_assignment(campaign, user):
@@ -119,7 +156,7 @@ def _new_order(k, old):
 def _take_repeat(campaign, user, now, rng):
     """Serve a self-consistency repeat: an expired repeat lease of theirs first, else a random item they
     judged at least ``repeat_after`` submissions ago that has not been repeated yet. None when none fits."""
-    waiting = RepeatCheck.objects.select_for_update().filter(
+    waiting = RepeatCheck.objects.select_for_update(of=("self",)).filter(
         item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED
     ).first()
     if waiting is not None:
@@ -150,8 +187,8 @@ def _take_repeat(campaign, user, now, rng):
         return RepeatCheck.objects.filter(original=original).first()
 
 
-def _take(campaign, user, kinds, now, *, capped):
-    """Lease the first free item of these kinds; None when there is none."""
+def _candidate_ids(campaign, user, kinds, now, *, capped):
+    """Items of these kinds the annotator may take, best first (capped: only those with room, as last read)."""
     done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
         Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
     ]
@@ -172,19 +209,50 @@ def _take(campaign, user, kinds, now, *, capped):
     if not capped:
         random.shuffle(ids)
         ids.sort(key=lambda row: row[1])
-    ids = [pk for pk, _ in ids]
-    for item_id in ids:
-        item = _lock(CampaignItem.objects.filter(pk=item_id)).first()
-        if item is None:  # another annotator holds the lock: move on
-            continue
-        if capped:
+    return [pk for pk, _ in ids]
+
+
+def _take_check(campaign, user, now):
+    """Lease a gold or attention check; None when none is left. Checks have no overlap cap, so there is no
+    count to guard and no row lock to skip or wait for."""
+    ids = _candidate_ids(campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False)
+    return _lease(CampaignItem.objects.get(pk=ids[0]), user, campaign, now) if ids else None
+
+
+def _take(campaign, user, now):
+    """Lease the first regular item that still has room for this annotator; None only when none is left.
+
+    Items whose rows other requests hold are passed over first; if nothing else fits, wait for one of them
+    (the lock may end in a lease that fills it, or in a submit or skip that leaves room) and look again,
+    until CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS run out: QueueBusy then, never a false "nothing left"."""
+    deadline = time.monotonic() + settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS
+    wait_for = None
+    while True:
+        savepoint = transaction.savepoint()
+        if wait_for is not None and _lock_item(wait_for, wait_until=deadline) is None:
+            transaction.savepoint_rollback(savepoint)
+            raise QueueBusy()
+        locked, found_full = [], False
+        for item_id in _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True):
+            item = _lock_item(item_id)
+            if item is None:  # another request holds it: try the others first
+                locked.append(item_id)
+                continue
             active = item.assignments.filter(
                 Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
             ).exclude(annotator=user).count()
-            if active >= campaign.overlap:
-                continue
-        return _lease(item, user, campaign, now)
-    return None
+            if active < campaign.overlap:
+                transaction.savepoint_commit(savepoint)
+                return _lease(item, user, campaign, now)
+            found_full = True  # filled since the candidates were read: read them again
+        # let go of the rows found full, so this request never waits for a lock while holding one
+        transaction.savepoint_rollback(savepoint)
+        if not locked and not found_full:
+            return None
+        if time.monotonic() >= deadline:
+            raise QueueBusy()
+        wait_for = locked[0] if locked else None
+        now = timezone.now()
 
 
 def next_assignment(campaign, user, *, rng=random):
@@ -199,7 +267,6 @@ def next_assignment(campaign, user, *, rng=random):
     if held:
         return held
     now = timezone.now()
-    checks = [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION]
     with transaction.atomic():
         assignment = None
         if campaign.repeat_rate and rng.random() < campaign.repeat_rate:
@@ -207,9 +274,9 @@ def next_assignment(campaign, user, *, rng=random):
             if assignment is not None:
                 return assignment
         if campaign.gold_rate and rng.random() < campaign.gold_rate:
-            assignment = _take(campaign, user, checks, now, capped=False)
+            assignment = _take_check(campaign, user, now)
         if assignment is None:
-            assignment = _take(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True)
+            assignment = _take(campaign, user, now)
         if assignment is None:
             raise QueueEmpty("You have done everything this campaign needs from you for now. Thank you!")
     return assignment
@@ -227,7 +294,9 @@ def _leased(rows, pk, user, campaign):
 
 
 def _held(campaign, user, assignment_id):
-    rows = Assignment.objects.select_for_update().select_related("item__comparison", "item__campaign")
+    # of=self: the joined item, comparison and campaign rows stay unlocked (the campaign row would queue
+    # every submit and skip of the campaign behind one another)
+    rows = Assignment.objects.select_for_update(of=("self",)).select_related("item__comparison", "item__campaign")
     return _leased(rows, assignment_id, user, campaign)
 
 
@@ -239,7 +308,8 @@ def submit(campaign, user, assignment_id, payload):
     with transaction.atomic():
         assignment = _held(campaign, user, assignment_id)
         now = timezone.now()
-        item = CampaignItem.objects.select_for_update().select_related("comparison").get(pk=assignment.item_id)
+        item = CampaignItem.objects.select_for_update(of=("self",), no_key=True).select_related("comparison").get(
+            pk=assignment.item_id)
         if assignment.expires_at <= now and item.kind == CampaignItem.Kind.REGULAR:
             others = item.assignments.filter(
                 Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
@@ -332,13 +402,13 @@ def undo_last(campaign, user):
     now = timezone.now()
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_for_update()
+            Assignment.objects.select_for_update(of=("self",))
             .filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED)
             .order_by("-submitted_at")
             .first()
         )
         repeat = (
-            RepeatCheck.objects.select_for_update()
+            RepeatCheck.objects.select_for_update(of=("self",))
             .filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.SUBMITTED)
             .order_by("-submitted_at")
             .first()

@@ -214,6 +214,9 @@ def _render_next(request, campaign, undone=None):
     except queues.QueueEmpty as exc:
         return render(request, "annotation/_done.html", {"campaign": campaign, "message": str(exc),
                       "progress": queues.progress(campaign, request.user)})
+    except queues.QueueBusy as exc:  # 200, so htmx swaps it in; the fragment asks again by itself
+        return render(request, "annotation/_busy.html", {"campaign": campaign, "message": str(exc),
+                      "retry_after": exc.retry_after})
     except (CampaignForbidden, queues.CampaignNotOpen) as exc:
         return problem(request, str(exc), status_for(exc), target="#work")
     return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user))

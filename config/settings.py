@@ -192,6 +192,10 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
 }
 
+# Campaign queues: how long `next` waits for items other requests hold locked before it answers
+# "busy, try again" (HTTP 503) instead of wrongly saying nothing is left.
+CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = float(os.environ.get("CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS", "2"))
+
 # Ratings.
 ELO_K_FACTOR = float(os.environ.get("ELO_K_FACTOR", "32"))
 # Bootstrap resamples for the live refit after votes, and for the periodic full refit.
