@@ -12,9 +12,9 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation import queues
+from annotation import items, queues
 from annotation.models import Assignment, CampaignItem, Judgment
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import jsonl, make_campaign, people  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,6 +195,52 @@ def test_a_submit_on_one_item_does_not_block_others_in_the_campaign(people, make
                 cursor.execute("RESET lock_timeout")
     assert Judgment.objects.filter(annotator=holder_user).count() == 1  # the holder's submit went through too
 
+
+
+class Draw:
+    """An rng for next_assignment whose draws always (0.0) or never (0.99) pick a repeat or a check."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def random(self):
+        return self.value
+
+    def choice(self, options):
+        return options[0]
+
+
+def test_a_repeat_being_served_does_not_lock_the_item_for_others(people, make_user, settings):
+    settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = 0.3  # a wait for the item would end in QueueBusy
+    campaign = make_campaign(people["researcher"], slug="rlock", overlap=2, n_items=1, repeat_rate=0.5,
+                             repeat_after=0)
+    first, second = crowd(people, make_user, 2)
+    judged = queues.next_assignment(campaign, first, rng=Draw(0.99))
+    queues.submit(campaign, first, judged.pk, {"ranking": [[0], [1]]})
+    repeat = queues.next_assignment(campaign, first, rng=Draw(0.0))
+    assert repeat.is_repeat
+    type(repeat).objects.filter(pk=repeat.pk).update(expires_at=timezone.now())  # served again: the lock path
+    with LockHolder(lambda: queues.next_assignment(campaign, first, rng=Draw(0.0))):
+        assignment = queues.next_assignment(campaign, second, rng=Draw(0.99))
+    assert assignment.item_id == judged.item_id  # the item still needed its second annotator
+
+
+def test_a_check_being_submitted_is_still_served_to_others(people, make_user):
+    campaign = make_campaign(people["researcher"], slug="glock", overlap=1, n_items=1, gold_rate=0.5)
+    gold = [{"prompt": "G", "responses": ["good", "bad"], "kind": "gold", "expected_ranking": [[0], [1]]}]
+    items.import_items(campaign, jsonl(gold), "jsonl")
+    first, second = crowd(people, make_user, 2)
+    check = queues.next_assignment(campaign, first, rng=Draw(0.0))
+    assert check.item.kind == "gold"
+    with LockHolder(lambda: queues.submit(campaign, first, check.pk, {"ranking": [[0], [1]]})):
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            served = queues.next_assignment(campaign, second, rng=Draw(0.0))
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    assert served.item_id == check.item_id  # the check, not a regular item instead of it
 
 # --- a crowd runs a queue to completion -------------------------------------------------------------------
 
