@@ -8,7 +8,6 @@ from annotation.judges import JudgeError, judge_comparison, parse_verdict, queue
 from annotation.models import Judgment
 from inference.models import ModelEndpoint
 from tests.conftest import wait_for
-from tests.scripted_judges import scripted_judge  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
