@@ -80,8 +80,8 @@ def chart_png(campaign):
         right.plot([0, 1], [0, 1], color="#9ca3af", linestyle="--", label="perfectly calibrated")
         right.scatter(xs, ys, s=[20 + 4 * n for n in ns], color="#e4572e", label="people disagreed with AI")
         right.legend(loc="upper left", fontsize=8)
-        right.set_xlim(0, 1)
-        right.set_ylim(0, 1)
+        right.set_xlim(-0.02, 1.02)
+        right.set_ylim(-0.05, 1.05)
     else:
         right.text(0.5, 0.5, "No routed items labelled by people yet", ha="center", va="center", color="#6b7280")
     right.set_xlabel("predicted gain of a human label")
