@@ -180,3 +180,44 @@ def test_routing_end_to_end_with_a_worker(people, scripted_judge, celery_worker_
     card = (out / "README.md").read_text()
     assert "## Routing" in card and "25% of items" in card and "learned" in card
     assert f"human {len(labelled) / 16:.1%}" in card
+
+
+@pytest.mark.django_db
+def test_the_routed_export_in_both_file_formats(people, tmp_path):
+    """Human labels where people labelled, the AI label elsewhere (also on an item sent to people who have
+    not labelled it yet), in JSONL and Parquet alike, with every routed item once."""
+    import pyarrow.parquet as pq
+
+    from annotation.services import record_judgment
+    from export.services import export_preferences
+
+    campaign = make_campaign(people["researcher"], slug="mix", k=2, overlap=1, n_items=4, groups=[people["experts"]])
+    judge = ModelEndpoint.objects.create(name="a-judge", path="unused", judge_method="llm")
+    routing_records.save_routing(campaign, enabled=True, policy="uncertainty", budget_count=2, judges=[judge.name])
+    items = list(CampaignItem.objects.filter(campaign=campaign).order_by("pk"))
+    for item in items:
+        record_judgment(item.comparison, [[1], [0]], judge=judge, judge_prompt_version="v1", identities_hidden=True)
+    routing_records.record_decisions(campaign, {
+        item.pk: {"destination": "human" if i < 2 else "ai", "policy": "uncertainty", "predicted_gain": 0.5,
+                  "reason": f"Item {i}.", "audit": False, "slice": "general", "ai_label": "b", "ai_confidence": 0.5}
+        for i, item in enumerate(items)})
+    assignment = queues.next_assignment(campaign, people["annotator"])  # only item 0 gets a human label
+    queues.submit(campaign, people["annotator"], assignment.pk, {"ranking": [[0], [1]]})
+    labelled = assignment.item.comparison_id
+
+    result = export_preferences({"format": "dpo", "source": "routed", "file_format": "both"}, tmp_path / "mix")
+    table = pq.read_table(tmp_path / "mix" / "data" / "train.parquet").to_pylist()
+    lines = [json.loads(x) for x in (tmp_path / "mix" / "data" / "train.jsonl").read_text().splitlines()]
+    assert [r["comparison_id"] for r in table] == [r["comparison_id"] for r in lines]
+    assert sorted(r["comparison_id"] for r in lines) == sorted(i.comparison_id for i in items)
+    for row in lines:
+        assert row["source"] == ("human" if row["comparison_id"] == labelled else "ai")
+    not_yet = next(r for r in lines if r["comparison_id"] == items[1].comparison_id)
+    assert not_yet["routing_reason"].startswith("Sent to people, who have not labelled it yet")
+    assert result["summary"]["source_mix"] == {"ai": 3, "human": 1}
+    card = (tmp_path / "mix" / "README.md").read_text()
+    assert "share of each source: ai 75.0% (3 rows), human 25.0% (1 rows)" in card and "| mix | uncertainty | 2 items |" in card
+    # Other sources are untouched by routing: no routing columns.
+    export_preferences({"format": "dpo", "source": "both"}, tmp_path / "both")
+    row = json.loads((tmp_path / "both" / "data" / "train.jsonl").read_text().splitlines()[0])
+    assert "routing_reason" not in row
