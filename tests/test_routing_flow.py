@@ -221,3 +221,31 @@ def test_the_routed_export_in_both_file_formats(people, tmp_path):
     export_preferences({"format": "dpo", "source": "both"}, tmp_path / "both")
     row = json.loads((tmp_path / "both" / "data" / "train.jsonl").read_text().splitlines()[0])
     assert "routing_reason" not in row
+
+
+@pytest.mark.django_db
+def test_an_llm_tagger_over_http_with_the_heuristic_filling_gaps():
+    from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
+    from routing.features import prompt_tags
+
+    class Tagger(ChatCompletionsHandler):
+        def complete(self, body, path, messages):
+            assert "Request:\nIs this mushroom safe to eat?" in messages[-1]["content"]
+            reply = "domain: health\nexpertise: expert\nsafety: high\ncomplexity: banana"  # no format line
+            self.send_json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
+                                 "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+
+    server = OpenAICompatibleServer({"tagger": "unused"}, handler=Tagger)
+    server.start_in_thread()
+    try:
+        tagger = ModelEndpoint.objects.create(name="tagger", backend="openai", path=server.base_url,
+                                              api_model="tagger", max_retries=0)
+        tags, version = prompt_tags("Is this mushroom safe to eat?", tagger)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert tags["domain"] == "health" and tags["expertise"] == "expert" and tags["safety"] == "high"
+    assert tags["complexity"] == "moderate" and tags["format"] == "none"  # from the heuristic tagger
+    assert version == "tagger/tags-v1+heuristic"
+    down, version = prompt_tags("Is this mushroom safe to eat?", tagger)  # the server is gone: heuristic only
+    assert version == "heuristic" and down["domain"] == "general"
