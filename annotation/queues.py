@@ -25,6 +25,7 @@ from django.utils import timezone
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
 from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, RepeatCheck
+from .routing_records import is_routed, routed_to_people
 from .rubrics import check_submission, validate_spec
 from .services import record_judgment
 
@@ -187,15 +188,18 @@ def _take_repeat(campaign, user, now, rng):
         return RepeatCheck.objects.filter(original=original).first()
 
 
-def _candidate_ids(campaign, user, kinds, now, *, capped):
-    """Items of these kinds the annotator may take, best first (capped: only those with room, as last read)."""
+def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False):
+    """Items of these kinds the annotator may take, best first (capped: only those with room, as last read;
+    routed: only those the router sends to people)."""
     done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
         Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
     ]
     done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values("item_id")
+    items = CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
+    if routed:  # only what the router sends to people
+        items = items.filter(routed_to_people())
     candidates = (
-        CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
-        .exclude(pk__in=done_by_user)
+        items.exclude(pk__in=done_by_user)
         .annotate(
             active=Count("assignments", filter=_active_filter(now)),
             skipped_by_me=Count("assignments", filter=Q(
@@ -214,7 +218,7 @@ def _candidate_ids(campaign, user, kinds, now, *, capped):
 
 def _take_check(campaign, user, now):
     """Lease a gold or attention check; None when none is left. Checks have no overlap cap, so there is no
-    count to guard and no row lock to skip or wait for."""
+    count to guard and no row lock to skip or wait for (and routing always sends them to people)."""
     ids = _candidate_ids(campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False)
     return _lease(CampaignItem.objects.get(pk=ids[0]), user, campaign, now) if ids else None
 
@@ -226,17 +230,21 @@ def _take(campaign, user, now):
     (the lock may end in a lease that fills it, or in a submit or skip that leaves room) and look again,
     until CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS run out: QueueBusy then, never a false "nothing left"."""
     deadline = time.monotonic() + settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS
+    routed = is_routed(campaign)
     wait_for = None
     while True:
         savepoint = transaction.savepoint()
         if wait_for is not None and _lock_item(wait_for, wait_until=deadline) is None:
             transaction.savepoint_rollback(savepoint)
             raise QueueBusy()
-        locked, found_full = [], False
-        for item_id in _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True):
+        locked, stale = [], False
+        for item_id in _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True, routed=routed):
             item = _lock_item(item_id)
             if item is None:  # another request holds it: try the others first
                 locked.append(item_id)
+                continue
+            if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
+                stale = True  # a refit moved it to the AI judges meanwhile
                 continue
             active = item.assignments.filter(
                 Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
@@ -244,10 +252,11 @@ def _take(campaign, user, now):
             if active < campaign.overlap:
                 transaction.savepoint_commit(savepoint)
                 return _lease(item, user, campaign, now)
-            found_full = True  # filled since the candidates were read: read them again
-        # let go of the rows found full, so this request never waits for a lock while holding one
+            stale = True  # filled since the candidates were read
+        # let go of the rows locked in vain, so this request never waits for a lock while holding one; a
+        # stale read is read again
         transaction.savepoint_rollback(savepoint)
-        if not locked and not found_full:
+        if not locked and not stale:
             return None
         if time.monotonic() >= deadline:
             raise QueueBusy()
@@ -446,8 +455,9 @@ def undo_last(campaign, user):
 
 
 def progress(campaign, user):
-    """What the annotator and the campaign have done."""
-    items = campaign.items.filter(kind=CampaignItem.Kind.REGULAR).count()
+    """What the annotator and the campaign have done (of a routed campaign, the items routed to people)."""
+    regular = campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
+    items = (regular.filter(routed_to_people()) if is_routed(campaign) else regular).count()
     mine = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED).count()
     judged = Assignment.objects.filter(
         item__campaign=campaign, item__kind=CampaignItem.Kind.REGULAR, status=Assignment.Status.SUBMITTED
