@@ -308,7 +308,7 @@ def main():
     parser.add_argument("--via", choices=["http", "services"], default="http")
     parser.add_argument("--crowds", default="12,50", help="annotator counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=40, help="measured time per mode and crowd")
-    parser.add_argument("--phase", type=float, default=5, help="seconds per phase (modes alternate)")
+    parser.add_argument("--phase", type=float, default=10, help="seconds per phase (modes alternate)")
     parser.add_argument("--warmup", type=float, default=5, help="unmeasured time first")
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--overlap", type=int, default=3)

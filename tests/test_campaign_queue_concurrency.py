@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -108,6 +109,21 @@ class LockHolder(threading.Thread):
         assert self.error is None, self.error
 
 
+@contextmanager
+def never_waiting(what):
+    """On this connection a wait for another transaction's row lock fails (LockNotAvailable) instead of
+    blocking, and fails the test."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '2s'")
+    try:
+        yield
+    except OperationalError as exc:
+        pytest.fail(f"{what} waited for a lock the other transaction holds: {exc}")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
 def lock_item(item):
     return lambda: CampaignItem.objects.select_for_update().get(pk=item.pk)
 
@@ -176,23 +192,15 @@ def test_a_submit_on_one_item_does_not_block_others_in_the_campaign(people, make
         queues.submit(campaign, other, y.pk, {"ranking": [[0], [1]]})
     # the holder's submit stays open (its locks held) while the other annotator works on another item
     hold = lambda: queues.submit(campaign, holder_user, x.pk, {"ranking": [[1], [0]]})  # noqa: E731
-    with LockHolder(hold):
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '2s'")  # a wait for the holder's locks fails instead of blocking
-        try:
-            if operation == "submit":
-                queues.submit(campaign, other, y.pk, {"ranking": [[0], [1]]})
-            elif operation == "skip":
-                queues.skip(campaign, other, y.pk, "I don't know the topic")
-            elif operation == "undo":
-                queues.undo_last(campaign, other)
-            else:
-                assert queues.next_assignment(campaign, newcomer).item_id not in (x.item_id, y.item_id)
-        except OperationalError as exc:
-            pytest.fail(f"{operation} on another item waited for the holder's locks: {exc}")
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
+    with LockHolder(hold), never_waiting(f"{operation} on another item"):
+        if operation == "submit":
+            queues.submit(campaign, other, y.pk, {"ranking": [[0], [1]]})
+        elif operation == "skip":
+            queues.skip(campaign, other, y.pk, "I don't know the topic")
+        elif operation == "undo":
+            queues.undo_last(campaign, other)
+        else:
+            assert queues.next_assignment(campaign, newcomer).item_id not in (x.item_id, y.item_id)
     assert Judgment.objects.filter(annotator=holder_user).count() == 1  # the holder's submit went through too
 
 
@@ -232,14 +240,8 @@ def test_a_check_being_submitted_is_still_served_to_others(people, make_user):
     first, second = crowd(people, make_user, 2)
     check = queues.next_assignment(campaign, first, rng=Draw(0.0))
     assert check.item.kind == "gold"
-    with LockHolder(lambda: queues.submit(campaign, first, check.pk, {"ranking": [[0], [1]]})):
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '2s'")
-        try:
-            served = queues.next_assignment(campaign, second, rng=Draw(0.0))
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
+    with LockHolder(lambda: queues.submit(campaign, first, check.pk, {"ranking": [[0], [1]]})), never_waiting("next"):
+        served = queues.next_assignment(campaign, second, rng=Draw(0.0))
     assert served.item_id == check.item_id  # the check, not a regular item instead of it
 
 # --- a crowd runs a queue to completion -------------------------------------------------------------------
