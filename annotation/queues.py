@@ -188,9 +188,9 @@ def _take_repeat(campaign, user, now, rng):
         return RepeatCheck.objects.filter(original=original).first()
 
 
-def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False):
-    """Items of these kinds the annotator may take, best first (capped: only those with room, as last read;
-    routed: only those the router sends to people)."""
+def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=()):
+    """Up to CANDIDATE_BATCH items of these kinds the annotator may take, best first, leaving out ``exclude``
+    (capped: only those with room, as last read; routed: only those the router sends to people)."""
     done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
         Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
     ]
@@ -199,7 +199,7 @@ def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False):
     if routed:  # only what the router sends to people
         items = items.filter(routed_to_people())
     candidates = (
-        items.exclude(pk__in=done_by_user)
+        items.exclude(pk__in=done_by_user).exclude(pk__in=list(exclude))
         .annotate(
             active=Count("assignments", filter=_active_filter(now)),
             skipped_by_me=Count("assignments", filter=Q(
@@ -237,22 +237,26 @@ def _take(campaign, user, now):
         if wait_for is not None and _lock_item(wait_for, wait_until=deadline) is None:
             transaction.savepoint_rollback(savepoint)
             raise QueueBusy()
-        locked, stale = [], False
-        for item_id in _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True, routed=routed):
-            item = _lock_item(item_id)
-            if item is None:  # another request holds it: try the others first
-                locked.append(item_id)
-                continue
-            if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
-                stale = True  # a refit moved it to the AI judges meanwhile
-                continue
-            active = item.assignments.filter(
-                Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-            ).exclude(annotator=user).count()
-            if active < campaign.overlap:
-                transaction.savepoint_commit(savepoint)
-                return _lease(item, user, campaign, now)
-            stale = True  # filled since the candidates were read
+        locked, stale, tried = [], False, []
+        # every candidate once, a batch at a time (by id, not by rank: a rank may change between reads)
+        while batch := _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True,
+                                      routed=routed, exclude=tried):
+            for item_id in batch:
+                tried.append(item_id)
+                item = _lock_item(item_id)
+                if item is None:  # another request holds it: try the others first
+                    locked.append(item_id)
+                    continue
+                if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
+                    stale = True  # a refit moved it to the AI judges meanwhile
+                    continue
+                active = item.assignments.filter(
+                    Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+                ).exclude(annotator=user).count()
+                if active < campaign.overlap:
+                    transaction.savepoint_commit(savepoint)
+                    return _lease(item, user, campaign, now)
+                stale = True  # filled since the candidates were read
         # let go of the rows locked in vain, so this request never waits for a lock while holding one; a
         # stale read is read again
         transaction.savepoint_rollback(savepoint)

@@ -179,6 +179,16 @@ def test_a_lock_held_past_the_wait_answers_busy_and_retryable(last_item, client,
     assert response.status_code == 200 and Assignment.objects.get(annotator=second).item_id == item.pk
 
 
+
+def test_a_free_item_past_a_batch_of_locked_ones_is_served_at_once(people, make_user, settings):
+    settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = 0.3  # a wait would end in QueueBusy
+    campaign = make_campaign(people["researcher"], slug="many", overlap=1, n_items=queues.CANDIDATE_BATCH + 1)
+    (annotator,) = crowd(people, make_user, 1)
+    first_batch = list(CampaignItem.objects.filter(campaign=campaign).order_by("id")[:queues.CANDIDATE_BATCH])
+    with LockHolder(lambda: list(CampaignItem.objects.select_for_update().filter(pk__in=[i.pk for i in first_batch]))):
+        assignment = queues.next_assignment(campaign, annotator)
+    assert assignment.item_id not in {i.pk for i in first_batch}
+
 # --- one annotator's write does not wait for another's on a different item -------------------------------
 
 
