@@ -9,9 +9,10 @@ never runs dry). "before" is the old lock of submit and skip (issue 18 section 2
 the assignment's join with no of=, which locked the campaign row too), re-created by a shim in this file;
 "after" is the code as it stands. The machine is shared, so the two do not run one after the other: the run
 alternates between them every --phase seconds on the same server and campaign (a request header picks the
-lock), for --seconds each, and leaves the first half second of each phase out. HTTP runs gunicorn as
-docker/Dockerfile does (2 workers × 4 threads) on PostgreSQL; the annotators are threads with their own
-keep-alive connection and API token. A sampler counts the backends that wait for a row lock. DATABASE_URL
+lock), for --seconds each, and measures each phase only once the other mode's requests have all ended. HTTP
+runs gunicorn as docker/Dockerfile does (2 workers × 4 threads) on PostgreSQL; the annotators are threads
+with their own keep-alive connection and API token. A sampler counts the backends that wait for a row lock,
+by the table their statement is about (assignment: submit's `_held`; campaignitem: an item lock). DATABASE_URL
 names the database (default prefarena_queue_bench): created, migrated, and dropped at the end unless --keep."""
 
 import argparse
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefarena_queue_bench")
 RANKING = {"ranking": [[0], [1]]}
 MODES = ("before", "after")
-SETTLE = 0.5  # seconds left out at the start of each phase, while the other mode's requests finish
+SETTLE = 0.5  # seconds left out at the start of each phase at least
 _lock_mode = threading.local()  # .old: this thread's request runs with the old join lock
 
 
@@ -127,8 +128,9 @@ def _campaign(slug, n_items, overlap):
 
 
 class Schedule:
-    """Warm-up (mode "after", not measured), then phases that alternate before/after; a request counts for
-    a mode only when it began and ended inside one phase of that mode, after the phase's first SETTLE."""
+    """Warm-up (mode "after", not measured), then phases that alternate before/after. A phase is measured
+    from the moment every request begun in the phase before it has ended (and at least SETTLE in), so
+    neither mode's queue spills into the other's figures; a request counts when it began and ended there."""
 
     def __init__(self, warmup, seconds, phase):
         self.t0 = time.perf_counter() + warmup
@@ -136,9 +138,8 @@ class Schedule:
         self.n_phases = 2 * max(1, round(seconds / phase))
         self.end = self.t0 + self.n_phases * phase
         self.lock = threading.Lock()
-        self.latency = defaultdict(list)  # (mode, "next"|"submit") -> seconds
-        self.outcomes = Counter()  # (mode, "next 200") -> n
-        self.lock_waits = defaultdict(list)  # mode -> backends waiting for a lock, per sample
+        self.requests = []  # (began, ended, "next"|"submit", outcome)
+        self.samples = []  # (time, [table each backend waiting for a lock is about])
 
     def mode(self, t=None):
         t = time.perf_counter() if t is None else t
@@ -146,43 +147,46 @@ class Schedule:
             return "after"
         return MODES[int((t - self.t0) // self.phase) % 2]
 
-    def _window(self, began, ended):
-        """The mode whose measured window holds [began, ended], else None."""
-        if began < self.t0 or ended >= self.end:
-            return None
-        index = int((began - self.t0) // self.phase)
-        start = self.t0 + index * self.phase
-        if began < start + SETTLE or ended >= start + self.phase:
-            return None
-        return MODES[index % 2]
-
     def add(self, what, began, outcome):
-        mode = self._window(began, time.perf_counter())
-        if mode:
-            with self.lock:
-                self.latency[mode, what].append(time.perf_counter() - began)
-                self.outcomes[mode, f"{what} {outcome}"] += 1
+        with self.lock:
+            self.requests.append((began, time.perf_counter(), what, outcome))
 
-    def sample(self, waiting):
-        now = time.perf_counter()
-        mode = self._window(now, now)
-        if mode:
-            self.lock_waits[mode].append(waiting)
+    def sample(self, tables):
+        self.samples.append((time.perf_counter(), tables))
+
+    def windows(self):
+        """(mode, start, end) of each phase's measured part."""
+        result = []
+        for index in range(self.n_phases):
+            start = self.t0 + index * self.phase
+            drained = max([ended for began, ended, _, _ in self.requests if began < start] or [start])
+            result.append((MODES[index % 2], max(start + SETTLE, drained), start + self.phase))
+        return result
 
     def summary(self, mode):
-        seconds = self.n_phases // 2 * (self.phase - SETTLE)
+        windows = [(start, end) for m, start, end in self.windows() if m == mode and start < end]
+
+        def inside(began, ended):
+            return any(start <= began and ended < end for start, end in windows)
 
         def pct(values, q):
             return 1000 * sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
-        nxt, sub = self.latency[mode, "next"], self.latency[mode, "submit"]
-        waits = self.lock_waits[mode]
+        mine = [(what, ended - began, outcome) for began, ended, what, outcome in self.requests if inside(began, ended)]
+        nxt = [t for what, t, _ in mine if what == "next"]
+        sub = [t for what, t, _ in mine if what == "submit"]
+        outcomes = Counter(f"{what} {outcome}" for what, _, outcome in mine)
+        seconds = sum(end - start for start, end in windows)
+        samples = [tables for t, tables in self.samples if inside(t, t)]
+        waits = Counter(table.removeprefix("annotation_") for tables in samples for table in tables)
         return {
-            "submits_per_s": self.outcomes[mode, "submit 201"] / seconds,
+            "seconds": seconds,
+            "submits_per_s": outcomes["submit 201"] / seconds if seconds else float("nan"),
             "next_p50_ms": pct(nxt, 0.50), "next_p99_ms": pct(nxt, 0.99),
             "submit_p50_ms": pct(sub, 0.50), "submit_p99_ms": pct(sub, 0.99),
-            "lock_waiters": sum(waits) / len(waits) if waits else float("nan"),
-            "outcomes": {k: v for (m, k), v in sorted(self.outcomes.items()) if m == mode},
+            "lock_waiters": sum(waits.values()) / max(len(samples), 1),
+            "lock_waiters_by_table": {t: round(n / max(len(samples), 1), 2) for t, n in sorted(waits.items())},
+            "outcomes": dict(sorted(outcomes.items())),
         }
 
 
@@ -196,9 +200,10 @@ def _crowd(worker, n, schedule):
         _, name = _admin_url()
         with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
             while not done.wait(0.05):
-                schedule.sample(conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                    (name,)).fetchone()[0])
+                schedule.sample([row[0] for row in conn.execute(
+                    # the statement's first table (its text is cut at 1 kB, so FROM may be missing)
+                    "SELECT coalesce(substring(query from '^(?:SELECT|INSERT INTO|UPDATE) \"([a-z_]+)\"'), '?') "
+                    "FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,))])
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     watcher = threading.Thread(target=sampler)
@@ -332,10 +337,12 @@ def main():
             schedule = run(campaign, annotators[:n], lambda: Schedule(args.warmup, args.seconds, args.phase))
             figures = {mode: schedule.summary(mode) for mode in MODES}
             for mode, f in figures.items():
-                print(f"{n:3d} annotators, {mode:6s}: {f['submits_per_s']:6.1f} submits/s; next p50 "
+                print(f"{n:3d} annotators, {mode:6s} ({f['seconds']:.0f} s measured): "
+                      f"{f['submits_per_s']:6.1f} submits/s; next p50 "
                       f"{f['next_p50_ms']:6.1f} ms, p99 {f['next_p99_ms']:7.1f} ms; submit p50 "
                       f"{f['submit_p50_ms']:6.1f} ms, p99 {f['submit_p99_ms']:7.1f} ms; "
-                      f"{f['lock_waiters']:.2f} backends waiting for a lock; {f['outcomes']}", flush=True)
+                      f"{f['lock_waiters']:.2f} backends waiting for a lock {f['lock_waiters_by_table']}; "
+                      f"{f['outcomes']}", flush=True)
             ratio = figures["after"]["submits_per_s"] / max(figures["before"]["submits_per_s"], 1e-9)
             print(f"{n:3d} annotators: after/before submits per second {ratio:.2f}x; {_load()}", flush=True)
     finally:
