@@ -287,6 +287,26 @@ def run_services(campaign, annotators, new_schedule):
     return schedule
 
 
+def cpu_per_cycle(annotator, items, overlap, cycles=200):
+    """CPU of one next + submit cycle in this process through the API (Django's test client, token auth,
+    no server, nobody else): what a 2-core machine has to divide among the crowd, PostgreSQL aside."""
+    from django.test import Client
+
+    campaign = _campaign(f"bench-cpu-{int(time.time())}", items, overlap)
+    client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Token {annotator[1]}")
+
+    def cycle():
+        item = client.post(f"/api/campaigns/{campaign.slug}/next/").json()
+        assert client.post(item["submit_url"], RANKING, content_type="application/json").status_code == 201
+
+    for _ in range(10):
+        cycle()
+    started = time.process_time()
+    for _ in range(cycles):
+        cycle()
+    return 1000 * (time.process_time() - started) / cycles
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -332,6 +352,8 @@ def main():
     print(f"via {args.via}; database {os.environ['DATABASE_URL']}; {os.cpu_count()} cores; {_load()}", flush=True)
     stamp = int(time.time())
     try:
+        print(f"one annotator alone: {cpu_per_cycle(annotators[0], 300, args.overlap):.1f} ms of app CPU per "
+              f"next + submit (API, in process); {_load()}", flush=True)
         for n in crowds:
             campaign = _campaign(f"bench-{stamp}-{n}", args.items, args.overlap)
             schedule = run(campaign, annotators[:n], lambda: Schedule(args.warmup, args.seconds, args.phase))
