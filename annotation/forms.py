@@ -42,7 +42,7 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = [
-            "name", "slug", "guidelines", "k", "layout", "rubric", "overlap", "status", "annotator_groups",
+            "name", "slug", "guidelines", "k", "layout", "display_mode", "rubric", "overlap", "status", "annotator_groups",
             "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
             "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped",
         ]

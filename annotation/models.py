@@ -135,6 +135,14 @@ class Rubric(models.Model):
         return f"{self.family}@v{self.version}"
 
 
+class DisplayMode(models.TextChoices):
+    """How answers are shown (annotation.rendering): campaigns default to plain, arenas to auto."""
+
+    PLAIN = "plain", "plain: the exact text, whitespace kept, nothing formatted"
+    MARKDOWN = "markdown", "markdown: formatted (code, tables, math); HTML shows as text"
+    AUTO = "auto", "auto: markdown only for answers that clearly are markdown, plain otherwise"
+
+
 class Campaign(models.Model):
     """A collection effort: a rubric, items, overlap, who may annotate, and a status."""
 
@@ -152,6 +160,11 @@ class Campaign(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown; any HTML in it is shown as text.")
     k = models.PositiveSmallIntegerField(default=2, help_text="Responses per item (2–8).")
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.SIDE_BY_SIDE)
+    # plain by default: a campaign builds a dataset, and plain shows every character the export writes.
+    display_mode = models.CharField(
+        max_length=8, choices=DisplayMode.choices, default=DisplayMode.PLAIN,
+        help_text="How prompts and answers are shown; every answer also has a show-source toggle.",
+    )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="campaigns")
     overlap = models.PositiveSmallIntegerField(default=2, help_text="Judgments wanted per item.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -187,6 +200,7 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(name="campaign_display_mode_known", condition=Q(display_mode__in=DisplayMode.values)),
             models.CheckConstraint(name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)),
             models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
             models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),

@@ -35,6 +35,7 @@ def battle_payload(battle, user):
     return {
         "id": str(battle.public_id),
         "arena": battle.arena.slug,
+        "display_mode": battle.arena.display_mode,
         "prompt": battle.comparison.prompt.last_user_text,
         "sides": sides,
         "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
