@@ -44,7 +44,7 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "slug", "guidelines", "k", "layout", "display_mode", "rubric", "overlap", "status", "annotator_groups",
             "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
-            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped",
+            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped", "allow_revisions",
         ]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 5})}
 
@@ -55,6 +55,10 @@ class CampaignForm(forms.ModelForm):
         self.fields["profile_fields"].required = False
         self.fields["repeat_rate"].required = False
         self.fields["repeat_after"].required = False
+        self.fields["display_mode"].required = False
+
+    def clean_display_mode(self):
+        return self.cleaned_data.get("display_mode") or "plain"
 
     def clean_repeat_rate(self):
         rate = self.cleaned_data.get("repeat_rate")

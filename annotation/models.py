@@ -195,6 +195,10 @@ class Campaign(models.Model):
     reoffer_skipped = models.BooleanField(
         default=False, help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
     )
+    allow_revisions = models.BooleanField(
+        default=True, help_text="Annotators may revise their judgments (My judgments) while the campaign is open; "
+        "every earlier version is kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -263,6 +267,7 @@ class Assignment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True, help_text="When it was skipped (undo takes back the latest action).")
     edited_answer = models.TextField(blank=True, help_text="A better answer the annotator wrote (if the rubric asks).")
     check_passed = models.BooleanField(null=True, blank=True, help_text="Gold/attention items: matched the expected answer.")
 
@@ -364,6 +369,7 @@ class RepeatCheck(models.Model):
     answer = models.JSONField(default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …).")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-leased_at"]
@@ -377,3 +383,25 @@ class RepeatCheck(models.Model):
         return f"Repeat of assignment {self.original_id} ({self.status})"
 
     is_repeat = True
+
+
+class JudgmentRevision(models.Model):
+    """An earlier version of a campaign judgment, kept when its annotator revised it (My judgments).
+
+    The Judgment row always holds the current answer (so agreement and exports read one row per annotator);
+    each revision copies the answer it replaced, in comparison positions, with when it was first made."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="1 is the first answer given.")
+    ranking = models.JSONField()
+    answer = models.JSONField(default=dict, help_text="The rest: strength, confidence, aspects, reasons, rationale, …")
+    edited_answer = models.TextField(blank=True)
+    made_at = models.DateTimeField(help_text="When this version was given.")
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["judgment", "version"]
+        constraints = [models.UniqueConstraint(fields=["judgment", "version"], name="judgment_revision_version_unique")]
+
+    def __str__(self):
+        return f"Judgment {self.judgment_id} v{self.version}"

@@ -186,12 +186,16 @@ def build_items(request, slug):
 # --- annotating ------------------------------------------------------------
 
 
-def _item_context(campaign, assignment, user):
+def _item_context(campaign, assignment, user, restore=None):
     spec = validate_spec(campaign.rubric.spec)
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
-    shown = [{"slot": i, "letter": chr(65 + i), "text": slots[position].text}
-             for i, position in enumerate(assignment.display_order)]
+    shown = []
+    for i, position in enumerate(assignment.display_order):
+        text = slots[position].text
+        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
+        shown.append({"slot": i, "letter": chr(65 + i), "text": text,
+                      "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…"})
     aspects = []
     for aspect in spec["aspects"]:
         entry = dict(aspect)
@@ -204,8 +208,40 @@ def _item_context(campaign, assignment, user):
         "skip_url": reverse(f"annotation:{kind}skip", args=[campaign.slug, assignment.pk]),
         "campaign": campaign, "assignment": assignment, "spec": spec, "shown": shown, "aspects": aspects,
         "prompt": comparison.prompt, "progress": queues.progress(campaign, user),
-        "standing": quality.standing_of(campaign, user), "k": campaign.k,
+        "standing": quality.standing_of(campaign, user), "k": campaign.k, "restore": restore,
     }
+
+
+def form_values(answer, display_order, edited_answer=""):
+    """The inverse of payload_from_form: a stored answer (comparison positions) as the item form's field
+    values (screen slots), so an undone or revised item opens with the answers that were given."""
+    slot_of = {position: slot for slot, position in enumerate(display_order)}
+
+    def tiers(ranking):
+        return json.dumps([sorted(slot_of[p] for p in group) for group in ranking], separators=(",", ":"))
+
+    values = {"ranking": tiers(answer["ranking"])}
+    for name in ("strength", "confidence", "rationale"):
+        if answer.get(name) not in (None, ""):
+            values[name] = str(answer[name])
+    if answer.get("reason_tags"):
+        values["reason_tags"] = list(answer["reason_tags"])
+    if answer.get("none_acceptable"):
+        values["none_acceptable"] = "on"
+    if edited_answer:
+        values["edited_answer"] = edited_answer
+    for key, given in (answer.get("aspects") or {}).items():
+        if given.get("kind") == "ranking":
+            values[f"aspect-{key}"] = tiers(given["ranking"])
+        else:
+            for slot, position in enumerate(display_order):
+                values[f"rating-{key}-{slot}"] = str(given["ratings"][position])
+        for name in ("strength", "confidence", "rationale"):
+            if given.get(name) not in (None, ""):
+                values[f"aspect-{key}-{name}"] = str(given[name])
+        if given.get("reason_tags"):
+            values[f"aspect-{key}-reason_tags"] = list(given["reason_tags"])
+    return values
 
 
 def _render_next(request, campaign, undone=None):
@@ -216,7 +252,10 @@ def _render_next(request, campaign, undone=None):
                       "progress": queues.progress(campaign, request.user)})
     except (CampaignForbidden, queues.CampaignNotOpen) as exc:
         return problem(request, str(exc), status_for(exc), target="#work")
-    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user))
+    restore = None
+    if undone is not None and getattr(undone, "undone", None) and undone.undone["answer"]:
+        restore = form_values(undone.undone["answer"], undone.display_order, undone.undone["edited_answer"])
+    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user, restore))
 
 
 @login_required
@@ -289,7 +328,7 @@ def submit(request, slug, assignment_id, repeat=False):
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc))
     response = _render_next(request, campaign)
-    response["HX-Trigger"] = json.dumps({"campaign-submitted": {"undo_seconds": campaign.undo_seconds}})
+    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "submitted", "undo_seconds": campaign.undo_seconds}})
     return response
 
 
@@ -302,8 +341,10 @@ def skip(request, slug, assignment_id, repeat=False):
     try:
         (queues.skip_repeat if repeat else queues.skip)(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
     except (ValueError, CampaignForbidden, LookupError) as exc:
-        return problem(request, str(exc), status_for(exc))
-    return _render_next(request, campaign)
+        return problem(request, str(exc), status_for(exc), target="#skip-error")
+    response = _render_next(request, campaign)
+    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "skipped", "undo_seconds": campaign.undo_seconds}})
+    return response
 
 
 @login_required
@@ -315,8 +356,59 @@ def undo(request, slug):
     try:
         assignment = queues.undo_last(campaign, request.user)
     except (ValueError, CampaignForbidden) as exc:
-        return problem(request, str(exc), status_for(exc))
-    return _render_next(request, campaign, undone=assignment)
+        return problem(request, str(exc), status_for(exc), target="#toast")
+    response = _render_next(request, campaign, undone=assignment)
+    response["HX-Trigger"] = json.dumps({"campaign-undone": {"action": assignment.undone["action"]}})
+    return response
+
+
+@login_required
+@require_GET
+def my_judgments(request, slug):
+    """The annotator's past judgments in this campaign, each with a link to revise it while allowed."""
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    rows = []
+    for assignment in queues.my_judgments(campaign, request.user):
+        slot_of = {position: slot for slot, position in enumerate(assignment.display_order)}
+        letters = [" = ".join(chr(65 + slot_of[p]) for p in sorted(group, key=slot_of.get))
+                   for group in assignment.judgment.ranking]
+        rows.append({"assignment": assignment, "order": letters, "versions": assignment.judgment.revisions.all()})
+    return render(request, "annotation/my_judgments.html", {
+        "campaign": campaign, "rows": rows,
+        "can_revise": campaign.allow_revisions and campaign.status == Campaign.Status.OPEN,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def revise(request, slug, assignment_id):
+    """Show one of the annotator's judgments with its answers filled in; a POST replaces it (the earlier
+    version is kept as a JudgmentRevision)."""
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("judgment", "item__comparison__prompt"),
+        pk=assignment_id, annotator=request.user, item__campaign=campaign, status=Assignment.Status.SUBMITTED,
+    )
+    if request.method == "POST":
+        try:
+            payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+            queues.revise(campaign, request.user, assignment_id, payload)
+        except (ValueError, CampaignForbidden, LookupError) as exc:
+            return problem(request, str(exc), status_for(exc))
+        if request.htmx:
+            response = HttpResponse("")
+            response["HX-Redirect"] = reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}"
+            return response
+        return redirect(reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}")
+    context = _item_context(campaign, assignment, request.user,
+                            form_values(queues.answer_of(assignment.judgment), assignment.display_order,
+                                        assignment.edited_answer))
+    context.update(revising=True, submit_url=reverse("annotation:revise", args=[slug, assignment_id]))
+    return render(request, "annotation/revise.html", context)
 
 
 # --- researchers -----------------------------------------------------------
