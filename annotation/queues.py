@@ -10,6 +10,7 @@ Self-consistency repeats (Campaign.repeat_rate): at that rate, an item the annot
 count it. Skipped items come back to the same annotator only when Campaign.reoffer_skipped is on, and then
 only after every item they have not seen yet."""
 
+import math
 import random
 from datetime import timedelta
 
@@ -187,10 +188,22 @@ def _take(campaign, user, kinds, now, *, capped):
     return None
 
 
+def _served_counts(campaign, user):
+    """(items this annotator submitted or skipped here, how many of them were gold/attention checks)."""
+    rows = Assignment.objects.filter(
+        item__campaign=campaign, annotator=user, status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+    )
+    counts = rows.aggregate(served=Count("id"), checked=Count("id", filter=~Q(item__kind=CampaignItem.Kind.REGULAR)))
+    return counts["served"], counts["checked"]
+
+
 def next_assignment(campaign, user, *, rng=random):
     """The annotator's current lease, or a new one: never an item they judged (nor one they skipped, unless
     the campaign re-offers skipped items), never more holders than overlap still needs; self-consistency
-    repeats and gold/attention checks mixed in at the campaign's rates. Returns an Assignment, or a
+    repeats and gold/attention checks mixed in at the campaign's rates. A check is served by chance at the
+    gold rate, and always when the annotator is behind it (fewer checks than gold_rate × items served,
+    counting this one) or has run out of regular items while owed one, so everyone who judges 1/gold_rate
+    items meets a check. Returns an Assignment, or a
     RepeatCheck (``is_repeat``) that is shown and submitted the same way."""
     require_annotate(user, campaign)
     _require_open(campaign)
@@ -206,10 +219,13 @@ def next_assignment(campaign, user, *, rng=random):
             assignment = _take_repeat(campaign, user, now, rng)
             if assignment is not None:
                 return assignment
-        if campaign.gold_rate and rng.random() < campaign.gold_rate:
+        served, checked = _served_counts(campaign, user) if campaign.gold_rate else (0, 0)
+        if campaign.gold_rate and (rng.random() < campaign.gold_rate or checked + 1 <= campaign.gold_rate * (served + 1)):
             assignment = _take(campaign, user, checks, now, capped=False)
         if assignment is None:
             assignment = _take(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True)
+        if assignment is None and checked < math.ceil(campaign.gold_rate * served):
+            assignment = _take(campaign, user, checks, now, capped=False)  # no regular item left: checks still owed
         if assignment is None:
             raise QueueEmpty("You have done everything this campaign needs from you for now. Thank you!")
     return assignment
