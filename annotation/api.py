@@ -139,7 +139,7 @@ class ImportView(APIView):
             raise ValidationError({"detail": "Attach the file to import as 'file'."})
         dry_run = str(request.data.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
         try:
-            report = item_import.import_items(campaign, upload.read(), request.data.get("format", "jsonl"),
+            report = item_import.import_items(campaign, upload.read(), request.data.get("format", "auto"),
                                               dry_run=dry_run, user=request.user)
         except item_import.ImportInvalid as exc:
             raise ValidationError({"detail": str(exc), "rows": exc.errors}) from exc

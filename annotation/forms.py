@@ -97,9 +97,17 @@ class CampaignForm(forms.ModelForm):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField()
-    format = forms.ChoiceField(choices=[("jsonl", "JSONL"), ("csv", "CSV")])
+    file = forms.FileField(required=False)
+    format = forms.ChoiceField(choices=[("auto", "Detect (JSONL or CSV, ours or MultiPref columns)"), ("jsonl", "JSONL"), ("csv", "CSV")],
+                               initial="auto")
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
+    upload = forms.CharField(required=False, widget=forms.HiddenInput, help_text="The file kept from a dry run.")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not data.get("upload"):
+            raise forms.ValidationError("Choose a file to import.")
+        return data
 
 
 class ProfileForm(forms.Form):

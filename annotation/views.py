@@ -1,9 +1,11 @@
 """Campaign pages (htmx). Views parse input, call one service, render."""
 
 import json
+import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -148,13 +150,25 @@ def import_items(request, slug):
         if not form.is_valid():
             status = 400
         else:
-            try:
-                context["report"] = item_import.import_items(
-                    campaign, form.cleaned_data["file"].read(), form.cleaned_data["format"],
-                    dry_run=form.cleaned_data["dry_run"], user=request.user,
-                )
-            except item_import.ImportInvalid as exc:
-                context["errors"], status = exc.errors, 400
+            data = form.cleaned_data
+            upload_key = f"import-upload:{campaign.pk}:{request.user.pk}:{data['upload']}"
+            content = data["file"].read() if data["file"] else cache.get(upload_key)
+            if content is None:
+                context["errors"], status = ["The file from the dry run has expired; choose it again."], 400
+            else:
+                try:
+                    context["report"] = item_import.import_items(
+                        campaign, content, data["format"], dry_run=data["dry_run"], user=request.user,
+                    )
+                except item_import.ImportInvalid as exc:
+                    context["errors"], status = exc.errors, 400
+                else:
+                    if data["dry_run"]:  # keep the file, so the import is one click without choosing it again
+                        token = secrets.token_urlsafe(16)
+                        cache.set(f"import-upload:{campaign.pk}:{request.user.pk}:{token}", content, 3600)
+                        context["upload"] = token
+                    else:
+                        cache.delete(upload_key)
     return render(request, "annotation/import.html", context, status=status)
 
 
