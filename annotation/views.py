@@ -200,16 +200,21 @@ def build_items(request, slug):
 # --- annotating ------------------------------------------------------------
 
 
+def shown_responses(texts):
+    """Responses as the rank widget lists them: screen slot, letter, text, and a first line for its chips' names."""
+    shown = []
+    for i, text in enumerate(texts):
+        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
+        shown.append({"slot": i, "letter": chr(65 + i), "text": text,
+                      "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…"})
+    return shown
+
+
 def _item_context(campaign, assignment, user, restore=None):
     spec = validate_spec(campaign.rubric.spec)
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
-    shown = []
-    for i, position in enumerate(assignment.display_order):
-        text = slots[position].text
-        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
-        shown.append({"slot": i, "letter": chr(65 + i), "text": text,
-                      "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…"})
+    shown = shown_responses([slots[position].text for position in assignment.display_order])
     aspects = []
     for aspect in spec["aspects"]:
         entry = dict(aspect)
@@ -477,7 +482,21 @@ def disagreements(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/disagreements.html", {"campaign": campaign, "rows": reports.disagreements(campaign)})
+    rows = reports.disagreements(campaign)
+    for row in rows:  # texts in comparison order, and each verdict as letters (A = the comparison's first response)
+        comparison = row["item"].comparison
+        row["shown"] = shown_responses([slot.response.text for slot in comparison.slots.select_related("response")])
+        row["verdicts"] = [{"assignment": a, "tiers": ranking_letters(a.judgment.ranking)} for a in row["assignments"]]
+        if row["adjudication"]:
+            row["adjudication"].tiers = ranking_letters(row["adjudication"].ranking)
+    return render(request, "annotation/disagreements.html", {
+        "campaign": campaign, "rows": rows, "spec": validate_spec(campaign.rubric.spec), "k": campaign.k,
+    })
+
+
+def ranking_letters(ranking):
+    """[[0], [2, 1]] → [["A"], ["B", "C"]]: tie groups of comparison positions as letters, best first."""
+    return [[chr(65 + position) for position in sorted(group)] for group in ranking]
 
 
 @login_required
@@ -491,9 +510,11 @@ def adjudicate(request, slug, item_id):
         ranking = json.loads(request.POST.get("ranking", ""))
         adjudication = quality.adjudicate(item, request.user, ranking, request.POST.get("note", ""))
     except json.JSONDecodeError:
-        return problem(request, 'The ranking must be JSON tie groups, e.g. [[0], [1]].', 400, target=f"#adj-error-{item.pk}")
+        return problem(request, "Rank every response first: click them best first, drag them, or press their letters.",
+                       400, target=f"#adj-error-{item.pk}")
     except (ValueError, CampaignForbidden) as exc:
         return problem(request, str(exc), status_for(exc), target=f"#adj-error-{item.pk}")
+    adjudication.tiers = ranking_letters(adjudication.ranking)
     return render(request, "annotation/_adjudication.html", {"item": item, "adjudication": adjudication})
 
 

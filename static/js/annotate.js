@@ -301,7 +301,7 @@
       (document.querySelector("#toast-undo") || document.querySelector("#undo-last, #queue-done button")).click();
       return;
     }
-    if (!document.querySelector("#judgment-form") || !active) return;
+    if (!active || !document.contains(active.el)) return;
     if (key === "s" && document.getElementById("skip-reason")) {
       e.preventDefault();
       document.getElementById("skip-reason").focus();
@@ -331,7 +331,7 @@
       announce(`${next.dataset.what}.`);
     } else if (e.key === "Enter" && !e.target.matches("button, a")) {
       e.preventDefault();
-      document.querySelector("#judgment-form").requestSubmit();
+      (active.el.closest("form") || document.querySelector("#judgment-form")).requestSubmit();
     }
   });
 
