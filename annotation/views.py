@@ -439,8 +439,10 @@ def dashboard(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/dashboard.html", {"campaign": campaign, "build_form": BuildItemsForm(),
-                                                         **reports.dashboard(campaign)})
+    return render(request, "annotation/dashboard.html", {
+        "campaign": campaign, "build_form": BuildItemsForm(), **reports.dashboard(campaign),
+        "status_choices": [("open", "Open"), ("paused", "Pause"), ("closed", "Close")],
+    })
 
 
 @login_required
