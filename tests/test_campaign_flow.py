@@ -104,7 +104,7 @@ def test_import_page_dry_run_and_errors(client, people):
 
     good = SimpleUploadedFile("x.jsonl", jsonl(rows_k(2, 2)))
     response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": good, "format": "jsonl", "dry_run": "on"})
-    assert response.status_code == 200 and "Dry run: this would create\n    2 items" in response.content.decode()
+    assert response.status_code == 200 and "Dry run (JSONL): this would create\n    2 items" in response.content.decode()
     assert CampaignItem.objects.count() == 0
     bad = SimpleUploadedFile("x.jsonl", b'{"prompt": "x", "responses": ["only one"]}')
     response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": bad, "format": "jsonl"})

@@ -121,8 +121,8 @@
     state.el.querySelector("input[type=hidden]").value = complete ? JSON.stringify(state.tiers) : "";
     state.el.classList.toggle("complete", complete);
     state.el.dataset.ranking = JSON.stringify(state.tiers);
-    // "How much better?" is not asked of a tie: a disabled fieldset is not sent.
-    const tie = complete && state.tiers.length === 1;
+    // "How much better?" needs one response alone in first place: a disabled fieldset is not sent.
+    const tie = complete && state.tiers[0].length > 1;
     document.querySelectorAll(`fieldset[data-required=unless-tie]`).forEach((fs) => {
       if ((fs.dataset.ranking || "ranking") === state.el.dataset.input) fs.disabled = tie;
     });
