@@ -18,7 +18,7 @@ from . import pool_items, queues, quality, reports
 from .campaigns import CampaignForbidden
 from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
-from .rubrics import SubmissionInvalid, scale_points, validate_spec
+from .rubrics import TEMPLATES, SubmissionInvalid, scale_points, validate_spec
 from .services import JudgmentConflict
 
 
@@ -80,7 +80,8 @@ def campaign_list(request):
 def campaign_create(request):
     if not campaign_services.can_create(request.user):
         return problem(request, "Only researchers and admins can create campaigns.", 403)
-    form = CampaignForm(request.POST or None)
+    # ?rubric=<id>: "Create a campaign with it" after saving a rubric preselects that rubric
+    form = CampaignForm(request.POST or None, initial={"rubric": request.GET.get("rubric")} if request.GET.get("rubric") else None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         groups = data.pop("annotator_groups")
@@ -133,8 +134,10 @@ def rubric_create(request, rubric_id=None):
                                                      description=data["description"])
         return render(request, "annotation/rubric_saved.html", {"rubric": rubric})
     status = 400 if request.method == "POST" else 200
-    return render(request, "annotation/rubric_form.html", {"form": form, "base": base,
-                  "rubrics": Rubric.objects.all()[:50]}, status=status)
+    return render(request, "annotation/rubric_form.html", {
+        "form": form, "base": base, "rubrics": Rubric.objects.all()[:50],
+        "template_specs": {key: validate_spec(t["spec"]) for key, t in TEMPLATES.items()},
+    }, status=status)
 
 
 @login_required
