@@ -82,6 +82,8 @@ def test_k2_b_then_enter_submits_and_the_toast_undo_restores_every_answer(page, 
     page.click("#toast-undo")
     page.wait_for_function(f"document.querySelector('.item').dataset.assignment === '{first}'")
     page.wait_for_function("document.getElementById('toast').innerText.startsWith('Undone')")
+    # the answers are filled in once htmx has settled the new item
+    page.wait_for_function("!document.getElementById('restore-answer')")
     assert _ranking(page) == "[[1],[0]]"
     assert page.locator("input[name=rating-helpful-0][value='2']").is_checked()
     assert page.locator("input[name=rating-helpful-1][value='5']").is_checked()
@@ -161,6 +163,7 @@ def test_an_annotator_revises_a_judgment_and_the_earlier_one_is_kept(page, live_
     page.screenshot(path=str(TEST_OUTPUT / "my-judgments.png"), full_page=True)
     page.click(f"#judgment-{first} a.button")
     page.wait_for_selector("#judgment-form")
+    page.wait_for_function("!document.getElementById('restore-answer')")
     assert _ranking(page) == "[[0],[1]]"  # the answer given, filled in
     _key(page, "b", "Enter")
     page.wait_for_selector(f"#judgment-{first}")
