@@ -326,6 +326,9 @@ def payload_from_form(post, spec, k):
             aspects[key]["reason_tags"] = post.getlist(f"aspect-{key}-reason_tags")
         if post.get(f"aspect-{key}-rationale"):
             aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
+    if not post.get("ranking"):  # the page's words, not the API's ("a non-empty list of tie groups")
+        raise SubmissionInvalid("Rank the responses first: click them best first, drag them, or press their letters "
+                                "(with two: A, B, T for a tie, X if both are bad).")
     return {
         "ranking": json_field("ranking"),
         "strength": post.get("strength") or None,

@@ -140,3 +140,12 @@ def test_my_judgments_page_lists_and_revises(client, people):
     response = client.post(f"/campaigns/m/mine/{a.pk}/", {"ranking": "[[0],[1]]"})
     assert response.status_code == 302 and JudgmentRevision.objects.count() == 1
     assert "A › B" in client.get("/campaigns/m/mine/").content.decode()
+
+
+def test_the_page_names_a_missing_ranking_in_annotators_words(client, people):
+    campaign = make_campaign(people["researcher"], slug="w", n_items=1)
+    client.force_login(people["annotator"])
+    a = queues.next_assignment(campaign, people["annotator"])
+    response = client.post(f"/campaigns/w/a/{a.pk}/submit/", {"rationale": "x"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 400 and "Rank the responses first" in body and "tie groups" not in body
