@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0005_campaign_display_mode'),
+        ('annotation', '0006_campaign_display_mode'),
     ]
 
     operations = [
