@@ -42,10 +42,12 @@ def test_the_card_matches_the_data(judged, tmp_path, fmt, source):
     export_preferences({"format": fmt, "source": source}, str(out))
     card = (out / "README.md").read_text()
     rows = _rows(out)
-    assert rows, card
-
     # who voted: the card names exactly the sources the filter lets through, and the rows agree
     assert f"Made by PrefArena from {SOURCE_TEXT[source]}." in card
+    if source == "routed":  # no campaign here is routed: nothing to export (tests/test_routing_flow.py has the data)
+        assert not rows and "This export is empty" in card
+        return
+    assert rows, card
     allowed = {"human": {"human"}, "ai": {"ai"}, "both": {"human", "ai", "mixed"}}[source]
     assert {row["source"] for row in rows} <= allowed
 
