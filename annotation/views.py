@@ -387,6 +387,12 @@ def undo(request, slug):
     return response
 
 
+def _order_as_seen(ranking, display_order):
+    """A ranking (comparison positions) as the letters the annotator saw, best first: ["B", "A = C"]."""
+    slot_of = {position: slot for slot, position in enumerate(display_order)}
+    return [" = ".join(chr(65 + slot_of[p]) for p in sorted(group, key=slot_of.get)) for group in ranking]
+
+
 @login_required
 @require_GET
 def my_judgments(request, slug):
@@ -396,10 +402,8 @@ def my_judgments(request, slug):
         return _not_found(request)
     rows = []
     for assignment in queues.my_judgments(campaign, request.user):
-        slot_of = {position: slot for slot, position in enumerate(assignment.display_order)}
-        letters = [" = ".join(chr(65 + slot_of[p]) for p in sorted(group, key=slot_of.get))
-                   for group in assignment.judgment.ranking]
-        rows.append({"assignment": assignment, "order": letters, "versions": assignment.judgment.revisions.all()})
+        rows.append({"assignment": assignment, "order": _order_as_seen(assignment.judgment.ranking, assignment.display_order),
+                     "versions": assignment.judgment.revisions.all()})
     return render(request, "annotation/my_judgments.html", {
         "campaign": campaign, "rows": rows,
         "can_revise": campaign.allow_revisions and campaign.status == Campaign.Status.OPEN,
@@ -432,7 +436,11 @@ def revise(request, slug, assignment_id):
     context = _item_context(campaign, assignment, request.user,
                             form_values(queues.answer_of(assignment.judgment), assignment.display_order,
                                         assignment.edited_answer))
-    context.update(revising=True, submit_url=reverse("annotation:revise", args=[slug, assignment_id]))
+    context.update(revising=True, submit_url=reverse("annotation:revise", args=[slug, assignment_id]), versions=[
+        {"version": r.version, "made_at": r.made_at, "order": _order_as_seen(r.ranking, assignment.display_order),
+         "rationale": r.answer.get("rationale", "")}
+        for r in assignment.judgment.revisions.order_by("version")
+    ])
     return render(request, "annotation/revise.html", context)
 
 

@@ -140,6 +140,8 @@ def test_my_judgments_page_lists_and_revises(client, people):
     response = client.post(f"/campaigns/m/mine/{a.pk}/", {"ranking": "[[0],[1]]"})
     assert response.status_code == 302 and JudgmentRevision.objects.count() == 1
     assert "A › B" in client.get("/campaigns/m/mine/").content.decode()
+    history = client.get(f"/campaigns/m/mine/{a.pk}/").content.decode()
+    assert 'id="earlier-versions"' in history and ": B › A</li>" in history
 
 
 def test_the_page_names_a_missing_ranking_in_annotators_words(client, people):
