@@ -5,11 +5,12 @@ loses no character outside markup; the show-source toggle swaps the views; nothi
 import pytest
 
 from annotation import items
+from tests.browser.pages import log_in
 from tests.conftest import TEST_OUTPUT
 from tests.test_answer_rendering import TRICKY, is_subsequence, visible_source
 from tests.test_campaign_fixtures import add_role, jsonl, make_campaign
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TEXTS = list(TRICKY.values())
 
@@ -21,13 +22,6 @@ def _campaign(researcher, slug, mode):
         {"prompt": "Second half", "responses": TEXTS[5:]},
     ]), "jsonl")
     return campaign
-
-
-def _login(page, url, username):
-    page.goto(url)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
 
 
 def _skip(page):
@@ -46,7 +40,7 @@ def test_plain_answers_read_exactly_as_stored(page, live_server, make_user):
     researcher = add_role(make_user("rita"), "researcher")
     add_role(make_user("ann", password="correct-horse-battery"), "annotator")
     _campaign(researcher, "plain", "plain")
-    _login(page, f"{live_server.url}/campaigns/plain/", "ann")
+    log_in(page, f"{live_server.url}/campaigns/plain/", "ann")
     seen = []
     for number in (1, 2):
         _wait_for_item(page)
@@ -77,7 +71,7 @@ def test_markdown_answers_lose_no_character_outside_markup(page, live_server, ma
     researcher = add_role(make_user("rita"), "researcher")
     add_role(make_user("ann", password="correct-horse-battery"), "annotator")
     _campaign(researcher, "md", "markdown")
-    _login(page, f"{live_server.url}/campaigns/md/", "ann")
+    log_in(page, f"{live_server.url}/campaigns/md/", "ann")
     seen = {}
     for number in (1, 2):
         _wait_for_item(page)
@@ -103,7 +97,7 @@ def test_math_is_typeset_by_the_local_katex_and_the_source_is_one_click_away(pag
         "Euler's identity:\n\n$$\ne^{i\\pi} + 1 = 0\n$$\n\nwith `pi` the constant.", "(17*20=340, 17*3=51)"]}]), "jsonl")
     requests = []
     page.on("request", lambda request: requests.append(request.url))
-    _login(page, f"{live_server.url}/campaigns/math/", "ann")
+    log_in(page, f"{live_server.url}/campaigns/math/", "ann")
     page.wait_for_selector(".katex")
     math_box = page.locator(".response .answer-box[data-shown=markdown]")
     plain_box = page.locator(".response .answer-box[data-shown=plain]")

@@ -5,20 +5,18 @@ undone without touching the submission before it, and an annotator revises a jud
 import pytest
 
 from annotation.models import Assignment, Judgment, JudgmentRevision
+from tests.browser.pages import log_in
 from tests.conftest import TEST_OUTPUT
 from tests.test_campaign_fixtures import add_role, make_campaign
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SPEC = {"aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}],
         "rationale": "required", "rationale_min_length": 10, "none_acceptable": True}
 
 
 def _login(page, url, username="ann"):
-    page.goto(url)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
+    log_in(page, url, username)
     page.wait_for_selector("#judgment-form")
 
 

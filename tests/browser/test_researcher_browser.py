@@ -5,17 +5,11 @@ import pytest
 
 from annotation import items, queues
 from annotation.models import Adjudication, CampaignItem
+from tests.browser.pages import log_in
 from tests.conftest import TEST_OUTPUT
 from tests.test_campaign_fixtures import add_role, jsonl, make_campaign
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page, url, username):
-    page.goto(url)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_import_dry_run_keeps_the_file_and_a_reimport_creates_nothing(page, live_server, make_user, tmp_path):
@@ -24,7 +18,7 @@ def test_import_dry_run_keeps_the_file_and_a_reimport_creates_nothing(page, live
     path = tmp_path / "items.csv"
     path.write_text("id,prompt,completion_a,completion_b,model_a,model_b\n"
                     "q1,What is 17*3?,51,\"(17*20=340, 17*3=51)\",m1,m2\nq1,Again,x,y,m1,m2\nq2,Hello,hi,hey,m1,m2\n")
-    _login(page, f"{live_server.url}/campaigns/imp/import/", "rita")
+    log_in(page, f"{live_server.url}/campaigns/imp/import/", "rita")
     page.set_input_files("#id_file", str(path))
     assert page.locator("#id_dry_run").is_checked()
     page.click("#import-form button[type=submit]")
@@ -56,7 +50,7 @@ def test_adjudication_shows_texts_and_orders_and_ranks_by_drag(page, live_server
         user = add_role(make_user(name), "annotator")
         a = queues.next_assignment(campaign, user)
         queues.submit(campaign, user, a.pk, {"ranking": [[a.display_order.index(p) for p in g] for g in ranking]})
-    _login(page, f"{live_server.url}/campaigns/adj/disagreements/", "rita")
+    log_in(page, f"{live_server.url}/campaigns/adj/disagreements/", "rita")
     article = page.locator("article.disagreement")
     article.wait_for()
     assert article.locator(".response .view-plain").all_inner_texts() == ["Apple", "Banana", "Cherry"]
@@ -85,7 +79,7 @@ def test_every_annotator_is_served_the_gold_item(page, live_server, make_user):
     for name in ("ann", "bob"):
         add_role(make_user(name, password="correct-horse-battery"), "annotator")
         page.context.clear_cookies()
-        _login(page, f"{live_server.url}/campaigns/gold/", name)
+        log_in(page, f"{live_server.url}/campaigns/gold/", name)
         prompts = []
         while True:
             page.wait_for_selector("#judgment-form, #queue-done")

@@ -4,18 +4,16 @@ a saved rubric preselects itself in the new campaign, the slug follows the name,
 import pytest
 
 from annotation.models import Campaign
+from tests.browser.pages import log_in
 from tests.conftest import TEST_OUTPUT
 from tests.test_campaign_fixtures import add_role
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_rubric_then_campaign(page, live_server, make_user):
     add_role(make_user("rita", password="correct-horse-battery"), "researcher")
-    page.goto(f"{live_server.url}/campaigns/rubrics/new/")
-    page.fill("input[name=username]", "rita")
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
+    log_in(page, f"{live_server.url}/campaigns/rubrics/new/", "rita")
     page.wait_for_selector("#id_template")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the dropdown fits at 1280 px
     assert not page.locator("#template-spec-preview").is_visible()
