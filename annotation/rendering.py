@@ -12,6 +12,7 @@ as TeX for KaTeX in the browser (static/vendor/katex), raw HTML escaped (so what
 as text), images off (no request leaves the page), then the nh3 allow-list sanitiser."""
 
 import re
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -31,6 +32,7 @@ _md = (
 _CLASSES = {"span": {"math", "inline"}, "div": {"math", "inline", "block"}}
 
 
+@lru_cache(maxsize=128)  # every annotator of an item, and every poll of a finished battle, renders the same text
 def render_markdown_inert(text):
     """Markdown → sanitised HTML; HTML written in the text shows as text."""
     return nh3.clean(_md.render(text or ""), link_rel="noopener noreferrer nofollow", allowed_classes=_CLASSES)
@@ -45,12 +47,22 @@ _SIGNALS = [
     re.compile(r"^ {0,3}(```|~~~)", re.M),                          # a fenced code block
     re.compile(r"^ {0,3}#{1,6} \S", re.M),                           # an ATX heading
     re.compile(r"^ {0,3}([-*+]|\d{1,3}[.)]) \S.*\n {0,3}([-*+]|\d{1,3}[.)]) \S", re.M),  # a list of two or more
-    re.compile(r"^ {0,3}\|?.*\|.*\n {0,3}\|? *:?-{3,}:? *(\| *:?-{3,}:? *)*\|?\s*$", re.M),  # a table
     re.compile(r"(^|\s)\*\*[^*\s][^*\n]*[^*\s]\*\*(\s|[.,;:!?)]|$)", re.M),  # **bold** between spaces
     re.compile(r"(^|\s)`[^`\n]+`(\s|[.,;:!?)]|$)", re.M),            # `inline code`
     re.compile(r"\[[^\]\n]+\]\(https?://[^)\s]+\)"),                # [a link](https://…)
     re.compile(r"^ {0,3}\$\$\s*$", re.M),                            # display math
 ]
+
+
+# A GFM table's delimiter row ("|---|:--:|"); the header row above it must hold a "|" (checked line by line:
+# one regex over both lines backtracks quadratically on a long line of pipes).
+_TABLE_DELIMITER = re.compile(r" {0,3}\|? *:?-{3,}:? *(?:\| *:?-{3,}:? *)*\|? *")
+
+
+def _has_table(text):
+    lines = text.splitlines()
+    return any("|" in lines[i - 1] and "|" in line and _TABLE_DELIMITER.fullmatch(line)
+               for i, line in enumerate(lines) if i and "-" in line)
 
 
 def looks_like_markdown(text):
@@ -64,7 +76,7 @@ def looks_like_markdown(text):
     outside_code = re.sub(r"`[^`\n]+`", "", outside_code)
     if _AMBIGUOUS.search(re.sub(r"\*\*[^*\s][^*\n]*[^*\s]\*\*", "", outside_code)):
         return False
-    return any(signal.search(text) for signal in _SIGNALS)
+    return _has_table(text) or any(signal.search(text) for signal in _SIGNALS)
 
 
 def shown_mode(text, mode):
