@@ -145,3 +145,9 @@ def test_the_database_refuses_an_unknown_display_mode(make_user):
     campaign.display_mode = "html"
     with pytest.raises(IntegrityError):
         campaign.save()
+
+
+@pytest.mark.parametrize("text", ["|" * 100_000, "|---" * 25_000 + "|", "a*" * 50_000, " " * 100_000 + "x"])
+def test_auto_reads_adversarial_long_answers_in_one_pass(text):
+    # a regex that backtracks quadratically made the first of these take 15 s (bench/bench_answer_display.py)
+    assert looks_like_markdown(text) is False
