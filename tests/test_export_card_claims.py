@@ -67,3 +67,15 @@ def test_the_card_matches_the_data(judged, tmp_path, fmt, source):
         assert "Tied pairs and every judgment marked \"none acceptable\" are dropped." in card
         assert "K(K-1)/2 pairs per ranking" in card
         assert not any(row["tie"] for row in rows) and not any(row["none_acceptable"] for row in rows)
+
+
+@pytest.mark.parametrize("fmt", ["listwise", "ratings"])
+def test_ranked_formats_with_margin_zero_keep_every_judgment_and_say_so(judged, tmp_path, fmt):
+    out = tmp_path / fmt
+    export_preferences({"format": fmt, "ties": "margin-zero", "source": "human"}, str(out))
+    card = (out / "README.md").read_text()
+    rows = _rows(out)
+    assert "Every judgment is kept, ties included (as equal ranks)" in card and "Tied pairs" not in card
+    assert any(row["none_acceptable"] for row in rows)  # kept, and flagged
+    comparisons = {row["comparison_id"] for row in rows}
+    assert len(comparisons) == 4  # the all-tied judgment too
