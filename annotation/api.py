@@ -48,6 +48,7 @@ def assignment_payload(assignment, campaign, user):
         "submit_url": reverse(f"api-campaign-{kind}submit", args=[campaign.slug, assignment.pk]),
         "skip_url": reverse(f"api-campaign-{kind}skip", args=[campaign.slug, assignment.pk]),
         "expires_at": assignment.expires_at,
+        "display_mode": campaign.display_mode,
         "prompt": comparison.prompt.conversation,
         "responses": [{"slot": i, "label": chr(65 + i), "text": texts[p]} for i, p in enumerate(assignment.display_order)],
         "rubric": {"version": campaign.rubric.label, **campaign.rubric.spec},
@@ -116,14 +117,15 @@ class SkipView(APIView):
 
 
 class UndoView(APIView):
-    @extend_schema(request=None, summary="Undo your last submission within the campaign's undo window")
+    @extend_schema(request=None, summary="Undo your last submission or skip within the campaign's undo window")
     def post(self, request, slug):
         campaign = _campaign(request, slug)
         try:
             assignment = queues.undo_last(campaign, request.user)
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)
-        return Response(assignment_payload(assignment, campaign, request.user))
+        # "undone": what was taken back (a submission's answer, in comparison positions, or a skip's reason)
+        return Response({**assignment_payload(assignment, campaign, request.user), "undone": assignment.undone})
 
 
 class AgreementView(APIView):
@@ -142,7 +144,7 @@ class ImportView(APIView):
             raise ValidationError({"detail": "Attach the file to import as 'file'."})
         dry_run = str(request.data.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
         try:
-            report = item_import.import_items(campaign, upload.read(), request.data.get("format", "jsonl"),
+            report = item_import.import_items(campaign, upload.read(), request.data.get("format", "auto"),
                                               dry_run=dry_run, user=request.user)
         except item_import.ImportInvalid as exc:
             raise ValidationError({"detail": str(exc), "rows": exc.errors}) from exc
