@@ -27,6 +27,8 @@ class Conflict(APIException):
 
 
 class BattleListView(APIView):
+    error_statuses = (404,)  # the arena named, or no open arena
+
     @extend_schema(request=StartBattleSerializer, responses={201: BattleSerializer}, summary="Start a battle")
     def post(self, request):
         data = StartBattleSerializer(data=request.data)
@@ -54,6 +56,8 @@ class BattleDetailView(APIView):
 
 
 class VoteView(APIView):
+    error_statuses = (409,)
+
     @extend_schema(
         request=VoteSerializer,
         responses={201: BattleSerializer, 200: BattleSerializer},
@@ -80,7 +84,9 @@ class LeaderboardView(APIView):
         summary="The live leaderboard, for one method, with or without style control",
     )
     def get(self, request):
-        query = LeaderboardQuerySerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty form value as "not given" and would
+        # answer ?method= with the default board, which the schema (an enum) forbids.
+        query = LeaderboardQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         data = query.validated_data
         try:

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api_errors import api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
@@ -16,4 +18,6 @@ urlpatterns = [
     path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other /api/ path is a JSON 404.
+    re_path(r"^api/(?P<rest>(?s:.*))\Z", api_not_found, name="api-not-found"),
 ]
