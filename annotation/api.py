@@ -207,6 +207,7 @@ class ImportSerializer(serializers.Serializer):
 
 class ImportView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "imports"
 
     @extend_schema(request={"multipart/form-data": ImportSerializer},
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's report"),
@@ -238,6 +239,8 @@ class BuildItemsSerializer(serializers.Serializer):
 
 
 class BuildItemsView(APIView):
+    throttle_scope = "imports"
+
     @extend_schema(request=BuildItemsSerializer,
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's plan"),
                               201: OpenApiResponse(OpenApiTypes.OBJECT, "What was created")},

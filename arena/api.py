@@ -21,6 +21,10 @@ from .serializers import (
 )
 
 
+# A voter at the open-battle limit waits for one to finish generating: seconds, usually.
+OPEN_BATTLE_RETRY_SECONDS = 10
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
@@ -28,6 +32,7 @@ class Conflict(APIException):
 
 class BattleListView(APIView):
     error_statuses = (404,)  # the arena named, or no open arena
+    throttle_scope = "battles"
 
     @extend_schema(request=StartBattleSerializer, responses={201: BattleSerializer}, summary="Start a battle")
     def post(self, request):
@@ -41,7 +46,7 @@ class BattleListView(APIView):
         try:
             battle = services.start_battle(arena, request.user, data.validated_data["prompt"])
         except services.TooManyOpenBattles as exc:
-            raise Throttled(detail=str(exc)) from exc
+            raise Throttled(wait=OPEN_BATTLE_RETRY_SECONDS, detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"prompt": [str(exc)]}) from exc
         payload = selectors.battle_payload(battle, request.user)
@@ -57,6 +62,7 @@ class BattleDetailView(APIView):
 
 class VoteView(APIView):
     error_statuses = (409,)
+    throttle_scope = "votes"
 
     @extend_schema(
         request=VoteSerializer,

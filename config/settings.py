@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.throttles.PageRateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -145,6 +146,41 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    # Rate limits (config/throttles.py): every request per user / per anonymous address, and the
+    # scopes below on writes, per user and per address ("<scope>_ip"). Over a limit: 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttles.AnonThrottle",
+        "config.throttles.UserThrottle",
+        "config.throttles.ScopedUserThrottle",
+        "config.throttles.ScopedAddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        scope: os.environ.get(f"THROTTLE_{scope.upper()}", default)
+        for scope, default in {
+            "anon": "120/min", "user": "1200/min",
+            "battles": "6/min", "battles_ip": "30/min",  # a few battle starts a minute per voter
+            "votes": "30/min", "votes_ip": "120/min",
+            "imports": "20/hour", "imports_ip": "60/hour",
+            "exports": "20/hour", "exports_ip": "60/hour",
+            "logins": "10/min", "logins_ip": "30/min",  # password guessing
+            "accounts": "5/hour", "accounts_ip": "20/hour",  # password-reset mails, sign-ups
+        }.items()
+    },
+    # Proxies in front of the web processes: how many X-Forwarded-For entries to trust for the client
+    # address (0: REMOTE_ADDR only, so a client cannot pick its own address for the limits).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+}
+# The same limits on the pages that write (URL name → scope; POSTs only).
+PAGE_RATE_LIMITS = {
+    "arena:start_battle": "battles",
+    "arena:start_arena_battle": "battles",
+    "arena:vote": "votes",
+    "annotation:import": "imports",
+    "annotation:build_items": "imports",
+    "export:start": "exports",
+    "login": "logins",
+    "admin:login": "logins",
+    "password_reset": "accounts",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PrefArena API",
