@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api_errors import api_not_found
 
@@ -17,7 +17,8 @@ urlpatterns = [
     path("export/", include("export.urls")),
     path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Last: any other /api/ path is a JSON 404.
     re_path(r"^api/(?P<rest>(?s:.*))\Z", api_not_found, name="api-not-found"),
 ]
