@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "accounts",
     "inference",
     "annotation",
     "ranking",
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -155,6 +157,24 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Accounts. Who may sign up is the admins' call at run time (admin → Sign-up policy: closed,
+# invitation only, or open); SIGNUP_MODE is only the starting value on a new database.
+SIGNUP_MODE = os.environ.get("SIGNUP_MODE", "closed")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(3 * 24 * 3600)))
+# E-mail (password-reset links): SMTP when EMAIL_HOST is set, else printed on the console (the demo).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PrefArena <noreply@localhost>")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "arena:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -220,6 +240,8 @@ PAGE_RATE_LIMITS = {
     "login": "logins",
     "admin:login": "logins",
     "password_reset": "accounts",
+    "signup": "accounts",
+    "signup_invited": "accounts",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PrefArena API",

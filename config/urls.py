@@ -8,6 +8,7 @@ from config.api_errors import api_not_found
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("arena/", include("arena.urls")),
     path("api/judges/", include("annotation.judge_api_urls")),

@@ -32,6 +32,10 @@ MATRIX = {
     "password_reset_done": ("GET", "/accounts/password_reset/done/", (200, 200, 200, 200)),
     "password_reset_confirm": ("GET", "/accounts/reset/MQ/bad-token/", (200, 200, 200, 200)),
     "password_reset_complete": ("GET", "/accounts/reset/done/", (200, 200, 200, 200)),
+    # sign-up (the world's policy is invitation-only: 403 with the reason without a link), invitation links, your own API token
+    "signup": ("GET", "/accounts/signup/", (403, 403, 403, 403)),
+    "signup_invited": ("GET", "/accounts/invite/{invitation}/", (200, 200, 200, 200)),
+    "api_tokens": ("GET", "/accounts/tokens/", (LOGIN, 200, 200, 200)),
     # arena pages
     "arena:home": ("GET", "/arena/", (LOGIN, 200, 200, 200)),
     "arena:arena": ("GET", "/arena/{arena}/", (LOGIN, 200, 200, 200)),
@@ -101,6 +105,10 @@ ADMIN_MATRIX = [
     ("admin:app_list", STAFF_ONLY),
     ("admin:*_changelist", STAFF_ONLY),
     ("admin:ranking_ratingsnapshot_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # snapshots are computed
+    ("admin:accounts_auditentry_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # the log is read-only
+    ("admin:accounts_auditentry_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:accounts_signuppolicy_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # one row, edited
+    ("admin:accounts_signuppolicy_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     ("admin:*_add", STAFF_ONLY),
     ("admin:*_change", STAFF_ONLY),
     ("admin:*_history", STAFF_ONLY),
@@ -158,6 +166,8 @@ def _admin_path(key, route, world):
 @pytest.fixture
 def world(make_user):
     """The demo's three roles, and one of each object the URLs name (from the annotator's side)."""
+    from accounts import services as account_services
+    from accounts.models import SignupPolicy
     from annotation import queues
     from annotation.models import Adjudication, AnnotatorProfile, AnnotatorStanding
     from annotation.services import record_judgment
@@ -188,10 +198,12 @@ def world(make_user):
     Adjudication.objects.create(item=assignment.item, ranking=[[0], [1]], adjudicator=users["researcher"])
     RatingSnapshot.objects.create(method="bt", judgment_count=0, rows=[])
     Token.objects.create(user=users["annotator"])
+    SignupPolicy.objects.update_or_create(pk=1, defaults={"mode": "invite"})
+    invitation = account_services.create_invitation(users["admin"])
     return users, {
         "arena": arena.slug, "campaign": campaign.slug, "assignment": assignment.pk, "battle": battle.public_id,
         "export": job.public_id, "rubric": campaign.rubric.pk, "item": assignment.item.pk,
-        "annotator": users["annotator"].pk,
+        "annotator": users["annotator"].pk, "invitation": invitation.token,
     }
 
 
@@ -240,7 +252,7 @@ def test_every_url_has_an_entry_and_every_role_gets_its_status(world):
 
 def test_the_matrix_paths_resolve_to_their_own_patterns():
     """Each entry's path reaches the pattern it is filed under (not, say, the JSON 404 catch-all)."""
-    ids = {k: "x1" for k in ("arena", "campaign", "battle", "export")} | {k: 1 for k in ("assignment", "rubric", "item", "annotator")}
+    ids = {k: "x1" for k in ("arena", "campaign", "battle", "export", "invitation")} | {k: 1 for k in ("assignment", "rubric", "item", "annotator")}
     for key, (_, template, _) in MATRIX.items():
         match = resolve(template.format(**ids).split("?")[0])
         name = ":".join(match.namespaces + [match.url_name]) if match.url_name else match.route

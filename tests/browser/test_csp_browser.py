@@ -45,6 +45,8 @@ def test_pages_run_under_the_policy_with_no_violation(strict_page, live_server, 
         ("/campaigns/csp/dashboard/", "main"),
         ("/campaigns/new/", "form"),
         ("/export/", "#export-form"),
+        ("/accounts/tokens/", "#api-token"),
+        ("/accounts/password_reset/", "form"),
         ("/admin/", "#content"),
         ("/admin/annotation/campaign/add/", "#content"),
         ("/api/docs/", ".swagger-ui .info"),  # Swagger UI renders only if its script ran
