@@ -13,7 +13,8 @@ import re
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
+from django.urls.resolvers import RegexPattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -96,6 +97,21 @@ MATRIX = {
     "api-docs": ("GET", "/api/docs/", (200, 200, 200, 200)),
     "api-not-found": ("GET", "/api/nope/", (404, 404, 404, 404)),
 }
+
+# The second method of URLs that take two (the API operations and the pages with a form).
+MORE_METHODS = [
+    ("api-exports", "POST", "/api/exports/", (401, 403, 400, 400)),
+    ("signup", "POST", "/accounts/signup/", (403, 403, 403, 403)),
+    ("signup_invited", "POST", "/accounts/invite/{invitation}/", (400, 400, 400, 400)),
+    ("api_tokens", "POST", "/accounts/tokens/", (LOGIN, 400, 400, 400)),
+    ("annotation:create", "POST", "/campaigns/new/", (LOGIN, 403, 400, 400)),
+    ("annotation:rubric_create", "POST", "/campaigns/rubrics/new/", (LOGIN, 403, 400, 400)),
+    ("annotation:rubric_revise", "POST", "/campaigns/rubrics/{rubric}/revise/", (LOGIN, 403, 400, 400)),
+    ("annotation:profile", "POST", "/campaigns/profile/", (LOGIN, 400, 400, 400)),
+    ("annotation:edit", "POST", "/campaigns/{campaign}/edit/", (LOGIN, 404, 400, 400)),
+    ("annotation:import", "POST", "/campaigns/{campaign}/import/", (LOGIN, 404, 400, 400)),
+    ("annotation:build_items", "POST", "/campaigns/{campaign}/build/", (LOGIN, 404, 400, 400)),
+]
 
 # The admin site: its URLs come from each registered model, so they are matched by pattern; every one
 # is still requested. Only admins (staff) get in; everyone else is sent to the admin's sign-in page.
@@ -217,11 +233,15 @@ def _status(response):
     return response.status_code
 
 
+def without_entry(patterns):
+    return [key for key, _ in patterns if key not in MATRIX and _admin_expected(key) is None]
+
+
 @pytest.mark.django_db
 def test_every_url_has_an_entry_and_every_role_gets_its_status(world):
     users, ids = world
     patterns = list(url_patterns())
-    missing = [key for key, _ in patterns if key not in MATRIX and _admin_expected(key) is None]
+    missing = without_entry(patterns)
     assert not missing, f"URL patterns with no entry in the role matrix (decide who may open them): {missing}"
     stale = sorted(set(MATRIX) - {key for key, _ in patterns})
     assert not stale, f"matrix entries for URLs that no longer exist: {stale}"
@@ -234,6 +254,7 @@ def test_every_url_has_an_entry_and_every_role_gets_its_status(world):
         else:
             method, path, expected = "GET", _admin_path(key, route, ids), _admin_expected(key)
         requests.append((key, method, path, expected))
+    requests += [(key, method, path.format(**ids), expected) for key, method, path, expected in MORE_METHODS]
 
     wrong = []
     for index, role in enumerate(ROLES):
@@ -257,3 +278,21 @@ def test_the_matrix_paths_resolve_to_their_own_patterns():
         match = resolve(template.format(**ids).split("?")[0])
         name = ":".join(match.namespaces + [match.url_name]) if match.url_name else match.route
         assert name == key or (not key and match.route == ""), (key, name)
+
+
+def test_a_new_url_without_an_entry_is_caught():
+    new = URLResolver(RegexPattern(r"^/"), [path("brand-new/", lambda request: None, name="brand-new")])
+    assert without_entry(url_patterns(new)) == ["brand-new"]
+
+
+@pytest.mark.django_db
+def test_every_api_operation_in_the_schema_has_a_row(client):
+    """Each operation (path and method) of the OpenAPI schema is in the matrix, not only its URL."""
+    rows = {(key, method) for key, (method, _, _) in MATRIX.items()} | {(key, method) for key, method, _, _ in MORE_METHODS}
+    schema = client.get("/api/schema/?format=json").json()
+    missing = []
+    for template, operations in schema["paths"].items():
+        match = resolve(re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1).endswith("_id") else "x1", template))
+        key = ":".join(match.namespaces + [match.url_name])
+        missing += [f"{method.upper()} {template}" for method in operations if (key, method.upper()) not in rows]
+    assert not missing, f"API operations with no row in the role matrix: {missing}"
