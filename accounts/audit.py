@@ -13,7 +13,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 AUDITED = {
-    "inference.modelendpoint", "arena.arena", "annotation.campaign", "annotation.rubric", "export.exportjob",
+    "inference.modelendpoint", "arena.arena", "annotation.campaign", "annotation.campaignrouting", "annotation.rubric",
+    "export.exportjob",
     "accounts.signuppolicy", "accounts.invitation",
 }
 SYSTEM_UPDATES_SKIPPED = {"export.exportjob"}  # the worker's progress writes

@@ -41,6 +41,10 @@ class AutoSchema(SpectacularAutoSchema):
         for code in sorted(self._error_statuses(operation)):
             response = OpenApiResponse(response=ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
             responses.setdefault(str(code), self._get_response_for_code(response, str(code)))
+        for code, response in responses.items():
+            if code[0] in "45" and "content" not in response:  # a view named the error but not its body
+                described = OpenApiResponse(response=ErrorSerializer, description=response.get("description", ""))
+                responses[code] = self._get_response_for_code(described, code)
         return operation
 
     def _error_statuses(self, operation):

@@ -85,6 +85,12 @@ MATRIX = {
     "api-campaign-undo": ("POST", "/api/campaigns/{campaign}/undo/", (401, 400, 403, 400)),
     "api-campaign-agreement": ("GET", "/api/campaigns/{campaign}/agreement/", (401, 404, 200, 200)),
     "api-campaign-import": ("POST", "/api/campaigns/{campaign}/import/", (401, 404, 400, 400)),
+    # routing (a campaign's researchers and admins)
+    "routing:page": ("GET", "/campaigns/{campaign}/routing/", (LOGIN, 404, 200, 200)),
+    "routing:panel": ("GET", "/campaigns/{campaign}/routing/panel/", (LOGIN, 404, 200, 200)),
+    "routing:chart": ("GET", "/campaigns/{campaign}/routing/chart.png", (LOGIN, 404, 200, 200)),
+    "api-campaign-routing": ("GET", "/api/campaigns/{campaign}/routing/", (401, 404, 200, 200)),
+    "api-campaign-routing-decisions": ("GET", "/api/campaigns/{campaign}/routing/decisions/", (401, 404, 200, 200)),
     # exports
     "export:home": ("GET", "/export/", (LOGIN, 403, 200, 200)),
     "export:jobs": ("GET", "/export/jobs/", (LOGIN, 403, 200, 200)),
@@ -101,6 +107,8 @@ MATRIX = {
 # The second method of URLs that take two (the API operations and the pages with a form).
 MORE_METHODS = [
     ("api-exports", "POST", "/api/exports/", (401, 403, 400, 400)),
+    ("api-campaign-routing", "PUT", "/api/campaigns/{campaign}/routing/", (401, 404, 400, 400)),
+    ("api-campaign-routing", "PATCH", "/api/campaigns/{campaign}/routing/", (401, 404, 400, 400)),
     ("signup", "POST", "/accounts/signup/", (403, 403, 403, 403)),
     ("signup_invited", "POST", "/accounts/invite/{invitation}/", (400, 400, 400, 400)),
     ("api_tokens", "POST", "/accounts/tokens/", (LOGIN, 400, 400, 400)),
@@ -125,6 +133,7 @@ ADMIN_MATRIX = [
     ("admin:accounts_auditentry_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     ("admin:accounts_signuppolicy_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # one row, edited
     ("admin:accounts_signuppolicy_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:annotation_routingdecision_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # the router writes them
     ("admin:*_add", STAFF_ONLY),
     ("admin:*_change", STAFF_ONLY),
     ("admin:*_history", STAFF_ONLY),
@@ -185,13 +194,14 @@ def world(make_user):
     from accounts import services as account_services
     from accounts.models import SignupPolicy
     from annotation import queues
-    from annotation.models import Adjudication, AnnotatorProfile, AnnotatorStanding
+    from annotation.models import Adjudication, AnnotatorProfile, AnnotatorStanding, CampaignRouting, RoutingDecision
     from annotation.services import record_judgment
     from arena import services as arena_services
     from arena.models import Arena
     from export import services as export_services
     from inference.models import ModelEndpoint, ResponsePool
     from ranking.models import RatingSnapshot
+    from routing.models import ComparisonFeatures
     from tests.test_campaign_fixtures import make_campaign
 
     users = {}
@@ -213,6 +223,9 @@ def world(make_user):
     AnnotatorProfile.objects.get_or_create(user=users["annotator"])
     Adjudication.objects.create(item=assignment.item, ranking=[[0], [1]], adjudicator=users["researcher"])
     RatingSnapshot.objects.create(method="bt", judgment_count=0, rows=[])
+    CampaignRouting.objects.create(campaign=campaign)
+    RoutingDecision.objects.create(item=assignment.item, destination="human", policy="all", reason="a test")
+    ComparisonFeatures.objects.create(comparison=assignment.item.comparison, features={}, version="test")
     Token.objects.create(user=users["annotator"])
     SignupPolicy.objects.update_or_create(pk=1, defaults={"mode": "invite"})
     invitation = account_services.create_invitation(users["admin"])
