@@ -50,6 +50,7 @@ def assignment_payload(assignment, campaign, user):
         "submit_url": reverse(f"api-campaign-{kind}submit", args=[campaign.slug, assignment.pk]),
         "skip_url": reverse(f"api-campaign-{kind}skip", args=[campaign.slug, assignment.pk]),
         "expires_at": assignment.expires_at,
+        "display_mode": campaign.display_mode,
         "prompt": comparison.prompt.conversation,
         "responses": [{"slot": i, "label": chr(65 + i), "text": texts[p]} for i, p in enumerate(assignment.display_order)],
         "rubric": {"version": campaign.rubric.label, **campaign.rubric.spec},
@@ -109,10 +110,16 @@ class AssignmentSerializer(serializers.Serializer):
     submit_url = serializers.CharField()
     skip_url = serializers.CharField()
     expires_at = serializers.DateTimeField()
+    display_mode = serializers.CharField(help_text="How to show the answers: plain, markdown or auto.")
     prompt = serializers.JSONField(help_text="The conversation: a list of {role, content} messages.")
     responses = ShownResponseSerializer(many=True)
     rubric = serializers.JSONField(help_text="The rubric's spec and its version.")
     progress = serializers.DictField(child=serializers.IntegerField())
+
+
+class UndoneSerializer(AssignmentSerializer):
+    undone = serializers.JSONField(help_text="What was taken back: a submission's answer (comparison positions) "
+                                   "or a skip's reason.")
 
 
 class SubmittedSerializer(serializers.Serializer):
@@ -181,14 +188,16 @@ class SkipView(APIView):
 class UndoView(APIView):
     error_statuses = (409,)
 
-    @extend_schema(request=None, responses={200: AssignmentSerializer}, summary="Undo your last submission within the campaign's undo window")
+    @extend_schema(request=None, responses={200: UndoneSerializer},
+                   summary="Undo your last submission or skip within the campaign's undo window")
     def post(self, request, slug):
         campaign = _campaign(request, slug)
         try:
             assignment = queues.undo_last(campaign, request.user)
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)
-        return Response(assignment_payload(assignment, campaign, request.user))
+        # "undone": what was taken back (a submission's answer, in comparison positions, or a skip's reason)
+        return Response({**assignment_payload(assignment, campaign, request.user), "undone": assignment.undone})
 
 
 class AgreementView(APIView):
@@ -201,7 +210,8 @@ class AgreementView(APIView):
 
 class ImportSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The items: JSONL (one object a line) or CSV with a header row.")
-    format = serializers.ChoiceField(choices=["jsonl", "csv"], default="jsonl")
+    format = serializers.ChoiceField(choices=["auto", "jsonl", "csv"], default="auto",
+                                     help_text="auto: told apart by the file's content.")
     dry_run = serializers.BooleanField(default=False, help_text="Check and count only; write nothing.")
 
 

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -7,6 +9,8 @@ from config.api_errors import api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
+    # Browsers ask for /favicon.ico on pages without a <link rel=icon> (the API's JSON, files).
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
