@@ -43,6 +43,8 @@ def test_pages_run_under_the_policy_with_no_violation(strict_page, live_server, 
         ("/campaigns/", "main"),
         ("/campaigns/csp/", ".rank-widget, #item"),  # annotate.js builds the ranking widget
         ("/campaigns/csp/dashboard/", "main"),
+        ("/campaigns/csp/import/", "form"),
+        ("/campaigns/csp/mine/", "main"),
         ("/campaigns/new/", "form"),
         ("/export/", "#export-form"),
         ("/accounts/tokens/", "#api-token"),
