@@ -94,6 +94,8 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
     if pool is not None and prompts:
         raise BuildInvalid("Build from a pool or from a list of prompts, not both.")
     if pool is not None:
+        if not isinstance(pool, (str, ResponsePool)):
+            raise BuildInvalid("Name the response pool as text.")
         if isinstance(pool, str):
             pool = ResponsePool.objects.filter(name=pool.strip()).first() or pool
             if isinstance(pool, str):
