@@ -82,9 +82,9 @@ def answer_pool(rng, n=600):
     pool = []
     for _ in range(n):
         lines, h, lo, lu, b = [], [0] * 6, 0, 0, 0
-        for _ in range(int(rng.integers(1, 5))):
+        for _ in range(int(rng.integers(1, 4))):
             kind = rng.random()
-            text = " ".join(rng.choice(words, int(rng.integers(3, 12))))
+            text = " ".join(rng.choice(words, int(rng.integers(2, 9))))
             if kind < 0.15:
                 level = int(rng.integers(1, 4))
                 h[level - 1] += 1

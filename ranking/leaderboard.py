@@ -117,6 +117,7 @@ def fit_leaderboard(
     confidence=0.95,
     exact_resample=None,
     interval="laplace",
+    interval_floor=True,
 ):
     """Fit a leaderboard; see the module docstring and ranking/README in bench/README.md.
 
@@ -131,6 +132,8 @@ def fit_leaderboard(
     never gives zero width; params["interval"] and params["interval_note"] say which).
     ``ties="auto"``: Davidson's tie model for bt when every judgment is pairwise and some are
     ties (and no style control), else half a win each; params["ties"] says which was used.
+    ``interval_floor=False`` reports raw bootstrap percentiles (the engine's earlier intervals, which
+    collapse to zero width on a one-battle board), for comparison in bench/bench_calibration.py.
 
     ``rankings`` may also be a ``Judgments`` object (sufficient statistics) for
     methods bt and pl without features; one kept in order (``keep_order=True``) serves
@@ -314,7 +317,7 @@ def fit_leaderboard(
         hi = np.quantile(boot, 1 - alpha, axis=0)
         # A bootstrap cannot see what the data never varied (one battle resamples to itself) nor the
         # prior's pull; the Laplace interval is the floor, so no interval is narrower than the posterior's.
-        half = z * POINTS_PER_LOGIT * se
+        half = z * POINTS_PER_LOGIT * se * (1.0 if interval_floor else 0.0)
         floored = (lo > rating - half) | (hi < rating + half)
         lo, hi = np.minimum(lo, rating - half), np.maximum(hi, rating + half)
         params["interval_floored"] = int((floored & active).sum())
