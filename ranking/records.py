@@ -171,12 +171,12 @@ def _read_battles_columnar(path, both_bad, style, keep_order):
     b = table.column("model_b").combine_chunks()
     names_enc = pa.concat_arrays([a, b]).dictionary_encode()
     models = names_enc.dictionary.to_pylist()
-    codes = names_enc.indices.to_numpy()
+    codes = _numpy(names_enc.indices)
     n = table.num_rows
     ia, ib = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
     win_enc = table.column("winner").combine_chunks().dictionary_encode()
     lut = np.array([WINNERS.index(w) if w in WINNERS else -1 for w in win_enc.dictionary.to_pylist()], dtype=np.int64)
-    outcome = lut[win_enc.indices.to_numpy()]
+    outcome = lut[_numpy(win_enc.indices)]
     if (outcome < 0).any() or (ia == ib).any() or "" in models:
         return None
     feats = None
@@ -217,7 +217,24 @@ def _summed(arr, pa, pc):
         return total
     if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
         return None
-    return pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(float)
+    return _numpy(arr, nulls_as_zero=True).astype(float)
+
+
+def _numpy(arr, nulls_as_zero=False):
+    """A numeric Arrow array as a numpy array read from its buffers (Array.to_numpy and
+    pyarrow.compute.fill_null with a Python value import pandas: most of a second of start-up)."""
+    import pyarrow as pa
+
+    t = arr.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)) or (arr.null_count and not nulls_as_zero):
+        raise ValueError(f"Expected a numeric column without nulls, got {t} with {arr.null_count} nulls.")
+    kind = "f" if pa.types.is_floating(t) else "u" if pa.types.is_unsigned_integer(t) else "i"
+    n = len(arr)
+    values = np.frombuffer(arr.buffers()[1], dtype=f"{kind}{t.bit_width // 8}")[arr.offset : arr.offset + n]
+    if arr.null_count:
+        bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+        values = np.where(bits[arr.offset : arr.offset + n].astype(bool), values, 0)
+    return values
 
 
 def _meta_type(path, sample_bytes=1 << 20):

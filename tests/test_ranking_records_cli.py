@@ -162,11 +162,15 @@ def test_empty_and_all_bad_files_are_refused(tmp_path):
     assert proc.returncode == 2 and "no usable records (2 skipped)" in proc.stderr
 
 
-def test_cli_start_up_stays_lean():
-    # The fit path must not import Django, matplotlib or scipy.stats (seconds of start-up on a dump).
-    code = ("import sys, runpy; sys.argv=['ranking','fit','--help']\n"
-            "try:\n runpy.run_module('ranking', run_name='__main__')\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('django','matplotlib','scipy','scipy.stats','pandas') if m in sys.modules))")
+def test_cli_start_up_stays_lean(tmp_path):
+    # A fit on a dump must not import Django, matplotlib, pandas (pyarrow's to_numpy would) or
+    # scipy.stats: together seconds of start-up.
+    path = write_jsonl(tmp_path / "battles.jsonl", battles(50))
+    code = ("import sys, runpy, io, contextlib\n"
+            f"sys.argv = ['ranking', 'fit', '--input', {str(path)!r}, '--style-control']\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        runpy.run_module('ranking', run_name='__main__')\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('django', 'matplotlib', 'pandas', 'scipy.stats', 'sklearn') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
     from ranking import __main__ as cli
