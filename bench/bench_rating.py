@@ -122,7 +122,8 @@ def main():
         print("evalica not installed: skipped (pip install evalica==0.4.2)")
     else:
         xs, ys = np.array(names)[a], np.array(names)[b]
-        winners = np.where(y == 1, evalica.Winner.X, np.where(y == 0, evalica.Winner.Y, evalica.Winner.Draw))
+        lookup = {1.0: evalica.Winner.X, 0.0: evalica.Winner.Y, 0.5: evalica.Winner.Draw}
+        winners = [lookup[v] for v in y.tolist()]
         t_ev, times_ev, ev = best_of(lambda: evalica.bradley_terry(xs, ys, winners), args.repeat)
         outcome = np.where(y == 1, 0, np.where(y == 0, 1, 2))
 
