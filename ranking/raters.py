@@ -36,12 +36,15 @@ def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4,
     if not (a0 > 0 and b0 > 0):
         raise ValueError(f"The Beta prior needs two positive pseudo-counts, got {prior!r}.")
     ids = {r: i for i, r in enumerate(dict.fromkeys(raters))}
+    models = {}
     pa, pb, rid, tied = [], [], [], []
     for t, ranking in enumerate(rankings):
         canon = canonical_ranking(ranking, position=t)
         for a, b, s in ranking_pairs(canon):
-            pa.append(a), pb.append(b), rid.append(ids[raters[t]]), tied.append(s == 0.5)
-    rid, tied = np.array(rid), np.array(tied)
+            pa.append(models.setdefault(a, len(models))), pb.append(models.setdefault(b, len(models)))
+            rid.append(ids[raters[t]]), tied.append(s == 0.5)
+    pa, pb, rid, tied = np.array(pa), np.array(pb), np.array(rid), np.array(tied)
+    names = list(models)
     eta = np.full(len(ids), a0 / (a0 + b0))
     if fixed is not None:
         for r, i in ids.items():
@@ -51,16 +54,15 @@ def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4,
                     raise ValueError(f"Reliability of rater {r!r} must be in [0, 1], got {v!r}.")
                 eta[i] = float(v)
         iterations = 1
-    strength = {}
+    theta = np.zeros(len(names))
     result = None
     for _ in range(iterations):
-        d = np.array([strength.get(a, 0.0) - strength.get(b, 0.0) for a, b in zip(pa, pb)])
-        p = 1.0 / (1.0 + np.exp(-d))
+        p = 1.0 / (1.0 + np.exp(-(theta[pa] - theta[pb])))
         e = eta[rid]
         right = e * p / (e * p + (1 - e) * (1 - p))  # P(reported the right way round | vote, strengths)
         right = np.where(tied, 1.0, right)
-        result = _weighted_fit(pa, pb, tied, right, **fit_kw)
-        strength = result.strengths
+        result = _weighted_fit(names, pa, pb, tied, right, **fit_kw)
+        theta = np.array([result.strengths[m] for m in names])
         if fixed is not None:
             break
         decisive = ~tied
@@ -99,17 +101,19 @@ def _count_votes(result, rankings):
         row["win_rate"] = (row["wins"] + 0.5 * row["ties"]) / played if played else None
 
 
-def _weighted_fit(pa, pb, tied, right, **fit_kw):
+def _weighted_fit(names, pa, pb, tied, right, **fit_kw):
     """Bradley–Terry on pairs split between their two orientations, weights summed per outcome."""
-    totals = {}
-    for a, b, t, w in zip(pa, pb, tied.tolist(), right.tolist()):
-        if t:
-            key = ((min(a, b), max(a, b)),)
-            totals[key] = totals.get(key, 0.0) + 1.0
-            continue
-        for key, v in ((((a,), (b,)), w), (((b,), (a,)), 1.0 - w)):
-            if v > 1e-12:
-                totals[key] = totals.get(key, 0.0) + v
-    keys = list(totals)
-    return fit_leaderboard([[list(g) for g in k] for k in keys], weights=[totals[k] for k in keys], method="bt",
-                           ties="half", **fit_kw)
+    M = len(names)
+    lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+    # outcome codes: (winner, loser, 0) for a decisive orientation, (low, high, 1) for a tie
+    codes = np.concatenate([(pa * M + pb) * 2, (pb * M + pa) * 2, (lo * M + hi) * 2 + 1])
+    weight = np.concatenate([np.where(tied, 0.0, right), np.where(tied, 0.0, 1.0 - right), tied.astype(float)])
+    keep = weight > 1e-12
+    uniq, inverse = np.unique(codes[keep], return_inverse=True)
+    totals = np.bincount(inverse, weight[keep])
+    rankings = []
+    for code in uniq.tolist():
+        pair, tie = divmod(code, 2)
+        i, j = divmod(pair, M)
+        rankings.append([[names[i], names[j]]] if tie else [[names[i]], [names[j]]])
+    return fit_leaderboard(rankings, weights=totals, method="bt", ties="half", **fit_kw)
