@@ -64,10 +64,10 @@ def parse_view(method, style_control, category=""):
 
 
 INTERVALS = {
-    "bootstrap": "{n} bootstrap resamples",
+    "bootstrap": "{n} bootstrap resamples, never narrower than the Laplace interval",
     "laplace": "Laplace (analytic) intervals of a live refit; bootstrap intervals at the next full refit",
     "sandwich": "sandwich (robust analytic) intervals, the large-sample limit of the bootstrap",
-    "posterior": "the Bayesian posterior",
+    "posterior": "the Bayesian posterior (credible intervals under a N(0, 1)-logit prior)",
     "none": "no intervals",
 }
 
