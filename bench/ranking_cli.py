@@ -177,6 +177,7 @@ def main():
                         help="FastChat bootstrap refits timed (scaled up to --bootstrap)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", help="write the files here and keep them")
+    parser.add_argument("--no-baseline", action="store_true", help="time ours only (the baseline needs GBs at 1M)")
     args = parser.parse_args()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     py = sys.executable
@@ -196,6 +197,9 @@ def main():
             print(f"ours, fit --bootstrap {args.bootstrap}:            {boot:6.2f} s  runs {[round(r, 2) for r in runs]}")
             style, runs = best([py, "-m", "ranking", "fit", "--input", str(path), "--style-control"], env, 1)
             print(f"ours, fit --style-control:               {style:6.2f} s")
+            if args.no_baseline:
+                path.unlink()
+                continue
             launched = time.time()
             base, proc = timed([py, "-c", BASELINE, str(path), "0"], env)
             read = float(proc.stderr.split("read ")[-1]) - launched
