@@ -411,7 +411,11 @@ def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
     # log density of the multivariate t proposal, up to a constant
     maha = ((z * scale[:, None]) ** 2).sum(axis=1)
     log_q = -0.5 * (nu + M) * np.log1p(maha / nu)
-    log_w = problem.objective(x[:, back]) - log_q
+    # in slices of draws: the objective holds (draws, choice sets, set size) arrays, a gigabyte for
+    # 4,000 draws over the 5,000 pairs of a 100-model arena at once
+    step = max(1, 2_000_000 // max(1, sum(len(ids) * members.shape[1] for ids, members, _ in
+                                           getattr(getattr(problem, "data", None), "groups", []))))
+    log_w = np.concatenate([problem.objective(x[i : i + step][:, back]) for i in range(0, draws, step)]) - log_q
     log_w -= log_w.max()
     w = np.exp(log_w)
     w /= w.sum()
