@@ -71,7 +71,7 @@ def parse_view(method, style_control, category=""):
 
 INTERVALS = {  # bootstrap and laplace: see _interval_label
     "sandwich": "sandwich (robust analytic) intervals, the large-sample limit of the bootstrap",
-    "posterior": "the Bayesian posterior",
+    "posterior": "the Bayesian posterior (credible intervals under a N(0, 1)-logit prior)",
     "none": "no intervals",
 }
 
@@ -89,7 +89,7 @@ def _interval_label(snapshot, method, style_control, category):
         return INTERVALS[kind]
     full = _full_refit_resamples(method)
     if kind == "bootstrap" and snapshot.bootstrap >= full:
-        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit)"
+        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit), never narrower than the Laplace interval"
     period = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]
     last_full = RatingSnapshot.objects.filter(
         method=method, style_control=style_control, category=category, bootstrap__gte=full,
