@@ -135,6 +135,14 @@ class Rubric(models.Model):
         return f"{self.family}@v{self.version}"
 
 
+class DisplayMode(models.TextChoices):
+    """How answers are shown (annotation.rendering): campaigns default to plain, arenas to auto."""
+
+    PLAIN = "plain", "plain: the exact text, whitespace kept, nothing formatted"
+    MARKDOWN = "markdown", "markdown: formatted (code, tables, math); HTML shows as text"
+    AUTO = "auto", "auto: markdown only for answers that clearly are markdown, plain otherwise"
+
+
 class Campaign(models.Model):
     """A collection effort: a rubric, items, overlap, who may annotate, and a status."""
 
@@ -152,6 +160,11 @@ class Campaign(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown; any HTML in it is shown as text.")
     k = models.PositiveSmallIntegerField(default=2, help_text="Responses per item (2–8).")
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.SIDE_BY_SIDE)
+    # plain by default: a campaign builds a dataset, and plain shows every character the export writes.
+    display_mode = models.CharField(
+        max_length=8, choices=DisplayMode.choices, default=DisplayMode.PLAIN,
+        help_text="How prompts and answers are shown; every answer also has a show-source toggle.",
+    )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="campaigns")
     overlap = models.PositiveSmallIntegerField(default=2, help_text="Judgments wanted per item.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -182,11 +195,16 @@ class Campaign(models.Model):
     reoffer_skipped = models.BooleanField(
         default=False, help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
     )
+    allow_revisions = models.BooleanField(
+        default=True, help_text="Annotators may revise their judgments (My judgments) while the campaign is open; "
+        "every earlier version is kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(name="campaign_display_mode_known", condition=Q(display_mode__in=DisplayMode.values)),
             models.CheckConstraint(name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)),
             models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
             models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),
@@ -249,6 +267,7 @@ class Assignment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True, help_text="When it was skipped (undo takes back the latest action).")
     edited_answer = models.TextField(blank=True, help_text="A better answer the annotator wrote (if the rubric asks).")
     check_passed = models.BooleanField(null=True, blank=True, help_text="Gold/attention items: matched the expected answer.")
 
@@ -350,6 +369,7 @@ class RepeatCheck(models.Model):
     answer = models.JSONField(default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …).")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-leased_at"]
@@ -363,3 +383,107 @@ class RepeatCheck(models.Model):
         return f"Repeat of assignment {self.original_id} ({self.status})"
 
     is_repeat = True
+
+
+class JudgmentRevision(models.Model):
+    """An earlier version of a campaign judgment, kept when its annotator revised it (My judgments).
+
+    The Judgment row always holds the current answer (so agreement and exports read one row per annotator);
+    each revision copies the answer it replaced, in comparison positions, with when it was first made."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="1 is the first answer given.")
+    ranking = models.JSONField()
+    answer = models.JSONField(default=dict, help_text="The rest: strength, confidence, aspects, reasons, rationale, …")
+    edited_answer = models.TextField(blank=True)
+    made_at = models.DateTimeField(help_text="When this version was given.")
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["judgment", "version"]
+        constraints = [models.UniqueConstraint(fields=["judgment", "version"], name="judgment_revision_version_unique")]
+
+    def __str__(self):
+        return f"Judgment {self.judgment_id} v{self.version}"
+
+
+# ---------------------------------------------------------------------------
+# Human/AI routing (issue 10). The router lives in routing/, which nothing may
+# import; it keeps its settings and its decisions here, in rows annotation owns,
+# so the queue (which items people are served) and the export (which label a
+# row carries, and why) can read them. Written only through
+# annotation.routing_records.
+# ---------------------------------------------------------------------------
+
+
+class CampaignRouting(models.Model):
+    """Whether and how a campaign's items are split between people and AI judges."""
+
+    class Policy(models.TextChoices):
+        LEARNED = "learned", "learned (predicted gain of a human label)"
+        UNCERTAINTY = "uncertainty", "uncertainty (least-confident AI labels)"
+        RANDOM = "random", "random"
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="routing")
+    enabled = models.BooleanField(default=False, help_text="Off: every item goes to people, as without routing.")
+    budget_share = models.FloatField(null=True, blank=True, help_text="Share of the items people label (0–1).")
+    budget_count = models.PositiveIntegerField(null=True, blank=True, help_text="Or: how many items people label.")
+    audit = models.FloatField(default=0.05, help_text="Share of the human budget drawn at random, to estimate AI quality without bias.")
+    policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.LEARNED)
+    judges = models.ManyToManyField(ModelEndpoint, blank=True, related_name="routed_campaigns",
+                                    help_text="AI judges that label every item first.")
+    tagger = models.ForeignKey(ModelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="Optional LLM that tags prompts; heuristic tags otherwise.")
+    refit_every = models.PositiveIntegerField(default=20, help_text="Refit the router after this many new human labels.")
+    seed = models.IntegerField(default=0)
+    # Written by the router at each refit.
+    model_version = models.CharField(max_length=64, blank=True)
+    fit_cutoff = models.BigIntegerField(default=0, help_text="The last human judgment id the current model learned from.")
+    labels_at_fit = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField(null=True, blank=True)
+    estimates = models.JSONField(default=dict, blank=True, help_text="Agreement per slice from the audit share, gains.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="routing_budget_share_0_1",
+                                   condition=Q(budget_share__isnull=True) | Q(budget_share__gte=0, budget_share__lte=1)),
+            models.CheckConstraint(name="routing_audit_0_1", condition=Q(audit__gte=0, audit__lte=1)),
+            models.CheckConstraint(name="routing_refit_every_at_least_1", condition=Q(refit_every__gte=1)),
+        ]
+
+    def __str__(self):
+        return f"Routing of {self.campaign}"
+
+    @property
+    def budget_text(self):
+        if self.budget_count is not None:
+            return f"{self.budget_count} items"
+        return f"{(self.budget_share or 0):.0%} of items"
+
+
+class RoutingDecision(models.Model):
+    """Where one campaign item went (people or the AI judges) and why. Items people have been
+    served never move; the others may move at a refit."""
+
+    class Destination(models.TextChoices):
+        HUMAN = "human"
+        AI = "ai"
+
+    item = models.OneToOneField(CampaignItem, on_delete=models.CASCADE, related_name="routing")
+    destination = models.CharField(max_length=8, choices=Destination.choices, db_index=True)
+    policy = models.CharField(max_length=32)
+    predicted_gain = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(help_text="The router's sentence: why the item went where it went.")
+    audit = models.BooleanField(default=False, help_text="Drawn at random for the audit share.")
+    slice = models.CharField(max_length=100, blank=True, help_text="The prompt's domain tag, for per-slice estimates.")
+    ai_label = models.CharField(max_length=8, blank=True, help_text='The AI judges\' label when decided: "a", "b" or "tie".')
+    ai_confidence = models.FloatField(null=True, blank=True)
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item_id"]
+
+    def __str__(self):
+        return f"Item {self.item_id} → {self.destination}"

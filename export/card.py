@@ -13,7 +13,7 @@ POLICY_TEXT = {
         "kto-negative": "Each response in a tied pair, and each response of a \"none acceptable\" judgment, "
         "becomes one unpaired negative (label false); the strict pairs of a \"none acceptable\" judgment are not used.",
         "margin-zero": "Tied pairs are kept with margin 0 (chosen = the one shown first, tie = true); every pair "
-        "of a \"none acceptable\" judgment is kept with margin 0. For listwise and ratings: such judgments are kept.",
+        "of a \"none acceptable\" judgment is kept with margin 0.",
     },
     "rank_breaking": {
         "all-pairs": "Every response beats every response in a lower tie group: K(K-1)/2 pairs per ranking "
@@ -36,6 +36,54 @@ POLICY_TEXT = {
         "weight too.",
     },
 }
+
+
+# listwise and ratings keep each judgment's whole ranking: no pairs, so no rank-breaking and no tied pairs.
+RANKED_TIES_TEXT = {
+    "drop": "A judgment in which every response is tied, and every judgment marked \"none acceptable\", is "
+    "dropped; partial ties are kept as equal ranks.",
+    "margin-zero": "Every judgment is kept, ties included (as equal ranks) and \"none acceptable\" ones "
+    "(flagged in the `none_acceptable` column).",
+}
+RANKED_SHAPE_TEXT = {
+    "listwise": "Not applied: each row keeps one judgment's whole ranking, with tied responses at equal `ranks`; "
+    "nothing is split into pairs.",
+    "ratings": "Not applied: each response of a judgment is one row, with its tie-group `rank` (equal for ties) "
+    "and `rank_score`; nothing is split into pairs.",
+}
+SOURCE_TEXT = {"human": "human votes", "ai": "AI-judge votes", "both": "human and AI-judge votes",
+               "routed": "the routed mix of human and AI-judge labels"}
+
+
+def _policy_lines(options):
+    """The policy bullets that hold for this format: pair formats break rankings into pairs, listwise and
+    ratings keep them whole (one judgment per row or per response, never aggregated)."""
+    if options.format in RANKED_SHAPE_TEXT:
+        return [
+            f"- **Ties and \"none acceptable\"** (`{options.ties}`): {RANKED_TIES_TEXT[options.ties]}",
+            f"- **K-wise rank-breaking**: {RANKED_SHAPE_TEXT[options.format]}",
+            f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
+            "none: every judgment makes its own rows. `agreement` is the share of the comparison's judgments with "
+            "exactly the same ranking; rows below the minimum are dropped.",
+            "- **Margin**: no margin column.",
+            "- **Length balancing**: none (there is no chosen or rejected answer).",
+        ]
+    return [
+        f"- **Ties and \"none acceptable\"** (`{options.ties}`): {POLICY_TEXT['ties'][options.ties]}",
+        f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
+        f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
+        f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
+        f"- **Margin** (`{options.margin}`): " + (
+            "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
+            "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
+            if options.has_margin else "no margin column."
+        ),
+        "- **Length balancing**: " + (
+            f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
+            "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
+            if options.max_chosen_longer_rate is not None else "none."
+        ),
+    ]
 
 
 def _length_stats(lengths):
@@ -78,8 +126,9 @@ def summary(stats):
     return out
 
 
-def card_text(options, files, stats_summary):
-    """README.md for the exported folder."""
+def card_text(options, files, stats_summary, routing=()):
+    """README.md for the exported folder. ``routing``: the routed campaigns' summaries
+    (annotation.routing_records.routing_summaries) when the export is the routed mix."""
     configs = []
     for name, suffix in files["configs"]:
         configs.append({
@@ -114,7 +163,7 @@ def card_text(options, files, stats_summary):
             "",
         ]
     lines += [
-        f"Made by PrefArena from human and AI-judge votes. Format: `{options.format}` "
+        f"Made by PrefArena from {SOURCE_TEXT[options.source]}. Format: `{options.format}` "
         f"({_format_line(options)}). Load it offline with `datasets.load_dataset(\"<this folder>\")`.",
         "",
         "## Counts",
@@ -132,6 +181,8 @@ def card_text(options, files, stats_summary):
             f"- chosen-longer rate: {stats_summary['chosen_longer_rate']:.2%} of {stats_summary['pairs']} pairs "
             "(chosen strictly longer than rejected, in characters)"
         )
+    if options.source == "routed":
+        lines += routing_lines(routing, stats_summary["source_mix"])
     lines += ["", "## Length statistics (characters)", "", "| text | count | mean | min | p50 | p90 | max |",
               "|---|---|---|---|---|---|---|"]
     for name, s in sorted(stats_summary["lengths_chars"].items()):
@@ -141,20 +192,7 @@ def card_text(options, files, stats_summary):
         "",
         "## Policies",
         "",
-        f"- **Ties and \"none acceptable\"** (`{options.ties}`): {POLICY_TEXT['ties'][options.ties]}",
-        f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
-        f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
-        f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
-        f"- **Margin** (`{options.margin}`): " + (
-            "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
-            "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
-            if options.has_margin else "no margin column."
-        ),
-        "- **Length balancing**: " + (
-            f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
-            "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
-            if options.max_chosen_longer_rate is not None else "none."
-        ),
+        *_policy_lines(options),
         f"- **Split**: grouped by prompt content (a seeded hash; seed {options.seed}), test fraction "
         f"{options.test_fraction}: no prompt appears in both splits.",
         "",
@@ -187,6 +225,38 @@ def card_text(options, files, stats_summary):
         "",
     ]
     return "\n".join(lines)
+
+
+def routing_lines(routing, source_mix):
+    """The card's routing section: budget, policy, the share of each source, and the AI–human agreement per
+    slice that the router estimated from its random audit share."""
+    total = sum(source_mix.values())
+    shares = ", ".join(f"{source} {count / total:.1%} ({count} rows)" for source, count in sorted(source_mix.items()))
+    lines = [
+        "",
+        "## Routing",
+        "",
+        "This is the routed mix: on each item of a routed campaign, the human judgments where people labelled it "
+        "and the AI judges' verdicts elsewhere; every row's `source` says which, and `routing_policy` and "
+        "`routing_reason` say why the router sent the item where it went.",
+        "",
+        f"- share of each source: {shares or 'no rows'}",
+    ]
+    if not routing:
+        return lines + ["- no campaign in this export has routing decisions."]
+    lines += ["", "| campaign | policy | human budget | audit share | model version |", "|---|---|---|---|---|"]
+    lines += [f"| {r['campaign']} | {r['policy']} | {r['budget']} | {r['audit']:.0%} | {r['model_version'] or '—'} |"
+              for r in routing]
+    lines += ["", "Estimated AI–human agreement per slice (prompt domain), from the audit share: items drawn at "
+              "random from the human budget, so the estimate is unbiased; 95% Wilson intervals.", ""]
+    for r in routing:
+        agreement = (r["estimates"] or {}).get("agreement_by_slice") or {}
+        if not agreement:
+            lines.append(f"- {r['campaign']}: no audited item has a human label yet.")
+            continue
+        lines.append(f"- {r['campaign']}: " + "; ".join(
+            f"{name} {a['rate']:.0%} ({a['low']:.0%}–{a['high']:.0%}, n={a['n']})" for name, a in agreement.items()))
+    return lines
 
 
 def _format_line(options):

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 import uuid
 from collections import namedtuple
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.roles import ADMIN, RESEARCHER, has_role
+from annotation.routing_records import routing_summaries
 
 from . import columnar as columnar_path
 from . import formats, selectors
@@ -173,7 +175,9 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         suffixes = [cls.suffix for cls in writers["train"].classes]
         configs = [("default" if i == 0 else suffix, suffix) for i, suffix in enumerate(suffixes)]
         (tmp / "README.md").write_text(
-            card_text(options, {"configs": configs, "splits": splits}, result_summary), encoding="utf-8"
+            card_text(options, {"configs": configs, "splits": splits}, result_summary,
+                      routing_summaries(options.campaigns) if options.source == "routed" else ()),
+            encoding="utf-8",
         )
         if progress:
             progress(stats.judgments_read, result_summary["rows_total"], total)
@@ -531,6 +535,21 @@ def _fail(job, message):
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=message,
                                                finished_at=timezone.now())
     job.refresh_from_db()
+
+
+def job_zip_path(job):
+    """A zip of every finished file of a job (written next to them the first time; the files never change
+    once the job is done), or None while the job has no files."""
+    if job.status != ExportJob.Status.DONE or not job.files:
+        return None
+    target = job.directory.parent / f"{job.public_id}.zip"
+    if not target.exists():
+        partial = target.with_suffix(f".{uuid.uuid4().hex}.partial")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in job.files:
+                archive.write(job.directory / name, arcname=f"{job.public_id}/{name}")
+        os.replace(partial, target)  # whole or absent, even if two requests race
+    return target
 
 
 def job_file_path(job, name):
