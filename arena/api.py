@@ -67,6 +67,8 @@ class VoteView(APIView):
             _, created = services.cast_vote(battle, request.user, **data.validated_data)
         except (JudgmentConflict, services.BattleNotReady) as exc:
             raise Conflict(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"vote": [str(exc)]}) from exc
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -20,12 +20,19 @@ class Arena(models.Model):
     description = models.TextField(blank=True)
     endpoints = models.ManyToManyField(ModelEndpoint, through="ArenaEntry", related_name="arenas", verbose_name="models")
     matchmaking = models.CharField(max_length=16, choices=Matchmaking.choices, default=Matchmaking.UNIFORM)
+    k = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Models per battle (2-6). At 3 or more the voter ranks the answers, ties allowed (K-Sort Arena style).",
+    )
     sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(name="arena_k_between_2_and_6", condition=models.Q(k__gte=2, k__lte=6)),
+        ]
 
     def __str__(self):
         return self.name

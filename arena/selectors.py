@@ -32,18 +32,31 @@ def battle_payload(battle, user):
             }
         )
     statuses = {side["status"] for side in sides}
+    k = len(sides)
     return {
         "id": str(battle.public_id),
         "arena": battle.arena.slug,
         "prompt": battle.comparison.prompt.last_user_text,
+        "k": k,
         "sides": sides,
+        # What the rank widget needs: one chip per shown position (letters only), ties allowed.
+        "shown": [{"slot": i, "letter": side["position"]} for i, side in enumerate(sides)],
+        "rank_spec": {"ties_allowed": True},
         "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
         "failed": Response.Status.FAILED in statuses,
         "votable": statuses == {Response.Status.DONE} and judgment is None,
         "vote": vote_choice(judgment) if judgment else None,
+        "ranking": judgment.ranking if judgment else None,
+        "ranking_text": ranking_text(judgment.ranking) if judgment else "",
+        "none_acceptable": judgment.none_acceptable if judgment else False,
         "rationale": judgment.rationale if judgment else "",
         "created_at": battle.created_at,
     }
+
+
+def ranking_text(ranking):
+    """Tie groups of positions as the voter saw them: [[2], [0, 3], [1]] -> "C > A = D > B"."""
+    return " > ".join(" = ".join(chr(ord("A") + p) for p in group) for group in ranking)
 
 
 METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}

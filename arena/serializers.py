@@ -9,7 +9,17 @@ class StartBattleSerializer(serializers.Serializer):
 
 
 class VoteSerializer(serializers.Serializer):
-    choice = serializers.ChoiceField(choices=list(VOTES), help_text="a, b, tie or both_bad.")
+    choice = serializers.ChoiceField(
+        choices=list(VOTES), required=False, help_text="Pairwise battles: a, b, tie or both_bad. Or send a ranking."
+    )
+    ranking = serializers.JSONField(
+        required=False,
+        help_text="Tie groups of shown positions (0 = A), best first, every position once: "
+        "[[2], [0, 3], [1]] is C, then A and D tied, then B. Required for K-wise battles.",
+    )
+    none_acceptable = serializers.BooleanField(
+        required=False, default=False, help_text="Every answer is bad (alone: all tied at the bottom)."
+    )
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_RATIONALE_CHARS)
 
 
@@ -25,11 +35,15 @@ class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
     prompt = serializers.CharField()
+    k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
     sides = SideSerializer(many=True)
     finished = serializers.BooleanField()
     failed = serializers.BooleanField()
     votable = serializers.BooleanField()
-    vote = serializers.CharField(allow_null=True)
+    vote = serializers.CharField(allow_null=True, help_text="Pairwise battles: your choice once voted.")
+    ranking = serializers.JSONField(allow_null=True, help_text="Your ranking (tie groups of positions) once voted.")
+    ranking_text = serializers.CharField(help_text='Your ranking in letters, e.g. "C > A = D > B".')
+    none_acceptable = serializers.BooleanField()
     rationale = serializers.CharField()
     created_at = serializers.DateTimeField()
 

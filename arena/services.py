@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.services import create_comparison, record_judgment
+from annotation.services import create_comparison, record_judgment, validate_ranking
 from inference.models import Response
 from inference.selectors import pooled_answers_for
 from inference.services import create_prompt, request_responses
@@ -22,6 +22,7 @@ VOTES = {
     "both_bad": {"ranking": [[0, 1]], "none_acceptable": True},
 }
 MAX_RATIONALE_CHARS = 5000
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 class BattleNotFound(LookupError):
@@ -36,18 +37,22 @@ class TooManyOpenBattles(ValueError):
     """The voter already has as many battles generating as one person may."""
 
 
-def draw_pair(arena):
-    """Two enabled models of the arena, drawn by its matchmaking policy, in random side order."""
+def draw_models(arena):
+    """The arena's K enabled models, drawn by its matchmaking policy, in random screen order.
+
+    The draw is ranking's matchmaking (the function OnlineRanker.next_matchup calls), fed with
+    the live board's estimates for the adaptive policy."""
+    k = arena.k
     entries = list(arena.entries.filter(endpoint__enabled=True).select_related("endpoint"))
-    if len(entries) < 2:
-        raise ValueError("This arena needs at least two enabled models to start a battle.")
+    if len(entries) < k:
+        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} enabled models to start a battle; it has {len(entries)}.")
     by_name = {entry.endpoint.name: entry.endpoint for entry in entries}
     weights = {entry.endpoint.name: entry.weight for entry in entries}
-    if arena.matchmaking == arena.Matchmaking.WEIGHTED and sum(w > 0 for w in weights.values()) < 2:
-        raise ValueError("This arena needs at least two models with a weight above 0 to start a battle.")
+    if arena.matchmaking != arena.Matchmaking.UNIFORM and sum(w > 0 for w in weights.values()) < k:
+        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} models with a weight above 0 to start a battle.")
     names = choose_matchup(
         list(by_name),
-        k=2,
+        k=k,
         policy=arena.matchmaking,
         weights=weights,
         stats=matchmaking_stats() if arena.matchmaking == arena.Matchmaking.ADAPTIVE else None,
@@ -55,11 +60,16 @@ def draw_pair(arena):
     return [by_name[name] for name in names]
 
 
+def draw_pair(arena):
+    """Kept for callers of the pairwise arena: the draw of a K=2 arena."""
+    return draw_models(arena)
+
+
 def start_battle(arena, voter, prompt_text):
-    """Draw two models, randomise their sides and queue both answers."""
+    """Draw the arena's K models, randomise their places and queue every answer."""
     if not arena.is_open:
         raise ValueError("This arena is closed to new battles.")
-    pair = draw_pair(arena)
+    pair = draw_models(arena)
     text = (prompt_text or "").strip()
     # One person (or script) cannot flood the workers: a few battles generating at a time.
     limit = settings.ARENA_MAX_OPEN_BATTLES
@@ -75,7 +85,7 @@ def start_battle(arena, voter, prompt_text):
         raise TooManyOpenBattles(
             f"You already have {generating} battles still being answered; wait for them to finish (limit {limit})."
         )
-    # A prompt that a response pool already answered for both models is shown at once.
+    # A prompt that a response pool already answered for every drawn model is shown at once.
     pooled = pooled_answers_for([{"role": "user", "content": text}], pair) if text else {}
     with transaction.atomic():
         if pooled:
@@ -96,12 +106,33 @@ def get_battle(public_id, user):
         raise BattleNotFound("No battle with this id is open to you.") from None
 
 
-def cast_vote(battle, voter, choice, rationale=""):
-    """Record the voter's verdict; returns (judgment, created). Retrying the same vote is safe."""
+def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
+    """(ranking, none_acceptable) of a vote on K shown answers; ValueError with a sentence for a bad one.
+
+    A pairwise battle takes a `choice` (a, b, tie, both_bad); any battle takes a `ranking` of tie
+    groups of positions, best first ([[2], [0, 3], [1]]); "all bad" alone ranks them all tied."""
+    if choice and ranking is not None:
+        raise ValueError("Send either a choice or a ranking, not both.")
+    if choice:
+        if k != 2:
+            raise ValueError(f"This battle shows {k} answers: send a ranking of all of them (e.g. [[0], [1, 2], [3]]), not a choice.")
+        if choice not in VOTES:
+            raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
+        return VOTES[choice]["ranking"], VOTES[choice]["none_acceptable"]
+    if ranking is not None:
+        return validate_ranking(ranking, k), bool(none_acceptable)
+    if none_acceptable:
+        return [list(range(k))], True
+    if k == 2:
+        raise ValueError(f"Choose a vote: one of {', '.join(VOTES)}, or send a ranking.")
+    raise ValueError(f"Rank the {k} answers first: every answer needs a place (ties allowed), or mark them all bad.")
+
+
+def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_acceptable=False):
+    """Record the voter's verdict on the whole battle; returns (judgment, created). Retrying the same vote is safe."""
     if battle.voter_id != voter.pk:
         raise BattleNotFound("No battle with this id is open to you.")
-    if choice not in VOTES:
-        raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
+    ranking, none_acceptable = vote_ranking(battle.comparison.k, choice, ranking, none_acceptable)
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
@@ -110,15 +141,16 @@ def cast_vote(battle, voter, choice, rationale=""):
     if Response.Status.FAILED in statuses:
         raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
     if statuses != {Response.Status.DONE}:
-        raise BattleNotReady("Both answers must finish before you vote; please wait a moment.")
+        every = "Both answers" if len(responses) == 2 else f"All {len(responses)} answers"
+        raise BattleNotReady(f"{every} must finish before you vote; please wait a moment.")
     with transaction.atomic():
         judgment, created = record_judgment(
             battle.comparison,
-            VOTES[choice]["ranking"],
+            ranking,
             annotator=voter,
             # Names are revealed only after this vote, unless an answer gave its model away.
             identities_hidden=not answers_reveal_identity(responses),
-            none_acceptable=VOTES[choice]["none_acceptable"],
+            none_acceptable=none_acceptable,
             rationale=rationale,
         )
         if created:
@@ -137,7 +169,9 @@ def answers_reveal_identity(responses):
 
 
 def vote_choice(judgment):
-    """The vote name a judgment corresponds to (the inverse of VOTES)."""
+    """The vote name a pairwise judgment corresponds to (the inverse of VOTES); None for a K-wise ranking."""
+    if judgment.comparison.k != 2:
+        return None
     for choice, vote in VOTES.items():
         if vote["ranking"] == judgment.ranking and vote["none_acceptable"] == judgment.none_acceptable:
             return choice

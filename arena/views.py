@@ -1,5 +1,7 @@
 """Server-rendered arena pages (htmx). Views parse input, call one service, render."""
 
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -65,7 +67,14 @@ def battle(request, public_id):
 def vote(request, public_id):
     try:
         battle = services.get_battle(public_id, request.user)
-        services.cast_vote(battle, request.user, request.POST.get("choice", ""), request.POST.get("rationale", ""))
+        services.cast_vote(
+            battle,
+            request.user,
+            request.POST.get("choice", ""),
+            request.POST.get("rationale", ""),
+            ranking=_posted_ranking(request.POST.get("ranking", "")),
+            none_acceptable=request.POST.get("none_acceptable") in ("on", "1", "true"),
+        )
     except services.BattleNotFound as exc:
         return _problem(request, str(exc), 404)
     except (JudgmentConflict, services.BattleNotReady) as exc:
@@ -75,6 +84,16 @@ def vote(request, public_id):
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
     return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
+
+
+def _posted_ranking(text):
+    """The rank widget's JSON (tie groups), None when it sent nothing; ValueError for garbage."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError("The ranking could not be read; rank the answers again.") from None
 
 
 def _board(request):

@@ -118,7 +118,25 @@ def arena(tiny_model_dirs):
     return arena
 
 
-MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4"]
+@pytest.fixture
+def arena_k4(tiny_model_dirs, tmp_path_factory):
+    """An open K=4 arena with four tiny real models (two more seeds), names easy to spot in a leak."""
+    from arena.models import Arena
+
+    root = tmp_path_factory.mktemp("models4")
+    paths = [*tiny_model_dirs, *(build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (2, 3))]
+    names = [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4"),
+             ("vorpalyn-tz5", "Vorpalyn TZ5"), ("brindlewick-j9", "Brindlewick J9")]
+    endpoints = [
+        ModelEndpoint.objects.create(name=name, display_name=display, path=str(path), generation_params=TINY_PARAMS)
+        for path, (name, display) in zip(paths, names)
+    ]
+    arena = Arena.objects.create(name="Four-way arena", slug="four", k=4, sample_prompts=["Say hello."])
+    arena.endpoints.add(*endpoints)
+    return arena
+
+
+MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4", "vorpalyn", "tz5", "brindlewick"]
 _RANDOM_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")
 
 

@@ -1,6 +1,8 @@
 // Campaign annotation: rank with drag-and-drop or the keyboard (tie groups), pairwise quick buttons.
 // Each .rank-widget keeps tiers of screen slots (0 = "A"), best first, in its hidden input as JSON.
+// The same widget ranks a K-wise arena battle: its vote form carries data-rank-form.
 (() => {
+  const rankForm = () => document.querySelector("#judgment-form, form[data-rank-form]");
   const widgets = new Map();
   let active = null;
 
@@ -89,9 +91,10 @@
   });
 
   document.addEventListener("keydown", (e) => {
-    if (!document.querySelector("#judgment-form")) return;
+    if (!rankForm()) return;
     if (e.target.matches("input:not([type=radio]):not([type=checkbox]), textarea, select, [contenteditable]")) return;
     if (e.ctrlKey || e.metaKey || e.altKey || !active) return;
+    if (active.el.closest("fieldset:disabled")) return; // an arena battle still streaming its answers
     const key = e.key.toLowerCase();
     if (key.length === 1 && key >= "a" && key <= "h") {
       const slot = key.charCodeAt(0) - 97;
@@ -108,7 +111,7 @@
       next.focus();
     } else if (e.key === "Enter" && !e.target.matches("button")) {
       e.preventDefault();
-      document.querySelector("#judgment-form").requestSubmit();
+      rankForm().requestSubmit();
     }
   });
 
