@@ -14,6 +14,7 @@ from . import selectors, services
 from .models import Arena
 from .serializers import (
     BattleSerializer,
+    FollowUpSerializer,
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
     StartBattleSerializer,
@@ -71,6 +72,28 @@ class VoteView(APIView):
             raise ValidationError({"vote": [str(exc)]}) from exc
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class FollowUpView(APIView):
+    @extend_schema(
+        request=FollowUpSerializer,
+        responses={201: BattleSerializer},
+        summary="Send a follow-up: every model answers it with its own history (names stay hidden)",
+    )
+    def post(self, request, public_id):
+        battle = _battle(public_id, request.user)
+        data = FollowUpSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.send_follow_up(
+                battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
+            )
+        except (services.BattleClosed, services.BattleNotReady) as exc:
+            raise Conflict(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"message": [str(exc)]}) from exc
+        payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
+        return Response(payload, status=status.HTTP_201_CREATED)
 
 
 class LeaderboardView(APIView):

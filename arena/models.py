@@ -24,6 +24,12 @@ class Arena(models.Model):
         default=2,
         help_text="Models per battle (2-6). At 3 or more the voter ranks the answers, ties allowed (K-Sort Arena style).",
     )
+    max_turns = models.PositiveSmallIntegerField(
+        default=5, help_text="User turns per battle: 1 = single-turn; more lets the voter send follow-ups."
+    )
+    per_turn_vote = models.BooleanField(
+        default=False, help_text="Before each follow-up, ask which answers were better on that turn (kept, not rated)."
+    )
     sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -32,6 +38,7 @@ class Arena(models.Model):
         ordering = ["created_at"]
         constraints = [
             models.CheckConstraint(name="arena_k_between_2_and_6", condition=models.Q(k__gte=2, k__lte=6)),
+            models.CheckConstraint(name="arena_max_turns_positive", condition=models.Q(max_turns__gte=1)),
         ]
 
     def __str__(self):
@@ -44,6 +51,10 @@ class ArenaEntry(models.Model):
     arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="entries")
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="arena_entries")
     weight = models.FloatField(default=1.0, help_text="Relative chance of being drawn (weighted policy); 0 = never.")
+    max_context_chars = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Longest conversation (characters, all turns) this model is sent; empty = ARENA_MAX_CONVERSATION_CHARS.",
+    )
 
     class Meta:
         constraints = [
@@ -72,3 +83,38 @@ class Battle(models.Model):
 
     def __str__(self):
         return f"Battle {self.public_id}"
+
+
+class BattleTurn(models.Model):
+    """One user turn of a battle and the K answers to it, in the battle's screen order.
+
+    Turn 0 is the opening prompt (its answers are the battle's comparison); each follow-up is
+    answered by every contestant with its own history (its own earlier answers), so each answer
+    of a later turn has a prompt of its own. The battle's one vote covers all its turns."""
+
+    battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveSmallIntegerField()
+    message = models.TextField(help_text="What the voter sent on this turn.")
+    ranking = models.JSONField(
+        null=True, blank=True, help_text="Optional per-turn vote (tie groups of positions); kept, not rated."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["battle", "index"]
+        constraints = [models.UniqueConstraint(fields=["battle", "index"], name="battle_turn_unique")]
+
+    def __str__(self):
+        return f"Turn {self.index} of {self.battle}"
+
+
+class BattleAnswer(models.Model):
+    """The answer shown at one position on one turn."""
+
+    turn = models.ForeignKey(BattleTurn, on_delete=models.CASCADE, related_name="answers")
+    position = models.PositiveSmallIntegerField()
+    response = models.ForeignKey("inference.Response", on_delete=models.PROTECT, related_name="battle_answers")
+
+    class Meta:
+        ordering = ["turn", "position"]
+        constraints = [models.UniqueConstraint(fields=["turn", "position"], name="battle_answer_unique")]

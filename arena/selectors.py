@@ -9,42 +9,58 @@ from inference.models import Response
 from inference.categories import CATEGORIES
 from ranking.selectors import latest_snapshot, rated_categories
 
-from .services import vote_choice
+from .services import battle_turns, vote_choice
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
 
 
+def _side(position, response, revealed):
+    failed = response.status == Response.Status.FAILED
+    return {
+        "position": chr(ord("A") + position),
+        "status": response.status,
+        "text": "" if failed else response.text,
+        "message": FAILED_MESSAGE if failed else "",
+        # Revealed only once this voter has voted.
+        "model": str(response.endpoint) if revealed else None,
+    }
+
+
 def battle_payload(battle, user):
-    slots = battle.comparison.slots.select_related("response__endpoint").order_by("position")
     judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
-    sides = []
-    for slot in slots:
-        response = slot.response
-        failed = response.status == Response.Status.FAILED
-        sides.append(
-            {
-                "position": slot.position_label,
-                "status": response.status,
-                "text": "" if failed else response.text,
-                "message": FAILED_MESSAGE if failed else "",
-                # Revealed only once this voter has voted.
-                "model": str(response.endpoint) if judgment else None,
-            }
-        )
+    turns = [
+        {
+            "index": index,
+            "message": turn.message if turn else battle.comparison.prompt.last_user_text,
+            "sides": [_side(i, response, judgment is not None) for i, response in enumerate(responses)],
+            "ranking": turn.ranking if turn else None,
+        }
+        for index, (turn, responses) in enumerate(battle_turns(battle))
+    ]
+    sides = turns[-1]["sides"]  # the turn being answered (or the last one); earlier turns are done
     statuses = {side["status"] for side in sides}
+    failed = any(side["status"] == Response.Status.FAILED for turn in turns for side in turn["sides"])
+    finished = statuses <= {Response.Status.DONE, Response.Status.FAILED}
     k = len(sides)
+    arena = battle.arena
     return {
         "id": str(battle.public_id),
-        "arena": battle.arena.slug,
-        "prompt": battle.comparison.prompt.last_user_text,
+        "arena": arena.slug,
+        "prompt": turns[0]["message"],
         "k": k,
         "sides": sides,
+        "turns": turns,
+        "earlier_turns": turns[:-1],
+        "last_message": turns[-1]["message"],
         # What the rank widget needs: one chip per shown position (letters only), ties allowed.
         "shown": [{"slot": i, "letter": side["position"]} for i, side in enumerate(sides)],
         "rank_spec": {"ties_allowed": True},
-        "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
-        "failed": Response.Status.FAILED in statuses,
-        "votable": statuses == {Response.Status.DONE} and judgment is None,
+        "finished": finished,
+        "failed": failed,
+        "votable": statuses == {Response.Status.DONE} and not failed and judgment is None,
+        "can_follow_up": judgment is None and not failed and len(turns) < arena.max_turns,
+        "turns_left": max(arena.max_turns - len(turns), 0),
+        "per_turn_vote": arena.per_turn_vote,
         "vote": vote_choice(judgment) if judgment else None,
         "ranking": judgment.ranking if judgment else None,
         "ranking_text": ranking_text(judgment.ranking) if judgment else "",

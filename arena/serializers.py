@@ -31,12 +31,30 @@ class SideSerializer(serializers.Serializer):
     model = serializers.CharField(allow_null=True, help_text="Null until you have voted.")
 
 
+class TurnSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = serializers.CharField(help_text="What the voter sent on this turn.")
+    sides = SideSerializer(many=True)
+    ranking = serializers.JSONField(allow_null=True, help_text="Your per-turn vote, where the arena takes one.")
+
+
+class FollowUpSerializer(serializers.Serializer):
+    message = serializers.CharField(trim_whitespace=True, allow_blank=False)
+    turn_ranking = serializers.JSONField(
+        required=False, help_text="Arenas with per-turn votes: your ranking of the turn just answered (tie groups)."
+    )
+
+
 class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
     prompt = serializers.CharField()
     k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
-    sides = SideSerializer(many=True)
+    sides = SideSerializer(many=True, help_text="The latest turn's answers.")
+    turns = TurnSerializer(many=True, help_text="Every turn, first first; the vote covers them all.")
+    can_follow_up = serializers.BooleanField(help_text="You may send a follow-up (before your vote, within the turns left).")
+    turns_left = serializers.IntegerField()
+    per_turn_vote = serializers.BooleanField()
     finished = serializers.BooleanField()
     failed = serializers.BooleanField()
     votable = serializers.BooleanField()

@@ -4,15 +4,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.models import Judgment
 from annotation.services import create_comparison, record_judgment, validate_ranking
-from inference.models import Response
+from inference.models import Prompt, Response
 from inference.selectors import pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
 from ranking.services import request_refit
 
-from .models import Battle
+from .models import Battle, BattleAnswer, BattleTurn
 
 # The four votes of a pairwise battle, as rankings over the shown positions.
 VOTES = {
@@ -35,6 +36,16 @@ class BattleNotReady(ValueError):
 
 class TooManyOpenBattles(ValueError):
     """The voter already has as many battles generating as one person may."""
+
+
+class BattleClosed(ValueError):
+    """The battle was voted on (or has used its turns): it takes no more messages."""
+
+
+TOO_LONG = (
+    "This conversation has grown too long for one of the models in this battle; "
+    "vote on it now, or start a new battle."
+)
 
 
 def draw_models(arena):
@@ -95,7 +106,85 @@ def start_battle(arena, voter, prompt_text):
             prompt = create_prompt(prompt_text, user=voter)
             responses = request_responses(prompt, pair)
         comparison = create_comparison(prompt, responses)
-        return Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
+        battle = Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
+        turn = BattleTurn.objects.create(battle=battle, index=0, message=prompt.last_user_text)
+        BattleAnswer.objects.bulk_create(
+            BattleAnswer(turn=turn, position=i, response=response) for i, response in enumerate(responses)
+        )
+        return battle
+
+
+def battle_turns(battle):
+    """[(turn or None, [response per position])], first turn first. A battle from before
+    multi-turn has no turn rows: its comparison is its one turn."""
+    turns = list(battle.turns.prefetch_related("answers__response__endpoint", "answers__response__prompt"))
+    if not turns:
+        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by("position")
+        return [(None, [slot.response for slot in slots])]
+    return [(turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns]
+
+
+def send_follow_up(battle, voter, message, turn_ranking=None):
+    """The voter's next message, answered by every contestant with its own history; returns the new turn.
+
+    Refused with a sentence when the battle was voted on, has used the arena's turns, is still
+    answering, or would grow past a model's context bound. With the arena's per-turn vote on, a
+    ranking of the turn just answered may come along (kept on the turn, not rated)."""
+    if battle.voter_id != voter.pk:
+        raise BattleNotFound("No battle with this id is open to you.")
+    arena = battle.arena
+    text = (message or "").strip()
+    if not text:
+        raise ValueError("Type a follow-up first: it is empty.")
+    if len(text) > settings.ARENA_MAX_PROMPT_CHARS:
+        raise ValueError(f"The follow-up is {len(text)} characters long; the limit is {settings.ARENA_MAX_PROMPT_CHARS}.")
+    if turn_ranking is not None and not arena.per_turn_vote:
+        raise ValueError("This arena takes one vote on the whole conversation, not a vote per turn.")
+    with transaction.atomic():
+        battle = Battle.objects.select_for_update().select_related("arena", "comparison").get(pk=battle.pk)
+        if Judgment.objects.filter(comparison=battle.comparison, annotator=voter).exists():
+            raise BattleClosed("You have voted on this battle; start a new battle to keep talking.")
+        turns = battle_turns(battle)
+        if len(turns) >= arena.max_turns:
+            raise BattleClosed(
+                f"This arena allows {arena.max_turns} message{'s' if arena.max_turns != 1 else ''} per battle; "
+                "vote on it now, or start a new battle."
+            )
+        last_turn, responses = turns[-1]
+        _check_answered(responses, "send a follow-up")
+        if turn_ranking is not None:
+            if last_turn is None:
+                raise BattleClosed("This battle was started before per-turn votes; vote on the whole conversation.")
+            last_turn.ranking = validate_ranking(turn_ranking, len(responses))
+            last_turn.save(update_fields=["ranking"])
+        limits = {e.endpoint_id: e.max_context_chars for e in arena.entries.all()}
+        conversations = []
+        for response in responses:
+            conversation = [
+                *response.prompt.conversation,
+                {"role": "assistant", "content": response.text},
+                {"role": "user", "content": text},
+            ]
+            limit = limits.get(response.endpoint_id) or settings.ARENA_MAX_CONVERSATION_CHARS
+            if sum(len(t["content"]) for t in conversation) > limit:
+                raise ValueError(TOO_LONG)  # blind: it does not say which model ran out of room
+            conversations.append(conversation)
+        turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)
+        category = battle.comparison.prompt.category
+        for position, (response, conversation) in enumerate(zip(responses, conversations)):
+            prompt = Prompt.objects.create(conversation=conversation, category=category, created_by=voter)
+            [answer] = request_responses(prompt, [response.endpoint])
+            BattleAnswer.objects.create(turn=turn, position=position, response=answer)
+    return turn
+
+
+def _check_answered(responses, action):
+    """BattleNotReady with a sentence unless every answer of the turn is done."""
+    if any(r.status == Response.Status.FAILED for r in responses):
+        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
+    if any(r.status != Response.Status.DONE for r in responses):
+        every = "Both answers" if len(responses) == 2 else f"All {len(responses)} answers"
+        raise BattleNotReady(f"{every} must finish before you {action}; please wait a moment.")
 
 
 def get_battle(public_id, user):
@@ -136,20 +225,17 @@ def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_ac
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
-    responses = list(Response.objects.filter(slots__comparison=battle.comparison).select_related("endpoint"))
-    statuses = {r.status for r in responses}
-    if Response.Status.FAILED in statuses:
-        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
-    if statuses != {Response.Status.DONE}:
-        every = "Both answers" if len(responses) == 2 else f"All {len(responses)} answers"
-        raise BattleNotReady(f"{every} must finish before you vote; please wait a moment.")
     with transaction.atomic():
+        # One lock per battle: a vote and a follow-up never interleave.
+        battle = Battle.objects.select_for_update().select_related("comparison").get(pk=battle.pk)
+        turns = battle_turns(battle)
+        _check_answered(turns[-1][1], "vote")  # earlier turns were all answered before the follow-up
         judgment, created = record_judgment(
             battle.comparison,
             ranking,
             annotator=voter,
-            # Names are revealed only after this vote, unless an answer gave its model away.
-            identities_hidden=not answers_reveal_identity(responses),
+            # Names are revealed only after this vote, unless an answer on any turn gave its model away.
+            identities_hidden=not answers_reveal_identity([r for _, responses in turns for r in responses]),
             none_acceptable=none_acceptable,
             rationale=rationale,
         )

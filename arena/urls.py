@@ -9,6 +9,7 @@ urlpatterns = [
     path("battles/", views.start_battle, name="start_battle"),
     path("b/<str:public_id>/", views.battle, name="battle"),
     path("b/<str:public_id>/vote/", views.vote, name="vote"),
+    path("b/<str:public_id>/follow-up/", views.follow_up, name="follow_up"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     re_path(r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"),
     path("<slug:slug>/", views.home, name="arena"),

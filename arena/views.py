@@ -86,6 +86,25 @@ def vote(request, public_id):
     return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
 
 
+@login_required
+@require_POST
+def follow_up(request, public_id):
+    try:
+        battle = services.get_battle(public_id, request.user)
+        services.send_follow_up(
+            battle, request.user, request.POST.get("message", ""), _posted_ranking(request.POST.get("turn_ranking", ""))
+        )
+    except services.BattleNotFound as exc:
+        return _problem(request, str(exc), 404, target="#follow-up-error")
+    except (services.BattleClosed, services.BattleNotReady) as exc:
+        return _problem(request, str(exc), 409, target="#follow-up-error")
+    except ValueError as exc:
+        return _problem(request, str(exc), 400, target="#follow-up-error")
+    if not request.htmx:
+        return redirect("arena:battle", public_id=battle.public_id)
+    return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
+
+
 def _posted_ranking(text):
     """The rank widget's JSON (tie groups), None when it sent nothing; ValueError for garbage."""
     if not text.strip():

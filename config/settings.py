@@ -216,6 +216,8 @@ RANKING_MIN_VOTES = int(os.environ.get("RANKING_MIN_VOTES", "10"))
 # Arena limits.
 ARENA_MAX_PROMPT_CHARS = int(os.environ.get("ARENA_MAX_PROMPT_CHARS", "4000"))
 # Battles one voter may have generating at once (protects the workers from floods).
+# Longest multi-turn conversation (characters, all turns) a model is sent, unless its arena entry says less or more.
+ARENA_MAX_CONVERSATION_CHARS = int(os.environ.get("ARENA_MAX_CONVERSATION_CHARS", "12000"))
 ARENA_MAX_OPEN_BATTLES = int(os.environ.get("ARENA_MAX_OPEN_BATTLES", "3"))
 # A device for local models: "auto" picks CUDA when present.
 INFERENCE_DEVICE = os.environ.get("INFERENCE_DEVICE", "auto")
