@@ -3,11 +3,13 @@
 import json
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from inference.models import Response
 
+from . import roles
 from .models import Judgment
 
 
@@ -21,8 +23,11 @@ class JudgedRanking(NamedTuple):
 
 def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
     """The judgments the model leaderboard rates: blind ones, outside campaigns
-    (campaign items are often imported answers, judged under a campaign's own rubric)."""
+    (campaign items are often imported answers, judged under a campaign's own rubric), less the
+    voters an admin excluded (their votes are kept) and, with RANKING_EXCLUDE_GUESTS, guests."""
     judgments = Judgment.objects.filter(source=source, comparison__campaign_items__isnull=True)
+    left_out = [roles.BOARD_EXCLUDED, *([roles.GUEST] if settings.RANKING_EXCLUDE_GUESTS else [])]
+    judgments = judgments.exclude(annotator__groups__name__in=left_out)
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments
 
 

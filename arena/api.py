@@ -68,6 +68,8 @@ class VoteView(APIView):
             _, created = services.cast_vote(battle, request.user, **data.validated_data)
         except (JudgmentConflict, services.BattleNotReady) as exc:
             raise Conflict(str(exc)) from exc
+        except services.GuestLimit as exc:
+            raise Throttled(detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"vote": [str(exc)]}) from exc
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data

@@ -30,6 +30,9 @@ class Arena(models.Model):
     per_turn_vote = models.BooleanField(
         default=False, help_text="Before each follow-up, ask which answers were better on that turn (kept, not rated)."
     )
+    allow_guests = models.BooleanField(
+        default=False, help_text="Voting without an account: a session-bound guest, throttled per session and IP."
+    )
     sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -118,3 +121,16 @@ class BattleAnswer(models.Model):
     class Meta:
         ordering = ["turn", "position"]
         constraints = [models.UniqueConstraint(fields=["turn", "position"], name="battle_answer_unique")]
+
+
+class GuestVoter(models.Model):
+    """A voter without an account: a user made for one browser session (unusable password,
+    in the "guest" group), with the address it came from for per-IP limits."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guest")
+    session_key = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"Guest {self.user_id} from {self.ip or 'unknown'}"

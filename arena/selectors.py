@@ -4,9 +4,13 @@ through one and not the other."""
 
 from urllib.parse import urlencode
 
+from django.conf import settings
+
 from annotation.models import Judgment
+from annotation.selectors import judged_rankings, rated_judgments
 from inference.models import Response
 from inference.categories import CATEGORIES
+from ranking.leaderboard import fit_leaderboard
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import battle_turns, vote_choice
@@ -129,3 +133,29 @@ def leaderboard(method="bt", style_control=False, category=""):
         "style_coefficients": snapshot.style_coefficients if snapshot else None,
         "diagnostics": snapshot.diagnostics if snapshot else None,
     }
+
+
+PERSONAL_BOOTSTRAP = 200
+
+
+def personal_board(user):
+    """The voter's own counted votes fitted with the board's engine (Bradley–Terry, bootstrap
+    intervals), beside the public rank and rating of each model; empty rows until they have
+    ARENA_PERSONAL_BOARD_MIN_VOTES votes."""
+    ids = list(rated_judgments().filter(annotator=user).values_list("id", flat=True))
+    needed = max(settings.ARENA_PERSONAL_BOARD_MIN_VOTES - len(ids), 0)
+    board = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
+    if needed or not ids:
+        return board
+    rankings = [judged.ranking for judged in judged_rankings(ids=ids)]
+    result = fit_leaderboard(rankings, method="bt", bootstrap=PERSONAL_BOOTSTRAP, min_votes=1, seed=0)
+    snapshot = latest_snapshot("bt")
+    public = {row["model"]: (place, row) for place, row in enumerate(snapshot.rows if snapshot else [], start=1)}
+    for place, row in enumerate(result.rows, start=1):
+        public_place, public_row = public.get(row["model"], (None, None))
+        board["rows"].append({
+            "place": place, "model": row["model"], "rating": row["rating"], "ci_low": row["ci_low"],
+            "ci_high": row["ci_high"], "n": row["n"], "public_place": public_place,
+            "public_rating": public_row["rating"] if public_row else None,
+        })
+    return board

@@ -13,6 +13,7 @@ from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
 from ranking.services import request_refit
 
+from .guests import GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
 from .models import Battle, BattleAnswer, BattleTurn
 
 # The four votes of a pairwise battle, as rankings over the shown positions.
@@ -225,6 +226,7 @@ def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_ac
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
+    check_guest_vote(voter)
     with transaction.atomic():
         # One lock per battle: a vote and a follow-up never interleave.
         battle = Battle.objects.select_for_update().select_related("comparison").get(pk=battle.pk)

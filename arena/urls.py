@@ -11,6 +11,7 @@ urlpatterns = [
     path("b/<str:public_id>/vote/", views.vote, name="vote"),
     path("b/<str:public_id>/follow-up/", views.follow_up, name="follow_up"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("me/", views.my_board, name="my_board"),
     re_path(r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"),
     path("<slug:slug>/", views.home, name="arena"),
     path("<slug:slug>/battles/", views.start_battle, name="start_arena_battle"),

@@ -3,14 +3,16 @@
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from annotation.services import JudgmentConflict
 
-from . import plots, selectors, services
+from . import guests, plots, selectors, services
 from .models import Arena
 
 
@@ -29,23 +31,26 @@ def _problem(request, message, status, target="#vote-error"):
     return render(request, "arena/problem.html", {"message": message}, status=status)
 
 
-@login_required
 @require_GET
 def home(request, slug=None):
     arena = _arena(slug)
+    if not request.user.is_authenticated and not (arena and arena.allow_guests):
+        return redirect_to_login(request.get_full_path())
     return render(request, "arena/home.html", {"arena": arena})
 
 
-@login_required
 @require_POST
 def start_battle(request, slug=None):
     arena = _arena(slug)
     if arena is None:
         return _problem(request, "No arena is open yet; an admin must create one.", 404)
     try:
-        battle = services.start_battle(arena, request.user, request.POST.get("prompt", ""))
+        voter = guests.voter_for(request, arena)
+        if voter is None:
+            return redirect_to_login(reverse("arena:arena", args=[arena.slug]))
+        battle = services.start_battle(arena, voter, request.POST.get("prompt", ""))
     except ValueError as exc:
-        status = 429 if isinstance(exc, services.TooManyOpenBattles) else 400
+        status = 429 if isinstance(exc, (services.TooManyOpenBattles, guests.GuestLimit)) else 400
         context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", "")}
         return render(request, "arena/home.html", context, status=status)
     return redirect("arena:battle", public_id=battle.public_id)
@@ -79,6 +84,8 @@ def vote(request, public_id):
         return _problem(request, str(exc), 404)
     except (JudgmentConflict, services.BattleNotReady) as exc:
         return _problem(request, str(exc), 409)
+    except guests.GuestLimit as exc:
+        return _problem(request, str(exc), 429)
     except ValueError as exc:
         return _problem(request, str(exc), 400)
     if not request.htmx:
@@ -113,6 +120,12 @@ def _posted_ranking(text):
         return json.loads(text)
     except ValueError:
         raise ValueError("The ranking could not be read; rank the answers again.") from None
+
+
+@login_required
+@require_GET
+def my_board(request):
+    return render(request, "arena/my_board.html", {"board": selectors.personal_board(request.user)})
 
 
 def _board(request):
