@@ -69,6 +69,12 @@ class ArenaEntry(models.Model):
     def __str__(self):
         return f"{self.endpoint} in {self.arena} (weight {self.weight:g})"
 
+    def clean(self):
+        from .board import check_private_cap
+
+        if self.arena_id and self.endpoint_id:
+            check_private_cap(self.arena, self.endpoint, exclude_entry=self if self.pk else None)
+
 
 class Battle(models.Model):
     """One voter's anonymous battle: a comparison shown to them in an arena.
@@ -134,3 +140,50 @@ class GuestVoter(models.Model):
 
     def __str__(self):
         return f"Guest {self.user_id} from {self.ip or 'unknown'}"
+
+
+class ArenaChange(models.Model):
+    """One change to what decides who fights: an arena's policy or K, or a model's weight, entry or
+    outage. Written on every save, shown on the public sampling page (nothing is changed silently)."""
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="changes")
+    what = models.CharField(max_length=200)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.arena}: {self.what}"
+
+
+class Retirement(models.Model):
+    """A model taken off the live board: its rows frozen as they stood, with the date and the reason.
+    The votes stay, and the row is listed on the board's "retired" tab for good."""
+
+    endpoint = models.OneToOneField(ModelEndpoint, on_delete=models.PROTECT, related_name="retirement")
+    reason = models.TextField()
+    retired_at = models.DateTimeField(auto_now_add=True)
+    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    frozen_rows = models.JSONField(default=dict, help_text="{method: the model's board row when it retired}.")
+
+    def __str__(self):
+        return f"{self.endpoint} (retired)"
+
+
+class VoterExclusion(models.Model):
+    """An admin left a voter's votes out of the board (the votes are kept). Lifting it is recorded too."""
+
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="board_exclusions")
+    reason = models.TextField()
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    excluded_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-excluded_at"]
+
+    def __str__(self):
+        return f"{self.voter} (excluded from the board)"

@@ -14,6 +14,7 @@ from ranking.leaderboard import fit_leaderboard
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import battle_turns, vote_choice
+from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
 
@@ -129,7 +130,10 @@ def leaderboard(method="bt", style_control=False, category=""):
         "bootstrap": snapshot.bootstrap if snapshot else 0,
         "interval": _interval(snapshot),
         "interval_label": INTERVALS[_interval(snapshot)].format(n=snapshot.bootstrap if snapshot else 0),
-        "rows": snapshot.rows if snapshot else [],
+        # Retired models leave the live rows for the retired tab; the rest say if they are provisional.
+        "rows": mark_rows(snapshot.rows if snapshot else [])[0],
+        "retired": retired_rows(method),
+        "provisional_votes": settings.ARENA_PROVISIONAL_VOTES,
         "style_coefficients": snapshot.style_coefficients if snapshot else None,
         "diagnostics": snapshot.diagnostics if snapshot else None,
     }

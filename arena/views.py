@@ -2,7 +2,8 @@
 
 import json
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, user_passes_test
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,9 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
+from annotation import roles
+from annotation.roles import has_role
 from annotation.services import JudgmentConflict
 
-from . import guests, plots, selectors, services
+from . import board, guests, plots, selectors, services, transparency
+from . import integrity as integrity_report
 from .models import Arena
 
 
@@ -120,6 +124,40 @@ def _posted_ranking(text):
         return json.loads(text)
     except ValueError:
         raise ValueError("The ranking could not be read; rank the answers again.") from None
+
+
+@require_GET
+def top_flip(request):
+    return render(request, "arena/_top_flip.html", {"flip": transparency.top_spot_flip()})
+
+
+@require_GET
+def sampling(request):
+    return render(request, "arena/sampling.html", {"data": transparency.sampling()})
+
+
+def _admin(user):
+    return user.is_authenticated and (user.is_staff or has_role(user, roles.ADMIN))
+
+
+@user_passes_test(_admin)
+@require_GET
+def integrity(request):
+    return render(request, "arena/integrity.html", {"report": integrity_report.report()})
+
+
+@user_passes_test(_admin)
+@require_POST
+def integrity_action(request, action):
+    voter = get_object_or_404(get_user_model(), pk=request.POST.get("voter") or 0)
+    try:
+        if action == "exclude":
+            board.exclude_voter(voter, request.POST.get("reason", ""), by=request.user)
+        else:
+            board.lift_exclusion(voter)
+    except ValueError as exc:
+        return _problem(request, str(exc), 400)
+    return redirect("arena:integrity")
 
 
 @login_required

@@ -229,6 +229,10 @@ ARENA_GUEST_CHECK = os.environ.get("ARENA_GUEST_CHECK", "")
 RANKING_EXCLUDE_GUESTS = _env_bool("RANKING_EXCLUDE_GUESTS")
 # A voter sees a personal leaderboard (their own votes, same engine) after this many rated votes.
 ARENA_PERSONAL_BOARD_MIN_VOTES = int(os.environ.get("ARENA_PERSONAL_BOARD_MIN_VOTES", "10"))
+# How many private (hidden) variants one provider may test in an arena at once; 0 = no cap.
+ARENA_MAX_PRIVATE_VARIANTS = int(os.environ.get("ARENA_MAX_PRIVATE_VARIANTS", "0"))
+# A board row is "provisional" until its model has this many votes after its public release.
+ARENA_PROVISIONAL_VOTES = int(os.environ.get("ARENA_PROVISIONAL_VOTES", "300"))
 ARENA_MAX_OPEN_BATTLES = int(os.environ.get("ARENA_MAX_OPEN_BATTLES", "3"))
 # A device for local models: "auto" picks CUDA when present.
 INFERENCE_DEVICE = os.environ.get("INFERENCE_DEVICE", "auto")

@@ -127,16 +127,19 @@ def arena_k4(tiny_model_dirs, tmp_path_factory):
     paths = [*tiny_model_dirs, *(build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (2, 3))]
     names = [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4"),
              ("vorpalyn-tz5", "Vorpalyn TZ5"), ("brindlewick-j9", "Brindlewick J9")]
+    providers = ["Obsidra AI", "Obsidra AI", "Korvane", "Korvane"]
     endpoints = [
-        ModelEndpoint.objects.create(name=name, display_name=display, path=str(path), generation_params=TINY_PARAMS)
-        for path, (name, display) in zip(paths, names)
+        ModelEndpoint.objects.create(
+            name=name, display_name=display, provider=provider, path=str(path), generation_params=TINY_PARAMS
+        )
+        for path, (name, display), provider in zip(paths, names, providers)
     ]
     arena = Arena.objects.create(name="Four-way arena", slug="four", k=4, sample_prompts=["Say hello."])
     arena.endpoints.add(*endpoints)
     return arena
 
 
-MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4", "vorpalyn", "tz5", "brindlewick"]
+MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4", "vorpalyn", "tz5", "brindlewick", "obsidra", "korvane"]
 _RANDOM_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")
 
 
