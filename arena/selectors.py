@@ -2,6 +2,7 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
 from inference.models import Response
 from inference.categories import CATEGORIES
+from inference.languages import language_name
 from ranking.leaderboard import fit_leaderboard
 from ranking.selectors import latest_snapshot, rated_categories
 
@@ -92,9 +94,25 @@ def parse_view(method, style_control, category=""):
     if style and method != "bt":
         raise ValueError("Style control is available with the Bradley–Terry method (method=bt) only.")
     category = (category or "").strip()
-    if category and category not in CATEGORIES:
-        raise ValueError(f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)} (or none for all).")
+    if category and category not in CATEGORIES and category != HARD and not LANGUAGE_BOARD.fullmatch(category):
+        raise ValueError(
+            f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)}, {HARD}, "
+            "lang:<code> (e.g. lang:fr), or none for all."
+        )
     return method, style, category
+
+
+HARD = "hard"
+LANGUAGE_BOARD = re.compile(r"lang:[a-z]{2,3}(-[a-z]{2,4})?")
+
+
+def board_label(key):
+    """What a board key reads as in the picker: a category, "Hard prompts", or a language."""
+    if key == HARD:
+        return "Hard prompts (long or complex)"
+    if key.startswith("lang:"):
+        return f"Language: {language_name(key[5:])}"
+    return CATEGORIES.get(key, key)
 
 
 INTERVALS = {
@@ -121,7 +139,13 @@ def leaderboard(method="bt", style_control=False, category=""):
         "method_name": METHODS[method],
         "style_control": style_control,
         "category": category,
-        "categories": {key: CATEGORIES[key] for key in rated_categories()},
+        "categories": {key: board_label(key) for key in rated_categories()},
+        # For the sentence under the table: "math prompts", "hard prompts", "French prompts".
+        "category_label": (
+            "hard prompts" if category == HARD
+            else f"{language_name(category[5:])} prompts" if category.startswith("lang:")
+            else f"{category} prompts"
+        ),
         # The view as a query string, for polling and image URLs.
         "query": urlencode({"method": method, "style_control": int(style_control), "category": category}),
         "snapshot_id": snapshot.pk if snapshot else None,

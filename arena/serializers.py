@@ -83,7 +83,10 @@ class LeaderboardRowSerializer(serializers.Serializer):
 class LeaderboardQuerySerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["bt", "pl", "bayes", "elo"], default="bt")
     style_control = serializers.BooleanField(default=False)
-    category = serializers.CharField(default="", allow_blank=True, help_text="Prompt category; empty = all prompts.")
+    category = serializers.CharField(
+        default="", allow_blank=True,
+        help_text="A board: a prompt category, hard (hard prompts), lang:<code> (a language, e.g. lang:fr); empty = all.",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):

@@ -171,9 +171,12 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
                 raise ValueError(TOO_LONG)  # blind: it does not say which model ran out of room
             conversations.append(conversation)
         turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)
-        category = battle.comparison.prompt.category
+        opening = battle.comparison.prompt  # its category, language and hardness name the conversation's boards
         for position, (response, conversation) in enumerate(zip(responses, conversations)):
-            prompt = Prompt.objects.create(conversation=conversation, category=category, created_by=voter)
+            prompt = Prompt.objects.create(
+                conversation=conversation, category=opening.category, language=opening.language, hard=opening.hard,
+                created_by=voter,
+            )
             [answer] = request_responses(prompt, [response.endpoint])
             BattleAnswer.objects.create(turn=turn, position=position, response=answer)
     return turn

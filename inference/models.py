@@ -131,6 +131,10 @@ class Prompt(models.Model):
     category = models.CharField(
         max_length=32, blank=True, db_index=True, help_text="coding, math, creative, general… (leaderboards per category)"
     )
+    language = models.CharField(
+        max_length=16, blank=True, db_index=True, help_text="Detected language code (e.g. en, fr); blank = too short to tell."
+    )
+    hard = models.BooleanField(default=False, db_index=True, help_text="A hard prompt: long, or complex by the tagger's rule.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
