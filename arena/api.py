@@ -64,14 +64,7 @@ class VoteView(APIView):
         battle = _battle(public_id, request.user)
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            _, created = services.cast_vote(battle, request.user, **data.validated_data)
-        except (JudgmentConflict, services.BattleNotReady) as exc:
-            raise Conflict(str(exc)) from exc
-        except services.GuestLimit as exc:
-            raise Throttled(detail=str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"vote": [str(exc)]}) from exc
+        _, created = _refused_as_4xx("vote", lambda: services.cast_vote(battle, request.user, **data.validated_data))
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -86,14 +79,9 @@ class FollowUpView(APIView):
         battle = _battle(public_id, request.user)
         data = FollowUpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.send_follow_up(
-                battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
-            )
-        except (services.BattleClosed, services.BattleNotReady) as exc:
-            raise Conflict(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"message": [str(exc)]}) from exc
+        _refused_as_4xx("message", lambda: services.send_follow_up(
+            battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
+        ))
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED)
 
@@ -115,6 +103,18 @@ class LeaderboardView(APIView):
         except ValueError as exc:
             raise ValidationError({"view": [str(exc)]}) from exc
         return Response(LeaderboardSerializer(selectors.leaderboard(*view)).data)
+
+
+def _refused_as_4xx(field, action):
+    """Run a battle action; a refusal becomes 409 (not now), 429 (too often) or 400 (bad input) with its sentence."""
+    try:
+        return action()
+    except (JudgmentConflict, services.BattleNotReady, services.BattleClosed) as exc:
+        raise Conflict(str(exc)) from exc
+    except services.GuestLimit as exc:
+        raise Throttled(detail=str(exc)) from exc
+    except ValueError as exc:
+        raise ValidationError({field: [str(exc)]}) from exc
 
 
 def _battle(public_id, user):

@@ -172,6 +172,7 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
             conversations.append(conversation)
         turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)
         opening = battle.comparison.prompt  # its category, language and hardness name the conversation's boards
+        answers = []
         for position, (response, conversation) in enumerate(zip(responses, conversations)):
             prompt = Prompt.objects.create(
                 conversation=conversation, category=opening.category, language=opening.language, hard=opening.hard,
@@ -179,7 +180,18 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
             )
             [answer] = request_responses(prompt, [response.endpoint])
             BattleAnswer.objects.create(turn=turn, position=position, response=answer)
+            answers.append(answer)
+        # The turn as a comparison that continues the previous one: the export follows the chain
+        # from the voted (first) comparison to write the whole conversation.
+        create_comparison(opening, answers, continues=_latest_comparison(battle))
     return turn
+
+
+def _latest_comparison(battle):
+    comparison = battle.comparison
+    while hasattr(comparison, "continuation"):
+        comparison = comparison.continuation
+    return comparison
 
 
 def _check_answered(responses, action):

@@ -74,43 +74,41 @@ def battle(request, public_id):
 @login_required
 @require_POST
 def vote(request, public_id):
-    try:
-        battle = services.get_battle(public_id, request.user)
-        services.cast_vote(
-            battle,
-            request.user,
-            request.POST.get("choice", ""),
-            request.POST.get("rationale", ""),
-            ranking=_posted_ranking(request.POST.get("ranking", "")),
-            none_acceptable=request.POST.get("none_acceptable") in ("on", "1", "true"),
-        )
-    except services.BattleNotFound as exc:
-        return _problem(request, str(exc), 404)
-    except (JudgmentConflict, services.BattleNotReady) as exc:
-        return _problem(request, str(exc), 409)
-    except guests.GuestLimit as exc:
-        return _problem(request, str(exc), 429)
-    except ValueError as exc:
-        return _problem(request, str(exc), 400)
-    if not request.htmx:
-        return redirect("arena:battle", public_id=battle.public_id)
-    return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
+    return _on_battle(request, public_id, "#vote-error", lambda battle: services.cast_vote(
+        battle,
+        request.user,
+        request.POST.get("choice", ""),
+        request.POST.get("rationale", ""),
+        ranking=_posted_ranking(request.POST.get("ranking", "")),
+        none_acceptable=request.POST.get("none_acceptable") in ("on", "1", "true"),
+    ))
 
 
 @login_required
 @require_POST
 def follow_up(request, public_id):
+    return _on_battle(request, public_id, "#follow-up-error", lambda battle: services.send_follow_up(
+        battle, request.user, request.POST.get("message", ""), _posted_ranking(request.POST.get("turn_ranking", ""))
+    ))
+
+
+# What each refusal of a battle action answers: not yours 404, not now 409, too often 429, else 400.
+REFUSALS = [
+    (services.BattleNotFound, 404),
+    ((JudgmentConflict, services.BattleNotReady, services.BattleClosed), 409),
+    (guests.GuestLimit, 429),
+    (ValueError, 400),
+]
+
+
+def _on_battle(request, public_id, error_target, action):
+    """Run one battle action (vote, follow-up) and show the battle again, or the sentence that refused it."""
     try:
         battle = services.get_battle(public_id, request.user)
-        services.send_follow_up(
-            battle, request.user, request.POST.get("message", ""), _posted_ranking(request.POST.get("turn_ranking", ""))
-        )
-    except services.BattleNotFound as exc:
-        return _problem(request, str(exc), 404, target="#follow-up-error")
-    except (services.BattleClosed, services.BattleNotReady) as exc:
-        return _problem(request, str(exc), 409, target="#follow-up-error")
-    except ValueError as exc:
-        return _problem(request, str(exc), 400, target="#follow-up-error")
+        action(battle)
+    except (LookupError, ValueError) as exc:
+        status = next(code for kind, code in REFUSALS if isinstance(exc, kind))
+        return _problem(request, str(exc), status, target=error_target)
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
     return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})

@@ -1,8 +1,11 @@
 """Votes to a settled board through the live arena path: K=4 adaptive battles against pairwise random ones.
 
-    createdb -h 127.0.0.1 -U postgres prefarena_arena14_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prefarena_arena14_bench CACHE_URL=redis://127.0.0.1:6379/8 \
-        .venv/bin/python bench/arena_convergence.py --models 8 --seeds 3 --time-limit 900
+    createdb -h 127.0.0.1 -U postgres prefarena_bench_arena
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6414 --save "" --appendonly no   # its own cache
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prefarena_bench_arena CACHE_URL=redis://127.0.0.1:6414/0 \
+    CELERY_BROKER_URL=redis://127.0.0.1:6414/0 .venv/bin/python bench/arena_convergence.py --seeds 5 --time-limit 1200
+
+The bench empties its database and its cache (use neither for anything else).
 
 Each run empties the bench database, registers --models models with hidden Plackett–Luce strengths
 (evenly spaced over --spread logits), gives every model a pooled answer to a few prompts (so battles

@@ -151,6 +151,38 @@ def leaked_model_names(text):
 
 
 @pytest.fixture
+def voter(make_user):
+    return make_user("voter")
+
+
+@pytest.fixture
+def api(voter):
+    """The voter on the REST API."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(voter)
+    return client
+
+
+@pytest.fixture
+def web(client, voter):
+    """The voter on the pages."""
+    client.force_login(voter)
+    return client
+
+
+def battle_finished(api, battle_id):
+    """The battle's API body once every answer of its latest turn is in (done or failed)."""
+    return wait_for(lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="the answers")
+
+
+def assert_anonymous(text):
+    leaked = leaked_model_names(text)
+    assert not leaked, f"model identity {leaked} leaked before the vote"
+
+
+@pytest.fixture
 def make_comparison(tiny_model_dirs):
     """A comparison of finished answers with the given texts (one endpoint per answer), K = len(texts)."""
     from annotation.services import create_comparison

@@ -14,7 +14,7 @@ from annotation.models import Judgment
 from annotation.selectors import rated_judgments
 from annotation.services import create_comparison, record_judgment
 from arena import board, selectors, services, transparency
-from arena.models import Arena, ArenaChange, ArenaEntry, Battle, Retirement, VoterExclusion
+from arena.models import Arena, ArenaChange, ArenaEntry, Battle, VoterExclusion
 from inference.models import ModelEndpoint, Prompt, Response
 from ranking import services as ranking_services
 

@@ -5,43 +5,20 @@ import re
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from annotation.models import Judgment
 from arena.models import Arena, Battle
 from arena.services import draw_models
-from tests.conftest import leaked_model_names, wait_for
+from tests.conftest import assert_anonymous, battle_finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 WORKER = pytest.mark.usefixtures("celery_worker_process")
 FOUR = {"Zephyrine QX7", "Quillon MK4", "Vorpalyn TZ5", "Brindlewick J9"}
 
 
-@pytest.fixture
-def voter(make_user):
-    return make_user("voter")
 
 
-@pytest.fixture
-def api(voter):
-    client = APIClient()
-    client.force_authenticate(voter)
-    return client
 
-
-@pytest.fixture
-def web(client, voter):
-    client.force_login(voter)
-    return client
-
-
-def _finished(api, battle_id):
-    return wait_for(lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="all answers")
-
-
-def _assert_anonymous(text):
-    leaked = leaked_model_names(text)
-    assert not leaked, f"model identity {leaked} leaked before the vote"
 
 
 def test_the_draw_gives_k_distinct_models_by_each_policy(arena_k4):
@@ -76,9 +53,9 @@ def test_a_k4_battle_is_ranked_with_a_tie_and_counted_by_every_method(api, arena
     assert body["k"] == 4 and [s["position"] for s in body["sides"]] == ["A", "B", "C", "D"]
     assert [s["model"] for s in body["sides"]] == [None] * 4
     battle_id = body["id"]
-    body = _finished(api, battle_id)
+    body = battle_finished(api, battle_id)
     assert all(s["status"] == "done" and s["text"] for s in body["sides"])
-    _assert_anonymous(str(body))
+    assert_anonymous(str(body))
 
     url = f"/api/battles/{battle_id}/vote/"
     # A pairwise choice means nothing among four answers; a ranking that leaves one out is refused.
@@ -121,7 +98,7 @@ def test_a_k4_battle_is_ranked_with_a_tie_and_counted_by_every_method(api, arena
 @WORKER
 def test_all_bad_alone_ties_every_answer(api, arena_k4):
     battle_id = api.post("/api/battles/", {"prompt": "cold rain", "arena": "four"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     voted = api.post(f"/api/battles/{battle_id}/vote/", {"none_acceptable": True}, format="json")
     assert voted.status_code == 201, voted.content
     judgment = Judgment.objects.get()
@@ -130,7 +107,7 @@ def test_all_bad_alone_ties_every_answer(api, arena_k4):
 
 @WORKER
 def test_nothing_before_a_k4_vote_names_a_model(api, web, arena_k4):
-    _assert_anonymous(web.get(reverse("arena:arena", args=[arena_k4.slug])).content.decode())
+    assert_anonymous(web.get(reverse("arena:arena", args=[arena_k4.slug])).content.decode())
     started = web.post(reverse("arena:start_arena_battle", args=[arena_k4.slug]), {"prompt": "a red bird"})
     assert started.status_code == 302
     battle_url = started["Location"]
@@ -142,11 +119,11 @@ def test_nothing_before_a_k4_vote_names_a_model(api, web, arena_k4):
             api.get(f"/api/battles/{battle_id}/"),
         ):
             assert response.status_code == 200
-            _assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
+            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
         if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
             break
     final = web.get(battle_url).content.decode()
-    _assert_anonymous(final)
+    assert_anonymous(final)
     assert "rank-widget" in final and 'data-k="4"' in final and "data-rank-form" in final
     # A bad posted ranking comes back as a sentence, and nothing is stored.
     bad = web.post(reverse("arena:vote", args=[battle_id]), {"ranking": "[[0], [1]]"}, HTTP_HX_REQUEST="true")

@@ -6,41 +6,18 @@ import re
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from annotation.models import Judgment
 from arena.models import Arena, ArenaEntry, Battle, BattleTurn
 from inference.models import Prompt, Response
-from tests.conftest import leaked_model_names, wait_for
+from tests.conftest import assert_anonymous, battle_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
 
-@pytest.fixture
-def voter(make_user):
-    return make_user("voter")
 
 
-@pytest.fixture
-def api(voter):
-    client = APIClient()
-    client.force_authenticate(voter)
-    return client
 
-
-@pytest.fixture
-def web(client, voter):
-    client.force_login(voter)
-    return client
-
-
-def _finished(api, battle_id):
-    return wait_for(lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="the answers")
-
-
-def _assert_anonymous(text):
-    leaked = leaked_model_names(text)
-    assert not leaked, f"model identity {leaked} leaked before the vote"
 
 
 def _scan_until_finished(web, api, battle_url, battle_id):
@@ -48,7 +25,7 @@ def _scan_until_finished(web, api, battle_url, battle_id):
     while True:
         for response in (web.get(battle_url), web.get(battle_url, HTTP_HX_REQUEST="true"), api.get(f"/api/battles/{battle_id}/")):
             assert response.status_code == 200
-            _assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
+            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
         if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
             return
 
@@ -63,7 +40,7 @@ def test_a_follow_up_is_answered_with_each_models_own_history_and_one_vote_cover
 
     sent = web.post(reverse("arena:follow_up", args=[battle_id]), {"message": "and the moon"}, HTTP_HX_REQUEST="true")
     assert sent.status_code == 200
-    _assert_anonymous(sent.content.decode())
+    assert_anonymous(sent.content.decode())
     _scan_until_finished(web, api, battle_url, battle_id)
     body = api.get(f"/api/battles/{battle_id}/").json()
     assert [t["message"] for t in body["turns"]] == ["the sun is warm", "and the moon"]
@@ -98,7 +75,7 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
     Arena.objects.filter(pk=arena.pk).update(max_turns=2)
     battle_id = api.post("/api/battles/", {"prompt": "one two three"}, format="json").json()["id"]
     battle = Battle.objects.get(public_id=battle_id)
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     url = f"/api/battles/{battle_id}/follow-up/"
 
     # An answer still streaming: wait first.
@@ -113,7 +90,7 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
     prompts = Prompt.objects.count()
     long = api.post(url, {"message": "a longer follow-up message"}, format="json")
     assert long.status_code == 400 and "grown too long for one of the models" in str(long.json())
-    _assert_anonymous(str(long.json()))
+    assert_anonymous(str(long.json()))
     assert BattleTurn.objects.filter(battle=battle).count() == 1 and Prompt.objects.count() == prompts
     ArenaEntry.objects.filter(arena=arena).update(max_context_chars=None)
 
@@ -123,7 +100,7 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
     assert api.post(url, {"message": "", "turn_ranking": None}, format="json").status_code == 400
 
     assert api.post(url, {"message": "go on"}, format="json").status_code == 201
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     used_up = api.post(url, {"message": "and on"}, format="json")
     assert used_up.status_code == 409 and "allows 2 messages per battle" in used_up.json()["detail"]
 
@@ -131,7 +108,7 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
 def test_a_per_turn_vote_is_kept_on_its_turn(api, arena):
     Arena.objects.filter(pk=arena.pk).update(per_turn_vote=True)
     battle_id = api.post("/api/battles/", {"prompt": "red bird"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     bad = api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0]]}, format="json")
     assert bad.status_code == 400 and "missing positions: [1]" in str(bad.json())
     ok = api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0, 1]]}, format="json")
@@ -143,10 +120,41 @@ def test_a_per_turn_vote_is_kept_on_its_turn(api, arena):
 
 def test_a_model_that_names_itself_on_a_later_turn_makes_the_vote_not_blind(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "hello"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     assert api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "who are you"}, format="json").status_code == 201
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     later = BattleTurn.objects.get(index=1).answers.get(position=0).response
     Response.objects.filter(pk=later.pk).update(text=f"I am {later.endpoint.display_name}.")
     assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json").status_code == 201
     assert not Judgment.objects.get().identities_hidden
+
+
+def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
+    """The opening is the prompt; each side's answers and the follow-up are chosen and rejected. The
+    columnar path and the row path write the same bytes; other formats keep the first answers."""
+    import json
+
+    from export.services import export_preferences
+
+    battle_id = api.post("/api/battles/", {"prompt": "the sun is warm"}, format="json").json()["id"]
+    battle_finished(api, battle_id)
+    assert api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "and the moon"}, format="json").status_code == 201
+    body = battle_finished(api, battle_id)
+    assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json").status_code == 201
+    first, second = body["turns"]
+
+    columns = export_preferences({"format": "dpo-chat", "file_format": "jsonl"}, tmp_path / "columns")
+    export_preferences({"format": "dpo-chat", "file_format": "jsonl"}, tmp_path / "rows", columnar=False)
+    [name] = [n for n in columns["files"] if n.endswith(".jsonl")]
+    assert (tmp_path / "columns" / name).read_bytes() == (tmp_path / "rows" / name).read_bytes()
+    [row] = [json.loads(line) for line in (tmp_path / "rows" / name).read_text().splitlines()]
+    assert row["prompt"] == [{"role": "user", "content": "the sun is warm"}]
+    for side, position in (("chosen", 1), ("rejected", 0)):
+        assert row[side] == [
+            {"role": "assistant", "content": first["sides"][position]["text"]},
+            {"role": "user", "content": "and the moon"},
+            {"role": "assistant", "content": second["sides"][position]["text"]},
+        ]
+    dpo = export_preferences({"format": "dpo", "file_format": "jsonl"}, tmp_path / "dpo", columnar=False)
+    [plain] = [json.loads(line) for n in dpo["files"] if n.endswith(".jsonl") for line in (tmp_path / "dpo" / n).read_text().splitlines()]
+    assert plain["prompt"] == "the sun is warm" and plain["chosen"] == first["sides"][1]["text"]

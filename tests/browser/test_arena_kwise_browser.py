@@ -4,22 +4,13 @@ tie from the keyboard (the campaigns' rank widget), and the reveal names all fou
 import pytest
 
 from annotation.models import Judgment
-from tests.conftest import TEST_OUTPUT, leaked_model_names
+from tests.browser.conftest import log_in, no_names
+from tests.conftest import TEST_OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("celery_worker_process")]
 
 
-def _no_names(html):
-    leaked = leaked_model_names(html)
-    assert not leaked, f"model identity leaked before the vote: {leaked}"
-
-
-def _login(page, live_server, username, password):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
 
 
 def _columns(page):
@@ -29,7 +20,7 @@ def _columns(page):
 def test_a_k4_battle_streamed_ranked_with_a_tie_by_keyboard_and_revealed(page, live_server, arena_k4, make_user):
     make_user("kay", password="correct-horse-battery")
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
-    _login(page, live_server, "kay", "correct-horse-battery")
+    log_in(page, live_server, "kay", "correct-horse-battery")
     page.goto(f"{live_server.url}/arena/{arena_k4.slug}/")
     page.fill("#prompt", "the moon is bright")
     page.keyboard.press("Control+Enter")
@@ -40,14 +31,14 @@ def test_a_k4_battle_streamed_ranked_with_a_tie_by_keyboard_and_revealed(page, l
     assert page.locator(".side-done").count() == 4
     assert all(t.strip() for t in page.locator(".answer").all_inner_texts())
     assert _columns(page) == 2
-    _no_names(page.content())
+    no_names(page.content())
     page.screenshot(path=str(TEST_OUTPUT / "arena-k4-before-vote.png"), full_page=True)
 
     # C best, then A and D tied (Shift), then B; Backspace takes a place back first.
     for key in ("c", "b", "Backspace", "a", "Shift+D", "b"):
         page.keyboard.press(key)
     assert page.locator(".rank-widget").get_attribute("data-ranking") == "[[2],[0,3],[1]]"
-    _no_names(page.content())
+    no_names(page.content())
     page.keyboard.press("Enter")
 
     page.wait_for_selector("#reveal")
