@@ -1,4 +1,4 @@
-"""The battle flow: start a battle, vote on it."""
+"""The battle flow: start a battle (K models), send follow-ups, vote on the whole conversation."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError

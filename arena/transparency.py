@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F
+from django.db.models import Count, F, Max
 from django.db.models.functions import Coalesce, TruncWeek
 
 from annotation.models import ComparisonSlot
@@ -26,7 +26,31 @@ SAMPLING_POLICY = (
 
 
 def sampling(weeks=12):
-    """Battles per week (newest first), and each model's and provider's share of them; policies in force; changes."""
+    """Battles per week (newest first), and each model's and provider's share of them; policies in force; changes.
+    The shares are cached for a minute (a public page over every battle)."""
+    newest = Battle.objects.aggregate(newest=Max("id"))["newest"]  # a new battle is a new cache entry
+    shares = cache.get_or_set(f"arena:sampling-shares:{newest}:{weeks}", lambda: _shares(weeks), 60)
+    arenas = []
+    for arena in Arena.objects.prefetch_related("entries__endpoint"):
+        entries = sorted(arena.entries.all(), key=lambda e: e.endpoint.name)
+        total_weight = sum(e.weight for e in entries if e.endpoint.enabled) or 1.0
+        arenas.append({
+            "name": arena.name, "slug": arena.slug, "policy": arena.get_matchmaking_display(), "k": arena.k,
+            "open": arena.is_open,
+            "entries": [{"model": e.endpoint.name, "provider": e.endpoint.provider, "weight": e.weight,
+                         "enabled": e.endpoint.enabled, "private": e.endpoint.private,
+                         "weight_share": (e.weight / total_weight) if e.endpoint.enabled else 0.0} for e in entries],
+        })
+    return {
+        **shares,
+        "policy_text": SAMPLING_POLICY,
+        "total_battles": Battle.objects.count(),
+        "arenas": arenas,
+        "changes": list(ArenaChange.objects.select_related("arena")[:500]),
+    }
+
+
+def _shares(weeks):
     slots = (
         ComparisonSlot.objects.filter(comparison__battle__isnull=False)
         .annotate(week=TruncWeek("comparison__battle__created_at"))
@@ -57,26 +81,11 @@ def sampling(weeks=12):
             })
         return sorted(rows, key=lambda r: (-r["battles"], r["name"]))
 
-    arenas = []
-    for arena in Arena.objects.prefetch_related("entries__endpoint"):
-        entries = sorted(arena.entries.all(), key=lambda e: e.endpoint.name)
-        total_weight = sum(e.weight for e in entries if e.endpoint.enabled) or 1.0
-        arenas.append({
-            "name": arena.name, "slug": arena.slug, "policy": arena.get_matchmaking_display(), "k": arena.k,
-            "open": arena.is_open,
-            "entries": [{"model": e.endpoint.name, "provider": e.endpoint.provider, "weight": e.weight,
-                         "enabled": e.endpoint.enabled, "private": e.endpoint.private,
-                         "weight_share": (e.weight / total_weight) if e.endpoint.enabled else 0.0} for e in entries],
-        })
     return {
-        "policy_text": SAMPLING_POLICY,
         "weeks": shown_weeks,
         "week_battles": [len(battles[w]) for w in shown_weeks],
-        "total_battles": Battle.objects.count(),
         "models": table(by_model),
         "providers": table(by_provider),
-        "arenas": arenas,
-        "changes": list(ArenaChange.objects.select_related("arena")[:500]),
     }
 
 
@@ -94,11 +103,12 @@ def votes_since_release():
     return {row[f"{endpoint}name"]: row["n"] for row in counts}
 
 
-def mark_rows(rows):
+def mark_rows(rows, snapshot_id=None):
     """The board's rows less retired models, each marked provisional (too few votes since its
-    public release) and private (an unreleased variant); and the retired models' frozen rows."""
+    public release) and private (an unreleased variant); and the retired models' frozen rows.
+    The vote counts are cached per snapshot: the open board polls every second."""
     retired = {r.endpoint.name: r for r in Retirement.objects.select_related("endpoint")}
-    since = votes_since_release()
+    since = cache.get_or_set(f"arena:since-release:{snapshot_id}", votes_since_release, 600) if rows else {}
     private = set(ModelEndpoint.objects.filter(private=True).values_list("name", flat=True))
     need = settings.ARENA_PROVISIONAL_VOTES
     live = []
@@ -123,15 +133,18 @@ def top_spot_flip(snapshot=None, limit=50_000):
     """What it takes to change the #1 model (Huang et al., arXiv 2508.11847): the fewest counted votes
     to drop, taking first those that ranked #1 above #2, then those where #1 won outright, so that
     another model leads a Bradley–Terry refit. None before two rated models or above `limit` votes.
-    Cached per snapshot (the latest Bradley–Terry one unless given)."""
+    The latest Bradley–Terry board unless given."""
     snapshot = snapshot or latest_snapshot("bt")
     if snapshot is None or len(snapshot.rows) < 2 or snapshot.judgment_count > limit:
         return None
-    key = f"arena:top-flip:{snapshot.pk}"
+    top, second = snapshot.rows[0]["model"], snapshot.rows[1]["model"]
+    # Small boards: per snapshot. Large ones: while the top two stand, per 100 more votes (a busy board
+    # writes a snapshot a second, and each answer reads every vote).
+    scope = snapshot.pk if snapshot.judgment_count < 1000 else f"{top}:{second}:{snapshot.judgment_count // 100}"
+    key = f"arena:top-flip:{scope}"
     cached = cache.get(key)
     if cached is not None:
         return cached
-    top, second = snapshot.rows[0]["model"], snapshot.rows[1]["model"]
     rankings = [judged.ranking for judged in judged_rankings()]
 
     def place(ranking, model):
