@@ -155,7 +155,7 @@ def leaderboard(method="bt", style_control=False, category=""):
         "interval": _interval(snapshot),
         "interval_label": INTERVALS[_interval(snapshot)].format(n=snapshot.bootstrap if snapshot else 0),
         # Retired models leave the live rows for the retired tab; the rest say if they are provisional.
-        "rows": mark_rows(snapshot.rows if snapshot else [], snapshot.pk if snapshot else None)[0],
+        "rows": mark_rows(snapshot.rows if snapshot else [], snapshot)[0],
         "retired": retired_rows(method),
         "provisional_votes": settings.ARENA_PROVISIONAL_VOTES,
         "style_coefficients": snapshot.style_coefficients if snapshot else None,

@@ -25,7 +25,7 @@ def _remember(sender, instance, **kwargs):
 def _arena_saved(sender, instance, created, **kwargs):
     before = getattr(instance, "_before", None)
     if created or before is None:
-        record_change(instance, "arena opened", after={f: getattr(instance, f) for f in ARENA_FIELDS})
+        record_change(instance, "arena opened", after=", ".join(f"{f} {getattr(instance, f)}" for f in ARENA_FIELDS))
         return
     for field in ARENA_FIELDS:
         old, new = getattr(before, field), getattr(instance, field)
@@ -38,7 +38,7 @@ def _entry_saved(sender, instance, created, **kwargs):
     before = getattr(instance, "_before", None)
     name = instance.endpoint.name
     if created or before is None:
-        record_change(instance.arena, f"{name} entered", after={"weight": instance.weight})
+        record_change(instance.arena, f"{name} entered with weight", after=instance.weight)
     elif before.weight != instance.weight:
         record_change(instance.arena, f"{name} weight changed", before=before.weight, after=instance.weight)
 
@@ -49,12 +49,12 @@ def _entries_added(sender, instance, action, pk_set, **kwargs):
     if action != "post_add" or not isinstance(instance, Arena):
         return
     for entry in ArenaEntry.objects.filter(arena=instance, endpoint_id__in=pk_set).select_related("endpoint"):
-        record_change(instance, f"{entry.endpoint.name} entered", after={"weight": entry.weight})
+        record_change(instance, f"{entry.endpoint.name} entered with weight", after=entry.weight)
 
 
 @receiver(post_delete, sender=ArenaEntry, dispatch_uid="entry-removed")
 def _entry_removed(sender, instance, **kwargs):
-    record_change(instance.arena, f"{instance.endpoint.name} left the arena", before={"weight": instance.weight})
+    record_change(instance.arena, f"{instance.endpoint.name} left the arena; its weight was", before=instance.weight)
 
 
 @receiver(post_save, sender=ModelEndpoint, dispatch_uid="endpoint-change")

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Max
+from django.db.models import Count, F
 from django.db.models.functions import Coalesce, TruncWeek
 
 from annotation.models import ComparisonSlot
@@ -28,8 +28,10 @@ SAMPLING_POLICY = (
 def sampling(weeks=12):
     """Battles per week (newest first), and each model's and provider's share of them; policies in force; changes.
     The shares are cached for a minute (a public page over every battle)."""
-    newest = Battle.objects.aggregate(newest=Max("id"))["newest"]  # a new battle is a new cache entry
-    shares = cache.get_or_set(f"arena:sampling-shares:{newest}:{weeks}", lambda: _shares(weeks), 60)
+    # A new battle is a new cache entry (its time too: a database emptied and refilled reuses ids).
+    newest = Battle.objects.order_by("-id").values_list("id", "created_at").first()
+    stamp = f"{newest[0]}@{newest[1].timestamp()}" if newest else "none"
+    shares = cache.get_or_set(f"arena:sampling-shares:{stamp}:{weeks}", lambda: _shares(weeks), 60)
     arenas = []
     for arena in Arena.objects.prefetch_related("entries__endpoint"):
         entries = sorted(arena.entries.all(), key=lambda e: e.endpoint.name)
@@ -103,12 +105,12 @@ def votes_since_release():
     return {row[f"{endpoint}name"]: row["n"] for row in counts}
 
 
-def mark_rows(rows, snapshot_id=None):
+def mark_rows(rows, snapshot=None):
     """The board's rows less retired models, each marked provisional (too few votes since its
     public release) and private (an unreleased variant); and the retired models' frozen rows.
     The vote counts are cached per snapshot: the open board polls every second."""
     retired = {r.endpoint.name: r for r in Retirement.objects.select_related("endpoint")}
-    since = cache.get_or_set(f"arena:since-release:{snapshot_id}", votes_since_release, 600) if rows else {}
+    since = cache.get_or_set(f"arena:since-release:{_stamp(snapshot)}", votes_since_release, 600) if rows else {}
     private = set(ModelEndpoint.objects.filter(private=True).values_list("name", flat=True))
     need = settings.ARENA_PROVISIONAL_VOTES
     live = []
@@ -119,6 +121,11 @@ def mark_rows(rows, snapshot_id=None):
         live.append({**row, "private": row["model"] in private, "votes_since_release": n,
                      "provisional": row["model"] in private or n < need})
     return live, retired
+
+
+def _stamp(snapshot):
+    """A snapshot's cache name: its id and time (a database emptied and refilled reuses ids)."""
+    return f"{snapshot.pk}@{snapshot.computed_at.timestamp()}" if snapshot else "none"
 
 
 def retired_rows(method):
@@ -140,7 +147,7 @@ def top_spot_flip(snapshot=None, limit=50_000):
     top, second = snapshot.rows[0]["model"], snapshot.rows[1]["model"]
     # Small boards: per snapshot. Large ones: while the top two stand, per 100 more votes (a busy board
     # writes a snapshot a second, and each answer reads every vote).
-    scope = snapshot.pk if snapshot.judgment_count < 1000 else f"{top}:{second}:{snapshot.judgment_count // 100}"
+    scope = _stamp(snapshot) if snapshot.judgment_count < 1000 else f"{top}:{second}:{snapshot.judgment_count // 100}"
     key = f"arena:top-flip:{scope}"
     cached = cache.get(key)
     if cached is not None:

@@ -68,7 +68,7 @@ def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, 
     assert set(providers) == {"North Lab", "South Lab"}
     assert "Weighted: by each model" in html and "policy: Weighted" in html
     whats = list(ArenaChange.objects.filter(arena=arena).values_list("what", flat=True))
-    assert {"arena opened", "alpha entered", "gamma weight changed", "matchmaking changed"} <= set(whats)
+    assert {"arena opened", "alpha entered with weight", "gamma weight changed", "matchmaking changed"} <= set(whats)
     assert "gamma weight changed" in html and "matchmaking changed" in html
 
 
