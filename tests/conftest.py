@@ -182,6 +182,17 @@ def assert_anonymous(text):
     assert not leaked, f"model identity {leaked} leaked before the vote"
 
 
+def scan_until_finished(web, api, battle_url, battle_id):
+    """Every page, htmx poll and API body of a battle while its models write, until done: no names."""
+    while True:
+        for response in (web.get(battle_url), web.get(battle_url, HTTP_HX_REQUEST="true"),
+                         api.get(f"/api/battles/{battle_id}/")):
+            assert response.status_code == 200
+            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
+        if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
+            return
+
+
 @pytest.fixture
 def make_comparison(tiny_model_dirs):
     """A comparison of finished answers with the given texts (one endpoint per answer), K = len(texts)."""

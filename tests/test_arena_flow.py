@@ -16,11 +16,6 @@ from tests.conftest import assert_anonymous, battle_finished, wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
 
-
-
-
-
-
 def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
     created = api.post("/api/battles/", {"prompt": "the sun is warm"}, format="json")
     assert created.status_code == 201, created.content

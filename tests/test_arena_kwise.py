@@ -9,16 +9,11 @@ from django.urls import reverse
 from annotation.models import Judgment
 from arena.models import Arena, Battle
 from arena.services import draw_models
-from tests.conftest import assert_anonymous, battle_finished, wait_for
+from tests.conftest import assert_anonymous, battle_finished, scan_until_finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 WORKER = pytest.mark.usefixtures("celery_worker_process")
 FOUR = {"Zephyrine QX7", "Quillon MK4", "Vorpalyn TZ5", "Brindlewick J9"}
-
-
-
-
-
 
 
 def test_the_draw_gives_k_distinct_models_by_each_policy(arena_k4):
@@ -112,16 +107,7 @@ def test_nothing_before_a_k4_vote_names_a_model(api, web, arena_k4):
     assert started.status_code == 302
     battle_url = started["Location"]
     battle_id = re.search(r"/b/([0-9a-f-]+)/", battle_url).group(1)
-    while True:
-        for response in (
-            web.get(battle_url),
-            web.get(battle_url, HTTP_HX_REQUEST="true"),
-            api.get(f"/api/battles/{battle_id}/"),
-        ):
-            assert response.status_code == 200
-            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
-        if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
-            break
+    scan_until_finished(web, api, battle_url, battle_id)
     final = web.get(battle_url).content.decode()
     assert_anonymous(final)
     assert "rank-widget" in final and 'data-k="4"' in final and "data-rank-form" in final

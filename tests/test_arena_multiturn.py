@@ -10,38 +10,23 @@ from django.urls import reverse
 from annotation.models import Judgment
 from arena.models import Arena, ArenaEntry, Battle, BattleTurn
 from inference.models import Prompt, Response
-from tests.conftest import assert_anonymous, battle_finished
+from tests.conftest import assert_anonymous, battle_finished, scan_until_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
-
-
-
-
-
-
-
-def _scan_until_finished(web, api, battle_url, battle_id):
-    """Every page, htmx poll and JSON body while the models write, and once done: no names."""
-    while True:
-        for response in (web.get(battle_url), web.get(battle_url, HTTP_HX_REQUEST="true"), api.get(f"/api/battles/{battle_id}/")):
-            assert response.status_code == 200
-            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
-        if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
-            return
 
 
 def test_a_follow_up_is_answered_with_each_models_own_history_and_one_vote_covers_it(api, web, arena):
     started = web.post(reverse("arena:start_arena_battle", args=[arena.slug]), {"prompt": "the sun is warm"})
     battle_url = started["Location"]
     battle_id = re.search(r"/b/([0-9a-f-]+)/", battle_url).group(1)
-    _scan_until_finished(web, api, battle_url, battle_id)
+    scan_until_finished(web, api, battle_url, battle_id)
     first = api.get(f"/api/battles/{battle_id}/").json()
     assert first["can_follow_up"] and first["turns_left"] == 4
 
     sent = web.post(reverse("arena:follow_up", args=[battle_id]), {"message": "and the moon"}, HTTP_HX_REQUEST="true")
     assert sent.status_code == 200
     assert_anonymous(sent.content.decode())
-    _scan_until_finished(web, api, battle_url, battle_id)
+    scan_until_finished(web, api, battle_url, battle_id)
     body = api.get(f"/api/battles/{battle_id}/").json()
     assert [t["message"] for t in body["turns"]] == ["the sun is warm", "and the moon"]
     assert body["sides"] == body["turns"][1]["sides"] and all(s["text"] for s in body["sides"])

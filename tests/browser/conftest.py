@@ -51,3 +51,13 @@ def log_in(page, live_server, username, password):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def start_battle(page, live_server, slug, prompt, username=None, password=None):
+    """(Log in and) open the arena, type the prompt and send it with Ctrl+Enter; waits for the battle page."""
+    if username:
+        log_in(page, live_server, username, password)
+    page.goto(f"{live_server.url}/arena/{slug}/")
+    page.fill("#prompt", prompt)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url("**/arena/b/**")

@@ -4,7 +4,7 @@ tie from the keyboard (the campaigns' rank widget), and the reveal names all fou
 import pytest
 
 from annotation.models import Judgment
-from tests.browser.conftest import log_in, no_names
+from tests.browser.conftest import no_names, start_battle
 from tests.conftest import TEST_OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
@@ -20,11 +20,7 @@ def _columns(page):
 def test_a_k4_battle_streamed_ranked_with_a_tie_by_keyboard_and_revealed(page, live_server, arena_k4, make_user):
     make_user("kay", password="correct-horse-battery")
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
-    log_in(page, live_server, "kay", "correct-horse-battery")
-    page.goto(f"{live_server.url}/arena/{arena_k4.slug}/")
-    page.fill("#prompt", "the moon is bright")
-    page.keyboard.press("Control+Enter")
-    page.wait_for_url("**/arena/b/**")
+    start_battle(page, live_server, arena_k4.slug, "the moon is bright", "kay", "correct-horse-battery")
 
     # Four answers stream into a 2 x 2 grid; the ranking opens when all four are done.
     page.wait_for_selector("#vote-buttons:not([disabled]) .rank-widget", timeout=60_000)

@@ -5,7 +5,7 @@ import pytest
 
 from annotation.models import Judgment
 from arena.models import Arena, BattleTurn, GuestVoter
-from tests.browser.conftest import log_in, no_names
+from tests.browser.conftest import no_names, start_battle
 from tests.conftest import TEST_OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
@@ -17,11 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 def test_a_multi_turn_battle_with_a_follow_up_is_voted(page, live_server, arena, make_user):
     make_user("tess", password="correct-horse-battery")
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
-    log_in(page, live_server, "tess", "correct-horse-battery")
-    page.goto(f"{live_server.url}/arena/{arena.slug}/")
-    page.fill("#prompt", "the sun is warm")
-    page.keyboard.press("Control+Enter")
-    page.wait_for_url("**/arena/b/**")
+    start_battle(page, live_server, arena.slug, "the sun is warm", "tess", "correct-horse-battery")
     page.wait_for_selector("#follow-up:not([disabled])", timeout=60_000)
     no_names(page.content())
 
