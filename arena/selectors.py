@@ -3,9 +3,11 @@ the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.utils import timezone
 
 from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
@@ -13,6 +15,7 @@ from inference.models import Response
 from inference.categories import CATEGORIES
 from inference.languages import language_name
 from ranking.leaderboard import fit_leaderboard
+from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import battle_turns, vote_choice
@@ -53,6 +56,7 @@ def battle_payload(battle, user):
     return {
         "id": str(battle.public_id),
         "arena": arena.slug,
+        "display_mode": arena.display_mode,
         "prompt": turns[0]["message"],
         "k": k,
         "sides": sides,
@@ -115,13 +119,37 @@ def board_label(key):
     return CATEGORIES.get(key, key)
 
 
-INTERVALS = {
-    "bootstrap": "{n} bootstrap resamples",
-    "laplace": "Laplace (analytic) intervals of a live refit; bootstrap intervals at the next full refit",
+INTERVALS = {  # bootstrap and laplace: see _interval_label
     "sandwich": "sandwich (robust analytic) intervals, the large-sample limit of the bootstrap",
     "posterior": "the Bayesian posterior",
     "none": "no intervals",
 }
+
+
+def _full_refit_resamples(method):
+    """The resamples a periodic full refit of this method takes (Elo takes fewer; see ranking.services)."""
+    full = settings.RANKING_FULL_BOOTSTRAP
+    return min(full, settings.RANKING_ELO_BOOTSTRAP) if method == "elo" else full
+
+
+def _interval_label(snapshot, method, style_control, category):
+    """What the intervals are, and, before a full refit's intervals, when that refit will run."""
+    kind = _interval(snapshot)
+    if kind not in ("bootstrap", "laplace"):
+        return INTERVALS[kind]
+    full = _full_refit_resamples(method)
+    if kind == "bootstrap" and snapshot.bootstrap >= full:
+        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit)"
+    period = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]
+    last_full = RatingSnapshot.objects.filter(
+        method=method, style_control=style_control, category=category, bootstrap__gte=full,
+    ).values_list("computed_at", flat=True).first()
+    when = f"every {period / 60:g} minutes"
+    if last_full is not None:
+        when += f", next around {timezone.localtime(last_full + timedelta(seconds=period)):%H:%M}"
+    now = (f"{snapshot.bootstrap} bootstrap resamples of a live refit" if kind == "bootstrap"
+           else "Laplace (analytic) intervals of a live refit")
+    return f"{now}; the full refit with {full:,} resamples runs {when}"
 
 
 def _interval(snapshot):
@@ -153,7 +181,7 @@ def leaderboard(method="bt", style_control=False, category=""):
         "judgment_count": snapshot.judgment_count if snapshot else 0,
         "bootstrap": snapshot.bootstrap if snapshot else 0,
         "interval": _interval(snapshot),
-        "interval_label": INTERVALS[_interval(snapshot)].format(n=snapshot.bootstrap if snapshot else 0),
+        "interval_label": _interval_label(snapshot, method, style_control, category),
         # Retired models leave the live rows for the retired tab; the rest say if they are provisional.
         "rows": mark_rows(snapshot.rows if snapshot else [], snapshot)[0],
         "retired": retired_rows(method),

@@ -48,6 +48,7 @@ class FollowUpSerializer(serializers.Serializer):
 class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
+    display_mode = serializers.CharField(help_text="How the arena shows answers: plain, markdown or auto (per answer).")
     prompt = serializers.CharField()
     k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
     sides = SideSerializer(many=True, help_text="The latest turn's answers.")

@@ -1,6 +1,6 @@
 """Routing over REST: read and change a campaign's routing settings, and read each item's decision."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -50,6 +50,32 @@ class DecisionSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField()
 
 
+class DecisionPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DecisionSerializer(many=True)
+
+
+class RoutingStateSerializer(RoutingSettingsSerializer):
+    """The settings (``configured`` false and nothing else before routing is set up), the router's current
+    model, and where the items stand."""
+
+    configured = serializers.BooleanField()
+    model_version = serializers.CharField(required=False)
+    fitted_at = serializers.DateTimeField(required=False, allow_null=True)
+    budget = serializers.IntegerField(required=False, help_text="Items people may label.")
+    budget_used = serializers.IntegerField(required=False)
+    budget_left = serializers.IntegerField(required=False)
+    to_people = serializers.IntegerField(required=False)
+    to_ai = serializers.IntegerField(required=False)
+    undecided = serializers.IntegerField(required=False, help_text="Items still waiting for their AI labels.")
+    estimates = serializers.DictField(required=False, help_text="AI–human agreement per slice (audit share), gains.")
+
+
+NOT_FOUND_RESPONSE = OpenApiResponse(description='{"detail": "There is no such campaign, or it is not shared with you."}')
+
+
 def settings_payload(campaign):
     routing = routing_of(campaign)
     report = routing_report(campaign)
@@ -67,12 +93,14 @@ def settings_payload(campaign):
 
 
 class RoutingSettingsView(APIView):
-    @extend_schema(summary="A campaign's routing settings and where its items stand", responses={200: dict})
+    @extend_schema(summary="A campaign's routing settings and where its items stand",
+                   responses={200: RoutingStateSerializer, 404: NOT_FOUND_RESPONSE})
     def get(self, request, slug):
         return Response(settings_payload(_managed(request, slug)))
 
     @extend_schema(request=RoutingSettingsSerializer, summary="Change the routing settings (fields left out keep their value)",
-                   responses={200: dict, 400: OpenApiResponse(description='{"detail": "<what to fix>"}')})
+                   responses={200: RoutingStateSerializer, 400: OpenApiResponse(description='{"detail": "<what to fix>"}'),
+                              404: NOT_FOUND_RESPONSE})
     def put(self, request, slug):
         campaign = _managed(request, slug)
         if not isinstance(request.data, dict):
@@ -93,7 +121,9 @@ class RoutingSettingsView(APIView):
 
 class RoutingDecisionsView(APIView):
     @extend_schema(summary="Each item's routing decision: where it went, the predicted gain, and why",
-                   responses=DecisionSerializer(many=True))
+                   parameters=[OpenApiParameter("limit", int, description="Page size (default 500)."),
+                               OpenApiParameter("offset", int)],
+                   responses={200: DecisionPageSerializer, 404: NOT_FOUND_RESPONSE})
     def get(self, request, slug):
         campaign = _managed(request, slug)
         paginator = LimitOffsetPagination()

@@ -11,7 +11,7 @@ import math
 import re
 
 from annotation.judges import FLIP_TAG
-from annotation.models import Judgment
+from annotation.models import ComparisonSlot, Judgment
 from inference.categories import categorize
 from inference.services import backend_for
 
@@ -166,11 +166,14 @@ def verdict_features(verdicts, lengths):
     return features
 
 
-def _similarity(prompt, texts):
+def _similarities(pairs, batch_size=64):
+    """Cosine similarity of each pair's two answers (MiniLM embeddings, each with its prompt), batched."""
     from inference.reward_model import embed
 
-    vectors = embed([prompt, prompt], texts)
-    return float((vectors[0] * vectors[1]).sum())
+    prompts = [prompt for prompt, _ in pairs for _ in range(2)]
+    answers = [answer for _, texts in pairs for answer in texts]
+    vectors = embed(prompts, answers, batch_size=batch_size)
+    return [float((vectors[2 * i] * vectors[2 * i + 1]).sum()) for i in range(len(pairs))]
 
 
 def _reward_margin(judges, comparison, texts):
@@ -181,39 +184,51 @@ def _reward_margin(judges, comparison, texts):
     return None
 
 
-def content_features(comparison, judges, tagger=None):
-    """(features, tagger version): the prompt's tags and the pair's own features (lengths, embedding
-    similarity of the answers, the reward model's margin) — what costs a model call, so it is stored."""
-    texts = [slot.response.text for slot in comparison.slots.select_related("response").order_by("position")]
-    prompt = comparison.prompt.last_user_text
-    tags, tagger_version = prompt_tags(prompt, tagger)
-    lengths = [len(t) for t in texts]
-    features = {f"tag_{key}": value for key, value in tags.items()}
-    features.update(
-        prompt_words=len(prompt.split()),
-        len_a=lengths[0],
-        len_b=lengths[1],
-        len_diff=lengths[0] - lengths[1],
-        len_diff_abs=abs(lengths[0] - lengths[1]),
-        len_ratio=round(min(lengths) / max(lengths), 4) if max(lengths) else 1.0,
-    )
-    if all(t.strip() for t in texts):
-        features["answer_similarity"] = round(_similarity(prompt, texts), 4)
-    margin = _reward_margin(judges, comparison, texts)
-    if margin is not None and math.isfinite(margin):
-        features["reward_margin"] = round(margin, 4)
-    return features, tagger_version
+def content_features(comparisons, judges, tagger=None):
+    """comparison id -> (features, tagger version): the prompt's tags and the pair's own features (lengths,
+    embedding similarity of the answers, the reward model's margin) — what costs a model call, so it is
+    stored. Embeddings are computed in batches."""
+    slots = ComparisonSlot.objects.filter(comparison__in=comparisons).select_related("response").order_by("position")
+    texts = {}
+    for slot in slots:
+        texts.setdefault(slot.comparison_id, []).append(slot.response.text)
+    found, to_embed = {}, []
+    for comparison in comparisons:
+        answers = texts[comparison.pk]
+        prompt = comparison.prompt.last_user_text
+        tags, tagger_version = prompt_tags(prompt, tagger)
+        lengths = [len(t) for t in answers]
+        features = {f"tag_{key}": value for key, value in tags.items()}
+        features.update(
+            prompt_words=len(prompt.split()),
+            len_a=lengths[0],
+            len_b=lengths[1],
+            len_diff=lengths[0] - lengths[1],
+            len_diff_abs=abs(lengths[0] - lengths[1]),
+            len_ratio=round(min(lengths) / max(lengths), 4) if max(lengths) else 1.0,
+        )
+        margin = _reward_margin(judges, comparison, answers)
+        if margin is not None and math.isfinite(margin):
+            features["reward_margin"] = round(margin, 4)
+        if all(t.strip() for t in answers):
+            to_embed.append((comparison.pk, prompt, answers))
+        found[comparison.pk] = (features, tagger_version)
+    if to_embed:
+        for (pk, _, _), similarity in zip(to_embed, _similarities([(p, a) for _, p, a in to_embed])):
+            found[pk][0]["answer_similarity"] = round(similarity, 4)
+    return found
 
 
-def stored_features(comparison, judges, tagger=None):
-    """The comparison's content features, computed once per tagger and reward judge, then read back."""
+def stored_features(comparisons, judges, tagger=None):
+    """comparison id -> content features, computed once per tagger and reward judge, then read back."""
     reward = ",".join(sorted(j.name for j in judges if j.judge_method == j.JudgeMethod.REWARD_MODEL))
     key = f"{FEATURES_VERSION}:{tagger.name if tagger else ''}:{reward}"[:200]
-    row = ComparisonFeatures.objects.filter(comparison=comparison).first()
-    if row is not None and row.version == key:
-        return row.features
-    features, tagger_version = content_features(comparison, judges, tagger)
-    ComparisonFeatures.objects.update_or_create(
-        comparison=comparison, defaults={"features": features, "version": key, "tagger_version": tagger_version}
-    )
-    return features
+    stored = dict(ComparisonFeatures.objects.filter(comparison__in=comparisons, version=key)
+                  .values_list("comparison_id", "features"))
+    missing = [c for c in comparisons if c.pk not in stored]
+    for start in range(0, len(missing), 256):
+        for pk, (features, tagger_version) in content_features(missing[start:start + 256], judges, tagger).items():
+            ComparisonFeatures.objects.update_or_create(
+                comparison_id=pk, defaults={"features": features, "version": key, "tagger_version": tagger_version})
+            stored[pk] = features
+    return stored

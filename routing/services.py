@@ -25,6 +25,7 @@ from .features import judge_verdicts, majority_label, label_of, stored_features,
 
 log = logging.getLogger(__name__)
 ROUTE_QUEUED_KEY = "routing:queued:{}"
+ROUTE_RUNNING_KEY = "routing:running:{}"
 JUDGING_QUEUED_KEY = "routing:judging:{}:{}"
 
 
@@ -110,9 +111,20 @@ def _queue_missing_verdicts(items, judges, verdicts):
 
 def route_campaign(campaign_id):
     """One routing pass over a routed campaign: verdicts asked for, features stored, the router fitted on
-    the human labels it has (refitting only after ``refit_every`` new ones), decisions written. Idempotent.
-    Returns a small report."""
-    cache.delete(ROUTE_QUEUED_KEY.format(campaign_id))
+    the human labels it has (refitting only after ``refit_every`` new ones), decisions written. Idempotent;
+    one pass per campaign at a time (a pass asked for meanwhile runs after it). Returns a small report."""
+    running = ROUTE_RUNNING_KEY.format(campaign_id)
+    if not cache.add(running, 1, timeout=settings.ROUTING_PASS_TIMEOUT_S):
+        request_routing(campaign_id, force=True, countdown=5)  # what this pass was asked for runs after it
+        return {"routed": False, "busy": True}
+    try:
+        cache.delete(ROUTE_QUEUED_KEY.format(campaign_id))
+        return _route(campaign_id)
+    finally:
+        cache.delete(running)
+
+
+def _route(campaign_id):
     routing = CampaignRouting.objects.filter(campaign_id=campaign_id, enabled=True).select_related(
         "campaign", "tagger").first()
     if routing is None:
@@ -129,8 +141,9 @@ def route_campaign(campaign_id):
     served = routing_records.served_item_ids(campaign)
 
     features = {}
+    contents = stored_features([item.comparison for item in ready], judges, routing.tagger)
     for item in ready:
-        content = stored_features(item.comparison, judges, routing.tagger)
+        content = contents[item.comparison_id]
         lengths = (content.get("len_a", 0), content.get("len_b", 0))
         features[item.pk] = {**content, **verdict_features(verdicts.get(item.comparison_id, {}), lengths)}
 

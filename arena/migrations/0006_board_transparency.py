@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0004_guests'),
+        ('arena', '0005_guests'),
         ('inference', '0004_endpoint_provider_release'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0003_battle_turns'),
+        ('arena', '0004_battle_turns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0001_initial'),
+        ('arena', '0002_arena_display_mode'),
         ('inference', '0003_prompt_category'),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0002_arena_k'),
+        ('arena', '0003_arena_k'),
         ('inference', '0003_prompt_category'),
     ]
 

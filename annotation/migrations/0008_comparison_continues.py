@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0005_routing'),
+        ('annotation', '0007_undo_skips_and_judgment_revisions'),
     ]
 
     operations = [
