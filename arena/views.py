@@ -3,7 +3,7 @@
 import json
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required, user_passes_test
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -137,19 +137,26 @@ def sampling(request):
     return render(request, "arena/sampling.html", {"data": transparency.sampling()})
 
 
-def _admin(user):
-    return user.is_authenticated and (user.is_staff or has_role(user, roles.ADMIN))
+def _admin_only(request):
+    """A 403 with a sentence unless the user is an admin (login_required has let only members in)."""
+    if request.user.is_staff or has_role(request.user, roles.ADMIN):
+        return None
+    return _problem(request, "Only admins read the vote-integrity report and exclude voters.", 403)
 
 
-@user_passes_test(_admin)
+@login_required
 @require_GET
 def integrity(request):
+    if refused := _admin_only(request):
+        return refused
     return render(request, "arena/integrity.html", {"report": integrity_report.report()})
 
 
-@user_passes_test(_admin)
+@login_required
 @require_POST
 def integrity_action(request, action):
+    if refused := _admin_only(request):
+        return refused
     voter = get_object_or_404(get_user_model(), pk=request.POST.get("voter") or 0)
     try:
         if action == "exclude":
