@@ -80,6 +80,8 @@ class VoteView(APIView):
 
 
 class FollowUpView(APIView):
+    error_statuses = (409,)  # voted, out of turns, or the answers are not in yet
+    throttle_scope = "battles"  # a follow-up sets K models generating, as a battle start does
     @extend_schema(
         request=FollowUpSerializer,
         responses={201: BattleSerializer},
