@@ -8,10 +8,18 @@ from inference.models import ModelEndpoint, Prompt, Response
 
 
 class Comparison(models.Model):
-    """K ≥ 2 responses to one prompt, in the order they were shown (position 0 is "A")."""
+    """K ≥ 2 responses to one prompt, in the order they were shown (position 0 is "A").
+
+    A later turn of a multi-turn conversation ``continues`` the comparison before it: its prompt
+    is still the opening, and each position's response answers that position's own history
+    (the earlier answers at the same position and the shared follow-ups)."""
 
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="comparisons")
     k = models.PositiveSmallIntegerField(help_text="How many responses were shown.")
+    continues = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="continuation",
+        help_text="The previous turn of the same conversation (multi-turn battles).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,11 +3,13 @@
 import json
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from inference.models import Response
 
+from . import roles
 from .models import Judgment
 
 
@@ -17,12 +19,17 @@ class JudgedRanking(NamedTuple):
     category: str  # the prompt's category ("" when unknown)
     models: tuple  # model name per shown position
     response_ids: tuple  # response id per shown position
+    language: str = ""  # the prompt's detected language ("" when unknown)
+    hard: bool = False  # a hard prompt (long, or complex)
 
 
 def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
     """The judgments the model leaderboard rates: blind ones, outside campaigns
-    (campaign items are often imported answers, judged under a campaign's own rubric)."""
+    (campaign items are often imported answers, judged under a campaign's own rubric), less the
+    voters an admin excluded (their votes are kept) and, with RANKING_EXCLUDE_GUESTS, guests."""
     judgments = Judgment.objects.filter(source=source, comparison__campaign_items__isnull=True)
+    left_out = [roles.BOARD_EXCLUDED, *([roles.GUEST] if settings.RANKING_EXCLUDE_GUESTS else [])]
+    judgments = judgments.exclude(annotator__groups__name__in=left_out)
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments
 
 
@@ -46,18 +53,19 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
         .values_list(
             "id", "ranking_text", "comparison__prompt__category", "comparison__slots__position",
             "comparison__slots__response_id", "comparison__slots__response__endpoint__name",
+            "comparison__prompt__language", "comparison__prompt__hard",
         )
     )
     shared = {}  # identical (names, positions) and (ranking, names) share one tuple
     current = None
     # A full read streams through a server-side cursor; a few ids are cheaper fetched at once.
-    for judgment_id, ranking_text, category, position, response_id, name in (
+    for judgment_id, ranking_text, category, position, response_id, name, language, hard in (
         rows if ids is not None else rows.iterator(chunk_size=5000)
     ):
         if current is None or judgment_id != current[0]:
             if current is not None and (judged := _judged(current, shared)) is not None:
                 yield judged
-            current = (judgment_id, ranking_text, category or "", [], [], [])
+            current = (judgment_id, ranking_text, category or "", [], [], [], language or "", bool(hard))
         current[3].append(position)
         current[4].append(name)
         current[5].append(response_id)
@@ -68,14 +76,16 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
 def _judged(row, shared):
     """The JudgedRanking of one judgment, or None when its ranking does not name each shown
     position exactly once (a row written around the services): it rates nothing."""
-    judgment_id, ranking_text, category, positions, names, response_ids = row
+    judgment_id, ranking_text, category, positions, names, response_ids, language, hard = row
     names = tuple(names)
     names = shared.setdefault(names, names)
     key = (ranking_text, names, tuple(positions))
     ranking = shared.get(key, False)
     if ranking is False:
         ranking = shared[key] = _named_ranking(json.loads(ranking_text), dict(zip(positions, names)))
-    return None if ranking is None else JudgedRanking(judgment_id, ranking, category, names, tuple(response_ids))
+    return None if ranking is None else JudgedRanking(
+        judgment_id, ranking, category, names, tuple(response_ids), language, hard
+    )
 
 
 def _named_ranking(ranking, by_position):

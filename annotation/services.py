@@ -32,20 +32,41 @@ def validate_ranking(ranking, k):
 
 
 @transaction.atomic
-def create_comparison(prompt, responses):
-    """A comparison of the given responses, in the given order (position 0 is shown first)."""
+def create_comparison(prompt, responses, continues=None):
+    """A comparison of the given responses, in the given order (position 0 is shown first).
+
+    With ``continues`` (the previous turn's comparison), it is the next turn of that conversation:
+    each response answers its own history, which must extend the history of the previous turn's
+    response at the same position by that response, then a follow-up."""
     responses = list(responses)
     if len(responses) < 2:
         raise ValueError("A comparison needs at least two responses.")
     if len({r.pk for r in responses}) != len(responses):
         raise ValueError("A comparison cannot show the same response twice.")
-    if any(r.prompt_id != prompt.pk for r in responses):
+    if continues is None and any(r.prompt_id != prompt.pk for r in responses):
         raise ValueError("Every response in a comparison must answer the same prompt.")
-    comparison = Comparison.objects.create(prompt=prompt, k=len(responses))
+    if continues is not None:
+        _check_continuation(continues, prompt, responses)
+    comparison = Comparison.objects.create(prompt=prompt, k=len(responses), continues=continues)
     ComparisonSlot.objects.bulk_create(
         ComparisonSlot(comparison=comparison, position=i, response=r) for i, r in enumerate(responses)
     )
     return comparison
+
+
+def _check_continuation(previous, prompt, responses):
+    if previous.prompt_id != prompt.pk or previous.k != len(responses):
+        raise ValueError("A later turn keeps the conversation's opening prompt and the same number of responses.")
+    before = {s.position: s.response for s in previous.slots.select_related("response__prompt")}
+    for position, response in enumerate(responses):
+        earlier = before[position]
+        history = [*earlier.prompt.conversation, {"role": "assistant", "content": earlier.text}]
+        conversation = response.prompt.conversation
+        if conversation[:len(history)] != history or len(conversation) <= len(history):
+            raise ValueError(
+                f"The response at position {position} does not continue that position's conversation "
+                "(its history must be the earlier answer and a follow-up)."
+            )
 
 
 # Fields that make two submissions "the same vote" for idempotent retries.

@@ -14,6 +14,7 @@ from . import selectors, services
 from .models import Arena
 from .serializers import (
     BattleSerializer,
+    FollowUpSerializer,
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
     StartBattleSerializer,
@@ -73,12 +74,28 @@ class VoteView(APIView):
         battle = _battle(public_id, request.user)
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            _, created = services.cast_vote(battle, request.user, **data.validated_data)
-        except (JudgmentConflict, services.BattleNotReady) as exc:
-            raise Conflict(str(exc)) from exc
+        _, created = _refused_as_4xx("vote", lambda: services.cast_vote(battle, request.user, **data.validated_data))
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class FollowUpView(APIView):
+    error_statuses = (409,)  # voted, out of turns, or the answers are not in yet
+    throttle_scope = "battles"  # a follow-up sets K models generating, as a battle start does
+    @extend_schema(
+        request=FollowUpSerializer,
+        responses={201: BattleSerializer},
+        summary="Send a follow-up: every model answers it with its own history (names stay hidden)",
+    )
+    def post(self, request, public_id):
+        battle = _battle(public_id, request.user)
+        data = FollowUpSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _refused_as_4xx("message", lambda: services.send_follow_up(
+            battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
+        ))
+        payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
+        return Response(payload, status=status.HTTP_201_CREATED)
 
 
 class LeaderboardView(APIView):
@@ -100,6 +117,18 @@ class LeaderboardView(APIView):
         except ValueError as exc:
             raise ValidationError({"view": [str(exc)]}) from exc
         return Response(LeaderboardSerializer(selectors.leaderboard(*view)).data)
+
+
+def _refused_as_4xx(field, action):
+    """Run a battle action; a refusal becomes 409 (not now), 429 (too often) or 400 (bad input) with its sentence."""
+    try:
+        return action()
+    except (JudgmentConflict, services.BattleNotReady, services.BattleClosed) as exc:
+        raise Conflict(str(exc)) from exc
+    except services.GuestLimit as exc:
+        raise Throttled(detail=str(exc)) from exc
+    except ValueError as exc:
+        raise ValidationError({field: [str(exc)]}) from exc
 
 
 def _battle(public_id, user):

@@ -2,6 +2,7 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -9,47 +10,80 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotation.models import Judgment
+from annotation.selectors import judged_rankings, rated_judgments
 from inference.models import Response
 from inference.categories import CATEGORIES
+from inference.languages import language_name
+from ranking.leaderboard import fit_leaderboard
 from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
-from .services import vote_choice
+from .services import battle_turns, vote_choice
+from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
 
 
+def _side(position, response, revealed):
+    failed = response.status == Response.Status.FAILED
+    return {
+        "position": chr(ord("A") + position),
+        "status": response.status,
+        "text": "" if failed else response.text,
+        "message": FAILED_MESSAGE if failed else "",
+        # Revealed only once this voter has voted.
+        "model": str(response.endpoint) if revealed else None,
+    }
+
+
 def battle_payload(battle, user):
-    slots = battle.comparison.slots.select_related("response__endpoint").order_by("position")
     judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
-    sides = []
-    for slot in slots:
-        response = slot.response
-        failed = response.status == Response.Status.FAILED
-        sides.append(
-            {
-                "position": slot.position_label,
-                "status": response.status,
-                "text": "" if failed else response.text,
-                "message": FAILED_MESSAGE if failed else "",
-                # Revealed only once this voter has voted.
-                "model": str(response.endpoint) if judgment else None,
-            }
-        )
+    turns = [
+        {
+            "index": index,
+            "message": turn.message if turn else battle.comparison.prompt.last_user_text,
+            "sides": [_side(i, response, judgment is not None) for i, response in enumerate(responses)],
+            "ranking": turn.ranking if turn else None,
+        }
+        for index, (turn, responses) in enumerate(battle_turns(battle))
+    ]
+    sides = turns[-1]["sides"]  # the turn being answered (or the last one); earlier turns are done
     statuses = {side["status"] for side in sides}
+    failed = any(side["status"] == Response.Status.FAILED for turn in turns for side in turn["sides"])
+    finished = statuses <= {Response.Status.DONE, Response.Status.FAILED}
+    k = len(sides)
+    arena = battle.arena
     return {
         "id": str(battle.public_id),
-        "arena": battle.arena.slug,
-        "display_mode": battle.arena.display_mode,
-        "prompt": battle.comparison.prompt.last_user_text,
+        "arena": arena.slug,
+        "display_mode": arena.display_mode,
+        "prompt": turns[0]["message"],
+        "k": k,
         "sides": sides,
-        "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
-        "failed": Response.Status.FAILED in statuses,
-        "votable": statuses == {Response.Status.DONE} and judgment is None,
+        "turns": turns,
+        "earlier_turns": turns[:-1],
+        "last_message": turns[-1]["message"],
+        # What the rank widget needs: one chip per shown position (letters only), ties allowed.
+        "shown": [{"slot": i, "letter": side["position"]} for i, side in enumerate(sides)],
+        "rank_spec": {"ties_allowed": True},
+        "finished": finished,
+        "failed": failed,
+        "votable": statuses == {Response.Status.DONE} and not failed and judgment is None,
+        "can_follow_up": judgment is None and not failed and len(turns) < arena.max_turns,
+        "turns_left": max(arena.max_turns - len(turns), 0),
+        "per_turn_vote": arena.per_turn_vote,
         "vote": vote_choice(judgment) if judgment else None,
+        "ranking": judgment.ranking if judgment else None,
+        "ranking_text": ranking_text(judgment.ranking) if judgment else "",
+        "none_acceptable": judgment.none_acceptable if judgment else False,
         "rationale": judgment.rationale if judgment else "",
         "created_at": battle.created_at,
     }
+
+
+def ranking_text(ranking):
+    """Tie groups of positions as the voter saw them: [[2], [0, 3], [1]] -> "C > A = D > B"."""
+    return " > ".join(" = ".join(chr(ord("A") + p) for p in group) for group in ranking)
 
 
 METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}
@@ -64,9 +98,25 @@ def parse_view(method, style_control, category=""):
     if style and method != "bt":
         raise ValueError("Style control is available with the Bradley–Terry method (method=bt) only.")
     category = (category or "").strip()
-    if category and category not in CATEGORIES:
-        raise ValueError(f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)} (or none for all).")
+    if category and category not in CATEGORIES and category != HARD and not LANGUAGE_BOARD.fullmatch(category):
+        raise ValueError(
+            f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)}, {HARD}, "
+            "lang:<code> (e.g. lang:fr), or none for all."
+        )
     return method, style, category
+
+
+HARD = "hard"
+LANGUAGE_BOARD = re.compile(r"lang:[a-z]{2,3}(-[a-z]{2,4})?")
+
+
+def board_label(key):
+    """What a board key reads as in the picker: a category, "Hard prompts", or a language."""
+    if key == HARD:
+        return "Hard prompts (long or complex)"
+    if key.startswith("lang:"):
+        return f"Language: {language_name(key[5:])}"
+    return CATEGORIES.get(key, key)
 
 
 INTERVALS = {  # bootstrap and laplace: see _interval_label
@@ -117,7 +167,13 @@ def leaderboard(method="bt", style_control=False, category=""):
         "method_name": METHODS[method],
         "style_control": style_control,
         "category": category,
-        "categories": {key: CATEGORIES[key] for key in rated_categories()},
+        "categories": {key: board_label(key) for key in rated_categories()},
+        # For the sentence under the table: "math prompts", "hard prompts", "French prompts".
+        "category_label": (
+            "hard prompts" if category == HARD
+            else f"{language_name(category[5:])} prompts" if category.startswith("lang:")
+            else f"{category} prompts"
+        ),
         # The view as a query string, for polling and image URLs.
         "query": urlencode({"method": method, "style_control": int(style_control), "category": category}),
         "snapshot_id": snapshot.pk if snapshot else None,
@@ -126,7 +182,36 @@ def leaderboard(method="bt", style_control=False, category=""):
         "bootstrap": snapshot.bootstrap if snapshot else 0,
         "interval": _interval(snapshot),
         "interval_label": _interval_label(snapshot, method, style_control, category),
-        "rows": snapshot.rows if snapshot else [],
+        # Retired models leave the live rows for the retired tab; the rest say if they are provisional.
+        "rows": mark_rows(snapshot.rows if snapshot else [], snapshot)[0],
+        "retired": retired_rows(method),
+        "provisional_votes": settings.ARENA_PROVISIONAL_VOTES,
         "style_coefficients": snapshot.style_coefficients if snapshot else None,
         "diagnostics": snapshot.diagnostics if snapshot else None,
     }
+
+
+PERSONAL_BOOTSTRAP = 200
+
+
+def personal_board(user):
+    """The voter's own counted votes fitted with the board's engine (Bradley–Terry, bootstrap
+    intervals), beside the public rank and rating of each model; empty rows until they have
+    ARENA_PERSONAL_BOARD_MIN_VOTES votes."""
+    ids = list(rated_judgments().filter(annotator=user).values_list("id", flat=True))
+    needed = max(settings.ARENA_PERSONAL_BOARD_MIN_VOTES - len(ids), 0)
+    board = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
+    if needed or not ids:
+        return board
+    rankings = [judged.ranking for judged in judged_rankings(ids=ids)]
+    result = fit_leaderboard(rankings, method="bt", bootstrap=PERSONAL_BOOTSTRAP, min_votes=1, seed=0)
+    snapshot = latest_snapshot("bt")
+    public = {row["model"]: (place, row) for place, row in enumerate(snapshot.rows if snapshot else [], start=1)}
+    for place, row in enumerate(result.rows, start=1):
+        public_place, public_row = public.get(row["model"], (None, None))
+        board["rows"].append({
+            "place": place, "model": row["model"], "rating": row["rating"], "ci_low": row["ci_low"],
+            "ci_high": row["ci_high"], "n": row["n"], "public_place": public_place,
+            "public_rating": public_row["rating"] if public_row else None,
+        })
+    return board

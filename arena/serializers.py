@@ -9,7 +9,17 @@ class StartBattleSerializer(serializers.Serializer):
 
 
 class VoteSerializer(serializers.Serializer):
-    choice = serializers.ChoiceField(choices=list(VOTES), help_text="a, b, tie or both_bad.")
+    choice = serializers.ChoiceField(
+        choices=list(VOTES), required=False, help_text="Pairwise battles: a, b, tie or both_bad. Or send a ranking."
+    )
+    ranking = serializers.JSONField(
+        required=False,
+        help_text="Tie groups of shown positions (0 = A), best first, every position once: "
+        "[[2], [0, 3], [1]] is C, then A and D tied, then B. Required for K-wise battles.",
+    )
+    none_acceptable = serializers.BooleanField(
+        required=False, default=False, help_text="Every answer is bad (alone: all tied at the bottom)."
+    )
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_RATIONALE_CHARS)
 
 
@@ -21,16 +31,38 @@ class SideSerializer(serializers.Serializer):
     model = serializers.CharField(allow_null=True, help_text="Null until you have voted.")
 
 
+class TurnSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = serializers.CharField(help_text="What the voter sent on this turn.")
+    sides = SideSerializer(many=True)
+    ranking = serializers.JSONField(allow_null=True, help_text="Your per-turn vote, where the arena takes one.")
+
+
+class FollowUpSerializer(serializers.Serializer):
+    message = serializers.CharField(trim_whitespace=True, allow_blank=False)
+    turn_ranking = serializers.JSONField(
+        required=False, help_text="Arenas with per-turn votes: your ranking of the turn just answered (tie groups)."
+    )
+
+
 class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
     display_mode = serializers.CharField(help_text="How the arena shows answers: plain, markdown or auto (per answer).")
     prompt = serializers.CharField()
-    sides = SideSerializer(many=True)
+    k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
+    sides = SideSerializer(many=True, help_text="The latest turn's answers.")
+    turns = TurnSerializer(many=True, help_text="Every turn, first first; the vote covers them all.")
+    can_follow_up = serializers.BooleanField(help_text="You may send a follow-up (before your vote, within the turns left).")
+    turns_left = serializers.IntegerField()
+    per_turn_vote = serializers.BooleanField()
     finished = serializers.BooleanField()
     failed = serializers.BooleanField()
     votable = serializers.BooleanField()
-    vote = serializers.CharField(allow_null=True)
+    vote = serializers.CharField(allow_null=True, help_text="Pairwise battles: your choice once voted.")
+    ranking = serializers.JSONField(allow_null=True, help_text="Your ranking (tie groups of positions) once voted.")
+    ranking_text = serializers.CharField(help_text='Your ranking in letters, e.g. "C > A = D > B".')
+    none_acceptable = serializers.BooleanField()
     rationale = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -52,7 +84,10 @@ class LeaderboardRowSerializer(serializers.Serializer):
 class LeaderboardQuerySerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["bt", "pl", "bayes", "elo"], default="bt")
     style_control = serializers.BooleanField(default=False)
-    category = serializers.CharField(default="", allow_blank=True, help_text="Prompt category; empty = all prompts.")
+    category = serializers.CharField(
+        default="", allow_blank=True,
+        help_text="A board: a prompt category, hard (hard prompts), lang:<code> (a language, e.g. lang:fr); empty = all.",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):

@@ -1,18 +1,20 @@
-"""The battle flow: start a battle, vote on it."""
+"""The battle flow: start a battle (K models), send follow-ups, vote on the whole conversation."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.services import create_comparison, record_judgment
-from inference.models import Response
+from annotation.models import Judgment
+from annotation.services import create_comparison, record_judgment, validate_ranking
+from inference.models import Prompt, Response
 from inference.selectors import pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
 from ranking.services import request_refit
 
-from .models import Battle
+from .guests import GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
+from .models import Battle, BattleAnswer, BattleTurn
 
 # The four votes of a pairwise battle, as rankings over the shown positions.
 VOTES = {
@@ -22,6 +24,7 @@ VOTES = {
     "both_bad": {"ranking": [[0, 1]], "none_acceptable": True},
 }
 MAX_RATIONALE_CHARS = 5000
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 class BattleNotFound(LookupError):
@@ -36,18 +39,32 @@ class TooManyOpenBattles(ValueError):
     """The voter already has as many battles generating as one person may."""
 
 
-def draw_pair(arena):
-    """Two enabled models of the arena, drawn by its matchmaking policy, in random side order."""
+class BattleClosed(ValueError):
+    """The battle was voted on (or has used its turns): it takes no more messages."""
+
+
+TOO_LONG = (
+    "This conversation has grown too long for one of the models in this battle; "
+    "vote on it now, or start a new battle."
+)
+
+
+def draw_models(arena):
+    """The arena's K enabled models, drawn by its matchmaking policy, in random screen order.
+
+    The draw is ranking's matchmaking (the function OnlineRanker.next_matchup calls), fed with
+    the live board's estimates for the adaptive policy."""
+    k = arena.k
     entries = list(arena.entries.filter(endpoint__enabled=True).select_related("endpoint"))
-    if len(entries) < 2:
-        raise ValueError("This arena needs at least two enabled models to start a battle.")
+    if len(entries) < k:
+        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} enabled models to start a battle; it has {len(entries)}.")
     by_name = {entry.endpoint.name: entry.endpoint for entry in entries}
     weights = {entry.endpoint.name: entry.weight for entry in entries}
-    if arena.matchmaking == arena.Matchmaking.WEIGHTED and sum(w > 0 for w in weights.values()) < 2:
-        raise ValueError("This arena needs at least two models with a weight above 0 to start a battle.")
+    if arena.matchmaking != arena.Matchmaking.UNIFORM and sum(w > 0 for w in weights.values()) < k:
+        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} models with a weight above 0 to start a battle.")
     names = choose_matchup(
         list(by_name),
-        k=2,
+        k=k,
         policy=arena.matchmaking,
         weights=weights,
         stats=matchmaking_stats() if arena.matchmaking == arena.Matchmaking.ADAPTIVE else None,
@@ -55,11 +72,16 @@ def draw_pair(arena):
     return [by_name[name] for name in names]
 
 
+def draw_pair(arena):
+    """Kept for callers of the pairwise arena: the draw of a K=2 arena."""
+    return draw_models(arena)
+
+
 def start_battle(arena, voter, prompt_text):
-    """Draw two models, randomise their sides and queue both answers."""
+    """Draw the arena's K models, randomise their places and queue every answer."""
     if not arena.is_open:
         raise ValueError("This arena is closed to new battles.")
-    pair = draw_pair(arena)
+    pair = draw_models(arena)
     text = (prompt_text or "").strip()
     # One person (or script) cannot flood the workers: a few battles generating at a time.
     limit = settings.ARENA_MAX_OPEN_BATTLES
@@ -75,7 +97,7 @@ def start_battle(arena, voter, prompt_text):
         raise TooManyOpenBattles(
             f"You already have {generating} battles still being answered; wait for them to finish (limit {limit})."
         )
-    # A prompt that a response pool already answered for both models is shown at once.
+    # A prompt that a response pool already answered for every drawn model is shown at once.
     pooled = pooled_answers_for([{"role": "user", "content": text}], pair) if text else {}
     with transaction.atomic():
         if pooled:
@@ -85,7 +107,100 @@ def start_battle(arena, voter, prompt_text):
             prompt = create_prompt(prompt_text, user=voter)
             responses = request_responses(prompt, pair)
         comparison = create_comparison(prompt, responses)
-        return Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
+        battle = Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
+        turn = BattleTurn.objects.create(battle=battle, index=0, message=prompt.last_user_text)
+        BattleAnswer.objects.bulk_create(
+            BattleAnswer(turn=turn, position=i, response=response) for i, response in enumerate(responses)
+        )
+        return battle
+
+
+def battle_turns(battle):
+    """[(turn or None, [response per position])], first turn first. A battle from before
+    multi-turn has no turn rows: its comparison is its one turn."""
+    turns = list(battle.turns.prefetch_related("answers__response__endpoint", "answers__response__prompt"))
+    if not turns:
+        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by("position")
+        return [(None, [slot.response for slot in slots])]
+    return [(turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns]
+
+
+def send_follow_up(battle, voter, message, turn_ranking=None):
+    """The voter's next message, answered by every contestant with its own history; returns the new turn.
+
+    Refused with a sentence when the battle was voted on, has used the arena's turns, is still
+    answering, or would grow past a model's context bound. With the arena's per-turn vote on, a
+    ranking of the turn just answered may come along (kept on the turn, not rated)."""
+    if battle.voter_id != voter.pk:
+        raise BattleNotFound("No battle with this id is open to you.")
+    arena = battle.arena
+    text = (message or "").strip()
+    if not text:
+        raise ValueError("Type a follow-up first: it is empty.")
+    if len(text) > settings.ARENA_MAX_PROMPT_CHARS:
+        raise ValueError(f"The follow-up is {len(text)} characters long; the limit is {settings.ARENA_MAX_PROMPT_CHARS}.")
+    if turn_ranking is not None and not arena.per_turn_vote:
+        raise ValueError("This arena takes one vote on the whole conversation, not a vote per turn.")
+    with transaction.atomic():
+        battle = Battle.objects.select_for_update().select_related("arena", "comparison").get(pk=battle.pk)
+        if Judgment.objects.filter(comparison=battle.comparison, annotator=voter).exists():
+            raise BattleClosed("You have voted on this battle; start a new battle to keep talking.")
+        turns = battle_turns(battle)
+        if len(turns) >= arena.max_turns:
+            raise BattleClosed(
+                f"This arena allows {arena.max_turns} message{'s' if arena.max_turns != 1 else ''} per battle; "
+                "vote on it now, or start a new battle."
+            )
+        last_turn, responses = turns[-1]
+        _check_answered(responses, "send a follow-up")
+        if turn_ranking is not None:
+            if last_turn is None:
+                raise BattleClosed("This battle was started before per-turn votes; vote on the whole conversation.")
+            last_turn.ranking = validate_ranking(turn_ranking, len(responses))
+            last_turn.save(update_fields=["ranking"])
+        limits = {e.endpoint_id: e.max_context_chars for e in arena.entries.all()}
+        conversations = []
+        for response in responses:
+            conversation = [
+                *response.prompt.conversation,
+                {"role": "assistant", "content": response.text},
+                {"role": "user", "content": text},
+            ]
+            limit = limits.get(response.endpoint_id) or settings.ARENA_MAX_CONVERSATION_CHARS
+            if sum(len(t["content"]) for t in conversation) > limit:
+                raise ValueError(TOO_LONG)  # blind: it does not say which model ran out of room
+            conversations.append(conversation)
+        turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)
+        opening = battle.comparison.prompt  # its category, language and hardness name the conversation's boards
+        answers = []
+        for position, (response, conversation) in enumerate(zip(responses, conversations)):
+            prompt = Prompt.objects.create(
+                conversation=conversation, category=opening.category, language=opening.language, hard=opening.hard,
+                created_by=voter,
+            )
+            [answer] = request_responses(prompt, [response.endpoint])
+            BattleAnswer.objects.create(turn=turn, position=position, response=answer)
+            answers.append(answer)
+        # The turn as a comparison that continues the previous one: the export follows the chain
+        # from the voted (first) comparison to write the whole conversation.
+        create_comparison(opening, answers, continues=_latest_comparison(battle))
+    return turn
+
+
+def _latest_comparison(battle):
+    comparison = battle.comparison
+    while hasattr(comparison, "continuation"):
+        comparison = comparison.continuation
+    return comparison
+
+
+def _check_answered(responses, action):
+    """BattleNotReady with a sentence unless every answer of the turn is done."""
+    if any(r.status == Response.Status.FAILED for r in responses):
+        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
+    if any(r.status != Response.Status.DONE for r in responses):
+        every = "Both answers" if len(responses) == 2 else f"All {len(responses)} answers"
+        raise BattleNotReady(f"{every} must finish before you {action}; please wait a moment.")
 
 
 def get_battle(public_id, user):
@@ -96,29 +211,49 @@ def get_battle(public_id, user):
         raise BattleNotFound("No battle with this id is open to you.") from None
 
 
-def cast_vote(battle, voter, choice, rationale=""):
-    """Record the voter's verdict; returns (judgment, created). Retrying the same vote is safe."""
+def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
+    """(ranking, none_acceptable) of a vote on K shown answers; ValueError with a sentence for a bad one.
+
+    A pairwise battle takes a `choice` (a, b, tie, both_bad); any battle takes a `ranking` of tie
+    groups of positions, best first ([[2], [0, 3], [1]]); "all bad" alone ranks them all tied."""
+    if choice and ranking is not None:
+        raise ValueError("Send either a choice or a ranking, not both.")
+    if choice:
+        if k != 2:
+            raise ValueError(f"This battle shows {k} answers: send a ranking of all of them (e.g. [[0], [1, 2], [3]]), not a choice.")
+        if choice not in VOTES:
+            raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
+        return VOTES[choice]["ranking"], VOTES[choice]["none_acceptable"]
+    if ranking is not None:
+        return validate_ranking(ranking, k), bool(none_acceptable)
+    if none_acceptable:
+        return [list(range(k))], True
+    if k == 2:
+        raise ValueError(f"Choose a vote: one of {', '.join(VOTES)}, or send a ranking.")
+    raise ValueError(f"Rank the {k} answers first: every answer needs a place (ties allowed), or mark them all bad.")
+
+
+def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_acceptable=False):
+    """Record the voter's verdict on the whole battle; returns (judgment, created). Retrying the same vote is safe."""
     if battle.voter_id != voter.pk:
         raise BattleNotFound("No battle with this id is open to you.")
-    if choice not in VOTES:
-        raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
+    ranking, none_acceptable = vote_ranking(battle.comparison.k, choice, ranking, none_acceptable)
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
-    responses = list(Response.objects.filter(slots__comparison=battle.comparison).select_related("endpoint"))
-    statuses = {r.status for r in responses}
-    if Response.Status.FAILED in statuses:
-        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
-    if statuses != {Response.Status.DONE}:
-        raise BattleNotReady("Both answers must finish before you vote; please wait a moment.")
+    check_guest_vote(voter)
     with transaction.atomic():
+        # One lock per battle: a vote and a follow-up never interleave.
+        battle = Battle.objects.select_for_update().select_related("comparison").get(pk=battle.pk)
+        turns = battle_turns(battle)
+        _check_answered(turns[-1][1], "vote")  # earlier turns were all answered before the follow-up
         judgment, created = record_judgment(
             battle.comparison,
-            VOTES[choice]["ranking"],
+            ranking,
             annotator=voter,
-            # Names are revealed only after this vote, unless an answer gave its model away.
-            identities_hidden=not answers_reveal_identity(responses),
-            none_acceptable=VOTES[choice]["none_acceptable"],
+            # Names are revealed only after this vote, unless an answer on any turn gave its model away.
+            identities_hidden=not answers_reveal_identity([r for _, responses in turns for r in responses]),
+            none_acceptable=none_acceptable,
             rationale=rationale,
         )
         if created:
@@ -137,7 +272,9 @@ def answers_reveal_identity(responses):
 
 
 def vote_choice(judgment):
-    """The vote name a judgment corresponds to (the inverse of VOTES)."""
+    """The vote name a pairwise judgment corresponds to (the inverse of VOTES); None for a K-wise ranking."""
+    if judgment.comparison.k != 2:
+        return None
     for choice, vote in VOTES.items():
         if vote["ranking"] == judgment.ranking and vote["none_acceptable"] == judgment.none_acceptable:
             return choice

@@ -321,6 +321,23 @@ RANKING_MIN_VOTES = int(os.environ.get("RANKING_MIN_VOTES", "10"))
 # Arena limits.
 ARENA_MAX_PROMPT_CHARS = int(os.environ.get("ARENA_MAX_PROMPT_CHARS", "4000"))
 # Battles one voter may have generating at once (protects the workers from floods).
+# Longest multi-turn conversation (characters, all turns) a model is sent, unless its arena entry says less or more.
+ARENA_MAX_CONVERSATION_CHARS = int(os.environ.get("ARENA_MAX_CONVERSATION_CHARS", "12000"))
+# Guests (arenas that allow them): votes an hour per guest session and per IP address, new guests an hour per
+# IP, and an optional check run before a guest is made (dotted path to f(request); raise ValueError to refuse,
+# e.g. a CAPTCHA or proof-of-work verifier).
+ARENA_GUEST_VOTES_PER_HOUR = int(os.environ.get("ARENA_GUEST_VOTES_PER_HOUR", "30"))
+ARENA_GUEST_VOTES_PER_IP_HOUR = int(os.environ.get("ARENA_GUEST_VOTES_PER_IP_HOUR", "120"))
+ARENA_GUESTS_PER_IP_HOUR = int(os.environ.get("ARENA_GUESTS_PER_IP_HOUR", "20"))
+ARENA_GUEST_CHECK = os.environ.get("ARENA_GUEST_CHECK", "")
+# Leave guests' votes out of the model leaderboard (they stay stored, marked as guests').
+RANKING_EXCLUDE_GUESTS = _env_bool("RANKING_EXCLUDE_GUESTS")
+# A voter sees a personal leaderboard (their own votes, same engine) after this many rated votes.
+ARENA_PERSONAL_BOARD_MIN_VOTES = int(os.environ.get("ARENA_PERSONAL_BOARD_MIN_VOTES", "10"))
+# How many private (hidden) variants one provider may test in an arena at once; 0 = no cap.
+ARENA_MAX_PRIVATE_VARIANTS = int(os.environ.get("ARENA_MAX_PRIVATE_VARIANTS", "0"))
+# A board row is "provisional" until its model has this many votes after its public release.
+ARENA_PROVISIONAL_VOTES = int(os.environ.get("ARENA_PROVISIONAL_VOTES", "300"))
 ARENA_MAX_OPEN_BATTLES = int(os.environ.get("ARENA_MAX_OPEN_BATTLES", "3"))
 # A device for local models: "auto" picks CUDA when present.
 INFERENCE_DEVICE = os.environ.get("INFERENCE_DEVICE", "auto")

@@ -262,7 +262,8 @@ def routing_lines(routing, source_mix):
 def _format_line(options):
     return {
         "dpo": "TRL standard preference: prompt, chosen, rejected strings; for DPO, IPO, SimPO, ORPO, CPO",
-        "dpo-chat": "TRL conversational preference: prompt, chosen, rejected message lists",
+        "dpo-chat": "TRL conversational preference: prompt, chosen, rejected message lists (a multi-turn arena "
+        "battle: its opening as prompt, each side's answers and the follow-ups as chosen and rejected)",
         "reward": "TRL conversational preference with an implicit prompt, for RewardTrainer",
         "kto": "TRL conversational unpaired preference: prompt, completion, label",
         "listwise": "prompt and responses in ranked order; `ranks` are 1-based tie-group ranks, equal for ties",

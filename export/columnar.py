@@ -170,6 +170,17 @@ def _assistant(texts):
     return _one_each(pa.StructArray.from_arrays([roles, texts], fields=list(formats.MESSAGE)), formats.MESSAGE)
 
 
+def _with_turns(shown, slots, messages):
+    """Multi-turn battles (a ``turns`` column from export.selectors.with_continued_turns): those
+    rows' whole conversation after the opening instead of the single answer."""
+    if "turns" not in shown:
+        return messages
+    turns = shown["turns"].take(pa.array(slots)).to_pylist()
+    if not any(turns):
+        return messages
+    return pa.array([orjson.loads(t) if t else m for t, m in zip(turns, messages.to_pylist())], type=formats.MESSAGES)
+
+
 def _append_one(lists, values):
     """Each row's list (a ListArray) followed by that row's value."""
     offsets = lists.offsets.to_numpy()
@@ -401,7 +412,8 @@ def _build(state, judgments, shown, prompts, row_j, row_t, agreement, slot_a, sl
         if options.format == "dpo":
             column.update(prompt=prompt_of("text"), chosen=chosen, rejected=rejected)
         elif options.format == "dpo-chat":
-            column.update(prompt=prompt_of("messages"), chosen=_assistant(chosen), rejected=_assistant(rejected))
+            column.update(prompt=prompt_of("messages"), chosen=_with_turns(shown, slot_a, _assistant(chosen)),
+                          rejected=_with_turns(shown, slot_b, _assistant(rejected)))
         else:  # reward: the conversation is inside chosen and rejected
             conversation = prompt_of("messages")
             column.update(chosen=_append_one(conversation, _assistant(chosen).values),

@@ -203,8 +203,10 @@ def pair_rows(options, group, pair, margin, prov):
     if fmt == "dpo":
         row = {"prompt": group_prompt_text(group), "chosen": chosen.text, "rejected": rejected.text}
     elif fmt == "dpo-chat":
-        row = {"prompt": group_messages(group), "chosen": assistant(chosen.text),
-               "rejected": assistant(rejected.text)}
+        # A multi-turn battle: the opening is the prompt; each side's answers and the follow-ups follow.
+        turns = group.turns or {}
+        row = {"prompt": group_messages(group), "chosen": turns.get(pair.chosen) or assistant(chosen.text),
+               "rejected": turns.get(pair.rejected) or assistant(rejected.text)}
     else:  # reward: implicit prompt, the conversation is inside chosen and rejected
         conversation = group_messages(group)
         row = {"chosen": conversation + assistant(chosen.text), "rejected": conversation + assistant(rejected.text)}

@@ -49,13 +49,42 @@ class ComparisonGroup:
     ``created_at`` is ISO 8601 text in UTC; ``cache`` holds per-comparison work (the prompt
     as text or messages) that every row of the comparison shares."""
 
-    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache", "routing")
+    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache", "routing", "turns")
 
-    def __init__(self, id, prompt_id, conversation, created_at, shown, judgments, routing=None):
+    def __init__(self, id, prompt_id, conversation, created_at, shown, judgments, routing=None, turns=None):
         self.id, self.prompt_id, self.conversation = id, prompt_id, conversation
         self.created_at, self.shown, self.judgments = created_at, shown, judgments
         self.cache = {}
         self.routing = routing  # (destination, reason, policy) in routed exports, else None
+        self.turns = turns  # multi-turn conversations: {position: messages after the opening}, else None
+
+
+def continued_turns(comparison_ids):
+    """{comparison id: {position: messages}} for the comparisons whose conversation went on
+    (multi-turn arena battles): each position's messages after the opening, its first answer,
+    every follow-up and its later answers, ending with the last answer. One query per turn."""
+    latest = {cid: cid for cid in comparison_ids}
+    frontier = list(comparison_ids)
+    while frontier:
+        step = dict(Comparison.objects.filter(continues_id__in=frontier).values_list("continues_id", "id"))
+        if not step:
+            break
+        latest = {root: step.get(last, last) for root, last in latest.items()}
+        frontier = list(step.values())
+    went_on = {last: root for root, last in latest.items() if last != root}
+    if not went_on:
+        return {}
+    opening = dict(Comparison.objects.filter(id__in=list(went_on.values())).values_list("id", "prompt__conversation"))
+    turns = {}
+    for cid, position, conversation, text in ComparisonSlot.objects.filter(comparison_id__in=list(went_on)).values_list(
+        "comparison_id", "position", "response__prompt__conversation", "response__text"
+    ):
+        root = went_on[cid]
+        later = conversation[len(opening[root]):]
+        turns.setdefault(root, {})[position] = [
+            {"role": str(t.get("role", "")), "content": str(t.get("content", ""))} for t in later
+        ] + [{"role": "assistant", "content": text}]
+    return turns
 
 
 def campaign_membership(campaign_ids):
@@ -342,6 +371,20 @@ def _copy_csv(raw, sql, params, columns):
     ).combine_chunks()
 
 
+def with_continued_turns(shown):
+    """The shown table of a columnar page with a ``turns`` column (each position's messages after
+    the opening, as JSON text) when some of its comparisons are multi-turn; unchanged otherwise."""
+    ids = np.unique(shown["comparison_id"].to_numpy(zero_copy_only=False)).tolist()
+    turns = continued_turns(ids)
+    if not turns:
+        return shown
+    values = [
+        json.dumps(turns[cid][position]) if cid in turns else None
+        for cid, position in zip(shown["comparison_id"].to_pylist(), shown["position"].to_pylist())
+    ]
+    return shown.append_column("turns", pa.array(values, pa.string()))
+
+
 def _memo_json(limit=50_000):
     cache = {}
 
@@ -387,13 +430,14 @@ def _groups(judgments, decode_conversation=json.loads, routed=False):
                 "id", "prompt_id", "prompt__conversation", "created_at"
             )
         }
+    turns = continued_turns(ids)
     start = 0
     for end in range(1, len(judgments) + 1):
         if end == len(judgments) or judgments[end].comparison_id != judgments[start].comparison_id:
             cid = judgments[start].comparison_id
             prompt_id, conversation, created_at = heads[cid]
             yield ComparisonGroup(cid, prompt_id, conversation, created_at, shown.get(cid, {}), judgments[start:end],
-                                  routing.get(cid))
+                                  routing.get(cid), turns.get(cid))
             start = end
 
 

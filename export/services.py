@@ -195,6 +195,8 @@ def _write_columnar(options, scope, page_size, writers, stats, balancers, report
     """The columnar path (export.columnar): Arrow tables a page at a time."""
     state = columnar_path.ColumnarState(options, balancers)
     for judgments, shown in selectors.read_ahead(selectors.judgment_pages(options, scope, page_size)):
+        if options.format == "dpo-chat":
+            shown = selectors.with_continued_turns(shown)  # multi-turn battles write the whole conversation
         for split, table in columnar_path.page_tables(state, judgments, shown, stats):
             writers[split].write_table(table)
             stats.rows[split] += table.num_rows

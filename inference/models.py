@@ -60,6 +60,15 @@ class ModelEndpoint(models.Model):
         "The name and display name always count.",
     )
     license = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(
+        max_length=100, blank=True, help_text="Who makes this model (e.g. a lab); shown after votes, counted on the sampling page."
+    )
+    private = models.BooleanField(
+        default=False, help_text="A private (hidden) variant under test: capped per provider in arenas; not yet released."
+    )
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this variant went public (empty: when it was added, unless private).",
+    )
     enabled = models.BooleanField(default=True, help_text="Off = outage: never drawn into new battles.")
     judge_method = models.CharField(
         max_length=16, choices=JudgeMethod.choices, blank=True, default="",
@@ -106,7 +115,7 @@ class ModelEndpoint(models.Model):
 
     def identity_markers(self):
         """Lower-case words whose presence in an answer reveals this model."""
-        words = [self.name, self.display_name, *self.identity_words]
+        words = [self.name, self.display_name, self.provider, *self.identity_words]
         return {w.strip().lower() for w in words if w and w.strip()}
 
 
@@ -122,6 +131,10 @@ class Prompt(models.Model):
     category = models.CharField(
         max_length=32, blank=True, db_index=True, help_text="coding, math, creative, general… (leaderboards per category)"
     )
+    language = models.CharField(
+        max_length=16, blank=True, db_index=True, help_text="Detected language code (e.g. en, fr); blank = too short to tell."
+    )
+    hard = models.BooleanField(default=False, db_index=True, help_text="A hard prompt: long, or complex by the tagger's rule.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .categories import categorize
+from .languages import detect_language, is_hard
 from .models import Prompt, Response, ResponsePool
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ def create_prompt(text, user=None, max_chars=None):
         raise ValueError("Type a prompt first: it is empty.")
     max_chars = max_chars or settings.ARENA_MAX_PROMPT_CHARS
     conversation = validate_conversation([{"role": "user", "content": text}], max_chars)
-    return Prompt.objects.create(conversation=conversation, category=categorize(text), created_by=user)
+    return Prompt.objects.create(
+        conversation=conversation, category=categorize(text), language=detect_language(text), hard=is_hard(text),
+        created_by=user,
+    )
 
 
 def request_responses(prompt, endpoints):

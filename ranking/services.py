@@ -142,10 +142,15 @@ class _Ledger:
 
 
 def _by_category(records):
+    """Boards by key: "" (all), the prompt category, "lang:<code>" per language, and "hard" prompts."""
     groups = {"": list(records)}
     for record in records:
         if record.category:
             groups.setdefault(record.category, []).append(record)
+        if getattr(record, "language", ""):
+            groups.setdefault(f"lang:{record.language}", []).append(record)
+        if getattr(record, "hard", False):
+            groups.setdefault("hard", []).append(record)
     return groups
 
 

@@ -118,7 +118,28 @@ def arena(tiny_model_dirs):
     return arena
 
 
-MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4"]
+@pytest.fixture
+def arena_k4(tiny_model_dirs, tmp_path_factory):
+    """An open K=4 arena with four tiny real models (two more seeds), names easy to spot in a leak."""
+    from arena.models import Arena
+
+    root = tmp_path_factory.mktemp("models4")
+    paths = [*tiny_model_dirs, *(build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (2, 3))]
+    names = [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4"),
+             ("vorpalyn-tz5", "Vorpalyn TZ5"), ("brindlewick-j9", "Brindlewick J9")]
+    providers = ["Obsidra AI", "Obsidra AI", "Korvane", "Korvane"]
+    endpoints = [
+        ModelEndpoint.objects.create(
+            name=name, display_name=display, provider=provider, path=str(path), generation_params=TINY_PARAMS
+        )
+        for path, (name, display), provider in zip(paths, names, providers)
+    ]
+    arena = Arena.objects.create(name="Four-way arena", slug="four", k=4, sample_prompts=["Say hello."])
+    arena.endpoints.add(*endpoints)
+    return arena
+
+
+MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4", "vorpalyn", "tz5", "brindlewick", "obsidra", "korvane"]
 _RANDOM_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")
 
 
@@ -127,6 +148,49 @@ def leaked_model_names(text):
     session keys): one of 64 random characters holds "qx7" about once in a few hundred pages."""
     lowered = _RANDOM_TOKEN.sub("", text).lower()
     return [marker for marker in MODEL_NAME_MARKERS if marker in lowered]
+
+
+@pytest.fixture
+def voter(make_user):
+    return make_user("voter")
+
+
+@pytest.fixture
+def api(voter):
+    """The voter on the REST API."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(voter)
+    return client
+
+
+@pytest.fixture
+def web(client, voter):
+    """The voter on the pages."""
+    client.force_login(voter)
+    return client
+
+
+def battle_finished(api, battle_id):
+    """The battle's API body once every answer of its latest turn is in (done or failed)."""
+    return wait_for(lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="the answers")
+
+
+def assert_anonymous(text):
+    leaked = leaked_model_names(text)
+    assert not leaked, f"model identity {leaked} leaked before the vote"
+
+
+def scan_until_finished(web, api, battle_url, battle_id):
+    """Every page, htmx poll and API body of a battle while its models write, until done: no names."""
+    while True:
+        for response in (web.get(battle_url), web.get(battle_url, HTTP_HX_REQUEST="true"),
+                         api.get(f"/api/battles/{battle_id}/")):
+            assert response.status_code == 200
+            assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
+        if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
+            return
 
 
 @pytest.fixture

@@ -11,40 +11,9 @@ from rest_framework.test import APIClient
 from annotation.models import Judgment
 from arena.models import Battle
 from inference.models import ModelEndpoint, Response
-from tests.conftest import leaked_model_names, wait_for
+from tests.conftest import assert_anonymous, battle_finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
-
-
-@pytest.fixture
-def voter(make_user):
-    return make_user("voter")
-
-
-@pytest.fixture
-def api(voter):
-    client = APIClient()
-    client.force_authenticate(voter)
-    return client
-
-
-@pytest.fixture
-def web(client, voter):
-    client.force_login(voter)
-    return client
-
-
-def _finished(api, battle_id):
-    def check():
-        body = api.get(f"/api/battles/{battle_id}/").json()
-        return body if body["finished"] else None
-
-    return wait_for(check, what="both answers")
-
-
-def _assert_anonymous(text):
-    leaked = leaked_model_names(text)
-    assert not leaked, f"model identity {leaked} leaked before the vote"
 
 
 def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
@@ -53,7 +22,7 @@ def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
     battle_id = created.json()["id"]
     assert [s["model"] for s in created.json()["sides"]] == [None, None]
 
-    body = _finished(api, battle_id)
+    body = battle_finished(api, battle_id)
     assert [s["status"] for s in body["sides"]] == ["done", "done"]
     assert all(s["text"] for s in body["sides"])
     assert body["votable"] and body["vote"] is None
@@ -84,12 +53,12 @@ def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
 def test_nothing_before_the_vote_names_a_model(api, web, arena):
     page = web.get(reverse("arena:home"))
     assert page.status_code == 200
-    _assert_anonymous(page.content.decode())
+    assert_anonymous(page.content.decode())
 
     started = web.post(reverse("arena:start_arena_battle", args=[arena.slug]), {"prompt": "a red bird"})
     assert started.status_code == 302
     for header, value in started.items():
-        _assert_anonymous(f"{header}: {value}")
+        assert_anonymous(f"{header}: {value}")
     battle_url = started["Location"]
     battle_id = re.search(r"/b/([0-9a-f-]+)/", battle_url).group(1)
 
@@ -103,12 +72,12 @@ def test_nothing_before_the_vote_names_a_model(api, web, arena):
         ):
             assert response.status_code == 200
             text = "".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode()
-            _assert_anonymous(text)
+            assert_anonymous(text)
             seen.append(text)
         if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
             break
     final = web.get(battle_url).content.decode()
-    _assert_anonymous(final)
+    assert_anonymous(final)
     assert 'data-shortcut="a"' in final and "disabled" not in final.split('id="vote-buttons"')[1].split(">")[0]
 
     voted = web.post(reverse("arena:vote", args=[battle_id]), {"choice": "b"}, HTTP_HX_REQUEST="true")
@@ -120,7 +89,7 @@ def test_nothing_before_the_vote_names_a_model(api, web, arena):
 
 def test_a_retried_vote_is_idempotent_and_a_different_one_is_refused(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "one two three"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     url = f"/api/battles/{battle_id}/vote/"
     assert api.post(url, {"choice": "tie"}, format="json").status_code == 201
     again = api.post(url, {"choice": "tie"}, format="json")
@@ -133,7 +102,7 @@ def test_a_retried_vote_is_idempotent_and_a_different_one_is_refused(api, arena)
 
 def test_both_bad_is_a_tie_with_the_flag(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "cold rain"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "both_bad"}, format="json").status_code == 201
     judgment = Judgment.objects.get()
     assert judgment.ranking == [[0, 1]] and judgment.none_acceptable
@@ -177,7 +146,7 @@ def test_votes_that_cannot_count(api, arena, make_user):
     bad_choice = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "left"}, format="json")
     assert bad_choice.status_code == 400 and "choice" in bad_choice.json()["detail"]
 
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     assert not Judgment.objects.exists()
     anonymous = APIClient().post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json")
     assert anonymous.status_code in (401, 403)
@@ -185,7 +154,7 @@ def test_votes_that_cannot_count(api, arena, make_user):
 
 def test_a_vote_before_the_answers_exist_is_refused(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "slow river"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     # Put one answer back mid-stream (the worker is done with it, so nothing races this).
     battle = Battle.objects.get(public_id=battle_id)
     Response.objects.filter(slots__comparison=battle.comparison, slots__position=1).update(
@@ -202,7 +171,7 @@ def test_a_failed_generation_is_shown_plainly_and_blocks_the_vote(api, web, aren
     broken = ModelEndpoint.objects.create(name="broken-model", path="/nonexistent/model/dir")
     arena.endpoints.set([broken, arena.endpoints.first()])
     battle_id = api.post("/api/battles/", {"prompt": "dark cloud"}, format="json").json()["id"]
-    body = _finished(api, battle_id)
+    body = battle_finished(api, battle_id)
     assert body["failed"] and not body["votable"]
     failed = [s for s in body["sides"] if s["status"] == "failed"]
     assert len(failed) == 1 and "cannot be voted on" in failed[0]["message"] and failed[0]["text"] == ""
@@ -222,7 +191,7 @@ def test_a_failed_generation_is_shown_plainly_and_blocks_the_vote(api, web, aren
 def test_the_leaderboard_page_shows_votes(api, web, arena):
     assert "No votes yet" in web.get(reverse("arena:leaderboard")).content.decode()
     battle_id = api.post("/api/battles/", {"prompt": "warm light"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json")
     wait_for(lambda: api.get("/api/leaderboard/").json()["judgment_count"] == 1, what="ratings")
     page = web.get(reverse("arena:leaderboard")).content.decode()
@@ -237,7 +206,7 @@ def test_the_leaderboard_page_shows_votes(api, web, arena):
 
 def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "who are you"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     battle = Battle.objects.get(public_id=battle_id)
     # As if model B had answered "I am Quillon, ..." (its display-name word is an identity marker).
     endpoint = battle.comparison.slots.get(position=1).response.endpoint
@@ -251,7 +220,7 @@ def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, 
 
     # A blind vote afterwards is rated; the non-blind one never is.
     second = api.post("/api/battles/", {"prompt": "blue sky"}, format="json").json()["id"]
-    _finished(api, second)
+    battle_finished(api, second)
     api.post(f"/api/battles/{second}/vote/", {"choice": "a"}, format="json")
     board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
     assert sum(row["n"] for row in board["rows"]) == 2  # one blind judgment, counted for each side
@@ -283,7 +252,7 @@ def test_one_voter_cannot_flood_the_workers(api, arena, settings):
     first = api.post("/api/battles/", {"prompt": "fish"}, format="json").json()["id"]
     # Hold the first battle "generating" whatever the worker does, so the limit is certain to apply.
     battle = Battle.objects.get(public_id=first)
-    _finished(api, first)
+    battle_finished(api, first)
     Response.objects.filter(slots__comparison=battle.comparison).update(status=Response.Status.RUNNING)
     second = api.post("/api/battles/", {"prompt": "bird"}, format="json")
     assert second.status_code == 429 and "still being answered" in second.json()["detail"]
@@ -300,7 +269,7 @@ def test_simultaneous_retries_of_one_vote_store_one_judgment(api, arena):
     from arena import services
 
     battle_id = api.post("/api/battles/", {"prompt": "stone road"}, format="json").json()["id"]
-    _finished(api, battle_id)
+    battle_finished(api, battle_id)
     battle = Battle.objects.get(public_id=battle_id)
 
     def vote(_):

@@ -45,12 +45,20 @@ MATRIX = {
     "arena:start_arena_battle": ("POST", "/arena/{arena}/battles/", (LOGIN, 400, 400, 400)),
     "arena:battle": ("GET", "/arena/b/{battle}/", (LOGIN, 200, 404, 404)),
     "arena:vote": ("POST", "/arena/b/{battle}/vote/", (LOGIN, 400, 404, 404)),
+    "arena:follow_up": ("POST", "/arena/b/{battle}/follow-up/", (LOGIN, 400, 404, 404)),
     "arena:leaderboard": ("GET", "/arena/leaderboard/", (200, 200, 200, 200)),
+    "arena:top_flip": ("GET", "/arena/leaderboard/top-flip/", (200, 200, 200, 200)),
+    "arena:sampling": ("GET", "/arena/sampling/", (200, 200, 200, 200)),
+    "arena:my_board": ("GET", "/arena/me/", (LOGIN, 200, 200, 200)),
+    "arena:integrity": ("GET", "/arena/integrity/", (LOGIN, 403, 403, 200)),
+    # (an empty form names no voter: 404 for an admin)
+    "arena:integrity_action": ("POST", "/arena/integrity/exclude/", (LOGIN, 403, 403, 404)),
     "arena:leaderboard_image": ("GET", "/arena/leaderboard/intervals.png", (200, 200, 200, 200)),
     # arena API
     "api-battles": ("POST", "/api/battles/", (401, 400, 400, 400)),
     "api-battle": ("GET", "/api/battles/{battle}/", (401, 200, 404, 404)),
     "api-vote": ("POST", "/api/battles/{battle}/vote/", (401, 400, 404, 404)),
+    "api-follow-up": ("POST", "/api/battles/{battle}/follow-up/", (401, 400, 404, 404)),
     "api-leaderboard": ("GET", "/api/leaderboard/", (200, 200, 200, 200)),
     "judges_api:scorecard": ("GET", "/api/judges/scorecard/", (401, 403, 403, 200)),
     # campaign pages
@@ -140,6 +148,13 @@ ADMIN_MATRIX = [
     ("admin:accounts_signuppolicy_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # one row, edited
     ("admin:accounts_signuppolicy_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     ("admin:annotation_routingdecision_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # the router writes them
+    # the arena's record of retirements, matchmaking changes and exclusions is never deleted; changes and
+    # exclusions are written by the system and the integrity report, not added by hand
+    ("admin:arena_retirement_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:arena_arenachange_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:arena_arenachange_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:arena_voterexclusion_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
+    ("admin:arena_voterexclusion_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     ("admin:*_add", STAFF_ONLY),
     ("admin:*_change", STAFF_ONLY),
     ("admin:*_history", STAFF_ONLY),
@@ -202,6 +217,9 @@ def world(make_user):
     from annotation import queues
     from annotation.models import Adjudication, AnnotatorProfile, AnnotatorStanding, CampaignRouting, RoutingDecision
     from annotation.services import record_judgment
+    from django.contrib.auth import get_user_model
+
+    from arena import board as arena_board
     from arena import services as arena_services
     from arena.models import Arena
     from export import services as export_services
@@ -232,6 +250,8 @@ def world(make_user):
     CampaignRouting.objects.create(campaign=campaign)
     RoutingDecision.objects.create(item=assignment.item, destination="human", policy="all", reason="a test")
     ComparisonFeatures.objects.create(comparison=assignment.item.comparison, features={}, version="test")
+    arena_board.retire_model(ModelEndpoint.objects.create(name="door-old", path="/nowhere"), "Replaced.")
+    arena_board.exclude_voter(get_user_model().objects.create_user("door-fan"), "A test exclusion.")
     Token.objects.create(user=users["annotator"])
     SignupPolicy.objects.update_or_create(pk=1, defaults={"mode": "invite"})
     invitation = account_services.create_invitation(users["admin"])

@@ -1,6 +1,7 @@
 // Campaign annotation: rank with drag-and-drop or the keyboard (tie groups), pairwise keys, checks before
 // a submit, a toast with undo, and announcements for screen readers (#announce, an ARIA live region).
 // Each .rank-widget keeps tiers of screen slots (0 = "A"), best first, in its hidden input as JSON.
+// The same widget ranks a K-wise arena battle (the widget inside the battle's vote form).
 (() => {
   const widgets = new Map();
   let active = null;
@@ -295,6 +296,7 @@
     }
     if (e.target.matches("input:not([type=radio]):not([type=checkbox]), textarea, select, [contenteditable]")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (active && active.el.closest("fieldset:disabled")) return; // an arena battle still streaming its answers
     const key = e.key.toLowerCase();
     if (key === "u" && document.querySelector("#undo-last, #toast-undo, #queue-done button")) {
       e.preventDefault();

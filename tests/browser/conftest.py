@@ -60,3 +60,28 @@ def page(browser):
     page = browser.new_page()
     yield page
     page.close()
+
+
+def no_names(html):
+    """Fail when a page shown before the vote names a model or provider."""
+    from tests.conftest import leaked_model_names
+
+    leaked = leaked_model_names(html)
+    assert not leaked, f"model identity leaked before the vote: {leaked}"
+
+
+def log_in(page, live_server, username, password):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def start_battle(page, live_server, slug, prompt, username=None, password=None):
+    """(Log in and) open the arena, type the prompt and send it with Ctrl+Enter; waits for the battle page."""
+    if username:
+        log_in(page, live_server, username, password)
+    page.goto(f"{live_server.url}/arena/{slug}/")
+    page.fill("#prompt", prompt)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url("**/arena/b/**")

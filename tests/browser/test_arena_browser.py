@@ -2,14 +2,11 @@
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, leaked_model_names
+from tests.browser.conftest import no_names
+from tests.conftest import TEST_OUTPUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
 
-
-def _no_names(html):
-    leaked = leaked_model_names(html)
-    assert not leaked, f"model identity leaked before the vote: {leaked}"
 
 
 def test_a_battle_in_the_browser(page, live_server, arena, make_user):
@@ -21,7 +18,7 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
     page.wait_for_selector("#prompt")
-    _no_names(page.content())
+    no_names(page.content())
 
     page.fill("#prompt", "the moon is bright")
     page.keyboard.press("Control+Enter")  # the prompt box's send shortcut
@@ -38,7 +35,7 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     toggle.click()
     assert page.locator(".side").first.locator(".answer:not([hidden])").get_attribute("class") != shown
     toggle.click()
-    _no_names(page.content())
+    no_names(page.content())
     page.screenshot(path=str(TEST_OUTPUT / "arena-before-vote.png"), full_page=True)
 
     # A second tab keeps the leaderboard open; it must pick up the vote without a reload.
