@@ -13,6 +13,7 @@ import re
 from annotation.judges import FLIP_TAG
 from annotation.models import ComparisonSlot, Judgment
 from inference.categories import categorize
+from inference.languages import complexity
 from inference.services import backend_for
 
 from .models import ComparisonFeatures
@@ -57,20 +58,18 @@ _FORMAT_SOME = re.compile(r"\b(list|bullet|steps|numbered|paragraph|short|brief|
 def heuristic_tags(text):
     """The five tags from keyword rules: transparent, instant, and never missing."""
     text = text or ""
-    words = len(text.split())
     category = categorize(text)
     if category in ("coding", "math", "creative"):
         domain = category
     else:
         domain = next((name for name, pattern in (("health", _HEALTH), ("legal", _LEGAL), ("finance", _FINANCE),
                                                    ("science", _SCIENCE)) if pattern.search(text)), "general")
-    asks = text.count("?") + len(re.findall(r"\b(and then|also|then|additionally|each|every|compare)\b", text, re.I))
     return {
         "domain": domain,
         "expertise": "expert" if _EXPERT.search(text) else ("some" if domain in ("coding", "math", "science",
                                                                                   "legal", "health") else "none"),
         "safety": "high" if _SAFETY_HIGH.search(text) else ("moderate" if _SAFETY_MODERATE.search(text) else "none"),
-        "complexity": "complex" if words > 80 or asks >= 3 else ("moderate" if words > 25 or asks >= 1 else "simple"),
+        "complexity": complexity(text),  # the same rule the arena's hard-prompt board uses
         "format": "strict" if _FORMAT_STRICT.search(text) else ("some" if _FORMAT_SOME.search(text) else "none"),
     }
 
