@@ -6,12 +6,14 @@ from urllib.parse import urlencode
 
 from annotation.models import Judgment
 from inference.models import Response
+from inference.selectors import retrying
 from inference.categories import CATEGORIES
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import vote_choice
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
+RETRY_MESSAGE = "The worker writing this answer stopped; the answer is being written again."
 
 
 def battle_payload(battle, user):
@@ -21,12 +23,14 @@ def battle_payload(battle, user):
     for slot in slots:
         response = slot.response
         failed = response.status == Response.Status.FAILED
+        retried = retrying(response)
         sides.append(
             {
                 "position": slot.position_label,
                 "status": response.status,
                 "text": "" if failed else response.text,
-                "message": FAILED_MESSAGE if failed else "",
+                "message": FAILED_MESSAGE if failed else RETRY_MESSAGE if retried else "",
+                "retrying": retried,
                 # Revealed only once this voter has voted.
                 "model": str(response.endpoint) if judgment else None,
             }

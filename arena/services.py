@@ -6,7 +6,7 @@ from django.db import transaction
 
 from annotation.services import create_comparison, record_judgment
 from inference.models import Response
-from inference.selectors import pooled_answers_for
+from inference.selectors import in_progress, pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
@@ -62,14 +62,10 @@ def start_battle(arena, voter, prompt_text):
     pair = draw_pair(arena)
     text = (prompt_text or "").strip()
     # One person (or script) cannot flood the workers: a few battles generating at a time.
+    # A battle stranded by a dead worker does not count (the sweeper queues it again).
     limit = settings.ARENA_MAX_OPEN_BATTLES
     generating = (
-        Battle.objects.filter(
-            voter=voter,
-            comparison__slots__response__status__in=[Response.Status.PENDING, Response.Status.RUNNING],
-        )
-        .distinct()
-        .count()
+        Battle.objects.filter(in_progress("comparison__slots__response__"), voter=voter).distinct().count()
     )
     if generating >= limit:
         raise TooManyOpenBattles(
