@@ -228,20 +228,26 @@ def live_refit():
     with _ledger_lock:
         state = cache.get_many([EPOCH_KEY, FULL_READ_KEY])
         epoch = state.get(EPOCH_KEY)
-        ledger, changed = _ledger, None
-        if ledger is not None and ledger.epoch == epoch and ledger.agrees_with(state.get(FULL_READ_KEY)):
-            changed = _catch_up(ledger)
-        if changed is None:
-            ledger = _ledger = _read_all(epoch)
-            changed = set(ledger.boards)
-        changed.add("")
-        light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
-        bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
-        written = []
-        for category in sorted(changed):
-            written += _fit_views(ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch)
-        _live_refits += 1
-        _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
+        try:
+            ledger, changed = _ledger, None
+            if ledger is not None and ledger.epoch == epoch and ledger.agrees_with(state.get(FULL_READ_KEY)):
+                changed = _catch_up(ledger)
+            if changed is None:
+                ledger = _ledger = _read_all(epoch)
+                changed = set(ledger.boards)
+            changed.add("")
+            light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
+            bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
+            written = []
+            for category in sorted(changed):
+                written += _fit_views(ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch)
+            _live_refits += 1
+            _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
+        except BaseException:
+            # Failed midway (a dropped database connection, a worker shutting down): the ledger
+            # may hold votes it never fitted, or part of a batch. Forget it; the next refit reads all.
+            _ledger = None
+            raise
         return written
 
 
@@ -361,7 +367,9 @@ def _fit_views(board, category, bootstrap, light, epoch):
 
 def _style_features(board):
     """(votes' ranked models, 4) raw style counts in the board's flattened order."""
-    rids = np.frombuffer(board.responses, dtype=np.int64)
+    # A copy, not a view: a view kept alive (e.g. by a failed refit's traceback) would lock the
+    # array's buffer, and the next vote could not be appended to it.
+    rids = np.array(board.responses, dtype=np.int64)
     return _STYLE.lookup(rids)
 
 

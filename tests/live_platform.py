@@ -88,12 +88,12 @@ class LivePlatform:
         wait_until(lambda: self._ready(process, log), 90, f"worker {name}")
         return process
 
-    def start_web(self, workers=1, threads=4):
+    def start_web(self, workers=1, threads=4, **extra_env):
         self.web_port = free_port()
         log = self.workdir / "web.log"
         process = self._spawn(
             [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"], log, {})
+             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"], log, extra_env)
         wait_until(lambda: self._ready(process, log, self.url("/healthz")), 60, "gunicorn")
         return process
 
@@ -142,3 +142,22 @@ class LivePlatform:
 def database_url(settings_dict):
     db = settings_dict
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def finished_battles(arena, voter, count, endpoints):
+    """``count`` battles of ``voter`` whose two answers are already written, made in a few bulk
+    inserts (fault tests and benches vote on hundreds)."""
+    from annotation.models import Comparison, ComparisonSlot
+    from arena.models import Battle
+    from inference.models import Prompt, Response
+
+    prompts = Prompt.objects.bulk_create(
+        Prompt(conversation=[{"role": "user", "content": f"Question {i} for {voter.username}."}]) for i in range(count))
+    responses = Response.objects.bulk_create(
+        Response(prompt=prompt, endpoint=endpoint, status="done", text=f"answer {side} . the sun is warm")
+        for prompt in prompts for side, endpoint in enumerate(endpoints))
+    comparisons = Comparison.objects.bulk_create(Comparison(prompt=prompt, k=2) for prompt in prompts)
+    ComparisonSlot.objects.bulk_create(
+        ComparisonSlot(comparison=comparison, position=side, response=responses[2 * i + side])
+        for i, comparison in enumerate(comparisons) for side in (0, 1))
+    return Battle.objects.bulk_create(Battle(arena=arena, comparison=c, voter=voter) for c in comparisons)
