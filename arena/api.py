@@ -42,7 +42,7 @@ class BattleListView(APIView):
             raise Throttled(detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"prompt": [str(exc)]}) from exc
-        payload = selectors.battle_payload(battle, request.user)
+        payload = selectors.battle_payload(battle, request.user, judgment=None)
         return Response(BattleSerializer(payload).data, status=status.HTTP_201_CREATED)
 
 
@@ -64,10 +64,10 @@ class VoteView(APIView):
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            _, created = services.cast_vote(battle, request.user, **data.validated_data)
+            judgment, created = services.cast_vote(battle, request.user, **data.validated_data)
         except (JudgmentConflict, services.BattleNotReady) as exc:
             raise Conflict(str(exc)) from exc
-        payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
+        payload = BattleSerializer(selectors.battle_payload(battle, request.user, judgment)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -10,15 +10,20 @@ from inference.selectors import retrying
 from inference.categories import CATEGORIES
 from ranking.selectors import latest_snapshot, rated_categories
 
-from .services import vote_choice
+from .services import shown_slots, vote_choice
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
 RETRY_MESSAGE = "The worker writing this answer stopped; the answer is being written again."
 
 
-def battle_payload(battle, user):
-    slots = battle.comparison.slots.select_related("response__endpoint").order_by("position")
-    judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
+_UNKNOWN = object()
+
+
+def battle_payload(battle, user, judgment=_UNKNOWN):
+    """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
+    slots = shown_slots(battle)
+    if judgment is _UNKNOWN:
+        judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
     sides = []
     for slot in slots:
         response = slot.response

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.models import ComparisonSlot
 from annotation.services import create_comparison, record_judgment
 from inference.models import Response
 from inference.selectors import in_progress, pooled_answers_for
@@ -85,11 +86,23 @@ def start_battle(arena, voter, prompt_text):
 
 
 def get_battle(public_id, user):
-    """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
+    """The battle if it was shown to this user, otherwise BattleNotFound (no hint whether it
+    exists). One query reads the battle with its prompt, arena and slots' answers and models
+    (``battle.shown_slots``, in position order): the vote and the page need nothing more."""
     try:
-        return Battle.objects.select_related("comparison", "arena").get(public_id=public_id, voter=user)
-    except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
-        raise BattleNotFound("No battle with this id is open to you.") from None
+        slots = list(
+            ComparisonSlot.objects.select_related("response__endpoint", "comparison__prompt", "comparison__battle__arena")
+            .filter(comparison__battle__public_id=public_id, comparison__battle__voter=user)
+            .order_by("position")
+        )
+    except ValidationError:  # a malformed id is just another unknown one
+        slots = []
+    if not slots:
+        raise BattleNotFound("No battle with this id is open to you.")
+    battle = slots[0].comparison.battle
+    battle.comparison = slots[0].comparison
+    battle.shown_slots = slots
+    return battle
 
 
 def cast_vote(battle, voter, choice, rationale=""):
@@ -101,25 +114,34 @@ def cast_vote(battle, voter, choice, rationale=""):
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
-    responses = list(Response.objects.filter(slots__comparison=battle.comparison).select_related("endpoint"))
+    responses = [slot.response for slot in shown_slots(battle)]
     statuses = {r.status for r in responses}
     if Response.Status.FAILED in statuses:
         raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
     if statuses != {Response.Status.DONE}:
         raise BattleNotReady("Both answers must finish before you vote; please wait a moment.")
-    with transaction.atomic():
-        judgment, created = record_judgment(
-            battle.comparison,
-            VOTES[choice]["ranking"],
-            annotator=voter,
-            # Names are revealed only after this vote, unless an answer gave its model away.
-            identities_hidden=not answers_reveal_identity(responses),
-            none_acceptable=VOTES[choice]["none_acceptable"],
-            rationale=rationale,
-        )
-        if created:
-            request_refit()
+    # One INSERT (autocommit): the rank update is queued once it is stored.
+    judgment, created = record_judgment(
+        battle.comparison,
+        VOTES[choice]["ranking"],
+        annotator=voter,
+        # Names are revealed only after this vote, unless an answer gave its model away.
+        identities_hidden=not answers_reveal_identity(responses),
+        none_acceptable=VOTES[choice]["none_acceptable"],
+        rationale=rationale,
+    )
+    if created:
+        request_refit()
     return judgment, created
+
+
+def shown_slots(battle):
+    """The battle's slots in position order, with answers and models (loaded by get_battle)."""
+    slots = getattr(battle, "shown_slots", None)
+    if slots is None:
+        slots = battle.shown_slots = list(
+            battle.comparison.slots.select_related("response__endpoint").order_by("position"))
+    return slots
 
 
 def answers_reveal_identity(responses):

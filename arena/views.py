@@ -65,7 +65,8 @@ def battle(request, public_id):
 def vote(request, public_id):
     try:
         battle = services.get_battle(public_id, request.user)
-        services.cast_vote(battle, request.user, request.POST.get("choice", ""), request.POST.get("rationale", ""))
+        judgment, _ = services.cast_vote(battle, request.user, request.POST.get("choice", ""),
+                                         request.POST.get("rationale", ""))
     except services.BattleNotFound as exc:
         return _problem(request, str(exc), 404)
     except (JudgmentConflict, services.BattleNotReady) as exc:
@@ -74,7 +75,7 @@ def vote(request, public_id):
         return _problem(request, str(exc), 400)
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
-    return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})
+    return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user, judgment)})
 
 
 def _board(request):

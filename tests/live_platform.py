@@ -2,6 +2,7 @@
 port (never the shared one), gunicorn, Celery workers and beat, all on the test database. Tests
 kill and restart these processes; nothing here touches the shared Redis."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,8 +13,43 @@ import time
 import urllib.request
 from pathlib import Path
 
+from inference.openai_server import ChatCompletionsHandler
+
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "default,inference,ranking,export"
+WORDS = "the river runs down to the sea and the wind is warm".split()
+
+
+class CannedAnswers(ChatCompletionsHandler):
+    """An OpenAI-compatible chat stream of a canned answer (``words`` words, one every ``delay``
+    seconds) and no model: for tests and benches that need answers, not generation."""
+
+    delay = 0.0
+    words = 24
+
+    def complete(self, body, path, messages):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(delta, finish=None):
+            payload = {"id": "chatcmpl-canned", "object": "chat.completion.chunk", "created": int(time.time()),
+                       "model": body["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+            self.wfile.flush()
+
+        try:
+            chunk({"role": "assistant"})
+            for i in range(self.words):
+                chunk({"content": ("" if i == 0 else " ") + WORDS[i % len(WORDS)]})
+                time.sleep(self.delay)
+            chunk({}, finish="stop")
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the worker that asked was killed
 
 
 def free_port():
@@ -50,8 +86,8 @@ class LivePlatform:
             CELERY_RESULT_BACKEND=self.redis_url,
             CACHE_URL=self.redis_url,
             PYTHONUNBUFFERED="1",
-            **{key: str(value) for key, value in settings.items()},
         )
+        self.env.update({key: str(value) for key, value in settings.items()})
 
     # -- Redis -------------------------------------------------------------------------------
     def start_redis(self):

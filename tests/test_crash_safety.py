@@ -6,7 +6,6 @@ Heartbeat and sweeper intervals are shortened through their settings; everything
 production path. Answers stream from a loopback OpenAI-compatible server one word at a time, so
 "mid-generation" is a state the test can wait for rather than a race."""
 
-import json
 import time
 
 import pytest
@@ -18,49 +17,23 @@ from annotation.models import Judgment
 from arena.models import Arena, Battle
 from arena.selectors import RETRY_MESSAGE
 from inference.models import ModelEndpoint, Response
-from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
+from inference.openai_server import OpenAICompatibleServer
 from ranking.models import RatingSnapshot
 from tests.conftest import _database_url, leaked_model_names
-from tests.live_platform import LivePlatform, wait_until
+from tests.live_platform import WORDS, CannedAnswers, LivePlatform, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # Short enough for a test; the defaults (10 s / 40 s / 15 s / 60 s) say "about a minute".
 SHORT = dict(WORKER_HEARTBEAT_SECONDS=0.5, WORKER_STALE_AFTER_SECONDS=5, SWEEP_STRANDED_SECONDS=2,
              INFERENCE_REQUEUE_PENDING_SECONDS=5, RANKING_FULL_REFIT_SECONDS=3600)
-WORDS = "the river runs down to the sea and the wind is warm".split()
 
 
-class SlowAnswers(ChatCompletionsHandler):
-    """Streams a canned answer, a word every ``delay`` seconds (no model: the test measures nothing
-    of generation, it only needs an answer that is still being written)."""
+class SlowAnswers(CannedAnswers):
+    """A word every 0.3 s: slow enough to kill a worker mid-answer (no model: the test measures
+    nothing of generation, it only needs an answer that is still being written)."""
 
     delay = 0.3
-    words = 24
-
-    def complete(self, body, path, messages):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-
-        def chunk(delta, finish=None):
-            payload = {"id": "chatcmpl-slow", "object": "chat.completion.chunk", "created": int(time.time()),
-                       "model": body["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-            self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
-            self.wfile.flush()
-
-        try:
-            chunk({"role": "assistant"})
-            for i in range(self.words):
-                chunk({"content": ("" if i == 0 else " ") + WORDS[i % len(WORDS)]})
-                time.sleep(self.delay)
-            chunk({}, finish="stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-        except OSError:
-            pass  # the worker that asked was killed
 
 
 @pytest.fixture
