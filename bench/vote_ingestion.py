@@ -23,7 +23,7 @@ import http.client
 import json
 import multiprocessing
 import os
-import statistics
+import signal
 import subprocess
 import sys
 import threading
@@ -110,6 +110,43 @@ def summary(name, out, wall):
 
 # -- the bench -----------------------------------------------------------------------------------------
 
+def in_process(platform, arena, endpoints, voter, token, n):
+    """One thread, Django's test client, no network to the web server: database queries per
+    vote, and wall and CPU time per vote against GET /healthz. Steadier than the HTTP loops on a
+    shared machine, and the figure to compare before/after a change of the vote path."""
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from config.celery import app
+    from tests.live_platform import finished_battles
+
+    app.conf.broker_url = platform.redis_url  # refits queue to the platform's worker
+    battles = finished_battles(arena, voter, n + 20, endpoints)
+    cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": platform.redis_url}}
+    with override_settings(CACHES=cache):
+        client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+
+        def vote(battle):
+            response = client.post(f"/api/battles/{battle.public_id}/vote/", {"choice": "a"},
+                                   content_type="application/json")
+            assert response.status_code == 201, response.content
+
+        for battle in battles[:20]:
+            vote(battle)  # warm: connections, URL resolver, first refit
+        queries = []
+        with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+            vote(battles[20])
+        figures = {}
+        for name, run in (("vote", lambda: [vote(b) for b in battles[21:n + 20]]),
+                          ("healthz", lambda: [client.get("/healthz") for _ in range(n - 1)])):
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            figures[name] = ((time.perf_counter() - wall) / (n - 1) * 1000, (time.process_time() - cpu) / (n - 1) * 1000)
+    print(f"in-process, one thread: a vote takes {len(queries)} database queries, "
+          f"{figures['vote'][0]:.2f} ms wall / {figures['vote'][1]:.2f} ms CPU; GET /healthz "
+          f"{figures['healthz'][0]:.2f} ms / {figures['healthz'][1]:.2f} ms; load {' '.join(loadavg())}", flush=True)
+    return n + 20
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=32)
@@ -122,6 +159,7 @@ def main():
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="nice level of the Celery worker (refits yield the CPU to web processes)")
     parser.add_argument("--profile", default="", help="py-spy SVG of one gunicorn worker during the closed loop")
+    parser.add_argument("--in-process-votes", type=int, default=200)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -205,6 +243,8 @@ def _run(args, database_url, workdir):
     battles = {user.pk: api_battles[user.pk] + finished_battles(
         arena, user, args.votes_per_client + open_per_client - len(api_battles[user.pk]), endpoints) for user in users}
 
+    in_process_votes = in_process(platform, arena, endpoints, users[0], tokens[0], args.in_process_votes)
+
     # 2. Baseline: a trivial endpoint through the same gunicorn, same clients.
     per_client = max(50, args.votes_per_client // 2)
     out, wall = run_clients(platform.web_port, [(token, [("GET", "/healthz", None)] * per_client) for token in tokens])
@@ -215,7 +255,7 @@ def _run(args, database_url, workdir):
     if args.profile:
         pids = subprocess.run(["pgrep", "-P", str(platform.processes[0].pid)], capture_output=True, text=True).stdout.split()
         profiler = subprocess.Popen(["py-spy", "record", "-o", args.profile, "--pid", pids[0], "--rate", "200", "--format", "raw" if args.profile.endswith(".txt") else "flamegraph",
-                                     "--duration", "30", "--nonblocking"], stdout=subprocess.DEVNULL,
+                                     "--duration", "600", "--nonblocking", *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else [])], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.STDOUT)
         time.sleep(1)
     vote = json.dumps({"choice": "a"})
@@ -223,9 +263,9 @@ def _run(args, database_url, workdir):
              for user, token in zip(users, tokens)]
     out, wall = run_clients(platform.web_port, plans)
     closed = summary(f"closed loop, {args.clients} clients", out, wall)
-    accepted = sum(1 for status, _, _ in out if status in (200, 201))
+    accepted = in_process_votes + sum(1 for status, _, _ in out if status in (200, 201))
     if profiler:
-        profiler.terminate()
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output on an interrupt
         profiler.wait()
 
     # 4. Open loop at a fixed rate.
