@@ -56,8 +56,6 @@ def request_refit():
 
     The task clears the flag before it reads the judgments, so a vote that lands
     during a refit queues the next one and is never missed."""
-    from .tasks import live_refit
-
     try:
         queue = cache.add(REFIT_QUEUED_KEY, 1, timeout=60)
     except (RedisError, OSError) as exc:  # the cache is down: the vote still stands
