@@ -125,3 +125,35 @@ class AdjudicationAdmin(admin.ModelAdmin):
 @admin.register(AnnotatorProfile)
 class AnnotatorProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "opted_in", "expertise", "languages", "updated_at"]
+
+
+from .models import CampaignRouting, RoutingDecision  # noqa: E402
+
+
+@admin.register(CampaignRouting)
+class CampaignRoutingAdmin(admin.ModelAdmin):
+    """Routing settings; the campaign's routing page checks them the same way and applies them at once."""
+
+    list_display = ["campaign", "enabled", "policy", "budget_text", "audit", "refit_every", "model_version", "fitted_at"]
+    list_filter = ["enabled", "policy"]
+    readonly_fields = ["model_version", "fit_cutoff", "labels_at_fit", "fitted_at", "estimates", "updated_at"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "judges":
+            kwargs["queryset"] = db_field.remote_field.model.objects.exclude(judge_method="")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(RoutingDecision)
+class RoutingDecisionAdmin(admin.ModelAdmin):
+    """Where each routed item went and why: the router writes these, so they are read-only here."""
+
+    list_display = ["item", "destination", "audit", "policy", "predicted_gain", "slice", "ai_label", "decided_at"]
+    list_filter = ["destination", "audit", "policy", "slice"]
+    search_fields = ["reason", "item__external_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -363,3 +363,85 @@ class RepeatCheck(models.Model):
         return f"Repeat of assignment {self.original_id} ({self.status})"
 
     is_repeat = True
+
+
+# ---------------------------------------------------------------------------
+# Human/AI routing (issue 10). The router lives in routing/, which nothing may
+# import; it keeps its settings and its decisions here, in rows annotation owns,
+# so the queue (which items people are served) and the export (which label a
+# row carries, and why) can read them. Written only through
+# annotation.routing_records.
+# ---------------------------------------------------------------------------
+
+
+class CampaignRouting(models.Model):
+    """Whether and how a campaign's items are split between people and AI judges."""
+
+    class Policy(models.TextChoices):
+        LEARNED = "learned", "learned (predicted gain of a human label)"
+        UNCERTAINTY = "uncertainty", "uncertainty (least-confident AI labels)"
+        RANDOM = "random", "random"
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="routing")
+    enabled = models.BooleanField(default=False, help_text="Off: every item goes to people, as without routing.")
+    budget_share = models.FloatField(null=True, blank=True, help_text="Share of the items people label (0–1).")
+    budget_count = models.PositiveIntegerField(null=True, blank=True, help_text="Or: how many items people label.")
+    audit = models.FloatField(default=0.05, help_text="Share of the human budget drawn at random, to estimate AI quality without bias.")
+    policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.LEARNED)
+    judges = models.ManyToManyField(ModelEndpoint, blank=True, related_name="routed_campaigns",
+                                    help_text="AI judges that label every item first.")
+    tagger = models.ForeignKey(ModelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="Optional LLM that tags prompts; heuristic tags otherwise.")
+    refit_every = models.PositiveIntegerField(default=20, help_text="Refit the router after this many new human labels.")
+    seed = models.IntegerField(default=0)
+    # Written by the router at each refit.
+    model_version = models.CharField(max_length=64, blank=True)
+    fit_cutoff = models.BigIntegerField(default=0, help_text="The last human judgment id the current model learned from.")
+    labels_at_fit = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField(null=True, blank=True)
+    estimates = models.JSONField(default=dict, blank=True, help_text="Agreement per slice from the audit share, gains.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="routing_budget_share_0_1",
+                                   condition=Q(budget_share__isnull=True) | Q(budget_share__gte=0, budget_share__lte=1)),
+            models.CheckConstraint(name="routing_audit_0_1", condition=Q(audit__gte=0, audit__lte=1)),
+            models.CheckConstraint(name="routing_refit_every_at_least_1", condition=Q(refit_every__gte=1)),
+        ]
+
+    def __str__(self):
+        return f"Routing of {self.campaign}"
+
+    @property
+    def budget_text(self):
+        if self.budget_count is not None:
+            return f"{self.budget_count} items"
+        return f"{(self.budget_share or 0):.0%} of items"
+
+
+class RoutingDecision(models.Model):
+    """Where one campaign item went (people or the AI judges) and why. Items people have been
+    served never move; the others may move at a refit."""
+
+    class Destination(models.TextChoices):
+        HUMAN = "human"
+        AI = "ai"
+
+    item = models.OneToOneField(CampaignItem, on_delete=models.CASCADE, related_name="routing")
+    destination = models.CharField(max_length=8, choices=Destination.choices, db_index=True)
+    policy = models.CharField(max_length=32)
+    predicted_gain = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(help_text="The router's sentence: why the item went where it went.")
+    audit = models.BooleanField(default=False, help_text="Drawn at random for the audit share.")
+    slice = models.CharField(max_length=100, blank=True, help_text="The prompt's domain tag, for per-slice estimates.")
+    ai_label = models.CharField(max_length=8, blank=True, help_text='The AI judges\' label when decided: "a", "b" or "tie".')
+    ai_confidence = models.FloatField(null=True, blank=True)
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item_id"]
+
+    def __str__(self):
+        return f"Item {self.item_id} → {self.destination}"

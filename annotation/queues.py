@@ -20,6 +20,7 @@ from django.utils import timezone
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
 from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, RepeatCheck
+from .routing_records import is_routed, routed_to_people
 from .rubrics import check_submission, validate_spec
 from .services import record_judgment
 
@@ -156,9 +157,12 @@ def _take(campaign, user, kinds, now, *, capped):
         Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
     ]
     done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values("item_id")
+    routed = is_routed(campaign)
+    items = CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
+    if routed:  # only what the router sends to people
+        items = items.filter(routed_to_people())
     candidates = (
-        CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
-        .exclude(pk__in=done_by_user)
+        items.exclude(pk__in=done_by_user)
         .annotate(
             active=Count("assignments", filter=_active_filter(now)),
             skipped_by_me=Count("assignments", filter=Q(
@@ -176,6 +180,8 @@ def _take(campaign, user, kinds, now, *, capped):
     for item_id in ids:
         item = _lock(CampaignItem.objects.filter(pk=item_id)).first()
         if item is None:  # another annotator holds the lock: move on
+            continue
+        if routed and not items.filter(pk=item.pk).exists():  # a refit moved it to the AI judges meanwhile
             continue
         if capped:
             active = item.assignments.filter(
@@ -376,8 +382,9 @@ def undo_last(campaign, user):
 
 
 def progress(campaign, user):
-    """What the annotator and the campaign have done."""
-    items = campaign.items.filter(kind=CampaignItem.Kind.REGULAR).count()
+    """What the annotator and the campaign have done (of a routed campaign, the items routed to people)."""
+    regular = campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
+    items = (regular.filter(routed_to_people()) if is_routed(campaign) else regular).count()
     mine = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED).count()
     judged = Assignment.objects.filter(
         item__campaign=campaign, item__kind=CampaignItem.Kind.REGULAR, status=Assignment.Status.SUBMITTED

@@ -5,9 +5,25 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from celery import Celery  # noqa: E402
+from celery.signals import worker_init  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("prefarena")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect(dispatch_uid="prefarena-import-heavy-libraries")
+def import_heavy_libraries(**kwargs):
+    """Thread-pool workers run tasks side by side, and two tasks that import a large library lazily at the same
+    moment can see it half-initialised ("cannot import name 'AutoModel' from 'transformers'", seen when a
+    routing pass and an AI judge started together). Importing them once here, before the pool starts,
+    closes that race; a worker loads them for its first task anyway."""
+    import sklearn.calibration  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.feature_extraction  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: F401

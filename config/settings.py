@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ranking",
     "arena",
     "export",
+    "routing",
 ]
 
 MIDDLEWARE = [
@@ -219,7 +220,13 @@ CELERY_BEAT_SCHEDULE = {
             ("requeue-stranded-exports", "export.requeue_stranded_jobs"),
         ]
     },
+    # Routed campaigns: a routing pass a minute, so a lost routing task only delays routing.
+    "routing-sweep": {"task": "routing.sweep", "schedule": float(os.environ.get("ROUTING_SWEEP_SECONDS", "60"))},
 }
+# How long a routed item waits for a missing AI verdict before it is routed on the verdicts it has.
+ROUTING_JUDGE_WAIT_S = int(os.environ.get("ROUTING_JUDGE_WAIT_S", "600"))
+# A routing pass holds its campaign's lock at most this long (a pass lost with its worker frees it then).
+ROUTING_PASS_TIMEOUT_S = 660
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # A cache shared by web and worker processes (refit coalescing): Redis when CACHE_URL

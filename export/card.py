@@ -78,8 +78,9 @@ def summary(stats):
     return out
 
 
-def card_text(options, files, stats_summary):
-    """README.md for the exported folder."""
+def card_text(options, files, stats_summary, routing=()):
+    """README.md for the exported folder. ``routing``: the routed campaigns' summaries
+    (annotation.routing_records.routing_summaries) when the export is the routed mix."""
     configs = []
     for name, suffix in files["configs"]:
         configs.append({
@@ -113,8 +114,10 @@ def card_text(options, files, stats_summary):
             "(`pyarrow.parquet.read_table` or `pandas.read_parquet` read it as zero rows), a JSONL file is empty.",
             "",
         ]
+    origin = ("the routed mix of human and AI-judge labels" if options.source == "routed"
+              else "human and AI-judge votes")
     lines += [
-        f"Made by PrefArena from human and AI-judge votes. Format: `{options.format}` "
+        f"Made by PrefArena from {origin}. Format: `{options.format}` "
         f"({_format_line(options)}). Load it offline with `datasets.load_dataset(\"<this folder>\")`.",
         "",
         "## Counts",
@@ -132,6 +135,8 @@ def card_text(options, files, stats_summary):
             f"- chosen-longer rate: {stats_summary['chosen_longer_rate']:.2%} of {stats_summary['pairs']} pairs "
             "(chosen strictly longer than rejected, in characters)"
         )
+    if options.source == "routed":
+        lines += routing_lines(routing, stats_summary["source_mix"])
     lines += ["", "## Length statistics (characters)", "", "| text | count | mean | min | p50 | p90 | max |",
               "|---|---|---|---|---|---|---|"]
     for name, s in sorted(stats_summary["lengths_chars"].items()):
@@ -187,6 +192,38 @@ def card_text(options, files, stats_summary):
         "",
     ]
     return "\n".join(lines)
+
+
+def routing_lines(routing, source_mix):
+    """The card's routing section: budget, policy, the share of each source, and the AI–human agreement per
+    slice that the router estimated from its random audit share."""
+    total = sum(source_mix.values())
+    shares = ", ".join(f"{source} {count / total:.1%} ({count} rows)" for source, count in sorted(source_mix.items()))
+    lines = [
+        "",
+        "## Routing",
+        "",
+        "This is the routed mix: on each item of a routed campaign, the human judgments where people labelled it "
+        "and the AI judges' verdicts elsewhere; every row's `source` says which, and `routing_policy` and "
+        "`routing_reason` say why the router sent the item where it went.",
+        "",
+        f"- share of each source: {shares or 'no rows'}",
+    ]
+    if not routing:
+        return lines + ["- no campaign in this export has routing decisions."]
+    lines += ["", "| campaign | policy | human budget | audit share | model version |", "|---|---|---|---|---|"]
+    lines += [f"| {r['campaign']} | {r['policy']} | {r['budget']} | {r['audit']:.0%} | {r['model_version'] or '—'} |"
+              for r in routing]
+    lines += ["", "Estimated AI–human agreement per slice (prompt domain), from the audit share: items drawn at "
+              "random from the human budget, so the estimate is unbiased; 95% Wilson intervals.", ""]
+    for r in routing:
+        agreement = (r["estimates"] or {}).get("agreement_by_slice") or {}
+        if not agreement:
+            lines.append(f"- {r['campaign']}: no audited item has a human label yet.")
+            continue
+        lines.append(f"- {r['campaign']}: " + "; ".join(
+            f"{name} {a['rate']:.0%} ({a['low']:.0%}–{a['high']:.0%}, n={a['n']})" for name, a in agreement.items()))
+    return lines
 
 
 def _format_line(options):

@@ -26,8 +26,9 @@ LOSS_, NONE_SHARE = 2, 3
 
 def applies(options):
     """Pair formats with every judgment its own rows, and no reliability lookup (a per-author
-    database question the row path asks)."""
-    return options.is_pairwise and options.aggregate == "none" and options.min_reliability is None
+    database question the row path asks) nor routing reasons (the row path reads them per batch)."""
+    return (options.is_pairwise and options.aggregate == "none" and options.min_reliability is None
+            and options.source != "routed")
 
 
 class ColumnarState:

@@ -63,11 +63,25 @@ EXTRA = {
 }
 
 
+# Routed exports (--source routed) say why each row carries a human or an AI label.
+ROUTING_PROVENANCE = [("routing_policy", pa.string()), ("routing_reason", pa.string())]
+
+
 def arrow_schema(options):
     fields = list(CORE[options.format])
     if options.has_margin:
         fields.append(("margin", pa.float64()))
-    return pa.schema(fields + EXTRA[options.format] + PROVENANCE)
+    routing = ROUTING_PROVENANCE if options.source == "routed" else []
+    return pa.schema(fields + EXTRA[options.format] + PROVENANCE + routing)
+
+
+def routing_provenance(group, source):
+    """The routing columns of a routed row: the policy, and the router's sentence (with a note when the
+    item was sent to people who have not labelled it yet, so the AI label stands)."""
+    destination, reason, policy = group.routing
+    if destination == "human" and source == "ai":
+        reason = "Sent to people, who have not labelled it yet, so the AI judges' label stands. " + reason
+    return {"routing_policy": policy, "routing_reason": reason}
 
 
 @lru_cache(maxsize=65536)
@@ -103,6 +117,13 @@ def provenance(group, judgments, agreement, none_acceptable):
     """The provenance columns for rows drawn from these judgments of one comparison.
 
     ``created_at`` of judgments and comparison are ISO 8601 texts in UTC (see export.selectors)."""
+    columns = _provenance(group, judgments, agreement, none_acceptable)
+    if group.routing is not None:
+        columns.update(routing_provenance(group, columns["source"]))
+    return columns
+
+
+def _provenance(group, judgments, agreement, none_acceptable):
     if len(judgments) == 1:  # every judgment its own row: the same columns without the merging
         j = judgments[0]
         tags = j.reason_tags

@@ -14,7 +14,7 @@ FILE_FORMATS = ("jsonl", "parquet", "both")
 TIE_POLICIES = ("drop", "kto-negative", "margin-zero")
 RANK_BREAKING = ("all-pairs", "best-vs-rest", "adjacent")
 AGGREGATIONS = ("none", "majority", "weighted")
-SOURCES = ("human", "ai", "both")
+SOURCES = ("human", "ai", "both", "routed")
 MARGINS = ("none", "strength")
 
 

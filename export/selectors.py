@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from annotation.models import Comparison, ComparisonSlot, Judgment
+from annotation.routing_records import routed_mix, routing_reasons
 from inference.models import ModelEndpoint, Prompt, Response
 
 from .models import ExportJob
@@ -48,12 +49,13 @@ class ComparisonGroup:
     ``created_at`` is ISO 8601 text in UTC; ``cache`` holds per-comparison work (the prompt
     as text or messages) that every row of the comparison shares."""
 
-    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache")
+    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache", "routing")
 
-    def __init__(self, id, prompt_id, conversation, created_at, shown, judgments):
+    def __init__(self, id, prompt_id, conversation, created_at, shown, judgments, routing=None):
         self.id, self.prompt_id, self.conversation = id, prompt_id, conversation
         self.created_at, self.shown, self.judgments = created_at, shown, judgments
         self.cache = {}
+        self.routing = routing  # (destination, reason, policy) in routed exports, else None
 
 
 def campaign_membership(campaign_ids):
@@ -91,7 +93,9 @@ def filtered_judgments(options, scope=None):
 
         ids = list(Campaign.objects.filter(slug__in=options.campaigns).values_list("id", flat=True))
         judgments = judgments.filter(campaign_membership(ids))
-    if options.source != "both":
+    if options.source == "routed":
+        judgments = judgments.filter(routed_mix())
+    elif options.source != "both":
         judgments = judgments.filter(source=options.source)
     if options.since:
         judgments = judgments.filter(created_at__gte=options.since)
@@ -118,13 +122,14 @@ def comparison_groups(options, batch_size=5000, scope=None, with_campaign=False)
     shown responses and prompts of that batch's comparisons are read in two queries."""
     pending = []
     conversations = _memo_json(limit=10_000)  # prompts recur across comparisons; rows never change them
+    routed = options.source == "routed"
     for row in _judgment_rows(options, batch_size, scope, with_campaign):
         if len(pending) >= batch_size and row.comparison_id != pending[-1].comparison_id:
-            yield from _groups(pending, conversations)
+            yield from _groups(pending, conversations, routed=routed)
             pending = []
         pending.append(row)
     if pending:
-        yield from _groups(pending, conversations)
+        yield from _groups(pending, conversations, routed=routed)
 
 
 _JSON_FIELDS = {"ranking", "reason_tags", "aspects"}
@@ -351,8 +356,9 @@ def _memo_json(limit=50_000):
     return decode
 
 
-def _groups(judgments, decode_conversation=json.loads):
+def _groups(judgments, decode_conversation=json.loads, routed=False):
     ids = sorted({j.comparison_id for j in judgments})
+    routing = routing_reasons(ids) if routed else {}
     shown = {}
     if connection.vendor == "postgresql":
         slot, response, endpoint = (m._meta.db_table for m in (ComparisonSlot, Response, ModelEndpoint))
@@ -386,7 +392,8 @@ def _groups(judgments, decode_conversation=json.loads):
         if end == len(judgments) or judgments[end].comparison_id != judgments[start].comparison_id:
             cid = judgments[start].comparison_id
             prompt_id, conversation, created_at = heads[cid]
-            yield ComparisonGroup(cid, prompt_id, conversation, created_at, shown.get(cid, {}), judgments[start:end])
+            yield ComparisonGroup(cid, prompt_id, conversation, created_at, shown.get(cid, {}), judgments[start:end],
+                                  routing.get(cid))
             start = end
 
 

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.roles import ADMIN, RESEARCHER, has_role
+from annotation.routing_records import routing_summaries
 from inference.heartbeat import Heartbeat, stale_before
 from inference.services import enqueue
 
@@ -177,7 +178,9 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         suffixes = [cls.suffix for cls in writers["train"].classes]
         configs = [("default" if i == 0 else suffix, suffix) for i, suffix in enumerate(suffixes)]
         (tmp / "README.md").write_text(
-            card_text(options, {"configs": configs, "splits": splits}, result_summary), encoding="utf-8"
+            card_text(options, {"configs": configs, "splits": splits}, result_summary,
+                      routing_summaries(options.campaigns) if options.source == "routed" else ()),
+            encoding="utf-8",
         )
         if progress:
             progress(stats.judgments_read, result_summary["rows_total"], total)

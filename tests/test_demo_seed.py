@@ -21,3 +21,22 @@ def test_seed_demo_twice_gives_one_arena_two_models_and_working_logins(tmp_path)
         user = authenticate(username=username, password=username)
         assert user is not None and user.groups.filter(name=username).exists()
     assert authenticate(username="admin", password="admin").is_staff
+
+
+def test_the_demo_seeds_a_kwise_campaign_with_gold_and_a_routed_campaign(tmp_path):
+    from annotation import queues
+    from annotation.models import Campaign, CampaignItem, CampaignRouting
+    from django.contrib.auth import get_user_model
+
+    call_command("seed_demo", models_dir=tmp_path)
+    call_command("seed_demo", models_dir=tmp_path)  # twice: nothing doubles
+    kwise = Campaign.objects.get(slug="demo-kwise")
+    assert kwise.k == 4 and kwise.rubric.family == "demo-multipref"
+    assert CampaignItem.objects.filter(campaign=kwise, kind="regular").count() == 5
+    assert CampaignItem.objects.filter(campaign=kwise, kind="gold").count() == 1
+    routed = Campaign.objects.get(slug="demo-routed")
+    routing = CampaignRouting.objects.get(campaign=routed)
+    assert routing.enabled and [j.name for j in routing.judges.all()] == ["smollm2-judge"]
+    assert ModelEndpoint.objects.get(name="smollm2-judge").path == str(tmp_path.resolve() / "smollm2-135m-instruct")
+    annotator = get_user_model().objects.get(username="annotator")
+    assert queues.next_assignment(kwise, annotator).item.campaign == kwise  # an annotator can start right away

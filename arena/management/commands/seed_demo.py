@@ -5,12 +5,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from annotation.demo import seed_demo_campaigns
 from arena.demo import DEMO_USERS, seed_demo
 from inference.demo_models import DEMO_MODELS
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo arena, its two models and the demo users."
+    help = "Create (or refresh) the demo arena, its two models, the demo users and the demo campaigns."
 
     def add_arguments(self, parser):
         parser.add_argument("--models-dir", type=Path, default=None, help="default: settings.MODELS_DIR")
@@ -29,5 +30,6 @@ class Command(BaseCommand):
                 for m in DEMO_MODELS
             ]
         )
-        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models; users: "
-                          + ", ".join(u[0] for u in DEMO_USERS))
+        campaigns = seed_demo_campaigns(models_dir / "smollm2-135m-instruct")
+        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models; campaigns: "
+                          + ", ".join(c.slug for c in campaigns) + "; users: " + ", ".join(u[0] for u in DEMO_USERS))

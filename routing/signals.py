@@ -1,0 +1,22 @@
+"""The hooks routing needs from below (annotation cannot import us): a new item of a routed campaign, and
+a new verdict on a routed item."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from annotation.models import CampaignItem, CampaignRouting, Judgment
+
+from . import services
+
+
+@receiver(post_save, sender=Judgment, dispatch_uid="routing-judgment-saved")
+def judgment_saved(sender, instance, created, **kwargs):
+    if created:
+        services.judgment_saved(instance)
+
+
+@receiver(post_save, sender=CampaignItem, dispatch_uid="routing-item-saved")
+def item_saved(sender, instance, created, **kwargs):
+    """New items of a routed campaign: their AI labels are asked for at once (one pass per burst)."""
+    if created and CampaignRouting.objects.filter(campaign_id=instance.campaign_id, enabled=True).exists():
+        services.request_routing(instance.campaign_id)
