@@ -102,8 +102,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'prefarena.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         # A kept connection the server dropped (restart, failover, pg_terminate_backend) is
-        # noticed and reopened at the next request instead of failing it.
-        conn_health_checks=True,
+        # noticed and reopened at the next request instead of failing it (one SELECT 1 per
+        # request; off, such a request answers a retryable 503 and the next one reconnects).
+        conn_health_checks=_env_bool("DB_CONN_HEALTH_CHECKS", True),
         # Behind PgBouncer in transaction pooling, server-side cursors must be off.
         disable_server_side_cursors=_env_bool("DB_DISABLE_SERVER_SIDE_CURSORS"),
     )
