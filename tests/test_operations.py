@@ -76,3 +76,22 @@ def test_pg_dump_and_restore_into_a_fresh_database_keep_every_row(make_compariso
         assert counts(restored)["annotation_judgment"] == "2"
     finally:
         subprocess.run(["dropdb", *server, "--if-exists", restored], check=True)
+
+
+def test_a_dropped_database_connection_answers_503_with_retry_after_never_500(client, make_user):
+    """The driver fails the way a terminated backend does; pages and the API both answer a retryable 503."""
+    from django.db import OperationalError
+
+    client.force_login(make_user("outage-voter"))
+
+    def dropped(execute, sql, params, many, context):
+        raise OperationalError("terminating connection due to administrator command")
+
+    with connection.execute_wrapper(dropped):
+        page = client.get("/arena/")
+        api = client.post("/api/battles/", {"prompt": "hello"}, content_type="application/json")
+    assert page.status_code == 503 and page["Retry-After"] == "2"
+    assert "briefly unavailable" in page.content.decode()
+    assert api.status_code == 503 and api["Retry-After"] == "2"
+    assert api.json()["detail"].startswith("The service is briefly unavailable")
+    assert client.get("/healthz").status_code == 200  # and the next request is served again
