@@ -177,8 +177,14 @@ def main():
         django.setup()
         from django.core.management import call_command
 
+        from tests.live_platform import LivePlatform
+
         call_command("migrate", verbosity=0)
-        platform = _run(args, database_url, workdir)
+        # Made here, so a failed run still stops every process it started.
+        platform = LivePlatform(database_url, workdir, ARENA_MAX_OPEN_BATTLES=10_000,
+                                DJANGO_SETTINGS_MODULE="config.settings", RANKING_FULL_REFIT_SECONDS=3600,
+                                LOG_LEVEL="WARNING")
+        _run(args, platform)
     finally:
         if platform is not None:
             platform.close()
@@ -190,7 +196,7 @@ def main():
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _run(args, database_url, workdir):
+def _run(args, platform):
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
@@ -199,7 +205,7 @@ def _run(args, database_url, workdir):
     from inference.models import ModelEndpoint
     from inference.openai_server import OpenAICompatibleServer
     from ranking.models import RatingSnapshot
-    from tests.live_platform import CannedAnswers, LivePlatform, finished_battles, wait_until
+    from tests.live_platform import CannedAnswers, finished_battles, wait_until
 
     server = OpenAICompatibleServer({"canned-a": "", "canned-b": ""}, handler=CannedAnswers)
     server.start_in_thread()
@@ -213,8 +219,6 @@ def _run(args, database_url, workdir):
     users = [get_user_model().objects.create_user(f"bench-voter-{i}") for i in range(args.clients)]
     tokens = [Token.objects.create(user=user).key for user in users]
 
-    platform = LivePlatform(database_url, workdir, ARENA_MAX_OPEN_BATTLES=10_000, DJANGO_SETTINGS_MODULE="config.settings",
-                            RANKING_FULL_REFIT_SECONDS=3600, LOG_LEVEL="WARNING")
     platform.start_redis()
     platform.start_web(workers=args.web_workers, threads=args.web_threads)
     worker = platform.start_worker("bench", beat=True, concurrency=2)
@@ -290,7 +294,6 @@ def _run(args, database_url, workdir):
           f"goals: >= 400 votes/s closed loop (got {closed['per_s']:.0f}), p99 <= 50 ms at {args.rate:g}/s "
           f"(got {opened['p99_ms']:.1f} ms)", flush=True)
     server.shutdown()
-    return platform
 
 
 if __name__ == "__main__":
