@@ -55,24 +55,14 @@ def request_refit():
     """Queue one live refit unless one is already queued: a burst of votes costs a few refits, not one each.
 
     The task clears the flag before it reads the judgments, so a vote that lands
-    during a refit queues the next one and is never missed. Within most of the delay after this
-    process queued one, it asks nothing: that refit cannot have started, so it will read this vote
-    (a cache round trip saved on most votes of a stream)."""
-    now = time.monotonic()
-    if now < _queued_here["until"]:
-        return
+    during a refit queues the next one and is never missed."""
     try:
         queue = cache.add(REFIT_QUEUED_KEY, 1, timeout=60)
     except (RedisError, OSError) as exc:  # the cache is down: the vote still stands
         log.warning("could not flag a live refit (the sweeper will refit): %s", exc)
         return
     if queue:
-        _queued_here["until"] = now + 0.8 * settings.RANKING_LIVE_REFIT_DELAY_SECONDS
         transaction.on_commit(_queue_live_refit)
-
-
-# Until when a live refit this process queued is sure not to have started (its countdown).
-_queued_here = {"until": 0.0}
 
 
 def _queue_live_refit():
@@ -466,7 +456,6 @@ def reset_process_state():
     global _ledger, _STYLE, _live_refits
     with _ledger_lock:
         _ledger, _STYLE, _live_refits = None, _StyleTable(), 0
-        _queued_here["until"] = 0.0
 
 
 def _prune(method, style_control, category):
