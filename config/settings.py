@@ -252,8 +252,6 @@ RANKING_ELO_BOOTSTRAP = int(os.environ.get("RANKING_ELO_BOOTSTRAP", "100"))
 # and 1.5 s at 49,000 (bench/README.md): this keeps a vote on the open page (polled every second)
 # well within 2 s.
 RANKING_LIVE_ALL_VIEWS_UNDER = int(os.environ.get("RANKING_LIVE_ALL_VIEWS_UNDER", "10000"))
-# A live refit starts this long after the vote that asked for it, so a burst of votes costs one.
-RANKING_LIVE_REFIT_DELAY_SECONDS = float(os.environ.get("RANKING_LIVE_REFIT_DELAY_SECONDS", "0.5"))
 # Below this many votes a model is marked preliminary on the leaderboard.
 RANKING_MIN_VOTES = int(os.environ.get("RANKING_MIN_VOTES", "10"))
 

@@ -70,10 +70,9 @@ def _queue_live_refit():
     from .tasks import live_refit
 
     try:
-        # A short delay gathers a burst of votes into one refit: under a steady stream of votes the
-        # refits (up to half a second of CPU each below RANKING_LIVE_ALL_VIEWS_UNDER) take at most
-        # about half the worker's core instead of all of it, and the board stays within ~1 s.
-        live_refit.apply_async(countdown=settings.RANKING_LIVE_REFIT_DELAY_SECONDS)
+        # No countdown: a worker holding an unacknowledged ETA message when Redis restarts can
+        # exit (kombu fails to restore it on the closed connection; seen in tests/test_faults.py).
+        live_refit.delay()
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("could not queue a live refit (the sweeper will): %s", exc)
         return False
