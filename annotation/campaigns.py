@@ -32,9 +32,12 @@ def can_manage(user, campaign):
 
 
 def can_annotate(user, campaign):
-    """Annotators in one of the campaign's groups (any annotator when it names none)."""
+    """Annotators in one of the campaign's groups (any annotator when it names none), and the campaign's own
+    researchers and admins (they try their rubric as annotators will see it)."""
     if not user.is_authenticated:
         return False
+    if can_manage(user, campaign):
+        return True
     if not (user.is_superuser or roles.has_role(user, roles.ANNOTATOR)):
         return False
     groups = list(campaign.annotator_groups.values_list("pk", flat=True))

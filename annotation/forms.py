@@ -42,9 +42,9 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = [
-            "name", "slug", "guidelines", "k", "layout", "rubric", "overlap", "status", "annotator_groups",
+            "name", "slug", "guidelines", "k", "layout", "display_mode", "rubric", "overlap", "status", "annotator_groups",
             "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
-            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped",
+            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped", "allow_revisions",
         ]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 5})}
 
@@ -55,6 +55,10 @@ class CampaignForm(forms.ModelForm):
         self.fields["profile_fields"].required = False
         self.fields["repeat_rate"].required = False
         self.fields["repeat_after"].required = False
+        self.fields["display_mode"].required = False
+
+    def clean_display_mode(self):
+        return self.cleaned_data.get("display_mode") or "plain"
 
     def clean_repeat_rate(self):
         rate = self.cleaned_data.get("repeat_rate")
@@ -93,9 +97,17 @@ class CampaignForm(forms.ModelForm):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField()
-    format = forms.ChoiceField(choices=[("jsonl", "JSONL"), ("csv", "CSV")])
+    file = forms.FileField(required=False)
+    format = forms.ChoiceField(choices=[("auto", "Detect (JSONL or CSV, ours or MultiPref columns)"), ("jsonl", "JSONL"), ("csv", "CSV")],
+                               initial="auto")
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
+    upload = forms.CharField(required=False, widget=forms.HiddenInput, help_text="The file kept from a dry run.")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not data.get("upload"):
+            raise forms.ValidationError("Choose a file to import.")
+        return data
 
 
 class ProfileForm(forms.Form):

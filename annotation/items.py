@@ -8,9 +8,15 @@ Pair format (K = 2): prompt plus completion_a/completion_b, response_a/response_
     with optional model_a/model_b.
 
 Imported responses become inference Prompts and Responses (status done) under an imported, disabled
-ModelEndpoint per model name, and each row one Comparison + CampaignItem. All or nothing."""
+ModelEndpoint per model name, and each row one Comparison + CampaignItem. All or nothing.
+
+Duplicates are reported and skipped, never imported twice: a row whose ``id`` appeared earlier in the file or
+is already an item of the campaign, and a row without an id whose prompt and responses (texts and model
+names) equal an earlier row's or an existing item's. So a re-import of the same file creates nothing.
+``file_format="auto"`` reads JSONL when the first non-blank character is ``{``, CSV otherwise."""
 
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -57,12 +63,15 @@ class ImportReport:
     new_models: list = field(default_factory=list)
     gold: int = 0
     attention: int = 0
+    file_format: str = ""
+    duplicates: list = field(default_factory=list)  # "Row 4: …" for each row skipped as a duplicate
+    preview: list = field(default_factory=list)  # the first items: {"prompt": conversation, "responses": [texts]}
 
     def as_dict(self):
         return dict(self.__dict__)
 
 
-def _read_rows(content, file_format):
+def decode(content):
     if isinstance(content, bytes):
         try:
             content = content.decode("utf-8-sig")
@@ -70,6 +79,16 @@ def _read_rows(content, file_format):
             raise ImportInvalid(["The file is not UTF-8 text"]) from None
     if not content.strip():
         raise ImportInvalid(["The file is empty"])
+    return content
+
+
+def detect_format(content):
+    """jsonl when the first non-blank character opens a JSON object, csv otherwise."""
+    return "jsonl" if decode(content).lstrip().startswith("{") else "csv"
+
+
+def _read_rows(content, file_format):
+    content = decode(content)
     if file_format == "jsonl":
         rows = []
         for number, line in enumerate(content.splitlines(), start=1):
@@ -188,9 +207,54 @@ def _endpoint_name(model):
     return f"imported-{slugify(model)}"[:100] if model else UNNAMED_MODEL
 
 
-def import_items(campaign, content, file_format, *, dry_run=False, user=None):
-    """Parse, then (unless dry_run) create prompts, responses, comparisons and items in one transaction."""
-    parsed = parse_file(content, file_format, campaign.k)
+def _fingerprint(conversation, responses):
+    """Same prompt turns, same response texts from the same (imported) models, in the same order."""
+    key = json.dumps([conversation, [[text, name] for text, name in responses]], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _existing_keys(campaign):
+    """The ids and content fingerprints of the campaign's items."""
+    ids, prints = set(), set()
+    rows = campaign.items.select_related("comparison__prompt").prefetch_related("comparison__slots__response__endpoint")
+    for item in rows:
+        if item.external_id:
+            ids.add(item.external_id)
+        slots = sorted(item.comparison.slots.all(), key=lambda slot: slot.position)
+        prints.add(_fingerprint(item.comparison.prompt.conversation,
+                                [(slot.response.text, slot.response.endpoint.name) for slot in slots]))
+    return ids, prints
+
+
+def drop_duplicates(campaign, parsed):
+    """(rows to import, "Row n: …" for each duplicate skipped), within the file and against the campaign."""
+    ids, prints = _existing_keys(campaign)
+    seen_ids, seen_prints = {}, {}
+    kept, duplicates = [], []
+    for row in parsed:
+        fingerprint = _fingerprint(row.conversation, [(t, _endpoint_name(m)) for t, m in row.responses])
+        if row.external_id and row.external_id in ids:
+            duplicates.append(f"Row {row.row}: id {row.external_id!r} is already an item of this campaign; skipped")
+        elif row.external_id and row.external_id in seen_ids:
+            duplicates.append(f"Row {row.row}: id {row.external_id!r} repeats row {seen_ids[row.external_id]}; skipped")
+        elif not row.external_id and fingerprint in prints:
+            duplicates.append(f"Row {row.row}: the same prompt and responses are already an item of this campaign; skipped")
+        elif not row.external_id and fingerprint in seen_prints:
+            duplicates.append(f"Row {row.row}: the same prompt and responses as row {seen_prints[fingerprint]}; skipped")
+        else:
+            kept.append(row)
+            if row.external_id:
+                seen_ids[row.external_id] = row.row
+            seen_prints.setdefault(fingerprint, row.row)
+    return kept, duplicates
+
+
+def import_items(campaign, content, file_format="auto", *, dry_run=False, user=None, preview=3):
+    """Parse, drop duplicates, then (unless dry_run) create prompts, responses, comparisons and items in one
+    transaction. The report lists the duplicates skipped and previews the first ``preview`` items."""
+    if file_format == "auto":
+        file_format = detect_format(content)
+    parsed, duplicates = drop_duplicates(campaign, parse_file(content, file_format, campaign.k))
     names = sorted({_endpoint_name(m) for row in parsed for _, m in row.responses})
     existing = set(ModelEndpoint.objects.filter(name__in=names).values_list("name", flat=True))
     report = ImportReport(
@@ -201,6 +265,10 @@ def import_items(campaign, content, file_format, *, dry_run=False, user=None):
         new_models=[n for n in names if n not in existing],
         gold=sum(row.kind == "gold" for row in parsed),
         attention=sum(row.kind == "attention" for row in parsed),
+        file_format=file_format,
+        duplicates=duplicates,
+        preview=[{"prompt": row.conversation, "responses": [text for text, _ in row.responses], "kind": row.kind}
+                 for row in parsed[:preview]],
     )
     if dry_run:
         return report

@@ -1,6 +1,6 @@
 """The judge scorecard through the API (admins only)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -28,6 +28,13 @@ class ScorecardRowSerializer(ScorecardMetricsSerializer):
     per_category = serializers.DictField(child=ScorecardMetricsSerializer(), help_text="Category → the same figures.")
 
 
+class ScorecardQuerySerializer(serializers.Serializer):
+    judge = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
+        help_text="Only these judge endpoint ids.",
+    )
+
+
 class JudgeScorecardView(APIView):
     permission_classes = [IsAdminUser]
 
@@ -35,12 +42,11 @@ class JudgeScorecardView(APIView):
         summary="AI judge scorecard",
         description="Each AI judge's agreement with the human majority (accuracy, Cohen's kappa), "
         "position-flip rate and length bias against people, overall and per category.",
-        parameters=[OpenApiParameter("judge", int, many=True, required=False, description="Only these judge endpoint ids.")],
+        parameters=[ScorecardQuerySerializer],
         responses=ScorecardRowSerializer(many=True),
     )
     def get(self, request):
-        try:
-            ids = [int(v) for v in request.query_params.getlist("judge")]
-        except ValueError:
-            raise serializers.ValidationError({"judge": "Give judge endpoint ids as whole numbers."}) from None
+        query = ScorecardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = query.validated_data.get("judge", [])
         return Response(ScorecardRowSerializer(judge_scorecard(ids or None), many=True).data)

@@ -135,6 +135,14 @@ class Rubric(models.Model):
         return f"{self.family}@v{self.version}"
 
 
+class DisplayMode(models.TextChoices):
+    """How answers are shown (annotation.rendering): campaigns default to plain, arenas to auto."""
+
+    PLAIN = "plain", "plain: the exact text, whitespace kept, nothing formatted"
+    MARKDOWN = "markdown", "markdown: formatted (code, tables, math); HTML shows as text"
+    AUTO = "auto", "auto: markdown only for answers that clearly are markdown, plain otherwise"
+
+
 class Campaign(models.Model):
     """A collection effort: a rubric, items, overlap, who may annotate, and a status."""
 
@@ -152,6 +160,11 @@ class Campaign(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown; any HTML in it is shown as text.")
     k = models.PositiveSmallIntegerField(default=2, help_text="Responses per item (2–8).")
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.SIDE_BY_SIDE)
+    # plain by default: a campaign builds a dataset, and plain shows every character the export writes.
+    display_mode = models.CharField(
+        max_length=8, choices=DisplayMode.choices, default=DisplayMode.PLAIN,
+        help_text="How prompts and answers are shown; every answer also has a show-source toggle.",
+    )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="campaigns")
     overlap = models.PositiveSmallIntegerField(default=2, help_text="Judgments wanted per item.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -182,11 +195,16 @@ class Campaign(models.Model):
     reoffer_skipped = models.BooleanField(
         default=False, help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
     )
+    allow_revisions = models.BooleanField(
+        default=True, help_text="Annotators may revise their judgments (My judgments) while the campaign is open; "
+        "every earlier version is kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(name="campaign_display_mode_known", condition=Q(display_mode__in=DisplayMode.values)),
             models.CheckConstraint(name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)),
             models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
             models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),
@@ -249,6 +267,7 @@ class Assignment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True, help_text="When it was skipped (undo takes back the latest action).")
     edited_answer = models.TextField(blank=True, help_text="A better answer the annotator wrote (if the rubric asks).")
     check_passed = models.BooleanField(null=True, blank=True, help_text="Gold/attention items: matched the expected answer.")
 
@@ -350,6 +369,7 @@ class RepeatCheck(models.Model):
     answer = models.JSONField(default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …).")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     skip_reason = models.CharField(max_length=300, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-leased_at"]
@@ -363,6 +383,28 @@ class RepeatCheck(models.Model):
         return f"Repeat of assignment {self.original_id} ({self.status})"
 
     is_repeat = True
+
+
+class JudgmentRevision(models.Model):
+    """An earlier version of a campaign judgment, kept when its annotator revised it (My judgments).
+
+    The Judgment row always holds the current answer (so agreement and exports read one row per annotator);
+    each revision copies the answer it replaced, in comparison positions, with when it was first made."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="1 is the first answer given.")
+    ranking = models.JSONField()
+    answer = models.JSONField(default=dict, help_text="The rest: strength, confidence, aspects, reasons, rationale, …")
+    edited_answer = models.TextField(blank=True)
+    made_at = models.DateTimeField(help_text="When this version was given.")
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["judgment", "version"]
+        constraints = [models.UniqueConstraint(fields=["judgment", "version"], name="judgment_revision_version_unique")]
+
+    def __str__(self):
+        return f"Judgment {self.judgment_id} v{self.version}"
 
 
 # ---------------------------------------------------------------------------

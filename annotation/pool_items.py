@@ -94,6 +94,8 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
     if pool is not None and prompts:
         raise BuildInvalid("Build from a pool or from a list of prompts, not both.")
     if pool is not None:
+        if not isinstance(pool, (str, ResponsePool)):
+            raise BuildInvalid("Name the response pool as text.")
         if isinstance(pool, str):
             pool = ResponsePool.objects.filter(name=pool.strip()).first() or pool
             if isinstance(pool, str):
@@ -170,8 +172,9 @@ def build_items(campaign, *, pool=None, prompts=None, models=None, seed=0, dry_r
     if dry_run:
         return plan_items(campaign, pool=pool, prompts=prompts, models=models, seed=seed)[0]
     with transaction.atomic():
-        # one build at a time per campaign, so two builds never both add the same prompt
-        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        # one build at a time per campaign, so two builds never both add the same prompt; NO KEY, so rows that
+        # reference the campaign (its new items, an annotator's standing) are not held up by a build
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
         report, plan = plan_items(campaign, pool=pool, prompts=prompts, models=models, seed=seed)
         report.dry_run = False
         prompts_by_id = Prompt.objects.in_bulk([prompt_id for prompt_id, _ in plan])

@@ -1,8 +1,11 @@
 """Queues and assignment: leases that expire, skip with a reason, submit, and undo within a short window.
 
 Safe under many annotators at once: an item's lease count is only read and changed while its row is
-locked (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
-to the next one instead of waiting).
+locked (SELECT … FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL, so annotators racing for the same item move on
+to the next one instead of waiting). A locked row says nothing about whether the item has room, so when the
+only items left are locked, `next` waits for one (at most CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS, then QueueBusy)
+rather than say "nothing left". Writes lock only the rows they change (``of=("self",)``): never the campaign
+row, which would queue every submit of a campaign behind the one before it.
 
 Self-consistency repeats (Campaign.repeat_rate): at that rate, an item the annotator judged at least
 ``repeat_after`` submissions ago is served again in a new random order. The repeat is a RepeatCheck row
@@ -10,16 +13,19 @@ Self-consistency repeats (Campaign.repeat_rate): at that rate, an item the annot
 count it. Skipped items come back to the same annotator only when Campaign.reoffer_skipped is on, and then
 only after every item they have not seen yet."""
 
+import math
 import random
+import time
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
-from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, RepeatCheck
+from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, JudgmentRevision, RepeatCheck
 from .routing_records import is_routed, routed_to_people
 from .rubrics import check_submission, validate_spec
 from .services import record_judgment
@@ -29,6 +35,16 @@ CANDIDATE_BATCH = 25
 
 class QueueEmpty(LookupError):
     """Nothing left for this annotator right now."""
+
+
+class QueueBusy(Exception):
+    """Every item left for this annotator was locked by other requests for the whole bounded wait (HTTP 503,
+    Retry-After): something may well be left, so ask again."""
+
+    retry_after = 1  # seconds
+
+    def __init__(self):
+        super().__init__("Other annotators are working on the items left for you right now; try again in a moment.")
 
 
 class NotAssigned(LookupError):
@@ -64,10 +80,32 @@ def _active_filter(now):
     )
 
 
-def _lock(queryset):
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset.select_for_update()
+def _lock_item(item_id, *, wait_until=None):
+    """The item, its row locked for this transaction; None when another transaction holds the row: at once
+    (SKIP LOCKED), or with ``wait_until`` (time.monotonic()) only once waiting for the row lasted until then.
+
+    FOR NO KEY UPDATE: the lock only serialises the lease count; inserts that reference the item (a lease, a
+    judgment) need not wait for it."""
+    rows = CampaignItem.objects.filter(pk=item_id)
+    if not connection.features.has_select_for_update_skip_locked:  # SQLite: one writer at a time anyway
+        return rows.select_for_update().first()
+    if wait_until is None:
+        return rows.select_for_update(skip_locked=True, no_key=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        previous = cursor.fetchone()[0]
+        wait_ms = max(1, int((wait_until - time.monotonic()) * 1000))  # 0 would mean "wait forever"
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
+    try:
+        with transaction.atomic():  # a lock timeout aborts only this savepoint
+            item = rows.select_for_update(no_key=True).first()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        item = None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return item
 
 
 def current_assignment(campaign, user):
@@ -120,7 +158,7 @@ def _new_order(k, old):
 def _take_repeat(campaign, user, now, rng):
     """Serve a self-consistency repeat: an expired repeat lease of theirs first, else a random item they
     judged at least ``repeat_after`` submissions ago that has not been repeated yet. None when none fits."""
-    waiting = RepeatCheck.objects.select_for_update().filter(
+    waiting = RepeatCheck.objects.select_for_update(of=("self",)).filter(
         item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED
     ).first()
     if waiting is not None:
@@ -151,18 +189,18 @@ def _take_repeat(campaign, user, now, rng):
         return RepeatCheck.objects.filter(original=original).first()
 
 
-def _take(campaign, user, kinds, now, *, capped):
-    """Lease the first free item of these kinds; None when there is none."""
+def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=()):
+    """Up to CANDIDATE_BATCH items of these kinds the annotator may take, best first, leaving out ``exclude``
+    (capped: only those with room, as last read; routed: only those the router sends to people)."""
     done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
         Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
     ]
     done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values("item_id")
-    routed = is_routed(campaign)
     items = CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
     if routed:  # only what the router sends to people
         items = items.filter(routed_to_people())
     candidates = (
-        items.exclude(pk__in=done_by_user)
+        items.exclude(pk__in=done_by_user).exclude(pk__in=list(exclude))
         .annotate(
             active=Count("assignments", filter=_active_filter(now)),
             skipped_by_me=Count("assignments", filter=Q(
@@ -176,27 +214,77 @@ def _take(campaign, user, kinds, now, *, capped):
     if not capped:
         random.shuffle(ids)
         ids.sort(key=lambda row: row[1])
-    ids = [pk for pk, _ in ids]
-    for item_id in ids:
-        item = _lock(CampaignItem.objects.filter(pk=item_id)).first()
-        if item is None:  # another annotator holds the lock: move on
-            continue
-        if routed and not items.filter(pk=item.pk).exists():  # a refit moved it to the AI judges meanwhile
-            continue
-        if capped:
-            active = item.assignments.filter(
-                Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-            ).exclude(annotator=user).count()
-            if active >= campaign.overlap:
-                continue
-        return _lease(item, user, campaign, now)
-    return None
+    return [pk for pk, _ in ids]
+
+
+def _take_check(campaign, user, now):
+    """Lease a gold or attention check; None when none is left. Checks have no overlap cap, so there is no
+    count to guard and no row lock to skip or wait for (and routing always sends them to people)."""
+    ids = _candidate_ids(campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False)
+    return _lease(CampaignItem.objects.get(pk=ids[0]), user, campaign, now) if ids else None
+
+
+def _take(campaign, user, now):
+    """Lease the first regular item that still has room for this annotator; None only when none is left.
+
+    Items whose rows other requests hold are passed over first; if nothing else fits, wait for one of them
+    (the lock may end in a lease that fills it, or in a submit or skip that leaves room) and look again,
+    until CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS run out: QueueBusy then, never a false "nothing left"."""
+    deadline = time.monotonic() + settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS
+    routed = is_routed(campaign)
+    wait_for = None
+    while True:
+        savepoint = transaction.savepoint()
+        if wait_for is not None and _lock_item(wait_for, wait_until=deadline) is None:
+            transaction.savepoint_rollback(savepoint)
+            raise QueueBusy()
+        locked, stale, tried = [], False, []
+        # every candidate once, a batch at a time (by id, not by rank: a rank may change between reads)
+        while batch := _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True,
+                                      routed=routed, exclude=tried):
+            for item_id in batch:
+                tried.append(item_id)
+                item = _lock_item(item_id)
+                if item is None:  # another request holds it: try the others first
+                    locked.append(item_id)
+                    continue
+                if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
+                    stale = True  # a refit moved it to the AI judges meanwhile
+                    continue
+                active = item.assignments.filter(
+                    Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+                ).exclude(annotator=user).count()
+                if active < campaign.overlap:
+                    transaction.savepoint_commit(savepoint)
+                    return _lease(item, user, campaign, now)
+                stale = True  # filled since the candidates were read
+        # let go of the rows locked in vain, so this request never waits for a lock while holding one; a
+        # stale read is read again
+        transaction.savepoint_rollback(savepoint)
+        if not locked and not stale:
+            return None
+        if time.monotonic() >= deadline:
+            raise QueueBusy()
+        wait_for = locked[0] if locked else None
+        now = timezone.now()
+
+
+def _served_counts(campaign, user):
+    """(items this annotator submitted or skipped here, how many of them were gold/attention checks)."""
+    rows = Assignment.objects.filter(
+        item__campaign=campaign, annotator=user, status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+    )
+    counts = rows.aggregate(served=Count("id"), checked=Count("id", filter=~Q(item__kind=CampaignItem.Kind.REGULAR)))
+    return counts["served"], counts["checked"]
 
 
 def next_assignment(campaign, user, *, rng=random):
     """The annotator's current lease, or a new one: never an item they judged (nor one they skipped, unless
     the campaign re-offers skipped items), never more holders than overlap still needs; self-consistency
-    repeats and gold/attention checks mixed in at the campaign's rates. Returns an Assignment, or a
+    repeats and gold/attention checks mixed in at the campaign's rates. A check is served by chance at the
+    gold rate, and always when the annotator is behind it (fewer checks than gold_rate × items served,
+    counting this one) or has run out of regular items while owed one, so everyone who judges 1/gold_rate
+    items meets a check. Returns an Assignment, or a
     RepeatCheck (``is_repeat``) that is shown and submitted the same way."""
     require_annotate(user, campaign)
     _require_open(campaign)
@@ -205,17 +293,19 @@ def next_assignment(campaign, user, *, rng=random):
     if held:
         return held
     now = timezone.now()
-    checks = [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION]
     with transaction.atomic():
         assignment = None
         if campaign.repeat_rate and rng.random() < campaign.repeat_rate:
             assignment = _take_repeat(campaign, user, now, rng)
             if assignment is not None:
                 return assignment
-        if campaign.gold_rate and rng.random() < campaign.gold_rate:
-            assignment = _take(campaign, user, checks, now, capped=False)
+        served, checked = _served_counts(campaign, user) if campaign.gold_rate else (0, 0)
+        if campaign.gold_rate and (rng.random() < campaign.gold_rate or checked + 1 <= campaign.gold_rate * (served + 1)):
+            assignment = _take_check(campaign, user, now)
         if assignment is None:
-            assignment = _take(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True)
+            assignment = _take(campaign, user, now)
+        if assignment is None and checked < math.ceil(campaign.gold_rate * served):
+            assignment = _take_check(campaign, user, now)  # no regular item left: checks still owed
         if assignment is None:
             raise QueueEmpty("You have done everything this campaign needs from you for now. Thank you!")
     return assignment
@@ -233,7 +323,9 @@ def _leased(rows, pk, user, campaign):
 
 
 def _held(campaign, user, assignment_id):
-    rows = Assignment.objects.select_for_update().select_related("item__comparison", "item__campaign")
+    # of=self: the joined item, comparison and campaign rows stay unlocked (the campaign row would queue
+    # every submit and skip of the campaign behind one another)
+    rows = Assignment.objects.select_for_update(of=("self",)).select_related("item__comparison", "item__campaign")
     return _leased(rows, assignment_id, user, campaign)
 
 
@@ -243,9 +335,15 @@ def submit(campaign, user, assignment_id, payload):
     _require_open(campaign)
     _require_not_paused(campaign, user)
     with transaction.atomic():
-        assignment = _held(campaign, user, assignment_id)
+        try:
+            assignment = _held(campaign, user, assignment_id)
+        except AssignmentGone:
+            if _same_as_submitted(campaign, user, assignment_id, payload):
+                return Assignment.objects.get(pk=assignment_id)  # a retried identical submit, as the arena vote
+            raise
         now = timezone.now()
-        item = CampaignItem.objects.select_for_update().select_related("comparison").get(pk=assignment.item_id)
+        item = CampaignItem.objects.select_for_update(of=("self",), no_key=True).select_related("comparison").get(
+            pk=assignment.item_id)
         if assignment.expires_at <= now and item.kind == CampaignItem.Kind.REGULAR:
             others = item.assignments.filter(
                 Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
@@ -267,6 +365,20 @@ def submit(campaign, user, assignment_id, payload):
         quality.grade_check(assignment, judgment.ranking)
         assignment.save()
     return assignment
+
+
+def _same_as_submitted(campaign, user, assignment_id, payload):
+    """Whether ``payload`` is exactly the answer this annotator already submitted on this assignment."""
+    done = Assignment.objects.filter(
+        pk=assignment_id, annotator=user, item__campaign=campaign, status=Assignment.Status.SUBMITTED,
+    ).select_related("judgment").first()
+    if done is None:
+        return False
+    try:
+        fields, edited = check_submission(validate_spec(campaign.rubric.spec), campaign.k, payload, done.display_order)
+    except ValueError:
+        return False
+    return answer_of(done.judgment) == fields and done.edited_answer == edited
 
 
 def _held_repeat(campaign, user, repeat_id):
@@ -301,7 +413,8 @@ def skip_repeat(campaign, user, repeat_id, reason):
         repeat = _held_repeat(campaign, user, repeat_id)
         repeat.status = RepeatCheck.Status.SKIPPED
         repeat.skip_reason = reason
-        repeat.save(update_fields=["status", "skip_reason"])
+        repeat.skipped_at = timezone.now()
+        repeat.save(update_fields=["status", "skip_reason", "skipped_at"])
     return repeat
 
 
@@ -316,69 +429,131 @@ def _skip_reason(reason):
 
 def skip(campaign, user, assignment_id, reason):
     require_annotate(user, campaign)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValueError("Say why you skip this item (e.g. \"I don't know the topic\").")
-    if len(reason) > 300:
-        raise ValueError("Keep the skip reason under 300 characters.")
+    reason = _skip_reason(reason)
     with transaction.atomic():
         assignment = _held(campaign, user, assignment_id)
         assignment.status = Assignment.Status.SKIPPED
         assignment.skip_reason = reason
-        assignment.save(update_fields=["status", "skip_reason"])
+        assignment.skipped_at = timezone.now()
+        assignment.save(update_fields=["status", "skip_reason", "skipped_at"])
     return assignment
 
 
-def undo_last(campaign, user):
-    """Take back the annotator's last submission if it is within the campaign's undo window.
+# The parts of an answer besides its ranking, as stored on a Judgment (and in RepeatCheck.answer).
+ANSWER_FIELDS = ("strength", "confidence", "aspects", "reason_tags", "rationale", "none_acceptable")
 
-    The judgment is deleted (it was never final) and the item is leased back to them."""
+
+def answer_of(judgment):
+    """A judgment's answer in comparison positions: {"ranking": …, "strength": …, …}."""
+    return {"ranking": judgment.ranking, **{name: getattr(judgment, name) for name in ANSWER_FIELDS}}
+
+
+def _latest_action(campaign, user):
+    """The annotator's latest submission or skip in this campaign (an Assignment or a RepeatCheck, locked),
+    with its time; (None, None) when there is none."""
+    latest = (None, None)
+    for model in (Assignment, RepeatCheck):
+        rows = model.objects.select_for_update(of=("self",)).filter(item__campaign=campaign, annotator=user)
+        for status, stamp in ((model.Status.SUBMITTED, "submitted_at"), (model.Status.SKIPPED, "skipped_at")):
+            row = rows.filter(status=status, **{f"{stamp}__isnull": False}).order_by(f"-{stamp}").first()
+            if row is not None and (latest[0] is None or getattr(row, stamp) > latest[0]):
+                latest = (getattr(row, stamp), row)
+    return latest
+
+
+def undo_last(campaign, user):
+    """Take back the annotator's latest action, a submission or a skip, if it is within the campaign's undo
+    window; the item is leased back to them. Undo after a skip takes back the skip, never the submission
+    before it (a second undo takes that one, while its window lasts).
+
+    A submission's judgment is deleted (it was never final); the answer it held comes back on the returned
+    row as ``undone`` = {"action": "submission" | "skip", "answer": {...} in comparison positions or None,
+    "edited_answer": …, "skip_reason": …}, so the page can show the item as it was given."""
     require_annotate(user, campaign)
     _require_open(campaign)
     now = timezone.now()
     with transaction.atomic():
-        assignment = (
-            Assignment.objects.select_for_update()
-            .filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED)
-            .order_by("-submitted_at")
-            .first()
-        )
-        repeat = (
-            RepeatCheck.objects.select_for_update()
-            .filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.SUBMITTED)
-            .order_by("-submitted_at")
-            .first()
-        )
-        if repeat is not None and (assignment is None or repeat.submitted_at > assignment.submitted_at):
-            assignment = repeat
-        if assignment is None or assignment.submitted_at < now - timedelta(seconds=campaign.undo_seconds):
-            raise ValueError(f"There is no submission from the last {campaign.undo_seconds} seconds to undo.")
+        when, row = _latest_action(campaign, user)
+        if row is None or when < now - timedelta(seconds=campaign.undo_seconds):
+            raise ValueError(f"There is no submission or skip from the last {campaign.undo_seconds} seconds to undo.")
         # Hand back any other lease they hold, so the undone item is the one they see.
         other_leases = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED)
         other_repeats = RepeatCheck.objects.filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED)
-        if assignment.is_repeat:
-            other_repeats = other_repeats.exclude(pk=assignment.pk)
+        if row.is_repeat:
+            other_repeats = other_repeats.exclude(pk=row.pk)
         else:
-            other_leases = other_leases.exclude(pk=assignment.pk)
+            other_leases = other_leases.exclude(pk=row.pk)
         other_leases.update(expires_at=now)
         other_repeats.update(expires_at=now)
-        if assignment.is_repeat:
-            assignment.status = RepeatCheck.Status.LEASED
-            assignment.ranking, assignment.answer, assignment.submitted_at, assignment.time_spent_ms = None, {}, None, None
-            assignment.leased_at, assignment.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
-            assignment.save()
-            return assignment
-        judgment = assignment.judgment
+        skipped = row.status == type(row).Status.SKIPPED
+        undone = {"action": "skip" if skipped else "submission", "answer": None, "edited_answer": "",
+                  "skip_reason": row.skip_reason}
+        row.status = type(row).Status.LEASED
+        row.leased_at, row.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
+        row.skip_reason, row.skipped_at = "", None
+        if skipped:
+            pass
+        elif row.is_repeat:
+            undone["answer"] = {"ranking": row.ranking, **row.answer}
+            row.ranking, row.answer, row.submitted_at, row.time_spent_ms = None, {}, None, None
+        else:
+            judgment = row.judgment
+            undone["answer"], undone["edited_answer"] = answer_of(judgment), row.edited_answer
+            quality.ungrade_check(row)
+            row.judgment, row.submitted_at, row.edited_answer = None, None, ""
+        row.save()
+        if not skipped and not row.is_repeat:
+            Judgment.objects.filter(pk=judgment.pk).delete()
+    row.undone = undone
+    return row
+
+
+def revise(campaign, user, assignment_id, payload):
+    """Replace the annotator's submitted answer on an item with a new one, keeping the one it replaces as a
+    JudgmentRevision; only while the campaign is open and allows revisions. Returns (assignment, changed):
+    an identical answer writes nothing."""
+    require_annotate(user, campaign)
+    _require_open(campaign)
+    if not campaign.allow_revisions:
+        raise CampaignForbidden("This campaign does not let annotators revise their judgments.")
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",)).select_related("item__campaign")
+            .filter(pk=assignment_id, annotator=user, item__campaign=campaign).first()
+        )
+        if assignment is None:
+            raise NotAssigned("You have no judgment on this item to revise.")
+        if assignment.status != Assignment.Status.SUBMITTED:
+            raise AssignmentGone(f"Only a submitted judgment can be revised; you {assignment.status} this item.")
+        fields, edited = check_submission(validate_spec(campaign.rubric.spec), campaign.k, payload, assignment.display_order)
+        judgment = Judgment.objects.select_for_update().get(pk=assignment.judgment_id)
+        if answer_of(judgment) == fields and assignment.edited_answer == edited:
+            return assignment, False
+        previous = judgment.revisions.order_by("-version").first()
+        JudgmentRevision.objects.create(
+            judgment=judgment, version=previous.version + 1 if previous else 1, ranking=judgment.ranking,
+            answer={name: getattr(judgment, name) for name in ANSWER_FIELDS}, edited_answer=assignment.edited_answer,
+            made_at=previous.replaced_at if previous else judgment.created_at,
+        )
+        for name, value in fields.items():
+            setattr(judgment, name, value)
+        judgment.rubric_version = campaign.rubric.label
+        judgment.save()
         quality.ungrade_check(assignment)
-        assignment.status = Assignment.Status.LEASED
-        assignment.judgment = None
-        assignment.submitted_at = None
-        assignment.edited_answer = ""
-        assignment.leased_at = now
-        assignment.expires_at = now + timedelta(seconds=campaign.lease_seconds)
-        assignment.save()
-        Judgment.objects.filter(pk=judgment.pk).delete()
-    return assignment
+        quality.grade_check(assignment, judgment.ranking)
+        assignment.edited_answer = edited
+        assignment.save(update_fields=["edited_answer", "check_passed"])
+    return assignment, True
+
+
+def my_judgments(campaign, user):
+    """The annotator's submitted assignments in this campaign, newest first, with their judgments."""
+    return (
+        Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED)
+        .select_related("judgment", "item__comparison__prompt")
+        .prefetch_related("judgment__revisions")
+        .order_by("-submitted_at")
+    )
 
 
 def progress(campaign, user):

@@ -3,11 +3,13 @@
 A spec is a dict:
 
     ties_allowed      bool                      overall ranking may have tie groups
-    strength          {"labels": [...]} | None  pairwise only: 1 = labels[0] (weakest) … n
+    strength          {"labels": [...]} | None  how much better the first choice is than the second: asked
+                                                when one response stands alone in first place (K=2: not a
+                                                tie); 1 = labels[0] (weakest) … n
     aspects           [{"key", "label", "kind": "rating"|"ranking", "min", "max", "labels",
                         "strength", "confidence", "reason_tags", "rationale"}]
                       the last four are per-aspect follow-ups (MultiPref asks them per aspect), all optional:
-                      strength {"labels"} (ranking aspects, pairwise, not a tie), confidence {"labels"},
+                      strength {"labels"} (ranking aspects, first choice alone in first place), confidence {"labels"},
                       reason_tags [str, ...], rationale "required"|"optional"|"off" (default off).
                       The answers are stored inside Judgment.aspects[key] next to the ranking/ratings.
     confidence        {"labels": [...]} | None  1 = labels[0] … n
@@ -200,7 +202,7 @@ def _follow_up_answers(aspect, value, k, groups):
     label = aspect["label"]
     out = {}
     strength = _optional_int(value.get("strength"), f"The {label} strength")
-    if aspect.get("strength") and k == 2 and groups is not None and len(groups) == 2:
+    if aspect.get("strength") and groups is not None and _has_clear_first(groups):
         n = len(aspect["strength"]["labels"])
         if strength is None:
             raise SubmissionInvalid(f"Say how much better the preferred response is on {label}.")
@@ -208,7 +210,7 @@ def _follow_up_answers(aspect, value, k, groups):
             raise SubmissionInvalid(f"The {label} strength must be between 1 and {n}.")
         out["strength"] = strength
     elif strength is not None:
-        raise SubmissionInvalid(f"{label}: strength only applies to a pairwise preference on it that is not a tie.")
+        raise SubmissionInvalid(f"{label}: strength only applies when one response is first on it, alone (not a tie).")
     confidence = _optional_int(value.get("confidence"), f"The {label} confidence")
     if aspect.get("confidence"):
         n = len(aspect["confidence"]["labels"])
@@ -251,6 +253,12 @@ def scale_points(aspect):
     ]
 
 
+def _has_clear_first(groups):
+    """One response alone in first place, with others after it: then "how much better than the second?"
+    has an answer (for K=2, any preference that is not a tie)."""
+    return len(groups) >= 2 and len(groups[0]) == 1
+
+
 def _optional_int(value, what):
     if value in (None, ""):
         return None
@@ -286,14 +294,14 @@ def check_submission(spec, k, payload, display_order):
         raise SubmissionInvalid("This rubric does not allow ties: put every response in its own place.")
 
     strength = _optional_int(payload.get("strength"), "Strength")
-    if spec["strength"] and k == 2 and len(ranking) == 2:
+    if spec["strength"] and _has_clear_first(ranking):
         n = len(spec["strength"]["labels"])
         if strength is None:
             raise SubmissionInvalid("Say how much better the preferred response is.")
         if not 1 <= strength <= n:
             raise SubmissionInvalid(f"Strength must be between 1 and {n}.")
     elif strength is not None:
-        raise SubmissionInvalid("Strength only applies to a pairwise preference that is not a tie.")
+        raise SubmissionInvalid("Strength only applies when one response is first, alone (not a tie).")
 
     confidence = _optional_int(payload.get("confidence"), "Confidence")
     if spec["confidence"]:

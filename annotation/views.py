@@ -1,9 +1,11 @@
 """Campaign pages (htmx). Views parse input, call one service, render."""
 
 import json
+import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +18,7 @@ from . import pool_items, queues, quality, reports
 from .campaigns import CampaignForbidden
 from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
-from .rubrics import SubmissionInvalid, scale_points, validate_spec
+from .rubrics import TEMPLATES, SubmissionInvalid, scale_points, validate_spec
 from .services import JudgmentConflict
 
 
@@ -78,7 +80,8 @@ def campaign_list(request):
 def campaign_create(request):
     if not campaign_services.can_create(request.user):
         return problem(request, "Only researchers and admins can create campaigns.", 403)
-    form = CampaignForm(request.POST or None)
+    # ?rubric=<id>: "Create a campaign with it" after saving a rubric preselects that rubric
+    form = CampaignForm(request.POST or None, initial={"rubric": request.GET.get("rubric")} if request.GET.get("rubric") else None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         groups = data.pop("annotator_groups")
@@ -131,8 +134,10 @@ def rubric_create(request, rubric_id=None):
                                                      description=data["description"])
         return render(request, "annotation/rubric_saved.html", {"rubric": rubric})
     status = 400 if request.method == "POST" else 200
-    return render(request, "annotation/rubric_form.html", {"form": form, "base": base,
-                  "rubrics": Rubric.objects.all()[:50]}, status=status)
+    return render(request, "annotation/rubric_form.html", {
+        "form": form, "base": base, "rubrics": Rubric.objects.all()[:50],
+        "template_specs": {key: validate_spec(t["spec"]) for key, t in TEMPLATES.items()},
+    }, status=status)
 
 
 @login_required
@@ -148,13 +153,25 @@ def import_items(request, slug):
         if not form.is_valid():
             status = 400
         else:
-            try:
-                context["report"] = item_import.import_items(
-                    campaign, form.cleaned_data["file"].read(), form.cleaned_data["format"],
-                    dry_run=form.cleaned_data["dry_run"], user=request.user,
-                )
-            except item_import.ImportInvalid as exc:
-                context["errors"], status = exc.errors, 400
+            data = form.cleaned_data
+            upload_key = f"import-upload:{campaign.pk}:{request.user.pk}:{data['upload']}"
+            content = data["file"].read() if data["file"] else cache.get(upload_key)
+            if content is None:
+                context["errors"], status = ["The file from the dry run has expired; choose it again."], 400
+            else:
+                try:
+                    context["report"] = item_import.import_items(
+                        campaign, content, data["format"], dry_run=data["dry_run"], user=request.user,
+                    )
+                except item_import.ImportInvalid as exc:
+                    context["errors"], status = exc.errors, 400
+                else:
+                    if data["dry_run"]:  # keep the file, so the import is one click without choosing it again
+                        token = secrets.token_urlsafe(16)
+                        cache.set(f"import-upload:{campaign.pk}:{request.user.pk}:{token}", content, 3600)
+                        context["upload"] = token
+                    else:
+                        cache.delete(upload_key)
     return render(request, "annotation/import.html", context, status=status)
 
 
@@ -186,12 +203,21 @@ def build_items(request, slug):
 # --- annotating ------------------------------------------------------------
 
 
-def _item_context(campaign, assignment, user):
+def shown_responses(texts):
+    """Responses as the rank widget lists them: screen slot, letter, text, and a first line for its chips' names."""
+    shown = []
+    for i, text in enumerate(texts):
+        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
+        shown.append({"slot": i, "letter": chr(65 + i), "text": text,
+                      "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…"})
+    return shown
+
+
+def _item_context(campaign, assignment, user, restore=None):
     spec = validate_spec(campaign.rubric.spec)
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
-    shown = [{"slot": i, "letter": chr(65 + i), "text": slots[position].text}
-             for i, position in enumerate(assignment.display_order)]
+    shown = shown_responses([slots[position].text for position in assignment.display_order])
     aspects = []
     for aspect in spec["aspects"]:
         entry = dict(aspect)
@@ -204,8 +230,40 @@ def _item_context(campaign, assignment, user):
         "skip_url": reverse(f"annotation:{kind}skip", args=[campaign.slug, assignment.pk]),
         "campaign": campaign, "assignment": assignment, "spec": spec, "shown": shown, "aspects": aspects,
         "prompt": comparison.prompt, "progress": queues.progress(campaign, user),
-        "standing": quality.standing_of(campaign, user), "k": campaign.k,
+        "standing": quality.standing_of(campaign, user), "k": campaign.k, "restore": restore,
     }
+
+
+def form_values(answer, display_order, edited_answer=""):
+    """The inverse of payload_from_form: a stored answer (comparison positions) as the item form's field
+    values (screen slots), so an undone or revised item opens with the answers that were given."""
+    slot_of = {position: slot for slot, position in enumerate(display_order)}
+
+    def tiers(ranking):
+        return json.dumps([sorted(slot_of[p] for p in group) for group in ranking], separators=(",", ":"))
+
+    values = {"ranking": tiers(answer["ranking"])}
+    for name in ("strength", "confidence", "rationale"):
+        if answer.get(name) not in (None, ""):
+            values[name] = str(answer[name])
+    if answer.get("reason_tags"):
+        values["reason_tags"] = list(answer["reason_tags"])
+    if answer.get("none_acceptable"):
+        values["none_acceptable"] = "on"
+    if edited_answer:
+        values["edited_answer"] = edited_answer
+    for key, given in (answer.get("aspects") or {}).items():
+        if given.get("kind") == "ranking":
+            values[f"aspect-{key}"] = tiers(given["ranking"])
+        else:
+            for slot, position in enumerate(display_order):
+                values[f"rating-{key}-{slot}"] = str(given["ratings"][position])
+        for name in ("strength", "confidence", "rationale"):
+            if given.get(name) not in (None, ""):
+                values[f"aspect-{key}-{name}"] = str(given[name])
+        if given.get("reason_tags"):
+            values[f"aspect-{key}-reason_tags"] = list(given["reason_tags"])
+    return values
 
 
 def _render_next(request, campaign, undone=None):
@@ -214,9 +272,15 @@ def _render_next(request, campaign, undone=None):
     except queues.QueueEmpty as exc:
         return render(request, "annotation/_done.html", {"campaign": campaign, "message": str(exc),
                       "progress": queues.progress(campaign, request.user)})
+    except queues.QueueBusy as exc:  # 200, so htmx swaps it in; the fragment asks again by itself
+        return render(request, "annotation/_busy.html", {"campaign": campaign, "message": str(exc),
+                      "retry_after": exc.retry_after})
     except (CampaignForbidden, queues.CampaignNotOpen) as exc:
         return problem(request, str(exc), status_for(exc), target="#work")
-    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user))
+    restore = None
+    if undone is not None and getattr(undone, "undone", None) and undone.undone["answer"]:
+        restore = form_values(undone.undone["answer"], undone.display_order, undone.undone["edited_answer"])
+    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user, restore))
 
 
 @login_required
@@ -265,6 +329,9 @@ def payload_from_form(post, spec, k):
             aspects[key]["reason_tags"] = post.getlist(f"aspect-{key}-reason_tags")
         if post.get(f"aspect-{key}-rationale"):
             aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
+    if not post.get("ranking"):  # the page's words, not the API's ("a non-empty list of tie groups")
+        raise SubmissionInvalid("Rank the responses first: click them best first, drag them, or press their letters "
+                                "(with two: A, B, T for a tie, X if both are bad).")
     return {
         "ranking": json_field("ranking"),
         "strength": post.get("strength") or None,
@@ -289,7 +356,7 @@ def submit(request, slug, assignment_id, repeat=False):
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc))
     response = _render_next(request, campaign)
-    response["HX-Trigger"] = json.dumps({"campaign-submitted": {"undo_seconds": campaign.undo_seconds}})
+    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "submitted", "undo_seconds": campaign.undo_seconds}})
     return response
 
 
@@ -302,8 +369,10 @@ def skip(request, slug, assignment_id, repeat=False):
     try:
         (queues.skip_repeat if repeat else queues.skip)(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
     except (ValueError, CampaignForbidden, LookupError) as exc:
-        return problem(request, str(exc), status_for(exc))
-    return _render_next(request, campaign)
+        return problem(request, str(exc), status_for(exc), target="#skip-error")
+    response = _render_next(request, campaign)
+    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "skipped", "undo_seconds": campaign.undo_seconds}})
+    return response
 
 
 @login_required
@@ -315,8 +384,67 @@ def undo(request, slug):
     try:
         assignment = queues.undo_last(campaign, request.user)
     except (ValueError, CampaignForbidden) as exc:
-        return problem(request, str(exc), status_for(exc))
-    return _render_next(request, campaign, undone=assignment)
+        return problem(request, str(exc), status_for(exc), target="#toast")
+    response = _render_next(request, campaign, undone=assignment)
+    response["HX-Trigger"] = json.dumps({"campaign-undone": {"action": assignment.undone["action"]}})
+    return response
+
+
+def _order_as_seen(ranking, display_order):
+    """A ranking (comparison positions) as the letters the annotator saw, best first: ["B", "A = C"]."""
+    slot_of = {position: slot for slot, position in enumerate(display_order)}
+    return [" = ".join(chr(65 + slot_of[p]) for p in sorted(group, key=slot_of.get)) for group in ranking]
+
+
+@login_required
+@require_GET
+def my_judgments(request, slug):
+    """The annotator's past judgments in this campaign, each with a link to revise it while allowed."""
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    rows = []
+    for assignment in queues.my_judgments(campaign, request.user):
+        rows.append({"assignment": assignment, "order": _order_as_seen(assignment.judgment.ranking, assignment.display_order),
+                     "versions": assignment.judgment.revisions.all()})
+    return render(request, "annotation/my_judgments.html", {
+        "campaign": campaign, "rows": rows,
+        "can_revise": campaign.allow_revisions and campaign.status == Campaign.Status.OPEN,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def revise(request, slug, assignment_id):
+    """Show one of the annotator's judgments with its answers filled in; a POST replaces it (the earlier
+    version is kept as a JudgmentRevision)."""
+    campaign = _visible(request, slug)
+    if campaign is None:
+        return _not_found(request)
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("judgment", "item__comparison__prompt"),
+        pk=assignment_id, annotator=request.user, item__campaign=campaign, status=Assignment.Status.SUBMITTED,
+    )
+    if request.method == "POST":
+        try:
+            payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+            queues.revise(campaign, request.user, assignment_id, payload)
+        except (ValueError, CampaignForbidden, LookupError) as exc:
+            return problem(request, str(exc), status_for(exc))
+        if request.htmx:
+            response = HttpResponse("")
+            response["HX-Redirect"] = reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}"
+            return response
+        return redirect(reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}")
+    context = _item_context(campaign, assignment, request.user,
+                            form_values(queues.answer_of(assignment.judgment), assignment.display_order,
+                                        assignment.edited_answer))
+    context.update(revising=True, submit_url=reverse("annotation:revise", args=[slug, assignment_id]), versions=[
+        {"version": r.version, "made_at": r.made_at, "order": _order_as_seen(r.ranking, assignment.display_order),
+         "rationale": r.answer.get("rationale", "")}
+        for r in assignment.judgment.revisions.order_by("version")
+    ])
+    return render(request, "annotation/revise.html", context)
 
 
 # --- researchers -----------------------------------------------------------
@@ -328,8 +456,10 @@ def dashboard(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/dashboard.html", {"campaign": campaign, "build_form": BuildItemsForm(),
-                                                         **reports.dashboard(campaign)})
+    return render(request, "annotation/dashboard.html", {
+        "campaign": campaign, "build_form": BuildItemsForm(), **reports.dashboard(campaign),
+        "status_choices": [("open", "Open"), ("paused", "Pause"), ("closed", "Close")],
+    })
 
 
 @login_required
@@ -371,7 +501,21 @@ def disagreements(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/disagreements.html", {"campaign": campaign, "rows": reports.disagreements(campaign)})
+    rows = reports.disagreements(campaign)
+    for row in rows:  # texts in comparison order, and each verdict as letters (A = the comparison's first response)
+        comparison = row["item"].comparison
+        row["shown"] = shown_responses([slot.response.text for slot in comparison.slots.select_related("response")])
+        row["verdicts"] = [{"assignment": a, "tiers": ranking_letters(a.judgment.ranking)} for a in row["assignments"]]
+        if row["adjudication"]:
+            row["adjudication"].tiers = ranking_letters(row["adjudication"].ranking)
+    return render(request, "annotation/disagreements.html", {
+        "campaign": campaign, "rows": rows, "spec": validate_spec(campaign.rubric.spec), "k": campaign.k,
+    })
+
+
+def ranking_letters(ranking):
+    """[[0], [2, 1]] → [["A"], ["B", "C"]]: tie groups of comparison positions as letters, best first."""
+    return [[chr(65 + position) for position in sorted(group)] for group in ranking]
 
 
 @login_required
@@ -385,9 +529,11 @@ def adjudicate(request, slug, item_id):
         ranking = json.loads(request.POST.get("ranking", ""))
         adjudication = quality.adjudicate(item, request.user, ranking, request.POST.get("note", ""))
     except json.JSONDecodeError:
-        return problem(request, 'The ranking must be JSON tie groups, e.g. [[0], [1]].', 400, target=f"#adj-error-{item.pk}")
+        return problem(request, "Rank every response first: click them best first, drag them, or press their letters.",
+                       400, target=f"#adj-error-{item.pk}")
     except (ValueError, CampaignForbidden) as exc:
         return problem(request, str(exc), status_for(exc), target=f"#adj-error-{item.pk}")
+    adjudication.tiers = ranking_letters(adjudication.ranking)
     return render(request, "annotation/_adjudication.html", {"item": item, "adjudication": adjudication})
 
 

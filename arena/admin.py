@@ -11,7 +11,7 @@ class ArenaEntryInline(admin.TabularInline):
 
 @admin.register(Arena)
 class ArenaAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "matchmaking", "is_open", "created_at"]
+    list_display = ["name", "slug", "matchmaking", "display_mode", "is_open", "created_at"]
     list_filter = ["is_open", "matchmaking"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

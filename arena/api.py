@@ -21,12 +21,19 @@ from .serializers import (
 )
 
 
+# A voter at the open-battle limit waits for one to finish generating: seconds, usually.
+OPEN_BATTLE_RETRY_SECONDS = 10
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
 
 
 class BattleListView(APIView):
+    error_statuses = (404,)  # the arena named, or no open arena
+    throttle_scope = "battles"
+
     @extend_schema(request=StartBattleSerializer, responses={201: BattleSerializer}, summary="Start a battle")
     def post(self, request):
         data = StartBattleSerializer(data=request.data)
@@ -39,7 +46,7 @@ class BattleListView(APIView):
         try:
             battle = services.start_battle(arena, request.user, data.validated_data["prompt"])
         except services.TooManyOpenBattles as exc:
-            raise Throttled(detail=str(exc)) from exc
+            raise Throttled(wait=OPEN_BATTLE_RETRY_SECONDS, detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"prompt": [str(exc)]}) from exc
         payload = selectors.battle_payload(battle, request.user, judgment=None)
@@ -54,6 +61,9 @@ class BattleDetailView(APIView):
 
 
 class VoteView(APIView):
+    error_statuses = (409,)
+    throttle_scope = "votes"
+
     @extend_schema(
         request=VoteSerializer,
         responses={201: BattleSerializer, 200: BattleSerializer},
@@ -80,7 +90,9 @@ class LeaderboardView(APIView):
         summary="The live leaderboard, for one method, with or without style control",
     )
     def get(self, request):
-        query = LeaderboardQuerySerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty form value as "not given" and would
+        # answer ?method= with the default board, which the schema (an enum) forbids.
+        query = LeaderboardQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         data = query.validated_data
         try:

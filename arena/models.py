@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from annotation.models import Comparison
+from annotation.models import Comparison, DisplayMode
 from inference.models import ModelEndpoint
 
 
@@ -22,10 +22,18 @@ class Arena(models.Model):
     matchmaking = models.CharField(max_length=16, choices=Matchmaking.choices, default=Matchmaking.UNIFORM)
     sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
     is_open = models.BooleanField(default=True)
+    # auto by default: chat answers are mostly Markdown, and auto shows plain whenever it is unsure.
+    display_mode = models.CharField(
+        max_length=8, choices=DisplayMode.choices, default=DisplayMode.AUTO,
+        help_text="How answers are shown; every answer also has a show-source toggle.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(name="arena_display_mode_known", condition=models.Q(display_mode__in=DisplayMode.values)),
+        ]
 
     def __str__(self):
         return self.name

@@ -2,12 +2,17 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils import timezone
 
 from annotation.models import Judgment
 from inference.models import Response
 from inference.selectors import retrying
 from inference.categories import CATEGORIES
+from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .services import shown_slots, vote_choice
@@ -44,6 +49,7 @@ def battle_payload(battle, user, judgment=_UNKNOWN):
     return {
         "id": str(battle.public_id),
         "arena": battle.arena.slug,
+        "display_mode": battle.arena.display_mode,
         "prompt": battle.comparison.prompt.last_user_text,
         "sides": sides,
         "finished": statuses <= {Response.Status.DONE, Response.Status.FAILED},
@@ -72,13 +78,37 @@ def parse_view(method, style_control, category=""):
     return method, style, category
 
 
-INTERVALS = {
-    "bootstrap": "{n} bootstrap resamples",
-    "laplace": "Laplace (analytic) intervals of a live refit; bootstrap intervals at the next full refit",
+INTERVALS = {  # bootstrap and laplace: see _interval_label
     "sandwich": "sandwich (robust analytic) intervals, the large-sample limit of the bootstrap",
-    "posterior": "the Bayesian posterior",
+    "posterior": "the Bayesian posterior (credible intervals under a N(0, 1)-logit prior)",
     "none": "no intervals",
 }
+
+
+def _full_refit_resamples(method):
+    """The resamples a periodic full refit of this method takes (Elo takes fewer; see ranking.services)."""
+    full = settings.RANKING_FULL_BOOTSTRAP
+    return min(full, settings.RANKING_ELO_BOOTSTRAP) if method == "elo" else full
+
+
+def _interval_label(snapshot, method, style_control, category):
+    """What the intervals are, and, before a full refit's intervals, when that refit will run."""
+    kind = _interval(snapshot)
+    if kind not in ("bootstrap", "laplace"):
+        return INTERVALS[kind]
+    full = _full_refit_resamples(method)
+    if kind == "bootstrap" and snapshot.bootstrap >= full:
+        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit), never narrower than the Laplace interval"
+    period = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]
+    last_full = RatingSnapshot.objects.filter(
+        method=method, style_control=style_control, category=category, bootstrap__gte=full,
+    ).values_list("computed_at", flat=True).first()
+    when = f"every {period / 60:g} minutes"
+    if last_full is not None:
+        when += f", next around {timezone.localtime(last_full + timedelta(seconds=period)):%H:%M}"
+    now = (f"{snapshot.bootstrap} bootstrap resamples of a live refit" if kind == "bootstrap"
+           else "Laplace (analytic) intervals of a live refit")
+    return f"{now}; the full refit with {full:,} resamples runs {when}"
 
 
 def _interval(snapshot):
@@ -104,7 +134,7 @@ def leaderboard(method="bt", style_control=False, category=""):
         "judgment_count": snapshot.judgment_count if snapshot else 0,
         "bootstrap": snapshot.bootstrap if snapshot else 0,
         "interval": _interval(snapshot),
-        "interval_label": INTERVALS[_interval(snapshot)].format(n=snapshot.bootstrap if snapshot else 0),
+        "interval_label": _interval_label(snapshot, method, style_control, category),
         "rows": snapshot.rows if snapshot else [],
         "style_coefficients": snapshot.style_coefficients if snapshot else None,
         "diagnostics": snapshot.diagnostics if snapshot else None,

@@ -25,6 +25,7 @@ class SideSerializer(serializers.Serializer):
 class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
+    display_mode = serializers.CharField(help_text="How the arena shows answers: plain, markdown or auto (per answer).")
     prompt = serializers.CharField()
     sides = SideSerializer(many=True)
     finished = serializers.BooleanField()

@@ -43,9 +43,12 @@ def start_battle(request, slug=None):
     try:
         battle = services.start_battle(arena, request.user, request.POST.get("prompt", ""))
     except ValueError as exc:
-        status = 429 if isinstance(exc, services.TooManyOpenBattles) else 400
         context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", "")}
-        return render(request, "arena/home.html", context, status=status)
+        if not isinstance(exc, services.TooManyOpenBattles):
+            return render(request, "arena/home.html", context, status=400)
+        response = render(request, "arena/home.html", context, status=429)
+        response["Retry-After"] = "10"  # battles free up as their answers finish
+        return response
     return redirect("arena:battle", public_id=battle.public_id)
 
 

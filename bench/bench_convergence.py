@@ -28,7 +28,11 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="arenas simulated in parallel processes")
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--noise", type=float, default=1.0)
+    ap.add_argument("--gains", help="comma-separated arena sizes: print per-arena gains of adaptive matchmaking "
+                                    "(bt, pl, bayes at K=2 and 4) over BT with random pairs, with their spread")
     args = ap.parse_args()
+    if args.gains:
+        return gains([int(x) for x in args.gains.split(",")], args)
     kw = dict(n_models=args.models, votes=args.votes, seeds=args.seeds, every=args.every, noise=args.noise)
     t0 = time.perf_counter()
     results = simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), jobs=args.jobs, **kw)
@@ -59,6 +63,31 @@ def main():
         v = get[(m, "adaptive", 2)]
         u = get[(m, "uniform", 2)]
         print(f"K=2 {m}: adaptive {v} vs uniform {u} votes")
+
+
+def gains(sizes, args):
+    """Votes to tau >= 0.9 of BT with uniform random pairs at K=2 over those of each adaptive
+    configuration, arena by arena (same seed and size): geometric mean, spread, arenas that never
+    settled (counted at the run's length, so a gain against such an arena is a lower bound)."""
+    t0 = time.perf_counter()
+    per = {}
+    for size in sizes:
+        kw = dict(n_models=size, votes=args.votes, seeds=args.seeds, every=args.every, noise=args.noise, jobs=args.jobs)
+        for r in simulate(methods=("bt",), policies=("uniform",), ks=(2,), **kw) + simulate(
+                methods=("bt", "pl", "bayes"), policies=("adaptive",), ks=(2, 4), **kw):
+            per.setdefault((r["method"], r["policy"], r["k"]), []).extend(r["converged_at"])
+    base = per[("bt", "uniform", 2)]
+    print(f"# sizes {sizes}, {args.seeds} arenas each, {args.votes} votes, noise {args.noise}; "
+          f"{time.perf_counter() - t0:.0f} s; load average {open('/proc/loadavg').read().split()[0]}")
+    print(f"BT uniform K=2: never settled in {sum(b is None for b in base)} of {len(base)} arenas")
+    for key, conv in sorted(per.items(), key=lambda kv: (kv[0][2], kv[0][0])):
+        if key == ("bt", "uniform", 2):
+            continue
+        ratios = [(b or args.votes) / (c or args.votes) for b, c in zip(base, conv)]
+        geo = float(np.exp(np.mean(np.log(ratios))))
+        print(f"K={key[2]} {key[0]:5s} {key[1]}: geometric-mean gain {geo:.1f}x, spread {min(ratios):.1f}x to "
+              f"{max(ratios):.1f}x, below 1x in {sum(r < 1 for r in ratios)}, never settled in "
+              f"{sum(c is None for c in conv)} of {len(conv)}")
 
 
 if __name__ == "__main__":

@@ -3,24 +3,55 @@
 DRF's validation errors are a dict of field lists; people and scripts both read
 a single sentence more easily, so we add one and keep the field detail."""
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
-def _first_message(data):
+def _first_error(data, path=()):
+    """(where, message) of the first error; where is a tuple of field names and item numbers."""
     if isinstance(data, dict):
         for field, value in data.items():
-            message = _first_message(value)
-            if message:
-                return message if field in ("detail", "non_field_errors") else f"{field}: {message}"
+            step = () if field in ("detail", "non_field_errors") else (f"item {field + 1}" if isinstance(field, int) else str(field),)
+            found = _first_error(value, path + step)
+            if found[1]:
+                return found
     elif isinstance(data, list) and data:
-        return _first_message(data[0])
+        return _first_error(data[0], path)
     elif data:
-        return str(data)
-    return ""
+        return path, str(data)
+    return path, ""
+
+
+def _first_message(data):
+    """The first error as a sentence, led by where it is: "prompts, item 2: A valid integer is required."."""
+    where, message = _first_error(data)
+    return f"{', '.join(where)}: {message}" if where else message
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad multipart boundary: Django would
+        # answer these with an HTML page; an API client gets the usual JSON 400.
+        detail = "The request body is too large." if isinstance(exc, RequestDataTooBig) else f"The request is malformed: {exc}"
+        return Response({"detail": detail}, status=400)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, (dict, list)) and "detail" not in response.data:
         response.data = {"detail": _first_message(response.data), "errors": response.data}
     return response
+
+
+@csrf_exempt  # API clients send no CSRF token: a POST to a wrong path is a 404, not a CSRF page
+def api_not_found(request, rest=""):
+    """Unknown /api/ paths answer JSON like every API error, not Django's HTML page."""
+    detail = f"There is no API endpoint at {request.path}; the operations are listed at /api/docs/."
+    if not request.path.endswith("/"):
+        try:
+            if resolve(request.path + "/").url_name != "api-not-found":
+                detail = f"Add the trailing slash: {request.path}/"
+        except Resolver404:
+            pass
+    return JsonResponse({"detail": detail}, status=404)

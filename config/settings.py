@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
+    "accounts",
     "inference",
     "annotation",
     "ranking",
@@ -68,14 +70,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.throttles.PageRateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,6 +128,61 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# HTTPS. Behind TLS set HTTPS=1: cookies become Secure (sent only over TLS), plain HTTP redirects
+# to HTTPS and browsers are told to come back only over HTTPS (HSTS). When TLS ends at a proxy,
+# also set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https so Django knows a request came in
+# over HTTPS, and only if that proxy always sets or strips X-Forwarded-Proto (else clients could
+# claim HTTPS). The demo (plain http://127.0.0.1) leaves HTTPS off.
+HTTPS = _env_bool("HTTPS")
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = tuple(os.environ["SECURE_PROXY_SSL_HEADER"].split(",", 1))
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes from inside the network speak plain HTTP
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_HTTPONLY = True  # pages put the token in a header from the template; no script reads the cookie
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(14 * 24 * 3600)))
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own files; no inline
+# scripts or event handlers anywhere in templates/ (tests/browser/test_csp_browser.py watches for
+# violations). Style attributes stay allowed: the admin and Swagger UI set a few.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Accounts. Who may sign up is the admins' call at run time (admin → Sign-up policy: closed,
+# invitation only, or open); SIGNUP_MODE is only the starting value on a new database.
+SIGNUP_MODE = os.environ.get("SIGNUP_MODE", "closed")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(3 * 24 * 3600)))
+# E-mail (password-reset links): SMTP when EMAIL_HOST is set, else printed on the console (the demo).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PrefArena <noreply@localhost>")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "arena:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -144,13 +204,52 @@ if _env_bool("PREFARENA_TESTING"):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers a missing or wrong credential with the first class's challenge,
+    # so API clients get 401 + WWW-Authenticate: Token (session auth has no challenge: 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    # Rate limits (config/throttles.py): every request per user / per anonymous address, and the
+    # scopes below on writes, per user and per address ("<scope>_ip"). Over a limit: 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttles.AnonThrottle",
+        "config.throttles.UserThrottle",
+        "config.throttles.ScopedUserThrottle",
+        "config.throttles.ScopedAddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        scope: os.environ.get(f"THROTTLE_{scope.upper()}", default)
+        for scope, default in {
+            "anon": "120/min", "user": "1200/min",
+            "battles": "6/min", "battles_ip": "30/min",  # a few battle starts a minute per voter
+            "votes": "30/min", "votes_ip": "120/min",
+            "imports": "20/hour", "imports_ip": "60/hour",
+            "exports": "20/hour", "exports_ip": "60/hour",
+            "logins": "10/min", "logins_ip": "30/min",  # password guessing
+            "accounts": "5/hour", "accounts_ip": "20/hour",  # password-reset mails, sign-ups
+        }.items()
+    },
+    # Proxies in front of the web processes: how many X-Forwarded-For entries to trust for the client
+    # address (0: REMOTE_ADDR only, so a client cannot pick its own address for the limits).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+}
+# The same limits on the pages that write (URL name → scope; POSTs only).
+PAGE_RATE_LIMITS = {
+    "arena:start_battle": "battles",
+    "arena:start_arena_battle": "battles",
+    "arena:vote": "votes",
+    "annotation:import": "imports",
+    "annotation:build_items": "imports",
+    "export:start": "exports",
+    "login": "logins",
+    "admin:login": "logins",
+    "password_reset": "accounts",
+    "signup": "accounts",
+    "signup_invited": "accounts",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PrefArena API",
@@ -238,6 +337,10 @@ CACHES = {
     if CACHE_URL.startswith("redis")
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
 }
+
+# Campaign queues: how long `next` waits for items other requests hold locked before it answers
+# "busy, try again" (HTTP 503) instead of wrongly saying nothing is left.
+CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = float(os.environ.get("CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS", "2"))
 
 # Ratings.
 ELO_K_FACTOR = float(os.environ.get("ELO_K_FACTOR", "32"))

@@ -1,15 +1,21 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from config.api_errors import api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Browsers ask for /favicon.ico on pages without a <link rel=icon> (the API's JSON, files).
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("arena/", include("arena.urls")),
     path("api/judges/", include("annotation.judge_api_urls")),
@@ -21,5 +27,8 @@ urlpatterns = [
     path("export/", include("export.urls")),
     path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other /api/ path is a JSON 404.
+    re_path(r"^api/(?P<rest>(?s:.*))\Z", api_not_found, name="api-not-found"),
 ]

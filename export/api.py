@@ -18,6 +18,8 @@ def _researcher(request):
 
 
 class ExportListView(APIView):
+    throttle_scope = "exports"  # starting one (POST); listing is not counted
+
     @extend_schema(responses={200: ExportJobSerializer(many=True)}, summary="Your export jobs, newest first")
     def get(self, request):
         _researcher(request)

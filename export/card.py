@@ -13,7 +13,7 @@ POLICY_TEXT = {
         "kto-negative": "Each response in a tied pair, and each response of a \"none acceptable\" judgment, "
         "becomes one unpaired negative (label false); the strict pairs of a \"none acceptable\" judgment are not used.",
         "margin-zero": "Tied pairs are kept with margin 0 (chosen = the one shown first, tie = true); every pair "
-        "of a \"none acceptable\" judgment is kept with margin 0. For listwise and ratings: such judgments are kept.",
+        "of a \"none acceptable\" judgment is kept with margin 0.",
     },
     "rank_breaking": {
         "all-pairs": "Every response beats every response in a lower tie group: K(K-1)/2 pairs per ranking "
@@ -36,6 +36,54 @@ POLICY_TEXT = {
         "weight too.",
     },
 }
+
+
+# listwise and ratings keep each judgment's whole ranking: no pairs, so no rank-breaking and no tied pairs.
+RANKED_TIES_TEXT = {
+    "drop": "A judgment in which every response is tied, and every judgment marked \"none acceptable\", is "
+    "dropped; partial ties are kept as equal ranks.",
+    "margin-zero": "Every judgment is kept, ties included (as equal ranks) and \"none acceptable\" ones "
+    "(flagged in the `none_acceptable` column).",
+}
+RANKED_SHAPE_TEXT = {
+    "listwise": "Not applied: each row keeps one judgment's whole ranking, with tied responses at equal `ranks`; "
+    "nothing is split into pairs.",
+    "ratings": "Not applied: each response of a judgment is one row, with its tie-group `rank` (equal for ties) "
+    "and `rank_score`; nothing is split into pairs.",
+}
+SOURCE_TEXT = {"human": "human votes", "ai": "AI-judge votes", "both": "human and AI-judge votes",
+               "routed": "the routed mix of human and AI-judge labels"}
+
+
+def _policy_lines(options):
+    """The policy bullets that hold for this format: pair formats break rankings into pairs, listwise and
+    ratings keep them whole (one judgment per row or per response, never aggregated)."""
+    if options.format in RANKED_SHAPE_TEXT:
+        return [
+            f"- **Ties and \"none acceptable\"** (`{options.ties}`): {RANKED_TIES_TEXT[options.ties]}",
+            f"- **K-wise rank-breaking**: {RANKED_SHAPE_TEXT[options.format]}",
+            f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
+            "none: every judgment makes its own rows. `agreement` is the share of the comparison's judgments with "
+            "exactly the same ranking; rows below the minimum are dropped.",
+            "- **Margin**: no margin column.",
+            "- **Length balancing**: none (there is no chosen or rejected answer).",
+        ]
+    return [
+        f"- **Ties and \"none acceptable\"** (`{options.ties}`): {POLICY_TEXT['ties'][options.ties]}",
+        f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
+        f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
+        f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
+        f"- **Margin** (`{options.margin}`): " + (
+            "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
+            "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
+            if options.has_margin else "no margin column."
+        ),
+        "- **Length balancing**: " + (
+            f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
+            "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
+            if options.max_chosen_longer_rate is not None else "none."
+        ),
+    ]
 
 
 def _length_stats(lengths):
@@ -114,10 +162,8 @@ def card_text(options, files, stats_summary, routing=()):
             "(`pyarrow.parquet.read_table` or `pandas.read_parquet` read it as zero rows), a JSONL file is empty.",
             "",
         ]
-    origin = ("the routed mix of human and AI-judge labels" if options.source == "routed"
-              else "human and AI-judge votes")
     lines += [
-        f"Made by PrefArena from {origin}. Format: `{options.format}` "
+        f"Made by PrefArena from {SOURCE_TEXT[options.source]}. Format: `{options.format}` "
         f"({_format_line(options)}). Load it offline with `datasets.load_dataset(\"<this folder>\")`.",
         "",
         "## Counts",
@@ -146,20 +192,7 @@ def card_text(options, files, stats_summary, routing=()):
         "",
         "## Policies",
         "",
-        f"- **Ties and \"none acceptable\"** (`{options.ties}`): {POLICY_TEXT['ties'][options.ties]}",
-        f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
-        f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
-        f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
-        f"- **Margin** (`{options.margin}`): " + (
-            "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
-            "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
-            if options.has_margin else "no margin column."
-        ),
-        "- **Length balancing**: " + (
-            f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
-            "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
-            if options.max_chosen_longer_rate is not None else "none."
-        ),
+        *_policy_lines(options),
         f"- **Split**: grouped by prompt content (a seeded hash; seed {options.seed}), test fraction "
         f"{options.test_fraction}: no prompt appears in both splits.",
         "",

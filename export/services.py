@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 import uuid
 from collections import namedtuple
 from datetime import timedelta
@@ -573,6 +574,21 @@ def _fail(job, message):
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=message,
                                                finished_at=timezone.now())
     job.refresh_from_db()
+
+
+def job_zip_path(job):
+    """A zip of every finished file of a job (written next to them the first time; the files never change
+    once the job is done), or None while the job has no files."""
+    if job.status != ExportJob.Status.DONE or not job.files:
+        return None
+    target = job.directory.parent / f"{job.public_id}.zip"
+    if not target.exists():
+        partial = target.with_suffix(f".{uuid.uuid4().hex}.partial")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in job.files:
+                archive.write(job.directory / name, arcname=f"{job.public_id}/{name}")
+        os.replace(partial, target)  # whole or absent, even if two requests race
+    return target
 
 
 def job_file_path(job, name):

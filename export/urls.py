@@ -9,4 +9,5 @@ urlpatterns = [
     path("jobs/", views.jobs, name="jobs"),
     path("start/", views.start, name="start"),
     path("jobs/<str:public_id>/files/<path:name>", views.download, name="download"),
+    path("jobs/<str:public_id>/export.zip", views.download_zip, name="zip"),
 ]

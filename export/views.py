@@ -36,7 +36,8 @@ def _context(request, **extra):
 @require_GET
 def home(request):
     _researcher(request)
-    return render(request, "export/home.html", _context(request))
+    # ?campaign=<slug> (the campaign dashboard's Export link) preselects that campaign
+    return render(request, "export/home.html", _context(request, chosen_campaigns=request.GET.getlist("campaign")))
 
 
 @login_required
@@ -62,14 +63,29 @@ def start(request):
     return render(request, "export/_jobs.html", _context(request, started=True), status=201)
 
 
+def _job(request, public_id):
+    _researcher(request)
+    try:
+        return selectors.jobs_visible_to(request.user).get(public_id=public_id)
+    except (ValidationError, ValueError, selectors.ExportJob.DoesNotExist):
+        raise Http404("No export job with this id is yours.") from None
+
+
+@login_required
+@require_GET
+def download_zip(request, public_id):
+    """The whole finished export (data files and the dataset card) as one zip, built on disk once."""
+    job = _job(request, public_id)
+    path = services.job_zip_path(job)
+    if path is None:
+        raise Http404("This export has no files yet.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"prefarena-{job.format}-{job.public_id}.zip")
+
+
 @login_required
 @require_GET
 def download(request, public_id, name):
-    _researcher(request)
-    try:
-        job = selectors.jobs_visible_to(request.user).get(public_id=public_id)
-    except (ValidationError, ValueError, selectors.ExportJob.DoesNotExist):
-        raise Http404("No export job with this id is yours.")
+    job = _job(request, public_id)
     path = services.job_file_path(job, name)
     if path is None:
         raise Http404("This export has no such file.")

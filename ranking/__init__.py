@@ -5,6 +5,13 @@ Core: ``from ranking import OnlineRanker``; ``ranking.leaderboard.fit_leaderboar
 ``ranking.matchmaking.choose_matchup``.
 """
 
-from .online import OnlineRanker
-
 __all__ = ["OnlineRanker"]
+
+
+def __getattr__(name):
+    # Lazy: `python -m ranking fit` should not pay for the online ranker's imports (scipy.special).
+    if name == "OnlineRanker":
+        from .online import OnlineRanker
+
+        return OnlineRanker
+    raise AttributeError(f"module 'ranking' has no attribute {name!r}")

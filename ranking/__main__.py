@@ -1,6 +1,8 @@
 """Command line: ``python -m ranking fit ...`` and ``python -m ranking simulate ...`` (no Django).
 
-fit: prints JSON rows (model, rating, ci_low, ci_high, rank_ub, n, ...) best first.
+fit: prints JSON rows (model, rating, ci_low, ci_high, rank_ub, n, ...) best first; stderr says
+which intervals they are (Laplace without --bootstrap; bootstrap; the Bayesian posterior).
+Start-up stays lean: numpy, and pyarrow for a battle dump; scipy only where a fit needs it.
 simulate: prints JSON with, per method × policy × K, Kendall's tau against the truth as votes accrue.
 """
 
@@ -8,8 +10,8 @@ import argparse
 import json
 import sys
 
-from .leaderboard import METHODS, fit_leaderboard
-from .matchmaking import POLICIES
+METHODS = ("elo", "bt", "pl", "bayes")  # ranking.leaderboard.METHODS, without importing it for --help
+POLICIES = ("uniform", "weighted", "adaptive")  # ranking.matchmaking.POLICIES
 
 
 def _anchor(text):
@@ -39,8 +41,12 @@ def build_parser():
     fit.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% intervals")
     fit.add_argument("--style-control", action="store_true", help="control for length and markdown (bt only)")
     fit.add_argument("--anchor", type=_anchor, help="MODEL=SCORE: shift the scale so MODEL has SCORE")
-    fit.add_argument("--ties", choices=("half", "davidson"), default="half")
+    fit.add_argument("--ties", choices=("auto", "half", "davidson"), default="auto",
+                     help="auto: Davidson's tie model for bt on pairwise data with ties, else half a win each; "
+                          "half: Chatbot Arena / FastChat parity")
     fit.add_argument("--both-bad", choices=("tie", "drop"), default="tie", help="Chatbot Arena 'tie (bothbad)'")
+    fit.add_argument("--skip-bad", action="store_true",
+                     help="skip bad records (not JSON, missing fields, unknown winner) and count them on stderr")
     fit.add_argument("--min-votes", type=int, default=10)
     fit.add_argument("--k-factor", type=float, default=4.0, help="online Elo K (method elo)")
     fit.add_argument("--seed", type=int, default=0)
@@ -80,17 +86,23 @@ def main(argv=None):
 
 
 def _fit(args):
-    from .records import read_judgments
+    from .leaderboard import fit_leaderboard
+    from .records import SHOW_SKIPPED, read_dump
 
-    rankings, weights, features = read_judgments(args.input, both_bad=args.both_bad)
-    if args.style_control and features is None:
+    dump = read_dump(args.input, both_bad=args.both_bad, skip_bad=args.skip_bad, style=args.style_control,
+                     keep_order=args.method in ("elo", "bayes"))
+    if dump.skipped:
+        shown = "; ".join(f"line {line}: {reason}" for line, reason in dump.skipped[:SHOW_SKIPPED])
+        print(f"skipped {len(dump.skipped)} bad record(s) of {dump.records}: {shown}", file=sys.stderr)
+    if args.style_control and dump.features is None:
         raise ValueError("--style-control needs features on every record (conv_metadata or 'features').")
-    weighted = any(w != 1.0 for w in weights)
+    weights = dump.weights
+    weighted = weights is not None and any(w != 1.0 for w in weights)
     result = fit_leaderboard(
-        rankings,
+        dump.judgments,
         method=args.method,
         weights=weights if weighted else None,
-        features=features if args.style_control else None,
+        features=dump.features if args.style_control else None,
         style_control=args.style_control,
         bootstrap=args.bootstrap,
         min_votes=args.min_votes,
@@ -98,9 +110,15 @@ def _fit(args):
         ties=args.ties,
         seed=args.seed,
         k_factor=args.k_factor,
+        interval="laplace",
     )
+    params = result.params
+    print(f"{params['judgments']} judgments, {params['interval']} intervals ({params['interval_note']}); "
+          f"ties: {params['ties']}", file=sys.stderr)
     if args.full:
-        return result.as_dict()
+        out = result.as_dict()
+        out["skipped"] = len(dump.skipped)
+        return out
     return result.rows
 
 

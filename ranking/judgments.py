@@ -10,7 +10,6 @@ import math
 from collections import Counter
 
 import numpy as np
-from scipy import sparse
 
 # Natural-log odds -> the familiar scale: 400 points per factor of 10 in odds.
 POINTS_PER_LOGIT = 400.0 / math.log(10.0)
@@ -168,6 +167,46 @@ class Judgments:
             self.sequence.extend(keys[k] for k in raw_keys)
         return self
 
+    @classmethod
+    def from_pair_outcomes(cls, models, a, b, outcome, keep_order=False):
+        """Pairwise battles as index arrays into ``models`` (distinct names): ``outcome`` 0 = a won,
+        1 = b won, 2 = tie. Counted per (a, b, outcome) with numpy before any Python object is
+        made, so a million battles cost one pass per unique outcome; ``keep_order`` keeps the
+        sequence (a list of shared tuples) for the order-dependent methods and style control."""
+        data = cls(keep_order=keep_order)
+        for name in models:
+            data._model_id(name)
+        M = len(data.models)
+        if len(data.index) != len(models):
+            _fail("Model names must be distinct.")
+        a, b, outcome = (np.asarray(x, dtype=np.int64) for x in (a, b, outcome))
+        if len(a) and (a.min() < 0 or b.min() < 0 or max(a.max(), b.max()) >= M or (a == b).any()
+                       or outcome.min() < 0 or outcome.max() > 2):
+            _fail("Pair outcomes need two different model indices and an outcome 0, 1 or 2 each.")
+        key = (a * M + b) * 3 + outcome
+        if M * M * 3 <= 4 * len(key) + 1_000_000:  # dense count table: O(battles), no sort
+            counts = np.bincount(key, minlength=M * M * 3)
+            uniq = np.flatnonzero(counts)
+            counts = counts[uniq]
+            inverse = None
+            if keep_order:
+                slot = np.empty(M * M * 3, dtype=np.int64)
+                slot[uniq] = np.arange(len(uniq))
+                inverse = slot[key]
+        else:
+            uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        tuples = np.empty(len(uniq), dtype=object)
+        for u, (k, c) in enumerate(zip(uniq.tolist(), counts.tolist())):
+            pair, o = divmod(k, 3)
+            i, j = divmod(pair, M)
+            ranking = ((i,), (j,)) if o == 0 else ((j,), (i,)) if o == 1 else ((min(i, j), max(i, j)),)
+            ranking = data._interned.setdefault(ranking, ranking)
+            data._count((ranking, 1.0), c)
+            tuples[u] = ranking
+        if keep_order:
+            data.sequence = tuples[inverse].tolist()
+        return data
+
     def _count(self, key, count):
         """Add to one outcome's count. One more vote for an outcome already seen updates the cached
         arrays in place (they keep their structure), so a live refit after it rebuilds nothing."""
@@ -233,6 +272,8 @@ class Judgments:
                     rows_w.append(u), cols_w.append(p)
                 else:
                     rows_l.append(u), cols_l.append(p)
+        from scipy import sparse
+
         P = len(pair_ids)
         pairs = np.array(list(pair_ids.keys()), dtype=np.int64).reshape(-1, 2)
         U = len(keys)

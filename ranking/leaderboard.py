@@ -7,18 +7,18 @@ anchored.
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
 from . import bt as bt_mod
 from . import pl as pl_mod
-from .bayes import weng_lin_ratings
 from .elo import elo_bootstrap, online_elo
 from .judgments import CENTER, POINTS_PER_LOGIT, Judgments, canonical_ranking, check_weights, resample_counts
 from .style import FEATURES, STYLE_REG, StyleProblem, style_pairs, style_pairs_flat, zscore
 
 METHODS = ("elo", "bt", "pl", "bayes")
-TIES = ("half", "davidson")
+TIES = ("half", "davidson", "auto")
 INTERVALS = ("bootstrap", "laplace")
 # Style-control intervals by size (pairs): up to 20,000 a bootstrap of refits; up to 100,000 a
 # bootstrap of two fixed-Hessian steps per resample (about 1% of a resample's move off a refit at
@@ -71,7 +71,7 @@ def _check_options(method, ties, style_control, features, bootstrap, min_votes, 
     if method not in METHODS:
         raise ValueError(f"Unknown rating method {method!r}; choose one of {', '.join(METHODS)}.")
     if ties not in TIES:
-        raise ValueError(f"Unknown tie handling {ties!r}; choose 'half' or 'davidson'.")
+        raise ValueError(f"Unknown tie handling {ties!r}; choose 'half', 'davidson' or 'auto'.")
     if ties == "davidson" and method != "bt":
         raise ValueError("Davidson ties are available for method 'bt' only.")
     if style_control:
@@ -79,7 +79,7 @@ def _check_options(method, ties, style_control, features, bootstrap, min_votes, 
             raise ValueError(f"Style control needs method 'bt' (a contextual Bradley–Terry), not {method!r}.")
         if features is None:
             raise ValueError("Style control needs features: one {model: {tokens, headers, lists, bold}} per ranking.")
-        if ties != "half":
+        if ties == "davidson":
             raise ValueError("Style control counts ties as half a win; use ties='half'.")
     if features is not None and not isinstance(features, np.ndarray) and len(features) != n:
         raise ValueError(f"Features must have one entry per ranking: got {len(features)} for {n} rankings.")
@@ -116,7 +116,8 @@ def fit_leaderboard(
     warm_start=None,
     confidence=0.95,
     exact_resample=None,
-    interval="bootstrap",
+    interval="laplace",
+    interval_floor=True,
 ):
     """Fit a leaderboard; see the module docstring and ranking/README in bench/README.md.
 
@@ -124,8 +125,15 @@ def fit_leaderboard(
     ``k_factor`` (elo), ``warm_start`` (a previous result or {model: rating}),
     ``confidence`` (interval level), ``exact_resample`` (force exact multinomial
     bootstrap draws; default: exact when small, moment-matched when large),
-    ``interval`` ("bootstrap", or "laplace": with bootstrap=0, bt/pl and style control report
-    Laplace intervals from the inverse Hessian at no extra cost; params["interval"] says which).
+    ``interval`` (kept for callers; intervals are never points now: without a bootstrap bt, pl and
+    style control report Laplace intervals (the posterior's normal approximation under the prior
+    ``reg``) and Elo reports Bradley–Terry's Laplace half-widths around its ratings; a bootstrap
+    interval is widened to at least the Laplace one, so a resample that cannot vary (one battle)
+    never gives zero width; params["interval"] and params["interval_note"] say which).
+    ``ties="auto"``: Davidson's tie model for bt when every judgment is pairwise and some are
+    ties (and no style control), else half a win each; params["ties"] says which was used.
+    ``interval_floor=False`` reports raw bootstrap percentiles (the engine's earlier intervals, which
+    collapse to zero width on a one-battle board), for comparison in bench/bench_calibration.py.
 
     ``rankings`` may also be a ``Judgments`` object (sufficient statistics) for
     methods bt and pl without features; one kept in order (``keep_order=True``) serves
@@ -140,7 +148,7 @@ def fit_leaderboard(
     ordered = prebuilt and rankings.sequence is not None
     if prebuilt and weights is not None:
         raise ValueError("Sufficient statistics carry no weights: pass the rankings list with its weights.")
-    if prebuilt and not ordered and (method in ("elo", "bayes") or features is not None):
+    if prebuilt and not ordered and (method == "elo" or features is not None):
         raise ValueError("Sufficient statistics have no vote order or features: pass the rankings list.")
     if isinstance(features, np.ndarray) and not ordered:
         raise ValueError("Flat style features need Judgments kept in order; pass one dict per ranking instead.")
@@ -152,6 +160,8 @@ def fit_leaderboard(
     data = rankings if prebuilt else Judgments.from_rankings(rankings, w, models)
     if data.n_judgments == 0:
         raise ValueError("No judgments to rate: pass at least one ranking.")
+    if ties == "auto":
+        ties = "davidson" if method == "bt" and not style_control and _pairwise_with_ties(data) else "half"
     rng = np.random.default_rng(seed)
     M = data.n_models
     names = data.models
@@ -175,7 +185,6 @@ def fit_leaderboard(
     style_coefficients = None
     strengths = {}
     boot = None  # (B, M) bootstrap ratings in points
-    laplace = interval == "laplace" and not bootstrap
     sandwich = False
     interval = "none"
     se = None  # Laplace standard errors (logits), when asked for
@@ -201,14 +210,24 @@ def fit_leaderboard(
             interval = "bootstrap"
             params["rating"] = "median of the bootstrap replays (the single in-order replay is order-dependent)"
     elif method == "bayes":
-        seq = _sequence(rankings, data)
-        mu, sigma = weng_lin_ratings(seq, M, weights=w)
-        rating = to_points(mu)
-        strengths = {m: float(mu[i]) for i, m in enumerate(names)}
-        z = _normal_quantile(1 - alpha)
-        half = z * POINTS_PER_LOGIT * sigma
+        params["reg"] = reg
+        pdata = data.derived("pl", lambda: pl_mod.PLData(data))
+        prob = pl_mod.PLProblem(pdata, *pdata.stats(), reg=reg)
+        start = np.zeros((1, M)) if x0 is None else x0[None, :]
+        xs, _, _ = bt_mod.newton(prob, start)
+        _, Hs = prob.derivatives(xs)
+        # Fixed draws when no seed is given: the same judgments always give the same board.
+        draws, weights, ess = posterior_draws(prob, xs[0], Hs[0], rng if seed is not None else np.random.default_rng(0),
+                                              order=sorted(range(M), key=names.__getitem__))
+        points = to_points(draws)
+        rating = to_points(xs[0])  # the posterior mode: symmetric and deterministic (ties, orderings)
+        strengths = {m: float(v) for m, v in zip(names, xs[0])}
+        bayes_lo = _weighted_quantile(points, weights, alpha)
+        bayes_hi = _weighted_quantile(points, weights, 1 - alpha)
         interval = "posterior"
-        params["bootstrap_note"] = "bayes reports its posterior interval mu +/- z sigma; bootstrap is not used"
+        params["posterior_draws"] = len(draws)
+        params["effective_draws"] = round(ess)
+        params["bootstrap_note"] = "bayes reports its posterior credible interval; bootstrap is not used"
     elif style_control:
         params["reg"] = reg
         params["style_reg"] = STYLE_REG
@@ -246,7 +265,7 @@ def fit_leaderboard(
                 thetas[r] = xb[:M]
             boot = to_points(thetas)
             interval = "bootstrap"
-        elif laplace:
+        if not sandwich:
             se = centered_se(H, active)
     else:
         params["reg"] = reg
@@ -275,8 +294,7 @@ def fit_leaderboard(
         params["iterations"] = int(iters)
         rating = to_points(theta)
         strengths = {m: float(theta[i]) for i, m in enumerate(names)}
-        if laplace:
-            se = centered_se(H, active)
+        se = centered_se(H, active)
         if bootstrap:
             arr = data.arrays()
             C = resample_counts(arr["counts"], int(bootstrap), rng, exact=exact_resample)
@@ -286,20 +304,34 @@ def fit_leaderboard(
             boot = to_points(X[:, :M])
             interval = "bootstrap"
 
-    if method != "bayes":
-        if boot is not None:
-            lo = np.quantile(boot, alpha, axis=0)
-            hi = np.quantile(boot, 1 - alpha, axis=0)
-            half = None
-        elif se is not None:
-            half = _normal_quantile(1 - alpha) * POINTS_PER_LOGIT * se
-            lo, hi = rating - half, rating + half
-            interval = "sandwich" if sandwich else "laplace"
-        else:
-            lo = hi = rating
+    z = _normal_quantile(1 - alpha)
+    if method == "elo":  # no Hessian of its own: Bradley–Terry's (half a win per tie) on the same counts
+        se = _bt_laplace_se(data, reg, active)
+        params["interval_note"] = "Bradley–Terry Laplace half-widths around the Elo ratings"
+    if method == "bayes":
+        lo, hi = bayes_lo, bayes_hi
+        params["interval_note"] = (f"equal-tailed credible interval of the Bradley–Terry / Plackett–Luce posterior "
+                                   f"under the N(0, {1 / math.sqrt(reg):.3g}^2) prior, by importance sampling")
+    elif boot is not None:
+        lo = np.quantile(boot, alpha, axis=0)
+        hi = np.quantile(boot, 1 - alpha, axis=0)
+        # A bootstrap cannot see what the data never varied (one battle resamples to itself) nor the
+        # prior's pull; the Laplace interval is the floor, so no interval is narrower than the posterior's.
+        half = z * POINTS_PER_LOGIT * se * (1.0 if interval_floor else 0.0)
+        floored = (lo > rating - half) | (hi < rating + half)
+        lo, hi = np.minimum(lo, rating - half), np.maximum(hi, rating + half)
+        params["interval_floored"] = int((floored & active).sum())
+        params["interval_note"] = (f"bootstrap percentiles, widened to the {'sandwich' if sandwich else 'Laplace'} "
+                                   f"interval where narrower ({params['interval_floored']} models)")
     else:
+        half = z * POINTS_PER_LOGIT * se
         lo, hi = rating - half, rating + half
+        interval = "sandwich" if sandwich else "laplace"
+        if method != "elo":
+            params["interval_note"] = ("sandwich (robust) covariance" if sandwich else
+                                       f"normal approximation to the posterior under the N(0, {1 / math.sqrt(reg):.3g}^2) prior")
     params["interval"] = interval
+    params["ties"] = ties
 
     shift = 0.0
     if anchor is not None:
@@ -353,9 +385,68 @@ def fit_leaderboard(
 
 
 def _normal_quantile(q):
-    from scipy.stats import norm
+    return NormalDist().inv_cdf(q)
 
-    return float(norm.ppf(q))
+
+POSTERIOR_DRAWS = 4000
+
+
+def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
+    """Draws from the posterior of a BT/PL problem (log posterior = problem.objective) with their
+    self-normalised importance weights and the effective number of draws. Proposal: the Laplace
+    normal widened by 1.2, as a Student t with 8 degrees of freedom, so the skewed posterior of a
+    model with a handful of votes is still covered; where the weights degenerate (an effective
+    sample under 10%), the Laplace normal itself is used with equal weights. ``order``: the models'
+    order for drawing (e.g. by name), so the draws do not depend on how the models are indexed."""
+    M = len(x_hat)
+    order = np.arange(M) if order is None else np.asarray(order)
+    back = np.argsort(order)
+    x_hat, H = x_hat[order], H[np.ix_(order, order)]
+    cov = np.linalg.inv(-H)
+    chol = np.linalg.cholesky((cov + cov.T) / 2 * 1.2**2)
+    nu = 8.0
+    z = rng.standard_normal((draws, M))
+    scale = np.sqrt(nu / rng.chisquare(nu, draws))
+    x = x_hat + (z @ chol.T) * scale[:, None]
+    # log density of the multivariate t proposal, up to a constant
+    maha = ((z * scale[:, None]) ** 2).sum(axis=1)
+    log_q = -0.5 * (nu + M) * np.log1p(maha / nu)
+    # in slices of draws: the objective holds (draws, choice sets, set size) arrays, a gigabyte for
+    # 4,000 draws over the 5,000 pairs of a 100-model arena at once
+    step = max(1, 2_000_000 // max(1, sum(len(ids) * members.shape[1] for ids, members, _ in
+                                           getattr(getattr(problem, "data", None), "groups", []))))
+    log_w = np.concatenate([problem.objective(x[i : i + step][:, back]) for i in range(0, draws, step)]) - log_q
+    log_w -= log_w.max()
+    w = np.exp(log_w)
+    w /= w.sum()
+    ess = 1.0 / (w * w).sum()
+    if ess < 0.1 * draws:
+        x = x_hat + rng.standard_normal((draws, M)) @ np.linalg.cholesky((cov + cov.T) / 2).T
+        w = np.full(draws, 1.0 / draws)
+        ess = float(draws)
+    return x[:, back], w, float(ess)
+
+
+def _weighted_quantile(values, weights, q):
+    """Per column of values (S, M): the q-quantile of the weighted draws."""
+    order = np.argsort(values, axis=0)
+    sorted_vals = np.take_along_axis(values, order, axis=0)
+    cum = np.cumsum(weights[order], axis=0)
+    idx = (cum < q).sum(axis=0)
+    return sorted_vals[np.minimum(idx, len(values) - 1), np.arange(values.shape[1])]
+
+
+def _pairwise_with_ties(data):
+    """Every judgment compares two models and at least one is a tie."""
+    keys = [key for key, _ in data.counts]
+    return all(sum(len(g) for g in key) == 2 for key in keys) and any(len(key) == 1 for key in keys)
+
+
+def _bt_laplace_se(data, reg, active):
+    arr = data.arrays()
+    W, L, T = data.pair_stats()
+    theta, _, H, _ = bt_mod.fit_pairs(arr["pairs"], data.n_models, W, L, T, ties="half", reg=reg)
+    return centered_se(H, active)
 
 
 def _sequence(rankings, data):

@@ -19,7 +19,6 @@ import itertools
 from math import comb
 
 import numpy as np
-from scipy import sparse
 
 from .bt import DEFAULT_REG
 
@@ -56,6 +55,8 @@ class PLData:
     """Linear and choice-set matrices over the unique judgments (rows) of a Judgments object."""
 
     def __init__(self, judgments):
+        from scipy import sparse
+
         arr = judgments.arrays()
         M = judgments.n_models
         set_ids = {}

@@ -21,8 +21,9 @@ def simulate_run(method, policy, k, n_models=20, votes=4000, noise=1.0, spread=1
                  seed=0, k_factor=16.0, refresh_every=None, target=0.9):
     # Matchmaking estimates refresh after about 5 pairwise comparisons' worth of votes:
     # every 5 votes at K=2, every vote at K=4 (a K-wise vote carries K(K-1)/2 pairs).
+    # Elo and the Bayesian rater update in O(K^2) a vote, so they refresh every vote, as a live ranker does.
     if refresh_every is None:
-        refresh_every = max(1, round(5 / (k * (k - 1) / 2)))
+        refresh_every = 1 if method in ("elo", "bayes") else max(1, round(5 / (k * (k - 1) / 2)))
     rng = np.random.default_rng(seed)
     truth = rng.normal(0.0, spread, n_models)
     names = [f"model-{i:02d}" for i in range(n_models)]

@@ -181,11 +181,12 @@ def _route(campaign_id):
     movable = [i for i in ready if i.pk not in served]
     remaining = max(0, budget - len(served & {i.pk for i in items}))
     router = Router(policy=routing.policy, budget=min(1.0, remaining / len(movable)) if movable else 0.0,
-                    audit=routing.audit, seed=routing.seed + cutoff)
+                    audit=routing.audit, seed=routing.seed)
     router.fit([features[i.pk] for i in seed_items], [features[i.pk]["ai_label"] for i in seed_items],
                [human[i.comparison_id] for i in seed_items])
-    chosen = set(router.choose([features[i.pk] for i in movable],
-                               [_ai_label(features[i.pk]) for i in movable])) if movable else set()
+    # Ids make the random draws (audit, ties) a property of each item, stable across refits.
+    chosen = set(router.choose([features[i.pk] for i in movable], [_ai_label(features[i.pk]) for i in movable],
+                               ids=[i.comparison_id for i in movable])) if movable else set()
     decisions = {}
     for index, item in enumerate(movable):
         decision = router.decisions[index]

@@ -85,7 +85,7 @@ def test_api_stores_follow_ups_inside_judgment_aspects(leased):
 @pytest.mark.parametrize("helpful, other, sentence", [
     ({"strength": None}, {}, "Say how much better the preferred response is on Helpful."),
     ({"strength": 3}, {}, "The Helpful strength must be between 1 and 2."),
-    ({"ranking": [[0, 1]]}, {}, "Helpful: strength only applies to a pairwise preference on it that is not a tie."),
+    ({"ranking": [[0, 1]]}, {}, "Helpful: strength only applies when one response is first on it, alone (not a tie)."),
     ({"confidence": None}, {}, "Say how confident you are about Helpful."),
     ({"confidence": 7}, {}, "The Helpful confidence must be between 1 and 2."),
     ({"reason_tags": ["vibes"]}, {}, "'vibes' is not one of the reasons for Helpful."),

@@ -104,7 +104,7 @@ def test_import_page_dry_run_and_errors(client, people):
 
     good = SimpleUploadedFile("x.jsonl", jsonl(rows_k(2, 2)))
     response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": good, "format": "jsonl", "dry_run": "on"})
-    assert response.status_code == 200 and "Dry run: this would create\n    2 items" in response.content.decode()
+    assert response.status_code == 200 and "Dry run (JSONL): this would create\n    2 items" in response.content.decode()
     assert CampaignItem.objects.count() == 0
     bad = SimpleUploadedFile("x.jsonl", b'{"prompt": "x", "responses": ["only one"]}')
     response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": bad, "format": "jsonl"})
@@ -162,7 +162,8 @@ def test_skip_needs_reason_and_undo_window(people):
     assert queues.next_assignment(campaign, user).pk == b.pk
     queues.submit(campaign, user, b.pk, {"ranking": [[0], [1]]})
     Assignment.objects.filter(pk=b.pk).update(submitted_at=timezone.now() - timedelta(seconds=31))
-    with pytest.raises(ValueError, match="no submission from the last 30 seconds"):
+    Assignment.objects.filter(pk=a.pk).update(skipped_at=timezone.now() - timedelta(seconds=32))
+    with pytest.raises(ValueError, match="no submission or skip from the last 30 seconds"):
         queues.undo_last(campaign, user)
     order = Assignment.objects.get(pk=b.pk).display_order
     assert Judgment.objects.get().ranking == [[order[0]], [order[1]]]  # screen slots → comparison positions

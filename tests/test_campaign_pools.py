@@ -101,11 +101,20 @@ def test_balanced_seeded_draw_and_prompts_times_models(people):
     ({"pool": "p1", "prompts": [1]}, "not both"),
     ({}, "Choose a response pool, or prompts and models."),
     ({"prompts": [1]}, "Choose the models whose answers to use."),
-    ({"prompts": ["x"], "models": ["m0", "m1"]}, "'x' is not a prompt id"),
+    ({"prompts": ["x"], "models": ["m0", "m1"]}, "prompts, item 1: A valid integer is required."),
     ({"prompts": [999999], "models": ["m0", "m1"]}, "There is no prompt 999999."),
-    ({"pool": "p1", "seed": "abc"}, "The seed must be a whole number"),
-    ({"pool": "p1", "models": "m0"}, "Give the models as a list"),
-    ({"pool": "p1", "dry_run": "maybe"}, "dry_run must be true or false."),
+    ({"pool": "p1", "seed": "abc"}, "seed: A valid integer is required."),
+    ({"pool": "p1", "models": "m0"}, "models: Expected a list of items"),
+    ({"pool": "p1", "dry_run": "maybe"}, "dry_run: Must be a valid boolean."),
+    # Wrong types are refused by the serializer before the service sees them (these were 500s).
+    ({"pool": {}}, "pool: Not a valid string."),
+    ({"pool": False}, "pool: Not a valid string."),
+    ({"pool": [None]}, "pool: Not a valid string."),
+    ({"pool": 0}, "There is no response pool called '0'."),
+    ({"prompts": {"1": 2}, "models": ["m0", "m1"]}, "prompts: Expected a list of items"),
+    ({"prompts": [1], "models": [{}, "m1"]}, "models, item 1: Not a valid string."),
+    ([{"pool": "p1"}], "Expected a dictionary"),
+
 ])
 def test_api_refuses_bad_builds_and_writes_nothing(client, people, pool, body, sentence):
     _endpoint("outsider")

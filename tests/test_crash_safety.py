@@ -46,7 +46,7 @@ def slow_server():
 
 
 @pytest.fixture
-def platform(tmp_path, settings):
+def platform(tmp_path, settings, transactional_db):  # torn down before the database is flushed
     for name, value in SHORT.items():
         setattr(settings, name, value)
     live = LivePlatform(_database_url(connection.settings_dict), tmp_path / "platform", **SHORT)

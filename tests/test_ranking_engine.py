@@ -117,10 +117,12 @@ def test_bootstrap_interval_covers_the_truth_and_shrinks_with_data():
     assert widths[8000] < 0.7 * widths[2000]  # about 1/sqrt(4)
 
 
-def test_no_bootstrap_means_point_intervals():
+def test_no_bootstrap_means_laplace_intervals_not_points():
+    # Issue 15: without a bootstrap the board used to print ci_low == ci_high == rating.
     res = fit_leaderboard(pairwise(500, seed=6), method="bt")
-    assert all(r["ci_low"] == r["ci_high"] == r["rating"] for r in res.rows)
-    assert [r["rank_ub"] for r in res.rows] == list(range(1, 7))
+    assert res.params["interval"] == "laplace"
+    assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in res.rows)
+    assert res.rows[0]["rank_ub"] == 1
 
 
 def test_fast_resampling_matches_exact_multinomial():

@@ -12,8 +12,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright (Playwright cannot download browsers here)."""
+def playwright_driver():
+    """Playwright's sync API, once per session (Playwright cannot download browsers here)."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
@@ -21,13 +21,37 @@ def browser():
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
     # make between page actions are still plain synchronous calls.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    profile = tempfile.mkdtemp(prefix="prefarena-chromium-")
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1280, "height": 900}
-        )
-        yield context
-        context.close()
+        yield playwright
+
+
+def _chromium(playwright, **options):
+    """Debian's Chromium in a fresh profile; returns (context, profile dir)."""
+    profile = tempfile.mkdtemp(prefix="prefarena-chromium-")
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1280, "height": 900},
+        **options,
+    )
+    return context, profile
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate from a string inside the
+    # page, which our Content-Security-Policy rightly forbids. The policy itself is checked in a
+    # browser of its own (strict_page, tests/browser/test_csp_browser.py).
+    context, profile = _chromium(playwright_driver, bypass_csp=True)
+    yield context
+    context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def strict_page(playwright_driver):
+    """A page in a browser that enforces the Content-Security-Policy."""
+    context, profile = _chromium(playwright_driver)
+    yield context.new_page()
+    context.close()
     shutil.rmtree(profile, ignore_errors=True)
 
 

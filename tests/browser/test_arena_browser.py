@@ -30,7 +30,14 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     # Answers stream in without a reload; voting opens when both are done.
     page.wait_for_selector("#vote-buttons:not([disabled])", timeout=60_000)
     assert page.locator(".side-done").count() == 2
-    assert all(t.strip() for t in page.locator(".answer").all_inner_texts())
+    assert all(t.strip() for t in page.locator(".answer:not([hidden])").all_inner_texts())
+    # every answer has its show-source / show-formatted toggle (the arena's display mode is auto)
+    toggle = page.locator(".side .answer-toggle").first
+    assert page.locator(".side .answer-toggle").count() == 2
+    shown = page.locator(".side").first.locator(".answer:not([hidden])").get_attribute("class")
+    toggle.click()
+    assert page.locator(".side").first.locator(".answer:not([hidden])").get_attribute("class") != shown
+    toggle.click()
     _no_names(page.content())
     page.screenshot(path=str(TEST_OUTPUT / "arena-before-vote.png"), full_page=True)
 

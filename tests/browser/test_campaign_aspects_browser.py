@@ -27,13 +27,15 @@ def test_kwise_aspect_follow_ups(page, live_server, make_user):
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
     page.wait_for_selector("#judgment-form")
-    assert page.locator("input[name=aspect-truthful-strength]").count() == 0  # strength is pairwise only
+    # K=4: strength asks how much better the first is than the second (needs one response alone in first place)
+    assert page.locator("input[name=aspect-truthful-strength]").count() == 2
 
     page.locator("body").click(position={"x": 5, "y": 5})
     for key in ["b", "a", "c", "Shift+D", "n", "d", "Shift+C", "a", "b"]:
         page.keyboard.press(key)
     assert page.locator(".rank-widget[data-input=ranking] input[type=hidden]").input_value() == "[[1],[0],[2,3]]"
     assert page.locator(".rank-widget[data-input=aspect-truthful] input[type=hidden]").input_value() == "[[3,2],[0],[1]]"
+    assert page.locator("fieldset.aspect-strength").evaluate("fs => fs.disabled")  # C and D tie for first: no strength
     page.check("input[name=aspect-truthful-confidence][value='2']")
     page.check("input[name=aspect-truthful-reason_tags][value='cites sources']")
     page.fill("textarea[name=aspect-truthful-rationale]", "C and D cite their sources.")

@@ -68,8 +68,9 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("a")
     page.keyboard.press("Enter")
-    page.wait_for_selector("#item-error .error")
-    assert "Rate every response" in page.locator("#item-error").inner_text() or "ranking" in page.locator("#item-error").inner_text()
+    page.wait_for_selector(".field-error")  # checked before sending: each problem next to its field
+    assert "are not placed yet" in page.locator(".rank-widget[data-input=ranking] + .field-error").inner_text()
+    assert "Helpful: rate Response" in page.locator("fieldset[data-aspect=helpful] + .field-error").inner_text()
     assert Judgment.objects.count() == 1
 
 
@@ -88,8 +89,8 @@ def test_drag_to_rank_builds_tiers_with_a_tie(page, live_server, make_user):
 
     widget.locator(".pool .chip[data-slot='1']").drag_to(widget.locator("[data-zone=new]"))
     widget.locator(".pool .chip[data-slot='2']").drag_to(widget.locator("[data-zone=new]"))
-    assert ranking.input_value() == ""  # incomplete until every response is placed
-    widget.locator(".pool .chip[data-slot='0']").drag_to(widget.locator("[data-zone=tier][data-tier='0']"))
+    assert ranking.input_value() == "[[1],[2],[0]]"  # the last one left (A) placed itself last
+    widget.locator(".tiers .chip[data-slot='0']").drag_to(widget.locator("[data-zone=tier][data-tier='0']"))
     assert ranking.input_value() == "[[1,0],[2]]"  # B tied with A, then C
     assert widget.locator(".pool .chip:visible").count() == 0  # placed chips leave the pool
     # Dragging a placed chip to the end moves it.

@@ -7,17 +7,11 @@ import pytest
 from annotation import routing_records
 from annotation.models import Assignment, CampaignItem, CampaignRouting, RoutingDecision
 from inference.models import ModelEndpoint
+from tests.browser.pages import log_in
 from tests.conftest import TEST_OUTPUT
 from tests.test_campaign_fixtures import add_role, make_campaign
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, url, username):
-    page.goto(url)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
 
 
 def test_routing_settings_dashboard_and_a_routed_queue(page, live_server, make_user, browser):
