@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelEndpoint
-from inference.services import backend_for
+from inference.services import backend_for, enqueue
 
 from .models import Judgment
 from .services import record_judgment
@@ -226,7 +226,7 @@ def queue_judging(comparisons, judges):
     count = 0
     for comparison in comparisons:
         for judge in judges:
-            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: task.delay(c, j))
+            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: enqueue(task, c, j))
             count += 1
     return count
 

@@ -96,8 +96,11 @@ def record_judgment(comparison, ranking, *, annotator=None, judge=None, identiti
         **fields,
     )
     try:
-        with transaction.atomic():
-            candidate.save()
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a duplicate leaves the caller's transaction usable
+                candidate.save()
+        else:
+            candidate.save()  # one INSERT in autocommit: no BEGIN/COMMIT round trips on the vote path
         return candidate, True
     except IntegrityError:
         existing = Judgment.objects.filter(comparison=comparison, **author).first()

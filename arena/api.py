@@ -50,7 +50,7 @@ class BattleListView(APIView):
             raise Throttled(wait=OPEN_BATTLE_RETRY_SECONDS, detail=str(exc)) from exc
         except ValueError as exc:
             raise ValidationError({"prompt": [str(exc)]}) from exc
-        payload = selectors.battle_payload(battle, request.user)
+        payload = selectors.battle_payload(battle, request.user, judgment=None)
         return Response(BattleSerializer(payload).data, status=status.HTTP_201_CREATED)
 
 

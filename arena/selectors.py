@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
 from inference.models import Response
+from inference.selectors import retrying
 from inference.categories import CATEGORIES
 from inference.languages import language_name
 from ranking.leaderboard import fit_leaderboard
@@ -22,22 +23,30 @@ from .services import battle_turns, vote_choice
 from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
+RETRY_MESSAGE = "The worker writing this answer stopped; the answer is being written again."
+
+
+_UNKNOWN = object()
 
 
 def _side(position, response, revealed):
     failed = response.status == Response.Status.FAILED
+    retried = retrying(response)
     return {
         "position": chr(ord("A") + position),
         "status": response.status,
         "text": "" if failed else response.text,
-        "message": FAILED_MESSAGE if failed else "",
+        "message": FAILED_MESSAGE if failed else RETRY_MESSAGE if retried else "",
+        "retrying": retried,
         # Revealed only once this voter has voted.
         "model": str(response.endpoint) if revealed else None,
     }
 
 
-def battle_payload(battle, user):
-    judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
+def battle_payload(battle, user, judgment=_UNKNOWN):
+    """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
+    if judgment is _UNKNOWN:
+        judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
     turns = [
         {
             "index": index,

@@ -28,6 +28,7 @@ class SideSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "running", "done", "failed"])
     text = serializers.CharField()
     message = serializers.CharField()
+    retrying = serializers.BooleanField(help_text="The worker writing this answer stopped; it is being written again.")
     model = serializers.CharField(allow_null=True, help_text="Null until you have voted.")
 
 

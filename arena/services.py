@@ -7,7 +7,7 @@ from django.db import transaction
 from annotation.models import Judgment
 from annotation.services import create_comparison, record_judgment, validate_ranking
 from inference.models import Prompt, Response
-from inference.selectors import pooled_answers_for
+from inference.selectors import in_progress, pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
@@ -84,14 +84,10 @@ def start_battle(arena, voter, prompt_text):
     pair = draw_models(arena)
     text = (prompt_text or "").strip()
     # One person (or script) cannot flood the workers: a few battles generating at a time.
+    # A battle stranded by a dead worker does not count (the sweeper queues it again).
     limit = settings.ARENA_MAX_OPEN_BATTLES
     generating = (
-        Battle.objects.filter(
-            voter=voter,
-            comparison__slots__response__status__in=[Response.Status.PENDING, Response.Status.RUNNING],
-        )
-        .distinct()
-        .count()
+        Battle.objects.filter(in_progress("comparison__slots__response__"), voter=voter).distinct().count()
     )
     if generating >= limit:
         raise TooManyOpenBattles(
@@ -206,7 +202,7 @@ def _check_answered(responses, action):
 def get_battle(public_id, user):
     """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
     try:
-        return Battle.objects.select_related("comparison", "arena").get(public_id=public_id, voter=user)
+        return Battle.objects.select_related("comparison__prompt", "arena").get(public_id=public_id, voter=user)
     except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
         raise BattleNotFound("No battle with this id is open to you.") from None
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -105,6 +106,12 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'prefarena.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A kept connection the server dropped (restart, failover, pg_terminate_backend) is
+        # noticed and reopened at the next request instead of failing it (one SELECT 1 per
+        # request; off, such a request answers a retryable 503 and the next one reconnects).
+        conn_health_checks=_env_bool("DB_CONN_HEALTH_CHECKS", True),
+        # Behind PgBouncer in transaction pooling, server-side cursors must be off.
+        disable_server_side_cursors=_env_bool("DB_DISABLE_SERVER_SIDE_CURSORS"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -259,13 +266,36 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 # (No transport options for the SQLAlchemy broker: kombu hands them all to create_engine.)
+# Every task acknowledges after it ran, so a worker that dies mid-task leaves its message to
+# run again (tasks are idempotent).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis hands an unacknowledged message to another worker after the visibility timeout: it must
+# outlast the longest task (an export's 6 h hard limit), or a long export would run twice at
+# once. A dead worker's work is re-queued long before that by the sweeper below.
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", str(6 * 3600 + 900)))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+# Long tasks (generation, exports) stamp their rows this often; a stamp older than
+# WORKER_STALE_AFTER_SECONDS means the worker died, and the sweeper (run by beat every
+# SWEEP_STRANDED_SECONDS) queues the work again: a killed worker's battle is answered again
+# within about a minute.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "10"))
+WORKER_STALE_AFTER_SECONDS = float(os.environ.get("WORKER_STALE_AFTER_SECONDS", "40"))
+SWEEP_STRANDED_SECONDS = float(os.environ.get("SWEEP_STRANDED_SECONDS", "15"))
+# A pending battle answer with no sign of life this long (its message lost with a worker or a
+# broker restart) is queued again; a late duplicate finds it claimed and does nothing.
+INFERENCE_REQUEUE_PENDING_SECONDS = float(os.environ.get("INFERENCE_REQUEUE_PENDING_SECONDS", "60"))
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 # A slow model must never delay a vote's rank update: separate queues.
 CELERY_TASK_ROUTES = {
+    # The sweepers run on the default queue: a busy inference or ranking queue cannot delay them.
+    # (Exact names win over the patterns below.)
+    "inference.requeue_stranded_responses": {"queue": "default"},
+    "ranking.repair_live_board": {"queue": "default"},
+    "export.requeue_stranded_jobs": {"queue": "default"},
     "inference.*": {"queue": "inference"},
     # AI judges run models too: they queue with generation, never ahead of a vote's rank update.
     "annotation.judge_comparison": {"queue": "inference"},
@@ -279,6 +309,16 @@ CELERY_BEAT_SCHEDULE = {
     "ranking-full-refit": {
         "task": "ranking.full_refit",
         "schedule": float(os.environ.get("RANKING_FULL_REFIT_SECONDS", "300")),
+    },
+    # Re-queue work stranded by a dead worker or a lost message.
+    # (A sweep nobody ran within one interval expires: the next one does the same work.)
+    **{
+        name: {"task": task, "schedule": SWEEP_STRANDED_SECONDS, "options": {"expires": SWEEP_STRANDED_SECONDS}}
+        for name, task in [
+            ("requeue-stranded-responses", "inference.requeue_stranded_responses"),
+            ("repair-live-board", "ranking.repair_live_board"),
+            ("requeue-stranded-exports", "export.requeue_stranded_jobs"),
+        ]
     },
     # Routed campaigns: a routing pass a minute, so a lost routing task only delays routing.
     "routing-sweep": {"task": "routing.sweep", "schedule": float(os.environ.get("ROUTING_SWEEP_SECONDS", "60"))},
@@ -342,9 +382,21 @@ ARENA_MAX_OPEN_BATTLES = int(os.environ.get("ARENA_MAX_OPEN_BATTLES", "3"))
 # A device for local models: "auto" picks CUDA when present.
 INFERENCE_DEVICE = os.environ.get("INFERENCE_DEVICE", "auto")
 
+# LOG_FORMAT=json: one JSON object per line (for a log collector), from web and worker processes.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(threadName)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# Celery's own log format would replace ours on the worker: keep Django's when asked for JSON.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

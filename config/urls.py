@@ -5,10 +5,13 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config import health
 from config.api_errors import api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # Browsers ask for /favicon.ico on pages without a <link rel=icon> (the API's JSON, files).
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),

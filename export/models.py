@@ -29,6 +29,9 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stamped while a worker runs the job; a stale stamp means its worker died."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,14 +12,18 @@ import tempfile
 import zipfile
 import uuid
 from collections import namedtuple
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from annotation.roles import ADMIN, RESEARCHER, has_role
 from annotation.routing_records import routing_summaries
+from inference.heartbeat import Heartbeat, stale_before
+from inference.services import enqueue
 
 from . import columnar as columnar_path
 from . import formats, selectors
@@ -494,26 +498,41 @@ def start_export_job(user, data):
     job = ExportJob.objects.create(created_by=user, format=options.format, options=options.as_dict())
     from .tasks import run_export_job_task
 
-    transaction.on_commit(lambda: run_export_job_task.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(run_export_job_task, job.pk))
     return job
 
 
+def _running_alive():
+    """Jobs a live worker is running (it stamps them); a stale stamp means the worker died."""
+    return Q(status=ExportJob.Status.RUNNING, heartbeat_at__gte=stale_before())
+
+
 def run_export_job(job_id):
-    """Run one queued export job; safe to run twice (a finished job is left alone,
-    an interrupted one starts again from scratch)."""
-    job = ExportJob.objects.filter(pk=job_id).first()
-    if job is None or job.status == ExportJob.Status.DONE:
-        return job
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.RUNNING, started_at=timezone.now(), judgments_read=0, rows_written=0, error=""
+    """Run one queued export job; safe to run twice (a finished job is left alone, one a live
+    worker is running is left to it, an interrupted one starts again from scratch)."""
+    now = timezone.now()
+    claimed = (
+        ExportJob.objects.filter(pk=job_id)
+        .exclude(status=ExportJob.Status.DONE)
+        .exclude(_running_alive())
+        .update(status=ExportJob.Status.RUNNING, started_at=now, heartbeat_at=now, judgments_read=0,
+                rows_written=0, error="")
     )
+    job = ExportJob.objects.filter(pk=job_id).first()
+    if not claimed:
+        return job
 
     def progress(read, written, total):
         ExportJob.objects.filter(pk=job.pk).update(judgments_read=read, rows_written=written, judgments_total=total)
 
+    def stamp():
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(heartbeat_at=timezone.now())
+
     try:
         options = parse_options(job.options)
-        result = export_preferences(options, job.directory, overwrite=True, progress=progress, user=job.created_by)
+        with Heartbeat(stamp):
+            result = export_preferences(options, job.directory, overwrite=True, progress=progress,
+                                        user=job.created_by)
     except (ExportOptionsError, ExportPathError, ExportNotAllowed) as exc:
         _fail(job, str(exc))
         return job
@@ -531,6 +550,26 @@ def run_export_job(job_id):
     )
     job.refresh_from_db()
     return job
+
+
+def requeue_stranded_jobs():
+    """The sweeper's part for exports (beat): a running job whose worker stopped stamping it, or a
+    queued one with no sign of life for INFERENCE_REQUEUE_PENDING_SECONDS (a lost message), is
+    queued again. Returns the job ids queued."""
+    from .tasks import run_export_job_task
+
+    now = timezone.now()
+    lost = ExportJob.objects.filter(
+        Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale_before())
+        | Q(status=ExportJob.Status.QUEUED,
+            created_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS))
+        & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS)))
+    )
+    ids = list(lost.values_list("pk", flat=True)[:100])
+    ExportJob.objects.filter(pk__in=ids).update(status=ExportJob.Status.QUEUED, heartbeat_at=now)
+    for pk in ids:
+        enqueue(run_export_job_task, pk)
+    return ids
 
 
 def _fail(job, message):

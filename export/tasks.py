@@ -7,3 +7,9 @@ from . import services
 def run_export_job_task(job_id):
     """Thin and idempotent: a finished job is left alone, an interrupted one is redone."""
     services.run_export_job(job_id)
+
+
+@shared_task(name="export.requeue_stranded_jobs", acks_late=True, time_limit=120)
+def requeue_stranded_jobs():
+    """Beat's sweeper for export jobs whose worker died."""
+    return len(services.requeue_stranded_jobs())

@@ -181,6 +181,14 @@ class Response(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sign of life: queued again, claimed, or stamped by the worker generating it. "
+        "A running answer whose stamp is stale lost its worker and is re-queued.",
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Claims so far; only the latest claim may write (a second try never writes twice)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,8 +1,37 @@
 """Reads for inference: usage and latency per model, pooled answers to draw from."""
 
-from django.db.models import Avg, Count, Q, Sum
+from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Avg, Count, Q, Sum
+from django.utils import timezone
+
+from .heartbeat import stale_before
 from .models import Response
+
+
+def in_progress(prefix=""):
+    """A Q for answers some worker is producing or will produce: running ones whose worker still
+    stamps them, and pending ones with a recent sign of life (queued, or re-queued by the sweeper).
+    An answer stranded by a dead worker is neither. ``prefix`` reaches it through a relation."""
+    pending_since = timezone.now() - timedelta(seconds=2 * settings.INFERENCE_REQUEUE_PENDING_SECONDS)
+
+    def q(**lookups):
+        return Q(**{prefix + key: value for key, value in lookups.items()})
+
+    alive = q(heartbeat_at__gte=pending_since) | q(heartbeat_at__isnull=True, created_at__gte=pending_since)
+    return (q(status=Response.Status.PENDING) & alive) | (
+        q(status=Response.Status.RUNNING) & (q(heartbeat_at__gte=stale_before()) | q(heartbeat_at__isnull=True))
+    )
+
+
+def retrying(response):
+    """True for an answer that a worker started and lost, now queued or running again."""
+    if response.status == Response.Status.PENDING:
+        return response.attempts > 0
+    if response.status == Response.Status.RUNNING:
+        return response.attempts > 1 or bool(response.heartbeat_at and response.heartbeat_at < stale_before())
+    return False
 
 
 def pool_answers(pool, status=Response.Status.DONE):

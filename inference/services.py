@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .categories import categorize
+from .heartbeat import Heartbeat, stale_before
 from .languages import detect_language, is_hard
 from .models import Prompt, Response, ResponsePool
 
@@ -18,8 +20,6 @@ log = logging.getLogger(__name__)
 # How often a streaming answer is saved for the page to pick up.
 STREAM_SAVE_INTERVAL_S = 0.3
 GENERATION_TIME_LIMIT_S = 600
-# A response "running" longer than the task's hard time limit lost its worker; it may be claimed again.
-STALE_RUNNING_AFTER = timedelta(seconds=GENERATION_TIME_LIMIT_S + 60)
 
 
 def validate_conversation(conversation, max_chars):
@@ -67,21 +67,65 @@ def request_responses(prompt, endpoints):
         for endpoint in endpoints
     ]
     for response in responses:
-        transaction.on_commit(lambda pk=response.pk: generate_response.delay(pk))
+        transaction.on_commit(lambda pk=response.pk: enqueue(generate_response, pk))
     return responses
+
+
+def enqueue(task, *args):
+    """Send a task, tolerating a broker that is down: the caller's rows are already committed,
+    and the sweeper (beat) re-queues what a lost message left pending. Returns whether it was sent."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
+
+    try:
+        task.delay(*args)
+    except (OperationalError, RedisError, OSError) as exc:
+        log.warning("could not queue %s%r (the sweeper will re-queue it): %s", task.name, args, exc)
+        return False
+    return True
+
+
+def _stale_running():
+    """Running answers whose worker stopped stamping them: it died mid-answer."""
+    cutoff = stale_before()
+    return Q(status=Response.Status.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
+def _claim(response_ids, skip_locked=False):
+    """Claim pending (or abandoned) answers for this worker: {id: attempt}. Only the holder of the
+    latest attempt may write an answer, so a slow worker taken for dead never writes over a retry."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = dict(
+            Response.objects.select_for_update(skip_locked=skip_locked)
+            .filter(Q(status=Response.Status.PENDING) | _stale_running(), pk__in=list(response_ids))
+            .values_list("pk", "attempts")
+        )
+        Response.objects.filter(pk__in=list(rows)).update(
+            status=Response.Status.RUNNING, started_at=now, heartbeat_at=now, text="", attempts=F("attempts") + 1
+        )
+    return {pk: attempts + 1 for pk, attempts in rows.items()}
+
+
+def _claimed(claims):
+    """The rows still held by these claims (pk and attempt both match)."""
+    match = Q(pk__in=[])
+    for pk, attempt in claims.items():
+        match |= Q(pk=pk, attempts=attempt)
+    return Response.objects.filter(match, status=Response.Status.RUNNING)
+
+
+def _stamp(claims):
+    return lambda: _claimed(claims).update(heartbeat_at=timezone.now())
 
 
 def generate_response(response_id):
     """Produce one answer. Idempotent: a finished, failed or running response is left as it is,
-    except one whose worker died mid-answer (acks_late redelivers its task)."""
-    now = timezone.now()
-    claimable = Q(status=Response.Status.PENDING) | Q(
-        status=Response.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
-    )
-    claimed = Response.objects.filter(claimable, pk=response_id).update(
-        status=Response.Status.RUNNING, started_at=now, text=""
-    )
-    if not claimed:
+    except one whose worker died mid-answer (its heartbeat went stale)."""
+    claims = _claim([response_id])
+    if not claims:
         return  # running elsewhere, finished, or gone
     # Imported only now (torch is heavy), after the claim, so the page says "thinking" at once.
     from .backends import GenerationError
@@ -96,25 +140,26 @@ def generate_response(response_id):
         if now - last_save[0] >= STREAM_SAVE_INTERVAL_S:
             extra = {} if last_save[0] else {"first_token_ms": int((now - started) * 1000)}
             last_save[0] = now
-            Response.objects.filter(pk=response_id, status=Response.Status.RUNNING).update(text=text, **extra)
+            _claimed(claims).update(text=text, **extra)
 
     try:
-        result = backend_for(endpoint).generate(
-            endpoint.path,
-            response.prompt.conversation,
-            response.generation_params,
-            on_text=save_partial,
-            device=settings.INFERENCE_DEVICE,
-        )
+        with Heartbeat(_stamp(claims)):
+            result = backend_for(endpoint).generate(
+                endpoint.path,
+                response.prompt.conversation,
+                response.generation_params,
+                on_text=save_partial,
+                device=settings.INFERENCE_DEVICE,
+            )
         if not result.text:
             raise GenerationError("The model returned an empty answer.")
     except Exception as exc:  # any failure is recorded for admins, never half-shown to voters
         log.exception("generation failed for response %s (%s)", response_id, endpoint.name)
-        Response.objects.filter(pk=response_id).update(
+        _claimed(claims).update(
             status=Response.Status.FAILED, text="", error=error_sentence(exc), finished_at=timezone.now()
         )
         return
-    Response.objects.filter(pk=response_id).update(
+    _claimed(claims).update(
         status=Response.Status.DONE,
         text=result.text,
         prompt_tokens=result.prompt_tokens,
@@ -147,28 +192,20 @@ def generate_responses_together(response_ids):
 
     Idempotent like ``generate_response``: only pending (or abandoned) responses are claimed.
     Returns how many were answered."""
-    now = timezone.now()
-    claimable = Q(status=Response.Status.PENDING) | Q(
-        status=Response.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
-    )
-    with transaction.atomic():
-        ids = list(
-            Response.objects.select_for_update(skip_locked=True)
-            .filter(claimable, pk__in=list(response_ids))
-            .values_list("pk", flat=True)
-        )
-        Response.objects.filter(pk__in=ids).update(status=Response.Status.RUNNING, started_at=now, text="")
+    claims = _claim(response_ids, skip_locked=True)
     groups = {}
-    for response in Response.objects.select_related("endpoint", "prompt").filter(pk__in=ids).order_by("pk"):
+    for response in Response.objects.select_related("endpoint", "prompt").filter(pk__in=list(claims)).order_by("pk"):
         groups.setdefault((response.endpoint_id, response.cache_key), []).append(response)
     done = 0
-    for group in groups.values():
-        done += _generate_group(group)
+    with Heartbeat(_stamp(claims)):
+        for group in groups.values():
+            done += _generate_group(group, claims)
     return done
 
 
-def _generate_group(responses):
+def _generate_group(responses, claims):
     endpoint = responses[0].endpoint
+    mine = {r.pk: claims[r.pk] for r in responses}
     started = time.monotonic()
     try:
         results = backend_for(endpoint).generate_batch(
@@ -179,7 +216,7 @@ def _generate_group(responses):
         )
     except Exception as exc:  # recorded on every answer of the group, for admins
         log.exception("batched generation failed for %s", endpoint.name)
-        Response.objects.filter(pk__in=[r.pk for r in responses]).update(
+        _claimed(mine).update(
             status=Response.Status.FAILED, text="", error=error_sentence(exc), finished_at=timezone.now()
         )
         return 0
@@ -194,8 +231,35 @@ def _generate_group(responses):
         else:
             fields = dict(status=Response.Status.FAILED, text="", error="The model returned an empty answer.")
         # Batched answers finish together: each carries the batch's latency.
-        Response.objects.filter(pk=response.pk).update(latency_ms=latency_ms, finished_at=finished, **fields)
+        _claimed({response.pk: mine[response.pk]}).update(latency_ms=latency_ms, finished_at=finished, **fields)
     return done
+
+
+def requeue_stranded_responses():
+    """The sweeper's part for answers (beat, every SWEEP_STRANDED_SECONDS). A running answer whose
+    worker stopped stamping it goes back to pending and is queued again (any pooled or battle
+    answer); a pending battle answer with no sign of life for INFERENCE_REQUEUE_PENDING_SECONDS
+    (its message lost with a worker or a broker restart) is queued again. A queued copy that
+    arrives late finds the answer claimed or done and does nothing. Returns the ids queued."""
+    from .tasks import generate_response as task
+
+    now = timezone.now()
+    stale = list(Response.objects.filter(_stale_running()).values_list("pk", "attempts"))
+    requeued = [
+        pk for pk, attempt in stale
+        if _claimed({pk: attempt}).update(status=Response.Status.PENDING, heartbeat_at=now)
+    ]
+    forgotten = Response.objects.annotate(alive_at=Coalesce("heartbeat_at", "created_at")).filter(
+        status=Response.Status.PENDING, pooled=False,
+        alive_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS),
+    )
+    waiting = list(forgotten.values_list("pk", flat=True)[:1000])
+    Response.objects.filter(pk__in=waiting).update(heartbeat_at=now)
+    if requeued:
+        log.warning("re-queued %d answers whose worker died: %s", len(requeued), requeued)
+    for pk in [*requeued, *waiting]:
+        enqueue(task, pk)
+    return [*requeued, *waiting]
 
 
 # -- response pools -------------------------------------------------------------------------------
@@ -251,7 +315,7 @@ def queue_pool(pool, chunk_size=8, retry_failed=False):
 
     chunks = _pending_chunks(pool, chunk_size, retry_failed)
     for chunk in chunks:
-        transaction.on_commit(lambda ids=chunk: task.delay(ids))
+        transaction.on_commit(lambda ids=chunk: enqueue(task, ids))
     return sum(len(chunk) for chunk in chunks)
 
 

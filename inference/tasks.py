@@ -1,6 +1,12 @@
+import time
+
 from celery import shared_task
+from django.core.cache import cache
 
 from . import services
+
+# When the sweeper last ran: beat, the broker and a worker on the default queue all work.
+LAST_SWEEP_KEY = "ops:last-sweep"
 
 
 @shared_task(
@@ -22,3 +28,12 @@ def generate_response(response_id):
 def generate_responses_together(response_ids):
     """A batch (a comparison's K answers, a pool chunk); idempotent: only pending answers are claimed."""
     return services.generate_responses_together(response_ids)
+
+
+@shared_task(name="inference.requeue_stranded_responses", acks_late=True, time_limit=120)
+def requeue_stranded_responses():
+    """Beat's sweeper for answers whose worker died (routed to the default queue, so a busy
+    inference queue cannot delay it). It leaves the time it ran for `manage.py sweeper_status`."""
+    requeued = services.requeue_stranded_responses()
+    cache.set(LAST_SWEEP_KEY, time.time(), timeout=None)
+    return len(requeued)

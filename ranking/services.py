@@ -6,24 +6,31 @@ only the new rows and refits from the counts; the periodic full refit reads ever
 (one streamed query), refits every view with bootstrap intervals, and hands its fresh ledger
 to the live path."""
 
+import logging
 import threading
 import time
 from array import array
+from datetime import timedelta
 from itertools import islice
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from annotation.models import Judgment
-from annotation.selectors import judged_rankings, response_texts
+from annotation.selectors import judged_rankings, rated_judgments, response_texts
 
 from .diagnostics import diagnostics
 from .judgments import Judgments
 from .leaderboard import fit_leaderboard
 from .models import RatingSnapshot, ResponseStyle
 from .style import FEATURES, markdown_features
+
+log = logging.getLogger(__name__)
 
 # Every view the leaderboard offers: (method, style control).
 VIEWS = [("bt", False), ("bt", True), ("pl", False), ("bayes", False), ("elo", False)]
@@ -49,10 +56,41 @@ def request_refit():
 
     The task clears the flag before it reads the judgments, so a vote that lands
     during a refit queues the next one and is never missed."""
+    try:
+        queue = cache.add(REFIT_QUEUED_KEY, 1, timeout=60)
+    except (RedisError, OSError) as exc:  # the cache is down: the vote still stands
+        log.warning("could not flag a live refit (the sweeper will refit): %s", exc)
+        return
+    if queue:
+        transaction.on_commit(_queue_live_refit)
+
+
+def _queue_live_refit():
+    """Send a live refit; with the broker down the vote still stands and the sweeper refits later."""
     from .tasks import live_refit
 
-    if cache.add(REFIT_QUEUED_KEY, 1, timeout=60):
-        transaction.on_commit(live_refit.delay)
+    try:
+        # No countdown: a worker holding an unacknowledged ETA message when Redis restarts can
+        # exit (kombu fails to restore it on the closed connection; seen in tests/test_faults.py).
+        live_refit.delay()
+    except (OperationalError, RedisError, OSError) as exc:
+        log.warning("could not queue a live refit (the sweeper will): %s", exc)
+        return False
+    return True
+
+
+def repair_live_board():
+    """The sweeper's part for the leaderboard (beat, every SWEEP_STRANDED_SECONDS): when the
+    overall board misses a rated vote older than one sweep (its live refit was lost with a
+    worker, or its message with a broker restart), queue a live refit. Returns whether it did."""
+    newest = rated_judgments().order_by("-id").values_list("id", "created_at").first()
+    if newest is None or newest[1] > timezone.now() - timedelta(seconds=settings.SWEEP_STRANDED_SECONDS):
+        return False  # no votes, or a live refit is most likely still on its way
+    latest = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
+    if latest is not None and (latest.last_judgment_id or 0) >= newest[0]:
+        return False
+    log.warning("the leaderboard misses votes up to %s; queueing a live refit", newest[0])
+    return _queue_live_refit()
 
 
 def judgments_changed():
@@ -195,20 +233,26 @@ def live_refit():
     with _ledger_lock:
         state = cache.get_many([EPOCH_KEY, FULL_READ_KEY])
         epoch = state.get(EPOCH_KEY)
-        ledger, changed = _ledger, None
-        if ledger is not None and ledger.epoch == epoch and ledger.agrees_with(state.get(FULL_READ_KEY)):
-            changed = _catch_up(ledger)
-        if changed is None:
-            ledger = _ledger = _read_all(epoch)
-            changed = set(ledger.boards)
-        changed.add("")
-        light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
-        bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
-        written = []
-        for category in sorted(changed):
-            written += _fit_views(ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch)
-        _live_refits += 1
-        _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
+        try:
+            ledger, changed = _ledger, None
+            if ledger is not None and ledger.epoch == epoch and ledger.agrees_with(state.get(FULL_READ_KEY)):
+                changed = _catch_up(ledger)
+            if changed is None:
+                ledger = _ledger = _read_all(epoch)
+                changed = set(ledger.boards)
+            changed.add("")
+            light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
+            bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
+            written = []
+            for category in sorted(changed):
+                written += _fit_views(ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch)
+            _live_refits += 1
+            _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
+        except BaseException:
+            # Failed midway (a dropped database connection, a worker shutting down): the ledger
+            # may hold votes it never fitted, or part of a batch. Forget it; the next refit reads all.
+            _ledger = None
+            raise
         return written
 
 
@@ -328,7 +372,9 @@ def _fit_views(board, category, bootstrap, light, epoch):
 
 def _style_features(board):
     """(votes' ranked models, 4) raw style counts in the board's flattened order."""
-    rids = np.frombuffer(board.responses, dtype=np.int64)
+    # A copy, not a view: a view kept alive (e.g. by a failed refit's traceback) would lock the
+    # array's buffer, and the next vote could not be appended to it.
+    rids = np.array(board.responses, dtype=np.int64)
     return _STYLE.lookup(rids)
 
 

@@ -20,6 +20,12 @@ def full_refit():
     services.full_refit()
 
 
+@shared_task(name="ranking.repair_live_board", acks_late=True, time_limit=120)
+def repair_live_board():
+    """Beat's sweeper: queue a live refit when the board misses votes (a refit lost with its worker)."""
+    return services.repair_live_board()
+
+
 @worker_ready.connect(dispatch_uid="ranking-warm-up")
 def warm_up_ranking_ledger(sender=None, **kwargs):
     """A worker that runs ranking tasks in its own process (the thread or solo pool, as every

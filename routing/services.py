@@ -72,9 +72,31 @@ def request_routing(campaign_id, *, force=False, countdown=1):
         transaction.on_commit(lambda: route_campaign.apply_async((campaign_id,), countdown=countdown))
 
 
+# Whether any campaign routes, remembered per process for a few seconds: every arena vote passes
+# through judgment_saved, almost none is on a routed item, and a query each would be a fourth
+# database round trip on the vote path. A change here is seen at once (routing_changed), one made
+# in another process within ROUTING_PRESENCE_TTL_S, and the minute sweep covers the gap.
+ROUTING_PRESENCE_TTL_S = 30.0
+_presence = {"checked_at": float("-inf"), "any": True}
+
+
+def _any_routing_enabled():
+    now = time.monotonic()
+    if now - _presence["checked_at"] > ROUTING_PRESENCE_TTL_S:
+        _presence.update(checked_at=now, any=CampaignRouting.objects.filter(enabled=True).exists())
+    return _presence["any"]
+
+
+def routing_changed():
+    """A campaign's routing was saved or deleted: look again at the next verdict."""
+    _presence["checked_at"] = float("-inf")
+
+
 def judgment_saved(judgment):
     """A new verdict on a routed item: an AI one may complete an item's labels; every ``refit_every`` human
     ones call for a refit."""
+    if not _any_routing_enabled():
+        return
     routing = (CampaignRouting.objects.filter(enabled=True, campaign__items__comparison_id=judgment.comparison_id)
                .only("pk", "campaign_id", "refit_every", "labels_at_fit").first())
     if routing is None:

@@ -88,8 +88,10 @@ def fresh_rating_ledger():
     """Each test starts with a worker's empty in-process rating state, as after a restart: the
     database a test wrote is rolled back, and SQLite may then hand the same ids out again."""
     from ranking import services
+    from routing.services import routing_changed
 
     services.reset_process_state()
+    routing_changed()  # "does any campaign route?" is remembered per process: ask the database again
     yield
 
 

@@ -3,10 +3,12 @@ a real Celery worker (export queue) runs it, and the files download. Only resear
 and admins may export."""
 
 import shutil
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.services import create_comparison, record_judgment
@@ -140,8 +142,11 @@ def test_running_a_job_twice_is_safe(researcher, judged):
     finished_at = first.finished_at
     again = run_export_job(job.pk)
     assert again.finished_at == finished_at and sorted(p.name for p in job.directory.iterdir()) == ["README.md", "data"]
-    # An interrupted job (left "running" by a dead worker) is redone from scratch.
-    ExportJob.objects.filter(pk=job.pk).update(status="running")
+    # A job a live worker is running (its heartbeat is fresh) is left to it...
+    ExportJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now())
+    assert run_export_job(job.pk).status == "running"
+    # ...an interrupted one (left "running" by a dead worker: a stale heartbeat) is redone from scratch.
+    ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert run_export_job(job.pk).status == "done"
 
 

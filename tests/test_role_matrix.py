@@ -25,6 +25,9 @@ LOGIN, ADMIN_LOGIN = "login", "admin-login"  # a redirect to the site's / the ad
 MATRIX = {
     "": ("GET", "/", (302, 302, 302, 302)),
     "favicon.ico": ("GET", "/favicon.ico", (301, 301, 301, 301)),
+    # probes for load balancers and orchestrators: open to all, they reveal only up/ready
+    "healthz": ("GET", "/healthz", (200, 200, 200, 200)),
+    "readyz": ("GET", "/readyz", (200, 200, 200, 200)),
     # accounts (Django's auth views)
     "login": ("GET", "/accounts/login/", (200, 200, 200, 200)),
     "logout": ("POST", "/accounts/logout/", (LOGIN, LOGIN, LOGIN, LOGIN)),
