@@ -4,7 +4,7 @@ from dataclasses import dataclass
 @dataclass
 class Generation:
     text: str
-    prompt_tokens: int
+    prompt_tokens: int | None  # None: the backend could not say (an HTTP server without usage)
     completion_tokens: int
 
 
@@ -34,3 +34,26 @@ class Backend:
         raise GenerationError(
             f"The {type(self).__name__} cannot score choices by likelihood; use verbal confidence for this judge."
         )
+
+
+def with_system_prompt(conversation, system_prompt=""):
+    """The turns a model reads: the endpoint's system prompt (if any) first."""
+    return ([{"role": "system", "content": system_prompt}] if system_prompt else []) + list(conversation)
+
+
+def plain_transcript(turns):
+    """A prompt for base models that have no chat template: "User: …" lines, then "Assistant:"."""
+    lines = [f"{turn['role'].capitalize()}: {turn['content']}" for turn in turns]
+    return "\n".join(lines) + "\nAssistant:"
+
+
+def max_new_tokens(params, prompt_tokens, limit):
+    """The answer's token budget: what was asked for, clamped to what the context leaves."""
+    wanted = int(params.get("max_new_tokens", 256))
+    if limit is None:
+        return wanted
+    if prompt_tokens >= limit:
+        raise GenerationError(
+            f"The prompt is {prompt_tokens} tokens long; this model reads at most {limit}. Shorten the prompt."
+        )
+    return min(wanted, limit - prompt_tokens)

@@ -1,14 +1,10 @@
 """Local models through transformers, loaded offline from a directory.
 
-A worker keeps loaded models warm in an LRU, so only the first answer of a model
-pays the load. The LRU is bounded twice: by count (INFERENCE_MAX_LOADED_MODELS) and
-by memory (INFERENCE_MAX_MODEL_MEMORY_MB, default half of RAM on CPU, 90% of the
-card on CUDA). On a GPU, models load in bfloat16 (float16 where bf16 is missing)
-unless INFERENCE_DTYPE says otherwise."""
+A worker keeps loaded models warm (``warm_models``, shared with the llama.cpp backend),
+so only the first answer of a model pays the load. On a GPU, models load in bfloat16
+(float16 where bf16 is missing) unless INFERENCE_DTYPE says otherwise."""
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,29 +13,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402  (after the offline switches)
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer  # noqa: E402
 
-from .base import Backend, Generation, GenerationError  # noqa: E402
-
-_lock = threading.RLock()
-_loaded = OrderedDict()  # (path, device) -> (model, tokenizer)
-_sizes = {}  # (path, device) -> bytes held by the model's weights
+from . import warm_models  # noqa: E402
+from .base import Backend, Generation, GenerationError, max_new_tokens, plain_transcript, with_system_prompt  # noqa: E402
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _max_loaded():
-    return max(1, int(os.environ.get("INFERENCE_MAX_LOADED_MODELS", "4")))
-
-
-def memory_budget_bytes(device):
-    """How many bytes of weights a worker may keep loaded on this device."""
-    if os.environ.get("INFERENCE_MAX_MODEL_MEMORY_MB"):
-        return int(float(os.environ["INFERENCE_MAX_MODEL_MEMORY_MB"]) * 2**20)
-    if device.startswith("cuda"):
-        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory * 0.9)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError):
-        return 8 * 2**30
+_KIND = "transformers"
+memory_budget_bytes = warm_models.memory_budget_bytes
 
 
 def pick_device(requested="auto"):
@@ -70,46 +49,39 @@ def _on_disk_bytes(path):
     )
 
 
-def _evict_one():
-    key, _ = _loaded.popitem(last=False)
-    _sizes.pop(key, None)
-    if key[1].startswith("cuda"):
+def _release(value):
+    model = value[0]
+    if model.device.type == "cuda":
         torch.cuda.empty_cache()
 
 
 def loaded_models():
-    """(path, device, bytes) of the models this process holds, least recently used first."""
-    with _lock:
-        return [(path, device, _sizes.get((path, device), 0)) for path, device in _loaded]
+    """(path, device, bytes) of the transformers models this process holds, least recently used first."""
+    return [(key[1], device, nbytes) for key, device, nbytes in warm_models.loaded(_KIND)]
 
 
 def unload_all():
-    with _lock:
-        while _loaded:
-            _evict_one()
+    warm_models.unload_all(_KIND)
 
 
 def load(path, device="auto"):
     """The (model, tokenizer) for a local directory, loaded once per process."""
     device = pick_device(device)
-    key = (str(Path(path).resolve()), device)
-    with _lock:
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return _loaded[key]
+    key = (_KIND, str(Path(path).resolve()), device)
+    with warm_models.lock:
+        held = warm_models.get(key)
+        if held is not None:
+            return held
         if not Path(path).is_dir():
             raise GenerationError(f"Model directory {path} does not exist on this worker.")
         if not (Path(path) / "config.json").is_file():
             raise GenerationError(f"{path} is not a model directory: it has no config.json.")
-        budget = memory_budget_bytes(device)
         expected = _on_disk_bytes(path)
-        # Make room first, so two big models are never held at once on the way.
-        while _loaded and sum(_sizes.values()) + expected > budget:
-            _evict_one()
-        if device.startswith("cuda") and _loaded:
+        warm_models.make_room(device, expected)
+        if device.startswith("cuda") and warm_models.loaded():
             free, _total = torch.cuda.mem_get_info(torch.device(device))
-            while _loaded and free < expected * 1.2:
-                _evict_one()
+            while free < expected * 1.2 and warm_models.evict_one(device):
+                torch.cuda.empty_cache()
                 free, _total = torch.cuda.mem_get_info(torch.device(device))
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -119,20 +91,15 @@ def load(path, device="auto"):
         model.to(device).eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        _loaded[key] = (model, tokenizer)
-        _sizes[key] = _weights_bytes(model)
-        while len(_loaded) > 1 and (len(_loaded) > _max_loaded() or sum(_sizes.values()) > budget):
-            _evict_one()
-        return model, tokenizer
+        return warm_models.put(key, (model, tokenizer), _weights_bytes(model), device, on_evict=_release)
 
 
 def render_prompt(tokenizer, conversation, system_prompt=""):
     """The model's own chat template, or a plain transcript for base models that have none."""
-    turns = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + list(conversation)
+    turns = with_system_prompt(conversation, system_prompt)
     if tokenizer.chat_template:
         return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-    lines = [f"{turn['role'].capitalize()}: {turn['content']}" for turn in turns]
-    return "\n".join(lines) + "\nAssistant:"
+    return plain_transcript(turns)
 
 
 def context_length(model, tokenizer):
@@ -141,17 +108,6 @@ def context_length(model, tokenizer):
             return int(value)
     limit = getattr(tokenizer, "model_max_length", None)
     return int(limit) if limit and limit < 10**7 else None
-
-
-def _max_new_tokens(params, prompt_tokens, limit):
-    wanted = int(params.get("max_new_tokens", 256))
-    if limit is None:
-        return wanted
-    if prompt_tokens >= limit:
-        raise GenerationError(
-            f"The prompt is {prompt_tokens} tokens long; this model reads at most {limit}. Shorten the prompt."
-        )
-    return min(wanted, limit - prompt_tokens)
 
 
 def _generation_kwargs(params, tokenizer, max_new_tokens):
@@ -179,7 +135,7 @@ class TransformersBackend(Backend):
         prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)))
         if on_text is not None:
             kwargs["streamer"] = _CallbackStreamer(tokenizer, on_text)
         with torch.inference_mode():
@@ -196,7 +152,7 @@ class TransformersBackend(Backend):
             return []
         model, tokenizer = load(path, device)
         prompts = [render_prompt(tokenizer, c, params.get("system_prompt", "")) for c in conversations]
-        with _lock:  # the tokenizer is shared by every thread of this worker
+        with warm_models.lock:  # the tokenizer is shared by every thread of this worker
             side, tokenizer.padding_side = tokenizer.padding_side, "left"
             try:
                 inputs = tokenizer(prompts, return_tensors="pt", add_special_tokens=False, padding=True)
@@ -205,7 +161,7 @@ class TransformersBackend(Backend):
         inputs = inputs.to(model.device)
         width = int(inputs["input_ids"].shape[1])
         lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1)]
-        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, width, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)))
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         stop_ids = _stop_ids(model, tokenizer)
