@@ -31,7 +31,19 @@ def _problem(request, message, status, target="#vote-error"):
 @require_GET
 def home(request, slug=None):
     arena = _arena(slug)
-    return render(request, "arena/home.html", {"arena": arena})
+    return render(request, "arena/home.html", {"arena": arena, "samples": _samples(arena)})
+
+
+def _samples(arena):
+    return selectors.sample_answers(arena) if arena and arena.sample_prompts else None
+
+
+@login_required
+@require_GET
+def sample_answers(request, slug):
+    """The sample prompts' readiness, polled by the arena page while the worker answers them."""
+    arena = _arena(slug)
+    return render(request, "arena/_sample_answers.html", {"arena": arena, "samples": _samples(arena)})
 
 
 @login_required
@@ -44,7 +56,7 @@ def start_battle(request, slug=None):
         battle = services.start_battle(arena, request.user, request.POST.get("prompt", ""))
     except ValueError as exc:
         status = 429 if isinstance(exc, services.TooManyOpenBattles) else 400
-        context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", "")}
+        context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", ""), "samples": _samples(arena)}
         return render(request, "arena/home.html", context, status=status)
     return redirect("arena:battle", public_id=battle.public_id)
 

@@ -1,3 +1,4 @@
+import os
 from dataclasses import dataclass
 
 
@@ -57,3 +58,13 @@ def max_new_tokens(params, prompt_tokens, limit):
             f"The prompt is {prompt_tokens} tokens long; this model reads at most {limit}. Shorten the prompt."
         )
     return min(wanted, limit - prompt_tokens)
+
+
+def cpu_threads_per_answer():
+    """CPU threads for one answer: INFERENCE_THREADS, else the cores shared by the answers a worker
+    writes at once (INFERENCE_PARALLEL_ANSWERS, default 2: a battle's two sides), at least 1.
+    More threads than cores make the answers' threads fight, and everything slows down."""
+    if os.environ.get("INFERENCE_THREADS"):
+        return max(1, int(os.environ["INFERENCE_THREADS"]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, int(os.environ.get("INFERENCE_PARALLEL_ANSWERS", "2"))))

@@ -14,7 +14,9 @@ import torch  # noqa: E402  (after the offline switches)
 from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer  # noqa: E402
 
 from . import warm_models  # noqa: E402
-from .base import Backend, Generation, GenerationError, max_new_tokens, plain_transcript, with_system_prompt  # noqa: E402
+from .base import (  # noqa: E402
+    Backend, Generation, GenerationError, cpu_threads_per_answer, max_new_tokens, plain_transcript, with_system_prompt,
+)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _KIND = "transformers"
@@ -39,8 +41,32 @@ def pick_dtype(device):
     return "auto"
 
 
+def cpu_quantization(device):
+    """On CPU, INFERENCE_CPU_QUANTIZE=int8 quantises the Linear layers' weights to int8 at load
+    (dynamic quantisation: activations stay float); "none" (the default) keeps the checkpoint's
+    weights. Never on a GPU."""
+    wanted = os.environ.get("INFERENCE_CPU_QUANTIZE", "none")
+    if wanted not in ("none", "int8"):
+        raise GenerationError(f"INFERENCE_CPU_QUANTIZE is {wanted!r}; use int8 or none.")
+    return wanted if device == "cpu" else "none"
+
+
+def _quantize_int8(model):
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def _weights_bytes(model):
-    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    held = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    # Dynamically quantised layers keep their int8 weights outside the parameters.
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if callable(weight):
+            held += weight().numel()
+    return held
 
 
 def _on_disk_bytes(path):
@@ -67,7 +93,9 @@ def unload_all():
 def load(path, device="auto"):
     """The (model, tokenizer) for a local directory, loaded once per process."""
     device = pick_device(device)
-    key = (_KIND, str(Path(path).resolve()), device)
+    dtype, quantize = pick_dtype(device), cpu_quantization(device)
+    # The settings are part of the key: a worker never answers with a model loaded another way.
+    key = (_KIND, str(Path(path).resolve()), device, str(dtype), quantize)
     with warm_models.lock:
         held = warm_models.get(key)
         if held is not None:
@@ -85,10 +113,12 @@ def load(path, device="auto"):
                 free, _total = torch.cuda.mem_get_info(torch.device(device))
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=pick_dtype(device))
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
         except (OSError, ValueError, KeyError) as exc:
             raise GenerationError(f"Could not load the model in {path}: {exc}") from exc
         model.to(device).eval()
+        if quantize == "int8":
+            model = _quantize_int8(model)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         return warm_models.put(key, (model, tokenizer), _weights_bytes(model), device, on_evict=_release)
@@ -128,10 +158,20 @@ def _generation_kwargs(params, tokenizer, max_new_tokens):
 
 
 class TransformersBackend(Backend):
+    def __init__(self, threads=None, **options):
+        super().__init__(**options)
+        self.threads = threads
+
+    def _use_threads(self, model):
+        # Per calling thread (OpenMP): the answers a worker writes at once share the cores, not fight.
+        if model.device.type == "cpu":
+            torch.set_num_threads(int(self.threads or cpu_threads_per_answer()))
+
     def generate(self, path, conversation, params=None, on_text=None, device="auto"):
         """Answer the conversation; ``on_text(text_so_far)`` is called as tokens arrive."""
         params = params or {}
         model, tokenizer = load(path, device)
+        self._use_threads(model)
         prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_tokens = int(inputs["input_ids"].shape[1])
@@ -151,6 +191,7 @@ class TransformersBackend(Backend):
         if not conversations:
             return []
         model, tokenizer = load(path, device)
+        self._use_threads(model)
         prompts = [render_prompt(tokenizer, c, params.get("system_prompt", "")) for c in conversations]
         with warm_models.lock:  # the tokenizer is shared by every thread of this worker
             side, tokenizer.padding_side = tokenizer.padding_side, "left"
