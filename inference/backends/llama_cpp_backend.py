@@ -55,10 +55,23 @@ class _LoadedModel:
     """A llama.cpp model with its chat template, stop tokens and the lock that serialises its use."""
 
     def __init__(self, llm):
+        import llama_cpp
+
         self.llm = llm
         self.lock = threading.Lock()
-        self.template = llm.metadata.get("tokenizer.chat_template") or None
-        self.context = min(llm.n_ctx(), llm.n_ctx_train() or llm.n_ctx())
+        self.context = min(llm.n_ctx(), llm._model.n_ctx_train() or llm.n_ctx())
+        self._is_eog = llama_cpp.llama_vocab_is_eog
+        self.formatter = None  # built once: compiling the template is per-model work, not per-answer
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self.formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=self.token_text(llm.token_eos()),
+                bos_token=self.token_text(llm.token_bos()),
+                add_generation_prompt=True,
+            )
 
     def token_text(self, token_id):
         if token_id < 0:
@@ -66,24 +79,15 @@ class _LoadedModel:
         return self.llm._model.token_get_text(token_id)
 
     def is_end(self, token_id):
-        import llama_cpp
-
-        return token_id == self.llm.token_eos() or bool(llama_cpp.llama_token_is_eog(self.llm._model.vocab, token_id))
+        """End of generation: the model's EOS or any other end-of-turn token it declares."""
+        return token_id == self.llm.token_eos() or bool(self._is_eog(self.llm._model.vocab, token_id))
 
     def render(self, conversation, system_prompt=""):
         turns = with_system_prompt(conversation, system_prompt)
-        if not self.template:
+        if self.formatter is None:
             return plain_transcript(turns)
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        formatter = Jinja2ChatFormatter(
-            template=self.template,
-            eos_token=self.token_text(self.llm.token_eos()),
-            bos_token=self.token_text(self.llm.token_bos()),
-            add_generation_prompt=True,
-        )
         try:
-            return formatter(messages=turns).prompt
+            return self.formatter(messages=turns).prompt
         except Exception as exc:  # a template may refuse a turn order (e.g. two user turns in a row)
             raise GenerationError(f"The model's chat template refused this conversation: {exc}") from exc
 
@@ -177,7 +181,7 @@ class LlamaCppBackend(Backend):
                 if model.is_end(token) and generated > min_tokens:
                     break
                 if not model.is_end(token):
-                    text += decoder.decode(llm.detokenize([token], prev_tokens=None))
+                    text += decoder.decode(llm.detokenize([token]))
                 cut = _cut_at_stop(text, stops) if generated > min_tokens else None
                 if cut is not None:
                     text = cut
