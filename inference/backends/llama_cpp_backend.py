@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import warm_models
 from .base import (
-    Backend, Generation, GenerationError, cpu_threads_per_answer, max_new_tokens, plain_transcript, with_system_prompt,
+    Backend, Generation, GenerationError, cpu_threads_per_answer, cut_at_stop, max_new_tokens, plain_transcript, with_system_prompt,
 )
 
 _KIND = "llama_cpp"
@@ -161,7 +161,7 @@ class LlamaCppBackend(Backend):
         prompt_ids = model.tokenize(model.render(conversation, params.get("system_prompt", "")))
         budget = max_new_tokens(params, len(prompt_ids), model.context)
         min_tokens = min(int(params.get("min_new_tokens", 0)), budget)
-        stops = [s for s in params.get("stop") or [] if s]
+        stops = params.get("stop") or []
         temperature = float(params.get("temperature", 0.7))
         with model.lock:
             llm = model.llm
@@ -182,22 +182,16 @@ class LlamaCppBackend(Backend):
                     break
                 if not model.is_end(token):
                     text += decoder.decode(llm.detokenize([token]))
-                cut = _cut_at_stop(text, stops) if generated > min_tokens else None
-                if cut is not None:
-                    text = cut
-                    break
+                if generated > min_tokens:
+                    text, stopped = cut_at_stop(text, stops)
+                    if stopped:
+                        break
                 if on_text is not None and text:
                     on_text(text)
                 if generated >= budget:
                     break
             text += decoder.decode(b"", final=True)
         return Generation(text=text.strip(), prompt_tokens=len(prompt_ids), completion_tokens=generated)
-
-
-def _cut_at_stop(text, stops):
-    """text up to the first stop string, or None when none occurs."""
-    positions = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return text[: min(positions)] if positions else None
 
 
 def _random_seed():

@@ -68,6 +68,8 @@ def request_body(model, conversation, params, stream):
         body["seed"] = int(params["seed"])
     if params.get("min_new_tokens"):
         body["min_tokens"] = int(params["min_new_tokens"])  # vLLM extension
+    if params.get("stop"):
+        body["stop"] = list(params["stop"])
     if params.get("repetition_penalty"):
         body["repetition_penalty"] = float(params["repetition_penalty"])  # vLLM / TGI extension
     if stream:

@@ -11,11 +11,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402  (after the offline switches)
-from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextStreamer,
+)
 
 from . import warm_models  # noqa: E402
 from .base import (  # noqa: E402
-    Backend, Generation, GenerationError, cpu_threads_per_answer, max_new_tokens, plain_transcript, with_system_prompt,
+    Backend, Generation, GenerationError, cpu_threads_per_answer, cut_at_stop, max_new_tokens, plain_transcript, with_system_prompt,
 )
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -140,7 +142,7 @@ def context_length(model, tokenizer):
     return int(limit) if limit and limit < 10**7 else None
 
 
-def _generation_kwargs(params, tokenizer, max_new_tokens):
+def _generation_kwargs(params, tokenizer, max_new_tokens, prompt_width=None):
     temperature = float(params.get("temperature", 0.7))
     kwargs = {
         "max_new_tokens": max_new_tokens,
@@ -152,9 +154,23 @@ def _generation_kwargs(params, tokenizer, max_new_tokens):
         kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
     if params.get("repetition_penalty"):
         kwargs["repetition_penalty"] = float(params["repetition_penalty"])
+    if params.get("stop") and prompt_width is not None:  # ends once one is written; the text is cut before it
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopStrings(tokenizer, params["stop"], prompt_width)])
     if "seed" in params:
         torch.manual_seed(int(params["seed"]))
     return kwargs
+
+
+class _StopStrings(StoppingCriteria):
+    """Stops each row once its answer so far holds a stop string (transformers' own stop_strings
+    needs a tokenizer whose tokens map back to text piece by piece; this only decodes)."""
+
+    def __init__(self, tokenizer, stops, prompt_width):
+        self.tokenizer, self.stops, self.width = tokenizer, [s for s in stops if s], prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        texts = self.tokenizer.batch_decode(input_ids[:, self.width :], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
 
 
 class TransformersBackend(Backend):
@@ -175,13 +191,15 @@ class TransformersBackend(Backend):
         prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(
+            params, tokenizer, max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)), prompt_tokens
+        )
         if on_text is not None:
             kwargs["streamer"] = _CallbackStreamer(tokenizer, on_text)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_tokens = output[0, prompt_tokens:]
-        text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+        text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
         return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens))
 
     def generate_batch(self, path, conversations, params=None, device="auto"):
@@ -202,7 +220,7 @@ class TransformersBackend(Backend):
         inputs = inputs.to(model.device)
         width = int(inputs["input_ids"].shape[1])
         lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1)]
-        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)), width)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         stop_ids = _stop_ids(model, tokenizer)
@@ -214,7 +232,7 @@ class TransformersBackend(Backend):
                 if token in stop_ids:
                     new_tokens = new_tokens[: i + 1]
                     break
-            text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+            text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
             results.append(Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens)))
         return results
 
