@@ -13,6 +13,7 @@ Settings: the endpoint's context (tokens, prompt + answer; default INFERENCE_LLA
 or 4096, at most what the model was trained for) and threads (default: see
 ``base.cpu_threads_per_answer``)."""
 
+import atexit
 import codecs
 import os
 import threading
@@ -54,12 +55,13 @@ def gguf_file(path):
 class _LoadedModel:
     """A llama.cpp model with its chat template, stop tokens and the lock that serialises its use."""
 
-    def __init__(self, llm):
+    def __init__(self, llm, context):
         import llama_cpp
 
         self.llm = llm
         self.lock = threading.Lock()
-        self.context = min(llm.n_ctx(), llm._model.n_ctx_train() or llm.n_ctx())
+        # What we asked for (llama.cpp may round its own context up), at most what the model learned.
+        self.context = min(context, llm.n_ctx(), llm._model.n_ctx_train() or context)
         self._is_eog = llama_cpp.llama_vocab_is_eog
         self.formatter = None  # built once: compiling the template is per-model work, not per-answer
         template = llm.metadata.get("tokenizer.chat_template")
@@ -138,9 +140,13 @@ def load(path, context=None, threads=None):
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise GenerationError(f"Could not load the GGUF model {file}: {exc}") from exc
-        loaded = _LoadedModel(llm)
+        loaded = _LoadedModel(llm, context)
         nbytes = file.stat().st_size + _kv_cache_bytes(llm, llm.n_ctx())
         return warm_models.put(key, loaded, nbytes, "cpu", on_evict=lambda m: m.llm.close())
+
+
+# Free llama.cpp's models before the interpreter tears down the library they live in.
+atexit.register(warm_models.unload_all, _KIND)
 
 
 def loaded_models():
