@@ -5,8 +5,9 @@ from servers that ignore the option or refuse it. Real servers on loopback, tiny
 import pytest
 
 from inference.backends import get_backend
-from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
+from inference.openai_server import ChatCompletionsHandler
 from tests.conftest import TINY_PARAMS
+from tests.test_http_backend import serve  # noqa: F401  (the fixture)
 
 CONVERSATION = [{"role": "user", "content": "the sun is warm"}]
 
@@ -45,20 +46,14 @@ class RefusesStreamOptions(RecordingHandler):
 
 
 @pytest.fixture
-def serve(tiny_model_dirs):
-    servers = []
+def serve_with(serve):
+    """The loopback server of test_http_backend with one of these handlers, its record emptied."""
 
     def start(handler):
         handler.bodies.clear()
-        server = OpenAICompatibleServer({"tiny": str(tiny_model_dirs[0])}, handler=handler)
-        server.start_in_thread()
-        servers.append(server)
-        return server
+        return serve(handler=handler)
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return start
 
 
 def stream(server):
@@ -68,8 +63,8 @@ def stream(server):
     return result, seen
 
 
-def test_a_stream_asks_for_usage_and_records_the_prompt_tokens(serve, tiny_model_dirs):
-    server = serve(RecordingHandler)
+def test_a_stream_asks_for_usage_and_records_the_prompt_tokens(serve_with, tiny_model_dirs):
+    server = serve_with(RecordingHandler)
     result, seen = stream(server)
     assert RecordingHandler.bodies[0]["stream_options"] == {"include_usage": True}
     local = get_backend("transformers").generate(str(tiny_model_dirs[0]), CONVERSATION, TINY_PARAMS)
@@ -77,33 +72,33 @@ def test_a_stream_asks_for_usage_and_records_the_prompt_tokens(serve, tiny_model
     assert seen and seen[-1].strip() == result.text
 
 
-def test_a_request_without_streaming_does_not_send_stream_options(serve):
-    server = serve(RecordingHandler)
+def test_a_request_without_streaming_does_not_send_stream_options(serve_with):
+    server = serve_with(RecordingHandler)
     result = get_backend("openai", api_model="tiny", timeout_s=10).generate(server.base_url, CONVERSATION, TINY_PARAMS)
     assert "stream_options" not in RecordingHandler.bodies[0]
     assert result.prompt_tokens > 0
 
 
-def test_a_server_that_ignores_it_still_streams_and_the_prompt_tokens_are_unknown(serve):
-    result, seen = stream(serve(IgnoresStreamOptions))
+def test_a_server_that_ignores_it_still_streams_and_the_prompt_tokens_are_unknown(serve_with):
+    result, seen = stream(serve_with(IgnoresStreamOptions))
     assert result.text and seen[-1].strip() == result.text
     assert result.prompt_tokens is None  # unknown, not a false 0
     assert result.completion_tokens > 0
 
 
-def test_a_server_that_refuses_it_is_asked_again_without_it(serve):
-    server = serve(RefusesStreamOptions)
+def test_a_server_that_refuses_it_is_asked_again_without_it(serve_with):
+    server = serve_with(RefusesStreamOptions)
     result, seen = stream(server)
     assert [("stream_options" in body) for body in RefusesStreamOptions.bodies] == [True, False]
     assert result.text and seen[-1].strip() == result.text
     assert result.prompt_tokens is None
 
 
-def test_unknown_prompt_tokens_are_stored_as_unknown(serve, db):
+def test_unknown_prompt_tokens_are_stored_as_unknown(serve_with, db):
     from inference.models import ModelEndpoint, Prompt, Response
     from inference.services import generate_response
 
-    server = serve(IgnoresStreamOptions)
+    server = serve_with(IgnoresStreamOptions)
     endpoint = ModelEndpoint.objects.create(
         name="ignores-usage", backend="openai", path=server.base_url, api_model="tiny", generation_params=TINY_PARAMS
     )
