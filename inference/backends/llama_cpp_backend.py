@@ -26,7 +26,7 @@ from .base import (
 
 _KIND = "llama_cpp"
 DEFAULT_CONTEXT = 4096
-INSTALL_HINT = "install it with `./prefarena setup --llama` (pip builds it from source, about 6 minutes on 2 cores)"
+INSTALL_HINT = "install it with `./prefarena setup --llama` (pip builds it from source: 4-6 minutes on 2 idle cores)"
 
 
 def available():
