@@ -6,6 +6,8 @@ from celery import shared_task
 
 from inference.backends import GenerationError
 from inference.models import ModelEndpoint
+from inference.services import live_answers_waiting
+from inference.tasks import BACKGROUND_RETRY_S
 
 from . import judges
 from .models import Comparison
@@ -14,8 +16,12 @@ log = logging.getLogger(__name__)
 JUDGE_TIME_LIMIT_S = 900
 
 
-@shared_task(name="annotation.judge_comparison", acks_late=True, soft_time_limit=JUDGE_TIME_LIMIT_S, time_limit=JUDGE_TIME_LIMIT_S + 30)
-def judge_comparison(comparison_id, judge_id):
+@shared_task(bind=True, name="annotation.judge_comparison", acks_late=True, soft_time_limit=JUDGE_TIME_LIMIT_S,
+             time_limit=JUDGE_TIME_LIMIT_S + 30)
+def judge_comparison(self, comparison_id, judge_id):
+    # AI judges run models on the same workers as battles: they step aside while a voter waits.
+    if live_answers_waiting():
+        raise self.retry(countdown=BACKGROUND_RETRY_S, max_retries=None)
     comparison = Comparison.objects.filter(pk=comparison_id).first()
     judge = ModelEndpoint.objects.filter(pk=judge_id).first()
     if comparison is None or judge is None:

@@ -5,7 +5,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from annotation import roles
-from inference.models import ModelEndpoint
+from inference.models import ModelEndpoint, Prompt, ResponsePool
+from inference.services import create_pool, queue_pool
 
 from .models import Arena
 
@@ -36,7 +37,8 @@ SAMPLE_PROMPTS = [
 
 @transaction.atomic
 def seed_demo(models):
-    """models: dicts with name, display_name, path, license, generation_params. Returns the arena."""
+    """models: dicts with name, display_name, path, license, generation_params (and backend,
+    default transformers). Returns the arena."""
     User = get_user_model()
     for username, password, role, is_staff in DEMO_USERS:
         user, created = User.objects.get_or_create(username=username, defaults={"is_staff": is_staff})
@@ -50,7 +52,7 @@ def seed_demo(models):
             name=m["name"],
             defaults={
                 "display_name": m.get("display_name", ""),
-                "backend": ModelEndpoint.Backend.TRANSFORMERS,
+                "backend": m.get("backend", ModelEndpoint.Backend.TRANSFORMERS),
                 "path": str(m["path"]),
                 "license": m.get("license", ""),
                 "generation_params": m.get("generation_params", {}),
@@ -70,3 +72,27 @@ def seed_demo(models):
     )
     arena.endpoints.add(*endpoints)
     return arena
+
+
+def sample_pool_name(arena):
+    return f"arena-{arena.slug}-sample-prompts"
+
+
+def queue_sample_answers(arena):
+    """A response pool of the arena's sample prompts × its models, filled on the worker in the
+    background (prompt by prompt, yielding to live battles), so "Random prompt" battles show
+    finished answers at once. Returns how many answers were queued (0 when all are there)."""
+    with transaction.atomic():
+        prompts = []
+        for text in arena.sample_prompts:
+            conversation = [{"role": "user", "content": text}]
+            prompt = Prompt.objects.filter(conversation=conversation, pools__name=sample_pool_name(arena)).first()
+            prompts.append(prompt or Prompt.objects.create(conversation=conversation))
+        pool = ResponsePool.objects.filter(name=sample_pool_name(arena)).first()
+        if pool is None:
+            pool = create_pool(sample_pool_name(arena), prompts, arena.endpoints.all(),
+                               description=f"Answers to the sample prompts of {arena.name}, ahead of time.")
+        else:
+            pool.prompts.set(prompts)
+            pool.endpoints.set(arena.endpoints.all())
+        return queue_pool(pool, background=True)

@@ -224,3 +224,26 @@ def personal_board(user):
             "public_rating": public_row["rating"] if public_row else None,
         })
     return board
+
+
+def sample_answers(arena):
+    """The arena's sample prompts for "Random prompt": those whose answers are ready first.
+
+    {"prompts": texts to draw from (the ready ones, or all while none is), "ready", "total",
+    "filling": whether a pool is still answering them on the worker}."""
+    from inference.models import ResponsePool
+    from inference.selectors import pool_answers
+
+    from .demo import sample_pool_name
+
+    texts = list(arena.sample_prompts or [])
+    pool = ResponsePool.objects.filter(name=sample_pool_name(arena)).first()
+    if pool is None or not texts:
+        return {"prompts": texts, "ready": 0, "total": len(texts), "filling": False}
+    wanted = set(pool.endpoints.values_list("pk", flat=True))
+    answered = {}
+    for conversation, endpoint_id in pool_answers(pool).values_list("prompt__conversation", "endpoint_id"):
+        answered.setdefault(conversation[-1]["content"], set()).add(endpoint_id)
+    ready = [text for text in texts if answered.get(text, set()) >= wanted]
+    unsettled = pool_answers(pool, status=None).filter(status__in=["pending", "running"]).exists()
+    return {"prompts": ready or texts, "ready": len(ready), "total": len(texts), "filling": unsettled}

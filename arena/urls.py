@@ -19,4 +19,5 @@ urlpatterns = [
     re_path(r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"),
     path("<slug:slug>/", views.home, name="arena"),
     path("<slug:slug>/battles/", views.start_battle, name="start_arena_battle"),
+    path("<slug:slug>/sample-answers/", views.sample_answers, name="sample_answers"),
 ]

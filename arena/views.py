@@ -40,7 +40,19 @@ def home(request, slug=None):
     arena = _arena(slug)
     if not request.user.is_authenticated and not (arena and arena.allow_guests):
         return redirect_to_login(request.get_full_path())
-    return render(request, "arena/home.html", {"arena": arena})
+    return render(request, "arena/home.html", {"arena": arena, "samples": _samples(arena)})
+
+
+def _samples(arena):
+    return selectors.sample_answers(arena) if arena and arena.sample_prompts else None
+
+
+@login_required
+@require_GET
+def sample_answers(request, slug):
+    """The sample prompts' readiness, polled by the arena page while the worker answers them."""
+    arena = _arena(slug)
+    return render(request, "arena/_sample_answers.html", {"arena": arena, "samples": _samples(arena)})
 
 
 @require_POST
@@ -54,7 +66,7 @@ def start_battle(request, slug=None):
             return redirect_to_login(reverse("arena:arena", args=[arena.slug]))
         battle = services.start_battle(arena, voter, request.POST.get("prompt", ""))
     except ValueError as exc:
-        context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", "")}
+        context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", ""), "samples": _samples(arena)}
         if not isinstance(exc, (services.TooManyOpenBattles, guests.GuestLimit)):
             return render(request, "arena/home.html", context, status=400)
         response = render(request, "arena/home.html", context, status=429)

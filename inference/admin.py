@@ -16,6 +16,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "display_name", "enabled", "license", "identity_words"]}),
         ("Backend", {"fields": ["backend", "path", "generation_params"]}),
+        ("Local models: llama.cpp context, CPU threads", {"fields": ["context_tokens", "threads"]}),
         (
             "HTTP endpoint",
             {

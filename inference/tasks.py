@@ -19,14 +19,24 @@ def generate_response(response_id):
     services.generate_response(response_id)
 
 
+# How long a background chunk waits before it looks again for live answers in progress.
+BACKGROUND_RETRY_S = 2
+
+
 @shared_task(
+    bind=True,
     name="inference.generate_responses_together",
     acks_late=True,
     soft_time_limit=services.GENERATION_TIME_LIMIT_S,
     time_limit=services.GENERATION_TIME_LIMIT_S + 30,
 )
-def generate_responses_together(response_ids):
-    """A batch (a comparison's K answers, a pool chunk); idempotent: only pending answers are claimed."""
+def generate_responses_together(self, response_ids, background=False):
+    """A batch (a comparison's K answers, a pool chunk); idempotent: only pending answers are claimed.
+
+    A background chunk (a pool filled ahead of time) steps aside while live answers are waiting:
+    it goes back to the queue, behind them, and frees the worker thread."""
+    if background and services.live_answers_waiting():
+        raise self.retry(countdown=BACKGROUND_RETRY_S, max_retries=None)
     return services.generate_responses_together(response_ids)
 
 

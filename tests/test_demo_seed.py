@@ -10,6 +10,12 @@ from inference.models import ModelEndpoint
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def reference_backend(monkeypatch):
+    """The demo's models on transformers, whether or not llama-cpp-python is installed here."""
+    monkeypatch.setenv("PREFARENA_DEMO_BACKEND", "transformers")
+
+
 def test_seed_demo_twice_gives_one_arena_two_models_and_working_logins(tmp_path):
     call_command("seed_demo", models_dir=tmp_path)
     call_command("seed_demo", models_dir=tmp_path)

@@ -1,6 +1,6 @@
 """Model backends behind one interface (see ``base.Backend``).
 
-Heavy imports (torch) happen only when a local backend is asked for."""
+Heavy imports (torch, llama_cpp) happen only when a local backend is asked for."""
 
 from .base import Backend, Generation, GenerationError
 
@@ -9,6 +9,12 @@ def _transformers():
     from .transformers_backend import TransformersBackend
 
     return TransformersBackend
+
+
+def _llama_cpp():
+    from .llama_cpp_backend import LlamaCppBackend
+
+    return LlamaCppBackend
 
 
 def _openai():
@@ -23,7 +29,7 @@ def _reward_model():
     return RewardModelBackend
 
 
-_BACKENDS = {"transformers": _transformers, "openai": _openai, "reward_model": _reward_model}
+_BACKENDS = {"transformers": _transformers, "llama_cpp": _llama_cpp, "openai": _openai, "reward_model": _reward_model}
 
 
 def get_backend(name, **options):

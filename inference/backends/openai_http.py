@@ -25,6 +25,10 @@ BACKOFF_BASE_S = float(os.environ.get("INFERENCE_HTTP_BACKOFF_S", "0.5"))
 BACKOFF_MAX_S = 20.0
 
 
+class _StreamOptionsRejected(GenerationError):
+    """The server refused ``stream_options`` (an older or strict OpenAI-compatible server)."""
+
+
 class _Retryable(GenerationError):
     def __init__(self, message, retry_after=None):
         super().__init__(message)
@@ -64,9 +68,12 @@ def request_body(model, conversation, params, stream):
         body["seed"] = int(params["seed"])
     if params.get("min_new_tokens"):
         body["min_tokens"] = int(params["min_new_tokens"])  # vLLM extension
+    if params.get("stop"):
+        body["stop"] = list(params["stop"])
     if params.get("repetition_penalty"):
         body["repetition_penalty"] = float(params["repetition_penalty"])  # vLLM / TGI extension
     if stream:
+        # Without it llama.cpp's server (and OpenAI's) send no usage in a stream.
         body["stream_options"] = {"include_usage": True}
     return body
 
@@ -95,8 +102,13 @@ class OpenAIHTTPBackend(Backend):
     def generate(self, path, conversation, params=None, on_text=None, device="auto"):
         params = params or {}
         stream = on_text is not None
-        body = json.dumps(request_body(self.api_model, conversation, params, stream)).encode()
-        request = urllib.request.Request(chat_completions_url(path), data=body, headers=self._headers(), method="POST")
+        body = request_body(self.api_model, conversation, params, stream)
+        headers = self._headers()
+
+        def build(body):
+            return urllib.request.Request(chat_completions_url(path), data=json.dumps(body).encode(), headers=headers, method="POST")
+
+        request = build(body)
         attempt = 0
         while True:
             emitted = [False]
@@ -108,6 +120,11 @@ class OpenAIHTTPBackend(Backend):
             try:
                 with endpoint_slots(path, self.max_concurrency):
                     return self._once(request, stream, emit if stream else None)
+            except _StreamOptionsRejected:
+                if "stream_options" not in body:
+                    raise
+                body = {k: v for k, v in body.items() if k != "stream_options"}  # ask again, without usage
+                request = build(body)
             except _Retryable as exc:
                 # Once text has been shown, a retry would make it jump back: fail instead.
                 if attempt >= self.max_retries or emitted[0]:
@@ -131,6 +148,8 @@ class OpenAIHTTPBackend(Backend):
             response = urllib.request.urlopen(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as exc:
             detail = _error_detail(exc)
+            if exc.code in (400, 422) and "stream_options" in detail:
+                raise _StreamOptionsRejected(f"The endpoint answered HTTP {exc.code}{detail}.") from None
             if exc.code in _RETRY_STATUSES:
                 raise _Retryable(f"The endpoint answered HTTP {exc.code}{detail}", _retry_after(exc)) from None
             raise GenerationError(f"The endpoint answered HTTP {exc.code}{detail}.") from None
@@ -188,8 +207,8 @@ class OpenAIHTTPBackend(Backend):
         usage = usage or {}
         return Generation(
             text=text.strip(),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or chunks),
+            prompt_tokens=_count(usage, "prompt_tokens"),  # None: a server that sends no usage in streams
+            completion_tokens=_count(usage, "completion_tokens") or chunks,
         )
 
 
@@ -204,9 +223,17 @@ def _parse_completion(raw):
         raise GenerationError(f"The endpoint's answer is not an OpenAI chat completion: {snippet!r}") from None
     return Generation(
         text=text.strip(),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=_count(usage, "prompt_tokens"),
+        completion_tokens=_count(usage, "completion_tokens") or 0,
     )
+
+
+def _count(usage, name):
+    """A token count from a usage object; None when the server did not say."""
+    try:
+        return int(usage[name]) if usage.get(name) is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _error_detail(exc):

@@ -1,45 +1,28 @@
 """Local models through transformers, loaded offline from a directory.
 
-A worker keeps loaded models warm in an LRU, so only the first answer of a model
-pays the load. The LRU is bounded twice: by count (INFERENCE_MAX_LOADED_MODELS) and
-by memory (INFERENCE_MAX_MODEL_MEMORY_MB, default half of RAM on CPU, 90% of the
-card on CUDA). On a GPU, models load in bfloat16 (float16 where bf16 is missing)
-unless INFERENCE_DTYPE says otherwise."""
+A worker keeps loaded models warm (``warm_models``, shared with the llama.cpp backend),
+so only the first answer of a model pays the load. On a GPU, models load in bfloat16
+(float16 where bf16 is missing) unless INFERENCE_DTYPE says otherwise."""
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402  (after the offline switches)
-from transformers import AutoModelForCausalLM, AutoTokenizer, TextStreamer  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextStreamer,
+)
 
-from .base import Backend, Generation, GenerationError  # noqa: E402
-
-_lock = threading.RLock()
-_loaded = OrderedDict()  # (path, device) -> (model, tokenizer)
-_sizes = {}  # (path, device) -> bytes held by the model's weights
+from . import warm_models  # noqa: E402
+from .base import (  # noqa: E402
+    Backend, Generation, GenerationError, cpu_threads_per_answer, cut_at_stop, max_new_tokens, plain_transcript, with_system_prompt,
+)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _max_loaded():
-    return max(1, int(os.environ.get("INFERENCE_MAX_LOADED_MODELS", "4")))
-
-
-def memory_budget_bytes(device):
-    """How many bytes of weights a worker may keep loaded on this device."""
-    if os.environ.get("INFERENCE_MAX_MODEL_MEMORY_MB"):
-        return int(float(os.environ["INFERENCE_MAX_MODEL_MEMORY_MB"]) * 2**20)
-    if device.startswith("cuda"):
-        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory * 0.9)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError):
-        return 8 * 2**30
+_KIND = "transformers"
+memory_budget_bytes = warm_models.memory_budget_bytes
 
 
 def pick_device(requested="auto"):
@@ -60,8 +43,32 @@ def pick_dtype(device):
     return "auto"
 
 
+def cpu_quantization(device):
+    """On CPU, INFERENCE_CPU_QUANTIZE=int8 quantises the Linear layers' weights to int8 at load
+    (dynamic quantisation: activations stay float); "none" (the default) keeps the checkpoint's
+    weights. Never on a GPU."""
+    wanted = os.environ.get("INFERENCE_CPU_QUANTIZE", "none")
+    if wanted not in ("none", "int8"):
+        raise GenerationError(f"INFERENCE_CPU_QUANTIZE is {wanted!r}; use int8 or none.")
+    return wanted if device == "cpu" else "none"
+
+
+def _quantize_int8(model):
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def _weights_bytes(model):
-    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    held = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    # Dynamically quantised layers keep their int8 weights outside the parameters.
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if callable(weight):
+            held += weight().numel()
+    return held
 
 
 def _on_disk_bytes(path):
@@ -70,69 +77,61 @@ def _on_disk_bytes(path):
     )
 
 
-def _evict_one():
-    key, _ = _loaded.popitem(last=False)
-    _sizes.pop(key, None)
-    if key[1].startswith("cuda"):
+def _release(value):
+    model = value[0]
+    if model.device.type == "cuda":
         torch.cuda.empty_cache()
 
 
 def loaded_models():
-    """(path, device, bytes) of the models this process holds, least recently used first."""
-    with _lock:
-        return [(path, device, _sizes.get((path, device), 0)) for path, device in _loaded]
+    """(path, device, bytes) of the transformers models this process holds, least recently used first."""
+    return [(key[1], device, nbytes) for key, device, nbytes in warm_models.loaded(_KIND)]
 
 
 def unload_all():
-    with _lock:
-        while _loaded:
-            _evict_one()
+    warm_models.unload_all(_KIND)
 
 
 def load(path, device="auto"):
     """The (model, tokenizer) for a local directory, loaded once per process."""
     device = pick_device(device)
-    key = (str(Path(path).resolve()), device)
-    with _lock:
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return _loaded[key]
+    dtype, quantize = pick_dtype(device), cpu_quantization(device)
+    # The settings are part of the key: a worker never answers with a model loaded another way.
+    key = (_KIND, str(Path(path).resolve()), device, str(dtype), quantize)
+    with warm_models.lock:
+        held = warm_models.get(key)
+        if held is not None:
+            return held
         if not Path(path).is_dir():
             raise GenerationError(f"Model directory {path} does not exist on this worker.")
         if not (Path(path) / "config.json").is_file():
             raise GenerationError(f"{path} is not a model directory: it has no config.json.")
-        budget = memory_budget_bytes(device)
         expected = _on_disk_bytes(path)
-        # Make room first, so two big models are never held at once on the way.
-        while _loaded and sum(_sizes.values()) + expected > budget:
-            _evict_one()
-        if device.startswith("cuda") and _loaded:
+        warm_models.make_room(device, expected)
+        if device.startswith("cuda") and warm_models.loaded():
             free, _total = torch.cuda.mem_get_info(torch.device(device))
-            while _loaded and free < expected * 1.2:
-                _evict_one()
+            while free < expected * 1.2 and warm_models.evict_one(device):
+                torch.cuda.empty_cache()
                 free, _total = torch.cuda.mem_get_info(torch.device(device))
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=pick_dtype(device))
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
         except (OSError, ValueError, KeyError) as exc:
             raise GenerationError(f"Could not load the model in {path}: {exc}") from exc
         model.to(device).eval()
+        if quantize == "int8":
+            model = _quantize_int8(model)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        _loaded[key] = (model, tokenizer)
-        _sizes[key] = _weights_bytes(model)
-        while len(_loaded) > 1 and (len(_loaded) > _max_loaded() or sum(_sizes.values()) > budget):
-            _evict_one()
-        return model, tokenizer
+        return warm_models.put(key, (model, tokenizer), _weights_bytes(model), device, on_evict=_release)
 
 
 def render_prompt(tokenizer, conversation, system_prompt=""):
     """The model's own chat template, or a plain transcript for base models that have none."""
-    turns = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + list(conversation)
+    turns = with_system_prompt(conversation, system_prompt)
     if tokenizer.chat_template:
         return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-    lines = [f"{turn['role'].capitalize()}: {turn['content']}" for turn in turns]
-    return "\n".join(lines) + "\nAssistant:"
+    return plain_transcript(turns)
 
 
 def context_length(model, tokenizer):
@@ -143,18 +142,7 @@ def context_length(model, tokenizer):
     return int(limit) if limit and limit < 10**7 else None
 
 
-def _max_new_tokens(params, prompt_tokens, limit):
-    wanted = int(params.get("max_new_tokens", 256))
-    if limit is None:
-        return wanted
-    if prompt_tokens >= limit:
-        raise GenerationError(
-            f"The prompt is {prompt_tokens} tokens long; this model reads at most {limit}. Shorten the prompt."
-        )
-    return min(wanted, limit - prompt_tokens)
-
-
-def _generation_kwargs(params, tokenizer, max_new_tokens):
+def _generation_kwargs(params, tokenizer, max_new_tokens, prompt_width=None):
     temperature = float(params.get("temperature", 0.7))
     kwargs = {
         "max_new_tokens": max_new_tokens,
@@ -166,26 +154,52 @@ def _generation_kwargs(params, tokenizer, max_new_tokens):
         kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
     if params.get("repetition_penalty"):
         kwargs["repetition_penalty"] = float(params["repetition_penalty"])
+    if params.get("stop") and prompt_width is not None:  # ends once one is written; the text is cut before it
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopStrings(tokenizer, params["stop"], prompt_width)])
     if "seed" in params:
         torch.manual_seed(int(params["seed"]))
     return kwargs
 
 
+class _StopStrings(StoppingCriteria):
+    """Stops each row once its answer so far holds a stop string (transformers' own stop_strings
+    needs a tokenizer whose tokens map back to text piece by piece; this only decodes)."""
+
+    def __init__(self, tokenizer, stops, prompt_width):
+        self.tokenizer, self.stops, self.width = tokenizer, [s for s in stops if s], prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        texts = self.tokenizer.batch_decode(input_ids[:, self.width :], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
+
+
 class TransformersBackend(Backend):
+    def __init__(self, threads=None, **options):
+        super().__init__(**options)
+        self.threads = threads
+
+    def _use_threads(self, model):
+        # Per calling thread (OpenMP): the answers a worker writes at once share the cores, not fight.
+        if model.device.type == "cpu":
+            torch.set_num_threads(int(self.threads or cpu_threads_per_answer()))
+
     def generate(self, path, conversation, params=None, on_text=None, device="auto"):
         """Answer the conversation; ``on_text(text_so_far)`` is called as tokens arrive."""
         params = params or {}
         model, tokenizer = load(path, device)
+        self._use_threads(model)
         prompt = render_prompt(tokenizer, conversation, params.get("system_prompt", ""))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(
+            params, tokenizer, max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)), prompt_tokens
+        )
         if on_text is not None:
             kwargs["streamer"] = _CallbackStreamer(tokenizer, on_text)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_tokens = output[0, prompt_tokens:]
-        text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+        text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
         return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens))
 
     def generate_batch(self, path, conversations, params=None, device="auto"):
@@ -195,8 +209,9 @@ class TransformersBackend(Backend):
         if not conversations:
             return []
         model, tokenizer = load(path, device)
+        self._use_threads(model)
         prompts = [render_prompt(tokenizer, c, params.get("system_prompt", "")) for c in conversations]
-        with _lock:  # the tokenizer is shared by every thread of this worker
+        with warm_models.lock:  # the tokenizer is shared by every thread of this worker
             side, tokenizer.padding_side = tokenizer.padding_side, "left"
             try:
                 inputs = tokenizer(prompts, return_tensors="pt", add_special_tokens=False, padding=True)
@@ -205,7 +220,7 @@ class TransformersBackend(Backend):
         inputs = inputs.to(model.device)
         width = int(inputs["input_ids"].shape[1])
         lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1)]
-        kwargs = _generation_kwargs(params, tokenizer, _max_new_tokens(params, width, context_length(model, tokenizer)))
+        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)), width)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         stop_ids = _stop_ids(model, tokenizer)
@@ -217,7 +232,7 @@ class TransformersBackend(Backend):
                 if token in stop_ids:
                     new_tokens = new_tokens[: i + 1]
                     break
-            text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+            text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
             results.append(Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens)))
         return results
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from annotation.demo import seed_demo_campaigns
-from arena.demo import DEMO_USERS, seed_demo
-from inference.demo_models import DEMO_MODELS
+from arena.demo import DEMO_USERS, queue_sample_answers, seed_demo
+from inference.demo_models import DEMO_MODELS, demo_backend, gguf_path
 
 
 class Command(BaseCommand):
@@ -18,12 +18,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, models_dir=None, **options):
         models_dir = (models_dir or settings.MODELS_DIR).resolve()
+        backend = demo_backend()  # llama.cpp when installed (./prefarena setup --llama): answers in seconds
         arena = seed_demo(
             [
                 {
                     "name": m.name,
                     "display_name": m.display_name,
-                    "path": models_dir / m.name,
+                    "backend": backend,
+                    "path": gguf_path(models_dir, m.name) if backend == "llama_cpp" else models_dir / m.name,
                     "license": m.license,
                     "generation_params": m.generation_params,
                 }
@@ -31,5 +33,7 @@ class Command(BaseCommand):
             ]
         )
         campaigns = seed_demo_campaigns(models_dir / "smollm2-135m-instruct")
-        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models; campaigns: "
-                          + ", ".join(c.slug for c in campaigns) + "; users: " + ", ".join(u[0] for u in DEMO_USERS))
+        queued = queue_sample_answers(arena)
+        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models ({backend}); campaigns: "
+                          + ", ".join(c.slug for c in campaigns) + "; users: " + ", ".join(u[0] for u in DEMO_USERS)
+                          + (f"; {queued} answers to the sample prompts queued for the worker" if queued else ""))
