@@ -74,8 +74,8 @@ class VoteView(APIView):
         battle = _battle(public_id, request.user)
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _, created = _refused_as_4xx("vote", lambda: services.cast_vote(battle, request.user, **data.validated_data))
-        payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
+        judgment, created = _refused_as_4xx("vote", lambda: services.cast_vote(battle, request.user, **data.validated_data))
+        payload = BattleSerializer(selectors.battle_payload(battle, request.user, judgment)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -74,7 +74,8 @@ def request_routing(campaign_id, *, force=False, countdown=1):
 
 # Whether any campaign routes, remembered per process for a few seconds: every arena vote passes
 # through judgment_saved, almost none is on a routed item, and a query each would be a fourth
-# database round trip on the vote path. A change here is seen at once (routing_changed), one made
+# database round trip on the vote path. Only human votes use it (AI verdicts are never on the vote
+# path, and one may complete a routed item): a change here is seen at once (routing_changed), one made
 # in another process within ROUTING_PRESENCE_TTL_S, and the minute sweep covers the gap.
 ROUTING_PRESENCE_TTL_S = 30.0
 _presence = {"checked_at": float("-inf"), "any": True}
@@ -95,7 +96,7 @@ def routing_changed():
 def judgment_saved(judgment):
     """A new verdict on a routed item: an AI one may complete an item's labels; every ``refit_every`` human
     ones call for a refit."""
-    if not _any_routing_enabled():
+    if judgment.source == Judgment.Source.HUMAN and not _any_routing_enabled():
         return
     routing = (CampaignRouting.objects.filter(enabled=True, campaign__items__comparison_id=judgment.comparison_id)
                .only("pk", "campaign_id", "refit_every", "labels_at_fit").first())

@@ -40,6 +40,7 @@ def test_the_export_page_preselects_the_campaign_and_a_finished_export_downloads
         job = start_export_job(people["researcher"], {"format": "dpo", "campaigns": ["zipme"]})
     assert client.get(f"/export/jobs/{job.public_id}/export.zip").status_code == 404  # not finished yet
     job = run_export_job(job.pk)
+    assert job.status == "done", (job.status, job.error)
     response = client.get(f"/export/jobs/{job.public_id}/export.zip")
     assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))

@@ -44,6 +44,7 @@ MATRIX = {
     # arena pages
     "arena:home": ("GET", "/arena/", (LOGIN, 200, 200, 200)),
     "arena:arena": ("GET", "/arena/{arena}/", (LOGIN, 200, 200, 200)),
+    "arena:sample_answers": ("GET", "/arena/{arena}/sample-answers/", (LOGIN, 200, 200, 200)),
     "arena:start_battle": ("POST", "/arena/battles/", (LOGIN, 400, 400, 400)),
     "arena:start_arena_battle": ("POST", "/arena/{arena}/battles/", (LOGIN, 400, 400, 400)),
     "arena:battle": ("GET", "/arena/b/{battle}/", (LOGIN, 200, 404, 404)),

@@ -1,5 +1,7 @@
-"""The vote path stays lean: a vote is three queries (token, the battle with its answers, one
-INSERT); every further round trip costs the most when the database is busy (bench/vote_ingestion.py)."""
+"""The vote path stays bounded: every round trip costs the most when the database is busy
+(bench/vote_ingestion.py). Before multi-turn battles a vote was three queries (token, the battle with its
+answers, one INSERT); the turn-aware vote locks its battle (a vote and a follow-up never interleave) and
+reads its turns, which makes it 13 today. Bringing it back down is open work (issue 11, section 5)."""
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -13,7 +15,7 @@ from tests.live_platform import finished_battles
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_vote_takes_three_queries_and_its_retry_is_still_one_judgment(client, make_user, tiny_model_dirs,
+def test_a_vote_takes_a_bounded_number_of_queries_and_its_retry_is_still_one_judgment(client, make_user, tiny_model_dirs,
                                                                         django_assert_max_num_queries):
     endpoints = [ModelEndpoint.objects.create(name=f"lean-{i}", path=str(tiny_model_dirs[i])) for i in (0, 1)]
     arena = Arena.objects.create(name="Lean", slug="lean")
@@ -22,7 +24,7 @@ def test_a_vote_takes_three_queries_and_its_retry_is_still_one_judgment(client, 
     battles = finished_battles(arena, voter, 2, endpoints)
     headers = {"HTTP_AUTHORIZATION": f"Token {token}", "content_type": "application/json"}
     client.post(f"/api/battles/{battles[0].public_id}/vote/", {"choice": "a"}, **headers)  # warm caches
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(13):
         response = client.post(f"/api/battles/{battles[1].public_id}/vote/", {"choice": "b"}, **headers)
     assert response.status_code == 201 and response.json()["vote"] == "b"
     assert all(side["model"] for side in response.json()["sides"])  # revealed by the same response
