@@ -6,7 +6,8 @@ import zipfile
 import pytest
 
 from annotation import queues
-from export.services import run_export_job, start_export_job
+from export.services import start_export_job
+from tests.conftest import wait_for
 from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,9 +27,11 @@ def test_an_empty_dashboard_says_what_to_do_instead_of_drawing_empty_charts(clie
 
 
 def test_the_export_page_preselects_the_campaign_and_a_finished_export_downloads_as_one_zip(
-    client, people, settings, tmp_path, django_capture_on_commit_callbacks
+    client, people, celery_worker_process
 ):
-    settings.EXPORTS_DIR = tmp_path
+    """The job runs on the real worker, as in production (a transactional test sends its task at once)."""
+    from export.models import ExportJob
+
     campaign = make_campaign(people["researcher"], slug="zipme", n_items=1, overlap=1)
     a = queues.next_assignment(campaign, people["annotator"])
     queues.submit(campaign, people["annotator"], a.pk, {"ranking": [[0], [1]]})
@@ -36,10 +39,11 @@ def test_the_export_page_preselects_the_campaign_and_a_finished_export_downloads
     page = client.get("/export/?campaign=zipme").content.decode()
     assert '<option value="zipme" selected>' in page
 
-    with django_capture_on_commit_callbacks(execute=False):
-        job = start_export_job(people["researcher"], {"format": "dpo", "campaigns": ["zipme"]})
-    assert client.get(f"/export/jobs/{job.public_id}/export.zip").status_code == 404  # not finished yet
-    job = run_export_job(job.pk)
+    unfinished = ExportJob.objects.create(created_by=people["researcher"], format="dpo", options={"format": "dpo"})
+    assert client.get(f"/export/jobs/{unfinished.public_id}/export.zip").status_code == 404  # not finished yet
+    job = start_export_job(people["researcher"], {"format": "dpo", "campaigns": ["zipme"]})
+    job = wait_for(lambda: ExportJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first(),
+                   what="the export job on the worker")
     assert job.status == "done", (job.status, job.error)
     response = client.get(f"/export/jobs/{job.public_id}/export.zip")
     assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment")
