@@ -31,6 +31,12 @@ def can_manage(user, campaign):
     return campaign.created_by_id == user.pk or campaign.researchers.filter(pk=user.pk).exists()
 
 
+def managed_campaign(user, slug):
+    """The campaign with this slug if the user may manage it, else None (no hint whether it exists)."""
+    campaign = Campaign.objects.filter(slug=slug).first()
+    return campaign if campaign is not None and can_manage(user, campaign) else None
+
+
 def can_annotate(user, campaign):
     """Annotators in one of the campaign's groups (any annotator when it names none), and the campaign's own
     researchers and admins (they try their rubric as annotators will see it)."""

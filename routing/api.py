@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import campaigns as campaign_services
-from annotation.models import Campaign, CampaignRouting
+from annotation.models import CampaignRouting
 from annotation.routing_records import RoutingInvalid, decisions_of, routing_of
 
 from . import services
@@ -16,8 +16,8 @@ from .dashboard import routing_report
 
 
 def _managed(request, slug):
-    campaign = Campaign.objects.filter(slug=slug).first()
-    if campaign is None or not campaign_services.can_manage(request.user, campaign):
+    campaign = campaign_services.managed_campaign(request.user, slug)
+    if campaign is None:
         raise NotFound("There is no such campaign, or it is not shared with you.")
     return campaign
 

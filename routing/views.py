@@ -6,20 +6,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import campaigns as campaign_services
-from annotation.models import Campaign
 from annotation.routing_records import RoutingInvalid, routing_of
 
 from . import dashboard, services
 from .forms import RoutingForm
 
 NOT_FOUND = "There is no such campaign, or it is not shared with you."
-
-
-def _managed(request, slug):
-    campaign = Campaign.objects.filter(slug=slug).first()
-    if campaign is None or not campaign_services.can_manage(request.user, campaign):
-        return None
-    return campaign
 
 
 def _not_found(request):
@@ -29,7 +21,7 @@ def _not_found(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def routing_page(request, slug):
-    campaign = _managed(request, slug)
+    campaign = campaign_services.managed_campaign(request.user, slug)
     if campaign is None:
         return _not_found(request)
     error, status = "", 200
@@ -53,7 +45,7 @@ def routing_page(request, slug):
 @login_required
 @require_GET
 def panel(request, slug):
-    campaign = _managed(request, slug)
+    campaign = campaign_services.managed_campaign(request.user, slug)
     if campaign is None:
         return HttpResponse(NOT_FOUND, status=404, content_type="text/plain")
     return render(request, "routing/_panel.html", {"campaign": campaign, **dashboard.routing_report(campaign)})
@@ -62,7 +54,7 @@ def panel(request, slug):
 @login_required
 @require_GET
 def chart(request, slug):
-    campaign = _managed(request, slug)
+    campaign = campaign_services.managed_campaign(request.user, slug)
     if campaign is None:
         return HttpResponse(NOT_FOUND, status=404, content_type="text/plain")
     return HttpResponse(dashboard.chart_png(campaign), content_type="image/png")
