@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health
 from config.api_errors import api_not_found
+from routing.urls import api_urlpatterns as routing_api_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="arena:home", permanent=False)),
@@ -23,7 +24,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/routing/", include("routing.urls")),
     path("campaigns/", include("annotation.urls")),
     path("api/", include("annotation.api_urls")),
-    path("api/", include("routing.api_urls")),
+    path("api/", include(routing_api_urls)),
     path("export/", include("export.urls")),
     path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
