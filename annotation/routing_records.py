@@ -11,6 +11,7 @@ from inference.models import ModelEndpoint
 from .models import Assignment, Campaign, CampaignItem, CampaignRouting, Judgment, RoutingDecision
 
 ROUTED_K = 2
+SERVED_REASON = "People were already served this item, so it stays with them."
 
 
 class RoutingInvalid(ValueError):
@@ -125,7 +126,7 @@ def served_item_ids(campaign):
     )
 
 
-def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, labels_at_fit=None, estimates=None):
+def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, labels_at_fit=None):
     """Store the router's decisions: ``decisions`` maps item id -> dict(destination, policy, predicted_gain,
     reason, audit, slice, ai_label, ai_confidence). An item someone was served keeps a human destination;
     an item being served right now (its row locked by a lease) is left as it is. Returns the number of
@@ -145,7 +146,7 @@ def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, 
                 if item_id in existing and existing[item_id].destination == RoutingDecision.Destination.HUMAN:
                     continue  # labelled or leased by people: never moves
                 fields["destination"] = RoutingDecision.Destination.HUMAN
-                fields["reason"] = "People were already served this item, so it stays with them."
+                fields["reason"] = SERVED_REASON
             decision = existing.get(item_id)
             if decision is None:
                 RoutingDecision.objects.create(item_id=item_id, model_version=model_version, **fields)
@@ -156,14 +157,16 @@ def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, 
                 setattr(decision, key, value)
             decision.model_version = model_version
             decision.save()
-        updates = {}
         if fit_cutoff is not None:
-            updates.update(fit_cutoff=fit_cutoff, labels_at_fit=labels_at_fit or 0, model_version=model_version)
-        if estimates is not None:
-            updates["estimates"] = estimates
-        if updates:
-            CampaignRouting.objects.filter(campaign=campaign).update(fitted_at=timezone.now(), **updates)
+            CampaignRouting.objects.filter(campaign=campaign).update(
+                fit_cutoff=fit_cutoff, labels_at_fit=labels_at_fit or 0, model_version=model_version,
+                fitted_at=timezone.now())
     return changed
+
+
+def record_estimates(campaign, estimates):
+    """The router's latest estimates (agreement per slice from the audit share, gains), for the dashboard and cards."""
+    CampaignRouting.objects.filter(campaign=campaign).update(estimates=estimates)
 
 
 def routed_to_people():

@@ -194,30 +194,32 @@ def _route(campaign_id):
         decisions[item.pk] = {
             "destination": RoutingDecision.Destination.HUMAN if index in chosen else RoutingDecision.Destination.AI,
             "policy": decision.policy, "predicted_gain": decision.predicted_gain, "reason": router.explain(index),
-            "audit": decision.audit, "slice": str(features[item.pk].get("tag_domain", "")),
-            "ai_label": features[item.pk]["ai_label"] if features[item.pk]["ai_label"] != "none" else "",
-            "ai_confidence": features[item.pk]["ai_confidence"],
+            "audit": decision.audit, **_item_fields(features[item.pk]),
         }
     for item in ready:
-        if item.pk in served:  # stays with people; its row says why (record_decisions keeps a human decision)
+        if item.pk in served:  # stays with people (record_decisions keeps an earlier human decision as it is)
             decisions[item.pk] = {
                 "destination": RoutingDecision.Destination.HUMAN, "policy": routing.policy, "predicted_gain": None,
-                "reason": "People were already served this item, so it stays with them.", "audit": False,
-                "slice": str(features[item.pk].get("tag_domain", "")),
-                "ai_label": features[item.pk]["ai_label"] if features[item.pk]["ai_label"] != "none" else "",
-                "ai_confidence": features[item.pk]["ai_confidence"],
+                "reason": routing_records.SERVED_REASON, "audit": False, **_item_fields(features[item.pk]),
             }
     version = router.model_version
     changed = routing_records.record_decisions(
         campaign, decisions, model_version=version,
         fit_cutoff=cutoff if refit else None, labels_at_fit=labelled if refit else None,
     )
-    routing_records.record_decisions(campaign, {}, estimates=_estimates(campaign, items, features, version))
+    routing_records.record_estimates(campaign, _estimates(campaign, items, features, version))
     report = {"routed": True, "items": len(items), "ready": len(ready), "to_people": len(chosen),
               "budget": budget, "refit": refit, "seed_set": len(seed_items), "changed": changed,
               "seconds": round(time.monotonic() - started, 2)}
     log.info("routed campaign %s: %s", campaign.slug, report)
     return report
+
+
+def _item_fields(features):
+    """What a decision records of the item itself: its slice and the AI judges' label and confidence."""
+    label = features["ai_label"]
+    return {"slice": str(features.get("tag_domain", "")), "ai_label": "" if label == "none" else label,
+            "ai_confidence": features["ai_confidence"]}
 
 
 def _ai_label(features):
