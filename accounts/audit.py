@@ -13,9 +13,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 AUDITED = {
-    "inference.modelendpoint", "arena.arena", "annotation.campaign", "annotation.campaignrouting", "annotation.rubric",
+    "inference.modelendpoint",
+    "arena.arena",
+    "annotation.campaign",
+    "annotation.campaignrouting",
+    "annotation.rubric",
     "export.exportjob",
-    "accounts.signuppolicy", "accounts.invitation",
+    "accounts.signuppolicy",
+    "accounts.invitation",
 }
 SYSTEM_UPDATES_SKIPPED = {"export.exportjob"}  # the worker's progress writes
 SECRET_FIELDS = {"token", "password"}
@@ -52,7 +57,9 @@ def _plain(value):
 
 def _values(instance):
     return {
-        field.attname: "(hidden)" if field.name in SECRET_FIELDS else _plain(field.value_from_object(instance))
+        field.attname: "(hidden)"
+        if field.name in SECRET_FIELDS
+        else _plain(field.value_from_object(instance))
         for field in instance._meta.concrete_fields
         if field.name not in NOT_WORTH_LOGGING
     }
@@ -66,16 +73,24 @@ def _actor():
     path = request.path
     via = "api" if path.startswith("/api/") else "admin" if path.startswith("/admin/") else "page"
     signed_in = user is not None and user.is_authenticated
-    return {"via": via, "actor": user if signed_in else None, "actor_name": user.get_username() if signed_in else "",
-            "ip": request.META.get("REMOTE_ADDR") or None}
+    return {
+        "via": via,
+        "actor": user if signed_in else None,
+        "actor_name": user.get_username() if signed_in else "",
+        "ip": request.META.get("REMOTE_ADDR") or None,
+    }
 
 
 def _record(instance, action, changes):
     from .models import AuditEntry
 
     AuditEntry.objects.create(
-        action=action, target_type=_label(instance), target_id=str(instance.pk)[:64],
-        target_repr=str(instance)[:200], changes=changes, **_actor(),
+        action=action,
+        target_type=_label(instance),
+        target_id=str(instance.pk)[:64],
+        target_repr=str(instance)[:200],
+        changes=changes,
+        **_actor(),
     )
 
 
@@ -113,7 +128,9 @@ def _after_delete(sender, instance, **kwargs):
 def _relations_changed(sender, instance, action, pk_set, reverse=False, **kwargs):
     if reverse or action not in ("post_add", "post_remove", "post_clear") or _label(instance) not in AUDITED:
         return
-    field = next((f.name for f in instance._meta.many_to_many if f.remote_field.through is sender), sender.__name__)
+    field = next(
+        (f.name for f in instance._meta.many_to_many if f.remote_field.through is sender), sender.__name__
+    )
     verb = {"post_add": "added", "post_remove": "removed", "post_clear": "cleared"}[action]
     _record(instance, "update", {field: {verb: sorted(pk_set or [])}})
 

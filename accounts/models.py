@@ -16,7 +16,9 @@ class SignupPolicy(models.Model):
         OPEN = "open", "Open: anyone may sign up (as an annotator)"
 
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.CLOSED)
-    invitation_days = models.PositiveIntegerField(default=7, help_text="How long a new invitation link stays valid.")
+    invitation_days = models.PositiveIntegerField(
+        default=7, help_text="How long a new invitation link stays valid."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -43,13 +45,18 @@ class Invitation(models.Model):
         RESEARCHER = "researcher", "Researcher"
 
     token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
-    email = models.EmailField(blank=True, help_text="Optional: who it is for (a note; the link works for whoever has it).")
+    email = models.EmailField(
+        blank=True, help_text="Optional: who it is for (a note; the link works for whoever has it)."
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
-    used_by = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="invitation")
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitation"
+    )
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -69,15 +76,21 @@ class AuditEntry(models.Model):
         DELETE = "delete"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept if the account is deleted; empty = the system.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(
+        max_length=150, blank=True, help_text="Kept if the account is deleted; empty = the system."
+    )
     via = models.CharField(max_length=8, help_text="api, admin, page, or system (a worker or a command).")
     ip = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=8, choices=Action.choices)
     target_type = models.CharField(max_length=100, db_index=True, help_text="app_label.model")
     target_id = models.CharField(max_length=64)
     target_repr = models.CharField(max_length=200)
-    changes = models.JSONField(default=dict, blank=True, help_text="Field → [before, after]; all fields on create.")
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="Field → [before, after]; all fields on create."
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

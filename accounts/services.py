@@ -16,8 +16,9 @@ class SignupClosed(PermissionError):
 
 def create_invitation(created_by, *, role=Invitation.Role.ANNOTATOR, email="", days=None):
     days = SignupPolicy.current().invitation_days if days is None else days
-    return Invitation.objects.create(created_by=created_by, role=role, email=email,
-                                     expires_at=timezone.now() + timedelta(days=days))
+    return Invitation.objects.create(
+        created_by=created_by, role=role, email=email, expires_at=timezone.now() + timedelta(days=days)
+    )
 
 
 def usable_invitation(token, *, lock=False):
@@ -41,8 +42,11 @@ def check_signup_allowed(invitation_token=None):
             raise SignupClosed("Sign-up is closed; an admin creates accounts.")
         usable_invitation(invitation_token)
     elif mode != SignupPolicy.Mode.OPEN:
-        raise SignupClosed("Sign-up is closed; an admin creates accounts." if mode == SignupPolicy.Mode.CLOSED
-                           else "Sign-up is by invitation: open the link an admin sent you.")
+        raise SignupClosed(
+            "Sign-up is closed; an admin creates accounts."
+            if mode == SignupPolicy.Mode.CLOSED
+            else "Sign-up is by invitation: open the link an admin sent you."
+        )
 
 
 @transaction.atomic

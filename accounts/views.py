@@ -23,8 +23,12 @@ def signup(request, token=None):
             return render(request, "accounts/signup.html", {"closed": str(exc)}, status=403)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("arena:home")
-    return render(request, "accounts/signup.html", {"form": form, "invited": bool(token)},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "invited": bool(token)},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required

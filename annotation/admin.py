@@ -35,7 +35,11 @@ class ComparisonAdmin(admin.ModelAdmin):
 
         judges = list(active_judges())
         if not judges:
-            self.message_user(request, "No enabled endpoint is set up as a judge: set a judge method on one first.", messages.WARNING)
+            self.message_user(
+                request,
+                "No enabled endpoint is set up as a judge: set a judge method on one first.",
+                messages.WARNING,
+            )
             return
         queued = queue_judging(queryset, judges)
         names = ", ".join(j.name for j in judges)
@@ -44,7 +48,17 @@ class ComparisonAdmin(admin.ModelAdmin):
 
 @admin.register(Judgment)
 class JudgmentAdmin(admin.ModelAdmin):
-    list_display = ["id", "comparison", "source", "annotator", "judge", "ranking", "none_acceptable", "identities_hidden", "created_at"]
+    list_display = [
+        "id",
+        "comparison",
+        "source",
+        "annotator",
+        "judge",
+        "ranking",
+        "none_acceptable",
+        "identities_hidden",
+        "created_at",
+    ]
     list_filter = ["source", "none_acceptable", "identities_hidden", "created_at", "judge"]
     search_fields = ["rationale", "annotator__username", "judge__name"]
     raw_id_fields = ["comparison", "annotator"]
@@ -53,28 +67,46 @@ class JudgmentAdmin(admin.ModelAdmin):
     actions = ["train_reward_judge"]
 
     def get_urls(self):
-        scorecard = path("scorecard/", self.admin_site.admin_view(self.scorecard_view), name="annotation_judge_scorecard")
+        scorecard = path(
+            "scorecard/", self.admin_site.admin_view(self.scorecard_view), name="annotation_judge_scorecard"
+        )
         return [scorecard, *super().get_urls()]
 
     def scorecard_view(self, request):
         from .scorecard import judge_scorecard
 
-        context = {**self.admin_site.each_context(request), "title": "AI judge scorecard", "card": judge_scorecard(),
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "AI judge scorecard",
+            "card": judge_scorecard(),
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/annotation/judge_scorecard.html", context)
 
-    @admin.action(description="Train a reward-model judge from all human judgments (on the inference workers)")
+    @admin.action(
+        description="Train a reward-model judge from all human judgments (on the inference workers)"
+    )
     def train_reward_judge(self, request, queryset):
         from .tasks import train_reward_judge
 
         train_reward_judge.delay()
-        self.message_user(request, "Training queued; the judge appears under Model endpoints as reward-minilm.", messages.SUCCESS)
+        self.message_user(
+            request,
+            "Training queued; the judge appears under Model endpoints as reward-minilm.",
+            messages.SUCCESS,
+        )
 
 
 # --- campaigns (issue 5) ----------------------------------------------------
 
 from .models import (  # noqa: E402
-    Adjudication, AnnotatorProfile, AnnotatorStanding, Assignment, Campaign, CampaignItem, Rubric,
+    Adjudication,
+    AnnotatorProfile,
+    AnnotatorStanding,
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Rubric,
 )
 
 
@@ -105,7 +137,16 @@ class CampaignItemAdmin(admin.ModelAdmin):
 
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["id", "item", "annotator", "status", "leased_at", "expires_at", "submitted_at", "check_passed"]
+    list_display = [
+        "id",
+        "item",
+        "annotator",
+        "status",
+        "leased_at",
+        "expires_at",
+        "submitted_at",
+        "check_passed",
+    ]
     list_filter = ["status", "item__campaign"]
     raw_id_fields = ["item", "annotator", "judgment"]
 
@@ -134,7 +175,16 @@ from .models import CampaignRouting, RoutingDecision  # noqa: E402
 class CampaignRoutingAdmin(admin.ModelAdmin):
     """Routing settings; the campaign's routing page checks them the same way and applies them at once."""
 
-    list_display = ["campaign", "enabled", "policy", "budget_text", "audit", "refit_every", "model_version", "fitted_at"]
+    list_display = [
+        "campaign",
+        "enabled",
+        "policy",
+        "budget_text",
+        "audit",
+        "refit_every",
+        "model_version",
+        "fitted_at",
+    ]
     list_filter = ["enabled", "policy"]
     readonly_fields = ["model_version", "fit_cutoff", "labels_at_fit", "fitted_at", "estimates", "updated_at"]
 
@@ -148,7 +198,16 @@ class CampaignRoutingAdmin(admin.ModelAdmin):
 class RoutingDecisionAdmin(admin.ModelAdmin):
     """Where each routed item went and why: the router writes these, so they are read-only here."""
 
-    list_display = ["item", "destination", "audit", "policy", "predicted_gain", "slice", "ai_label", "decided_at"]
+    list_display = [
+        "item",
+        "destination",
+        "audit",
+        "policy",
+        "predicted_gain",
+        "slice",
+        "ai_label",
+        "decided_at",
+    ]
     list_filter = ["destination", "audit", "policy", "slice"]
     search_fields = ["reason", "item__external_id"]
 

@@ -152,7 +152,9 @@ def _top(ranking):
 def agreement_with_others(annotator, campaign=None):
     """(agreed, shared): on items others also judged, how often the annotator's top group matches the
     others' most common top group (items where the others split evenly are left out)."""
-    mine = Assignment.objects.filter(annotator=annotator, status=Assignment.Status.SUBMITTED, item__kind="regular")
+    mine = Assignment.objects.filter(
+        annotator=annotator, status=Assignment.Status.SUBMITTED, item__kind="regular"
+    )
     if campaign is not None:
         mine = mine.filter(item__campaign=campaign)
     mine = dict(mine.values_list("item_id", "judgment__ranking"))

@@ -52,7 +52,10 @@ def assignment_payload(assignment, campaign, user):
         "expires_at": assignment.expires_at,
         "display_mode": campaign.display_mode,
         "prompt": comparison.prompt.conversation,
-        "responses": [{"slot": i, "label": chr(65 + i), "text": texts[p]} for i, p in enumerate(assignment.display_order)],
+        "responses": [
+            {"slot": i, "label": chr(65 + i), "text": texts[p]}
+            for i, p in enumerate(assignment.display_order)
+        ],
         "rubric": {"version": campaign.rubric.label, **campaign.rubric.spec},
         "progress": queues.progress(campaign, user),
     }
@@ -73,27 +76,39 @@ class SubmissionSerializer(serializers.Serializer):
     """Types only; the rubric (annotation.rubrics.check_submission) checks what the campaign asks for."""
 
     ranking = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=63), allow_empty=False),
-        allow_empty=False, max_length=64,
+        child=serializers.ListField(
+            child=serializers.IntegerField(min_value=0, max_value=63), allow_empty=False
+        ),
+        allow_empty=False,
+        max_length=64,
         help_text="Tie groups of screen slots, best first, e.g. [[1], [0, 2]].",
     )
     strength = serializers.IntegerField(required=False, allow_null=True)
     confidence = serializers.IntegerField(required=False, allow_null=True)
     aspects = serializers.DictField(
-        child=serializers.DictField(), required=False,
+        child=serializers.DictField(),
+        required=False,
         help_text='Per aspect key: {"ranking": [[…]]} or {"ratings": [one per slot]}, with its follow-ups.',
     )
-    reason_tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
-    rationale = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_CHARS)
+    reason_tags = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT_CHARS
+    )
     none_acceptable = serializers.BooleanField(required=False)
     edited_answer = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_CHARS)
 
 
 class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=300, help_text="Why you skip this item (e.g. \"I don't know the topic\").",
-        error_messages={"required": "Say why you skip this item.", "blank": "Say why you skip this item.",
-                        "max_length": "Keep the skip reason under 300 characters."},
+        max_length=300,
+        help_text="Why you skip this item (e.g. \"I don't know the topic\").",
+        error_messages={
+            "required": "Say why you skip this item.",
+            "blank": "Say why you skip this item.",
+            "max_length": "Keep the skip reason under 300 characters.",
+        },
     )
 
 
@@ -118,8 +133,9 @@ class AssignmentSerializer(serializers.Serializer):
 
 
 class UndoneSerializer(AssignmentSerializer):
-    undone = serializers.JSONField(help_text="What was taken back: a submission's answer (comparison positions) "
-                                   "or a skip's reason.")
+    undone = serializers.JSONField(
+        help_text="What was taken back: a submission's answer (comparison positions) or a skip's reason."
+    )
 
 
 class SubmittedSerializer(serializers.Serializer):
@@ -136,8 +152,11 @@ class SkippedSerializer(serializers.Serializer):
 class NextView(APIView):
     error_statuses = (409, 503)  # 503: every item it could take is locked a moment longer than the wait
 
-    @extend_schema(request=None, responses={200: AssignmentSerializer, 204: None},
-                   summary="Lease the next item (or get the one you hold); 204 when nothing is left for you")
+    @extend_schema(
+        request=None,
+        responses={200: AssignmentSerializer, 204: None},
+        summary="Lease the next item (or get the one you hold); 204 when nothing is left for you",
+    )
     def post(self, request, slug):
         campaign = _campaign(request, slug)
         try:
@@ -145,8 +164,11 @@ class NextView(APIView):
         except queues.QueueEmpty:
             return Response(status=status.HTTP_204_NO_CONTENT)  # a 204 carries no body
         except queues.QueueBusy as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": str(exc.retry_after)})
+            return Response(
+                {"detail": str(exc)},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)
         return Response(assignment_payload(assignment, campaign, request.user))
@@ -157,32 +179,49 @@ class SubmitView(APIView):
 
     error_statuses = (409,)
 
-    @extend_schema(request=SubmissionSerializer, responses={201: SubmittedSerializer}, summary="Submit a judgment for a leased item (post to the "
-                   "submit_url the next call gave)")
+    @extend_schema(
+        request=SubmissionSerializer,
+        responses={201: SubmittedSerializer},
+        summary="Submit a judgment for a leased item (post to the submit_url the next call gave)",
+    )
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         submission = dict(validated(SubmissionSerializer, request))
         try:
             if self.repeat:
                 repeat = queues.submit_repeat(campaign, request.user, assignment_id, submission)
-                return Response({"repeat": repeat.pk, "ranking": repeat.ranking}, status=status.HTTP_201_CREATED)
+                return Response(
+                    {"repeat": repeat.pk, "ranking": repeat.ranking}, status=status.HTTP_201_CREATED
+                )
             assignment = queues.submit(campaign, request.user, assignment_id, submission)
         except (ValueError, CampaignForbidden, LookupError) as exc:
             _raise(exc)
-        return Response({"judgment": assignment.judgment_id, "ranking": assignment.judgment.ranking,
-                         "rubric_version": assignment.judgment.rubric_version}, status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "judgment": assignment.judgment_id,
+                "ranking": assignment.judgment.ranking,
+                "rubric_version": assignment.judgment.rubric_version,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class SkipView(APIView):
     repeat = False
     error_statuses = (409,)
 
-    @extend_schema(request=SkipSerializer, responses={200: SkippedSerializer}, summary="Skip a leased item, with a reason")
+    @extend_schema(
+        request=SkipSerializer,
+        responses={200: SkippedSerializer},
+        summary="Skip a leased item, with a reason",
+    )
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         reason = validated(SkipSerializer, request)["reason"]
         try:
-            (queues.skip_repeat if self.repeat else queues.skip)(campaign, request.user, assignment_id, reason)
+            (queues.skip_repeat if self.repeat else queues.skip)(
+                campaign, request.user, assignment_id, reason
+            )
         except (ValueError, CampaignForbidden, LookupError) as exc:
             _raise(exc)
         return Response({"skipped": assignment_id})
@@ -191,8 +230,11 @@ class SkipView(APIView):
 class UndoView(APIView):
     error_statuses = (409,)
 
-    @extend_schema(request=None, responses={200: UndoneSerializer},
-                   summary="Undo your last submission or skip within the campaign's undo window")
+    @extend_schema(
+        request=None,
+        responses={200: UndoneSerializer},
+        summary="Undo your last submission or skip within the campaign's undo window",
+    )
     def post(self, request, slug):
         campaign = _campaign(request, slug)
         try:
@@ -200,12 +242,15 @@ class UndoView(APIView):
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)
         # "undone": what was taken back (a submission's answer, in comparison positions, or a skip's reason)
-        return Response({**assignment_payload(assignment, campaign, request.user), "undone": assignment.undone})
+        return Response(
+            {**assignment_payload(assignment, campaign, request.user), "undone": assignment.undone}
+        )
 
 
 class AgreementView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT},
-                   summary="Agreement per aspect (researchers of the campaign)")
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT}, summary="Agreement per aspect (researchers of the campaign)"
+    )
     def get(self, request, slug):
         campaign = _campaign(request, slug, manage=True)
         return Response(agreement.campaign_agreement(campaign))
@@ -213,8 +258,9 @@ class AgreementView(APIView):
 
 class ImportSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The items: JSONL (one object a line) or CSV with a header row.")
-    format = serializers.ChoiceField(choices=["auto", "jsonl", "csv"], default="auto",
-                                     help_text="auto: told apart by the file's content.")
+    format = serializers.ChoiceField(
+        choices=["auto", "jsonl", "csv"], default="auto", help_text="auto: told apart by the file's content."
+    )
     dry_run = serializers.BooleanField(default=False, help_text="Check and count only; write nothing.")
 
 
@@ -222,29 +268,40 @@ class ImportView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "imports"
 
-    @extend_schema(request={"multipart/form-data": ImportSerializer},
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's report"),
-                              201: OpenApiResponse(OpenApiTypes.OBJECT, "What was created")},
-                   summary="Import items from JSONL or CSV (multipart: file, format, dry_run)")
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's report"),
+            201: OpenApiResponse(OpenApiTypes.OBJECT, "What was created"),
+        },
+        summary="Import items from JSONL or CSV (multipart: file, format, dry_run)",
+    )
     def post(self, request, slug):
         campaign = _campaign(request, slug, manage=True)
         data = validated(ImportSerializer, request)
         try:
-            report = item_import.import_items(campaign, data["file"].read(), data["format"],
-                                              dry_run=data["dry_run"], user=request.user)
+            report = item_import.import_items(
+                campaign, data["file"].read(), data["format"], dry_run=data["dry_run"], user=request.user
+            )
         except item_import.ImportInvalid as exc:
             raise ValidationError({"detail": str(exc), "rows": exc.errors}) from exc
-        return Response(report.as_dict(), status=status.HTTP_200_OK if data["dry_run"] else status.HTTP_201_CREATED)
+        return Response(
+            report.as_dict(), status=status.HTTP_200_OK if data["dry_run"] else status.HTTP_201_CREATED
+        )
 
 
 class BuildItemsSerializer(serializers.Serializer):
     pool = serializers.CharField(required=False, max_length=200, help_text="A response pool's name.")
     prompts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=pool_items.MAX_PROMPTS,
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=pool_items.MAX_PROMPTS,
         help_text="Prompt ids (instead of a pool).",
     )
     models = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, max_length=1000,
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=1000,
         help_text="Model names (a pool: a subset).",
     )
     seed = serializers.IntegerField(required=False, default=0, min_value=-(2**63), max_value=2**63 - 1)
@@ -254,19 +311,28 @@ class BuildItemsSerializer(serializers.Serializer):
 class BuildItemsView(APIView):
     throttle_scope = "imports"
 
-    @extend_schema(request=BuildItemsSerializer,
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's plan"),
-                              201: OpenApiResponse(OpenApiTypes.OBJECT, "What was created")},
-                   summary="Build items from a response pool or prompts × models "
-                   "(existing finished answers only; nothing is generated)")
+    @extend_schema(
+        request=BuildItemsSerializer,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, "The dry run's plan"),
+            201: OpenApiResponse(OpenApiTypes.OBJECT, "What was created"),
+        },
+        summary="Build items from a response pool or prompts × models "
+        "(existing finished answers only; nothing is generated)",
+    )
     def post(self, request, slug):
         campaign = _campaign(request, slug, manage=True)
         data = validated(BuildItemsSerializer, request)
         dry_run = data["dry_run"]
         try:
             report = pool_items.build_items(
-                campaign, pool=data.get("pool"), prompts=data.get("prompts"), models=data.get("models"),
-                seed=data["seed"], dry_run=dry_run, user=request.user,
+                campaign,
+                pool=data.get("pool"),
+                prompts=data.get("prompts"),
+                models=data.get("models"),
+                seed=data["seed"],
+                dry_run=dry_run,
+                user=request.user,
             )
         except (ValueError, CampaignForbidden) as exc:
             _raise(exc)

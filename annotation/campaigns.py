@@ -7,7 +7,6 @@ from . import roles
 from .models import Campaign, Rubric
 from .rubrics import validate_spec
 
-
 RESERVED_SLUGS = {"new", "rubrics", "profile"}
 
 
@@ -85,7 +84,9 @@ def create_rubric(family, spec, *, user=None, description=""):
     """A new rubric family at version 1, or the next version of an existing family."""
     spec = validate_spec(spec)
     latest = Rubric.objects.select_for_update().filter(family=family).aggregate(v=Max("version"))["v"] or 0
-    return Rubric.objects.create(family=family, version=latest + 1, spec=spec, created_by=user, description=description)
+    return Rubric.objects.create(
+        family=family, version=latest + 1, spec=spec, created_by=user, description=description
+    )
 
 
 @transaction.atomic
@@ -97,7 +98,9 @@ def revise_rubric(rubric, spec, *, user=None, description=None):
     latest = Rubric.objects.filter(family=rubric.family).order_by("-version").first()
     if spec == latest.spec and (description is None or description == latest.description):
         return latest
-    new = create_rubric(rubric.family, spec, user=user, description=latest.description if description is None else description)
+    new = create_rubric(
+        rubric.family, spec, user=user, description=latest.description if description is None else description
+    )
     Campaign.objects.filter(rubric__family=rubric.family).update(rubric=new)
     return new
 
@@ -123,14 +126,20 @@ def create_campaign(*, user, name, slug, rubric, k=2, overlap=2, groups=(), rese
     if not can_create(user):
         raise CampaignForbidden("Only researchers and admins can create campaigns.")
     _check_campaign_numbers(
-        k, overlap, fields.get("gold_rate", 0.0), fields.get("gold_warn_below", 0.8), fields.get("gold_pause_below", 0.6)
+        k,
+        overlap,
+        fields.get("gold_rate", 0.0),
+        fields.get("gold_warn_below", 0.8),
+        fields.get("gold_pause_below", 0.6),
     )
     _check_repeat_rate(fields.get("repeat_rate", 0.0))
     if slug in RESERVED_SLUGS:
         raise ValueError(f"The address {slug!r} is reserved for a page; choose another.")
     if Campaign.objects.filter(slug=slug).exists():
         raise ValueError(f"A campaign with the address {slug!r} already exists; choose another.")
-    campaign = Campaign.objects.create(name=name, slug=slug, rubric=rubric, k=k, overlap=overlap, created_by=user, **fields)
+    campaign = Campaign.objects.create(
+        name=name, slug=slug, rubric=rubric, k=k, overlap=overlap, created_by=user, **fields
+    )
     campaign.annotator_groups.set(groups)
     campaign.researchers.set([user, *researchers] if roles.has_role(user, roles.RESEARCHER) else researchers)
     return campaign
@@ -143,7 +152,9 @@ def update_campaign(campaign, *, user, groups=None, **fields):
         raise ValueError("K cannot change once the campaign has items.")
     for name, value in fields.items():
         setattr(campaign, name, value)
-    _check_campaign_numbers(campaign.k, campaign.overlap, campaign.gold_rate, campaign.gold_warn_below, campaign.gold_pause_below)
+    _check_campaign_numbers(
+        campaign.k, campaign.overlap, campaign.gold_rate, campaign.gold_warn_below, campaign.gold_pause_below
+    )
     _check_repeat_rate(campaign.repeat_rate)
     campaign.save()
     if groups is not None:

@@ -13,11 +13,16 @@ class RubricForm(forms.Form):
     family = forms.SlugField(max_length=100, help_text="A name for the rubric; versions share it.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     template = forms.ChoiceField(
-        choices=[("", "— write the spec below —")] + [(k, f"{k}: {v['description']}") for k, v in TEMPLATES.items()],
-        required=False, help_text="Start from a built-in template (the spec below is then ignored).",
+        choices=[("", "— write the spec below —")]
+        + [(k, f"{k}: {v['description']}") for k, v in TEMPLATES.items()],
+        required=False,
+        help_text="Start from a built-in template (the spec below is then ignored).",
     )
-    spec = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}), required=False,
-                           help_text="The rubric as JSON (see the template specs for every setting).")
+    spec = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}),
+        required=False,
+        help_text="The rubric as JSON (see the template specs for every setting).",
+    )
 
     def clean(self):
         data = super().clean()
@@ -27,7 +32,9 @@ class RubricForm(forms.Form):
         try:
             data["spec_value"] = validate_spec(json.loads(data.get("spec") or ""))
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"The spec is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+            raise forms.ValidationError(
+                f"The spec is not valid JSON ({exc.msg} at line {exc.lineno})."
+            ) from None
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -35,16 +42,36 @@ class RubricForm(forms.Form):
 
 class CampaignForm(forms.ModelForm):
     annotator_groups = forms.ModelMultipleChoiceField(
-        queryset=Group.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Leave empty to let every annotator take part.",
     )
 
     class Meta:
         model = Campaign
         fields = [
-            "name", "slug", "guidelines", "k", "layout", "display_mode", "rubric", "overlap", "status", "annotator_groups",
-            "lease_seconds", "undo_seconds", "gold_rate", "gold_min_checks", "gold_warn_below", "gold_pause_below",
-            "profile_fields", "repeat_rate", "repeat_after", "reoffer_skipped", "allow_revisions",
+            "name",
+            "slug",
+            "guidelines",
+            "k",
+            "layout",
+            "display_mode",
+            "rubric",
+            "overlap",
+            "status",
+            "annotator_groups",
+            "lease_seconds",
+            "undo_seconds",
+            "gold_rate",
+            "gold_min_checks",
+            "gold_warn_below",
+            "gold_pause_below",
+            "profile_fields",
+            "repeat_rate",
+            "repeat_after",
+            "reoffer_skipped",
+            "allow_revisions",
         ]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 5})}
 
@@ -65,7 +92,9 @@ class CampaignForm(forms.ModelForm):
         if rate is None:
             return 0.0
         if not 0 <= rate <= 1:
-            raise forms.ValidationError("The repeat rate must be between 0 and 1 (e.g. 0.1 re-shows one item in ten).")
+            raise forms.ValidationError(
+                "The repeat rate must be between 0 and 1 (e.g. 0.1 re-shows one item in ten)."
+            )
         return rate
 
     def clean_repeat_after(self):
@@ -98,10 +127,18 @@ class CampaignForm(forms.ModelForm):
 
 class ImportForm(forms.Form):
     file = forms.FileField(required=False)
-    format = forms.ChoiceField(choices=[("auto", "Detect (JSONL or CSV, ours or MultiPref columns)"), ("jsonl", "JSONL"), ("csv", "CSV")],
-                               initial="auto")
+    format = forms.ChoiceField(
+        choices=[
+            ("auto", "Detect (JSONL or CSV, ours or MultiPref columns)"),
+            ("jsonl", "JSONL"),
+            ("csv", "CSV"),
+        ],
+        initial="auto",
+    )
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
-    upload = forms.CharField(required=False, widget=forms.HiddenInput, help_text="The file kept from a dry run.")
+    upload = forms.CharField(
+        required=False, widget=forms.HiddenInput, help_text="The file kept from a dry run."
+    )
 
     def clean(self):
         data = super().clean()
@@ -111,7 +148,9 @@ class ImportForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    opted_in = forms.BooleanField(required=False, label="Share this profile with the researchers of campaigns I work on")
+    opted_in = forms.BooleanField(
+        required=False, label="Share this profile with the researchers of campaigns I work on"
+    )
     expertise = forms.CharField(max_length=300, required=False)
     languages = forms.CharField(max_length=300, required=False)
 
@@ -119,14 +158,25 @@ class ProfileForm(forms.Form):
 class BuildItemsForm(forms.Form):
     """Items from answers that already exist: a response pool, or prompt ids × chosen models."""
 
-    pool = forms.ModelChoiceField(queryset=ResponsePool.objects.order_by("name"), required=False, to_field_name="name",
-                                  empty_label="— no pool: use the prompts below —")
-    prompts = forms.CharField(required=False, help_text="Prompt ids, separated by commas or spaces (instead of a pool).")
-    models = forms.ModelMultipleChoiceField(
-        queryset=ModelEndpoint.objects.order_by("name"), required=False, to_field_name="name",
-        widget=forms.CheckboxSelectMultiple, help_text="With a pool: leave empty for all its models.",
+    pool = forms.ModelChoiceField(
+        queryset=ResponsePool.objects.order_by("name"),
+        required=False,
+        to_field_name="name",
+        empty_label="— no pool: use the prompts below —",
     )
-    seed = forms.IntegerField(initial=0, required=False, help_text="Seeds the random draw of models and their order.")
+    prompts = forms.CharField(
+        required=False, help_text="Prompt ids, separated by commas or spaces (instead of a pool)."
+    )
+    models = forms.ModelMultipleChoiceField(
+        queryset=ModelEndpoint.objects.order_by("name"),
+        required=False,
+        to_field_name="name",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="With a pool: leave empty for all its models.",
+    )
+    seed = forms.IntegerField(
+        initial=0, required=False, help_text="Seeds the random draw of models and their order."
+    )
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Only report what would be created.")
 
     def clean(self):
@@ -134,7 +184,9 @@ class BuildItemsForm(forms.Form):
         raw = (data.get("prompts") or "").replace(",", " ").split()
         bad = [value for value in raw if not value.isdigit()]
         if bad:
-            raise forms.ValidationError(f"{bad[0]!r} is not a prompt id; give whole numbers separated by commas.")
+            raise forms.ValidationError(
+                f"{bad[0]!r} is not a prompt id; give whole numbers separated by commas."
+            )
         data["prompt_ids"] = [int(value) for value in raw] or None
         data["model_names"] = [m.name for m in data.get("models") or []] or None
         data["seed"] = data.get("seed") or 0

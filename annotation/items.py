@@ -65,7 +65,9 @@ class ImportReport:
     attention: int = 0
     file_format: str = ""
     duplicates: list = field(default_factory=list)  # "Row 4: …" for each row skipped as a duplicate
-    preview: list = field(default_factory=list)  # the first items: {"prompt": conversation, "responses": [texts]}
+    preview: list = field(
+        default_factory=list
+    )  # the first items: {"prompt": conversation, "responses": [texts]}
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -110,19 +112,31 @@ def _read_rows(content, file_format):
 def _conversation(prompt):
     if isinstance(prompt, str) and prompt.strip():
         return [{"role": "user", "content": prompt}]
-    if isinstance(prompt, list) and prompt and all(
-        isinstance(t, dict) and t.get("role") in ("system", "user", "assistant") and isinstance(t.get("content"), str)
-        for t in prompt
-    ) and prompt[-1]["role"] == "user":
+    if (
+        isinstance(prompt, list)
+        and prompt
+        and all(
+            isinstance(t, dict)
+            and t.get("role") in ("system", "user", "assistant")
+            and isinstance(t.get("content"), str)
+            for t in prompt
+        )
+        and prompt[-1]["role"] == "user"
+    ):
         return [{"role": t["role"], "content": t["content"]} for t in prompt]
-    raise ValueError("'prompt' must be non-empty text or a list of {role, content} turns ending with the user")
+    raise ValueError(
+        "'prompt' must be non-empty text or a list of {role, content} turns ending with the user"
+    )
 
 
 def _responses(record):
     for a, b in _PAIR_KEYS:
         if a in record or b in record:
             texts = [record.get(a), record.get(b)]
-            models = [record.get("model_a") or record.get("model_1") or "", record.get("model_b") or record.get("model_2") or ""]
+            models = [
+                record.get("model_a") or record.get("model_1") or "",
+                record.get("model_b") or record.get("model_2") or "",
+            ]
             return list(zip(texts, models))
     if "responses" in record:
         raw = record["responses"]
@@ -138,12 +152,15 @@ def _responses(record):
                 out.append((entry, ""))
         return out
     numbered = sorted(
-        (int(key.split("_")[1]), value) for key, value in record.items()
+        (int(key.split("_")[1]), value)
+        for key, value in record.items()
         if key and key.startswith("response_") and key.split("_")[1].isdigit() and value not in (None, "")
     )
     if numbered:
         return [(value, record.get(f"model_{n}") or "") for n, value in numbered]
-    raise ValueError("no responses found: give 'responses', response_1 … response_K, or a pair (completion_a/completion_b)")
+    raise ValueError(
+        "no responses found: give 'responses', response_1 … response_K, or a pair (completion_a/completion_b)"
+    )
 
 
 def parse_row(number, record, k):
@@ -182,7 +199,14 @@ def parse_row(number, record, k):
         expected = validate_ranking(expected, k)
     elif expected is not None:
         raise ValueError("only gold and attention items carry an expected_ranking")
-    return ParsedRow(number, conversation, [(t, m.strip()) for t, m in responses], str(record.get("id") or ""), kind, expected)
+    return ParsedRow(
+        number,
+        conversation,
+        [(t, m.strip()) for t, m in responses],
+        str(record.get("id") or ""),
+        kind,
+        expected,
+    )
 
 
 def parse_file(content, file_format, k):
@@ -209,20 +233,28 @@ def _endpoint_name(model):
 
 def _fingerprint(conversation, responses):
     """Same prompt turns, same response texts from the same (imported) models, in the same order."""
-    key = json.dumps([conversation, [[text, name] for text, name in responses]], ensure_ascii=False, sort_keys=True)
+    key = json.dumps(
+        [conversation, [[text, name] for text, name in responses]], ensure_ascii=False, sort_keys=True
+    )
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _existing_keys(campaign):
     """The ids and content fingerprints of the campaign's items."""
     ids, prints = set(), set()
-    rows = campaign.items.select_related("comparison__prompt").prefetch_related("comparison__slots__response__endpoint")
+    rows = campaign.items.select_related("comparison__prompt").prefetch_related(
+        "comparison__slots__response__endpoint"
+    )
     for item in rows:
         if item.external_id:
             ids.add(item.external_id)
         slots = sorted(item.comparison.slots.all(), key=lambda slot: slot.position)
-        prints.add(_fingerprint(item.comparison.prompt.conversation,
-                                [(slot.response.text, slot.response.endpoint.name) for slot in slots]))
+        prints.add(
+            _fingerprint(
+                item.comparison.prompt.conversation,
+                [(slot.response.text, slot.response.endpoint.name) for slot in slots],
+            )
+        )
     return ids, prints
 
 
@@ -234,13 +266,21 @@ def drop_duplicates(campaign, parsed):
     for row in parsed:
         fingerprint = _fingerprint(row.conversation, [(t, _endpoint_name(m)) for t, m in row.responses])
         if row.external_id and row.external_id in ids:
-            duplicates.append(f"Row {row.row}: id {row.external_id!r} is already an item of this campaign; skipped")
+            duplicates.append(
+                f"Row {row.row}: id {row.external_id!r} is already an item of this campaign; skipped"
+            )
         elif row.external_id and row.external_id in seen_ids:
-            duplicates.append(f"Row {row.row}: id {row.external_id!r} repeats row {seen_ids[row.external_id]}; skipped")
+            duplicates.append(
+                f"Row {row.row}: id {row.external_id!r} repeats row {seen_ids[row.external_id]}; skipped"
+            )
         elif not row.external_id and fingerprint in prints:
-            duplicates.append(f"Row {row.row}: the same prompt and responses are already an item of this campaign; skipped")
+            duplicates.append(
+                f"Row {row.row}: the same prompt and responses are already an item of this campaign; skipped"
+            )
         elif not row.external_id and fingerprint in seen_prints:
-            duplicates.append(f"Row {row.row}: the same prompt and responses as row {seen_prints[fingerprint]}; skipped")
+            duplicates.append(
+                f"Row {row.row}: the same prompt and responses as row {seen_prints[fingerprint]}; skipped"
+            )
         else:
             kept.append(row)
             if row.external_id:
@@ -267,8 +307,10 @@ def import_items(campaign, content, file_format="auto", *, dry_run=False, user=N
         attention=sum(row.kind == "attention" for row in parsed),
         file_format=file_format,
         duplicates=duplicates,
-        preview=[{"prompt": row.conversation, "responses": [text for text, _ in row.responses], "kind": row.kind}
-                 for row in parsed[:preview]],
+        preview=[
+            {"prompt": row.conversation, "responses": [text for text, _ in row.responses], "kind": row.kind}
+            for row in parsed[:preview]
+        ],
     )
     if dry_run:
         return report
@@ -277,21 +319,30 @@ def import_items(campaign, content, file_format="auto", *, dry_run=False, user=N
         for name in names:
             endpoints[name], _ = ModelEndpoint.objects.get_or_create(
                 name=name,
-                defaults={"path": "(imported answers; not runnable)", "enabled": False,
-                          "display_name": name.removeprefix("imported-")},
+                defaults={
+                    "path": "(imported answers; not runnable)",
+                    "enabled": False,
+                    "display_name": name.removeprefix("imported-"),
+                },
             )
         for row in parsed:
             prompt = Prompt.objects.create(conversation=row.conversation, created_by=user)
             responses = [
                 Response.objects.create(
-                    prompt=prompt, endpoint=endpoints[_endpoint_name(model)], status=Response.Status.DONE, text=text,
+                    prompt=prompt,
+                    endpoint=endpoints[_endpoint_name(model)],
+                    status=Response.Status.DONE,
+                    text=text,
                     generation_params={"imported": True},
                 )
                 for text, model in row.responses
             ]
             comparison = create_comparison(prompt, responses)
             CampaignItem.objects.create(
-                campaign=campaign, comparison=comparison, kind=row.kind, expected_ranking=row.expected_ranking,
+                campaign=campaign,
+                comparison=comparison,
+                kind=row.kind,
+                expected_ranking=row.expected_ranking,
                 external_id=row.external_id,
             )
     return report

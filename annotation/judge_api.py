@@ -12,10 +12,16 @@ from .scorecard import judge_scorecard
 class ScorecardMetricsSerializer(serializers.Serializer):
     compared = serializers.IntegerField(help_text="Comparisons judged by this judge and by a human majority.")
     accuracy = serializers.FloatField(allow_null=True, help_text="Share agreeing with the human majority.")
-    cohen_kappa = serializers.FloatField(allow_null=True, help_text="Agreement beyond chance with the human majority.")
+    cohen_kappa = serializers.FloatField(
+        allow_null=True, help_text="Agreement beyond chance with the human majority."
+    )
     judged = serializers.IntegerField(help_text="All comparisons this judge judged.")
-    position_flip_rate = serializers.FloatField(allow_null=True, help_text="Share of verdicts that changed with the order shown.")
-    length_pairs = serializers.IntegerField(help_text="Pairs of unequal length where both judge and people picked a winner.")
+    position_flip_rate = serializers.FloatField(
+        allow_null=True, help_text="Share of verdicts that changed with the order shown."
+    )
+    length_pairs = serializers.IntegerField(
+        help_text="Pairs of unequal length where both judge and people picked a winner."
+    )
     judge_picks_longer = serializers.FloatField(allow_null=True)
     people_pick_longer = serializers.FloatField(allow_null=True)
 
@@ -25,12 +31,16 @@ class ScorecardRowSerializer(ScorecardMetricsSerializer):
     judge_id = serializers.IntegerField()
     method = serializers.CharField()
     judge_prompt_version = serializers.CharField()
-    per_category = serializers.DictField(child=ScorecardMetricsSerializer(), help_text="Category → the same figures.")
+    per_category = serializers.DictField(
+        child=ScorecardMetricsSerializer(), help_text="Category → the same figures."
+    )
 
 
 class ScorecardQuerySerializer(serializers.Serializer):
     judge = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=1000,
         help_text="Only these judge endpoint ids.",
     )
 

@@ -74,7 +74,9 @@ def judge_version(endpoint):
 
 def render_rubric(rubric, prompt_text, answers_in_order):
     labels = letters(len(answers_in_order))
-    answers = "\n\n".join(f"[Answer {label}]\n{text}\n[End of answer {label}]" for label, text in zip(labels, answers_in_order))
+    answers = "\n\n".join(
+        f"[Answer {label}]\n{text}\n[End of answer {label}]" for label, text in zip(labels, answers_in_order)
+    )
     return RUBRICS[rubric].format(prompt=prompt_text, answers=answers, letters=", ".join(labels))
 
 
@@ -97,7 +99,11 @@ def parse_verdict(text, k):
             pick = valid.index(found[0])
     confidence = _CONFIDENCE.search(text)
     reason = _REASON.search(text)
-    return pick, int(confidence.group(1)) if confidence else None, (reason.group(1).strip() if reason else text.strip())[:1000]
+    return (
+        pick,
+        int(confidence.group(1)) if confidence else None,
+        (reason.group(1).strip() if reason else text.strip())[:1000],
+    )
 
 
 def _ranking_from_scores(scores, tolerance=1e-9):
@@ -117,7 +123,9 @@ def llm_verdict(endpoint, comparison):
     judge_settings = endpoint.judge_settings or {}
     rubric = judge_settings.get("rubric", DEFAULT_RUBRIC)
     if rubric not in RUBRICS:
-        raise JudgeError(f"Unknown rubric {rubric!r} on judge {endpoint.name}; rubrics: {', '.join(RUBRICS)}.")
+        raise JudgeError(
+            f"Unknown rubric {rubric!r} on judge {endpoint.name}; rubrics: {', '.join(RUBRICS)}."
+        )
     mode = judge_settings.get("confidence", "verbal")
     params = {**JUDGE_PARAMS, **(judge_settings.get("params") or {})}
     slots = list(comparison.slots.select_related("response").order_by("position"))
@@ -129,7 +137,9 @@ def llm_verdict(endpoint, comparison):
     scores = [0.0] * k
     picks, confidences, notes = [], [], []
     for order in rotations(k):
-        conversation = [{"role": "user", "content": render_rubric(rubric, prompt_text, [texts[p] for p in order])}]
+        conversation = [
+            {"role": "user", "content": render_rubric(rubric, prompt_text, [texts[p] for p in order])}
+        ]
         shown = " ".join(labels[p] for p in order)
         if mode == "likelihood":
             logps = backend.score_choices(endpoint.path, conversation, [f"Best: {x}" for x in labels], params)
@@ -142,7 +152,10 @@ def llm_verdict(endpoint, comparison):
                 scores[position] += probs[i]
             picks.append(order[best_shown])
             confidences.append(probs[best_shown])
-            notes.append(f"Shown as {shown}: P(best) " + ", ".join(f"{labels[order[i]]} {probs[i]:.2f}" for i in range(k)))
+            notes.append(
+                f"Shown as {shown}: P(best) "
+                + ", ".join(f"{labels[order[i]]} {probs[i]:.2f}" for i in range(k))
+            )
         else:
             reply = backend.generate(endpoint.path, conversation, params).text
             pick, confidence, reason = parse_verdict(reply, k)
@@ -176,7 +189,9 @@ def llm_verdict(endpoint, comparison):
 def reward_verdict(endpoint, comparison):
     slots = list(comparison.slots.select_related("response").order_by("position"))
     backend = backend_for(endpoint)
-    scores = backend.score_answers(endpoint.path, comparison.prompt.conversation, [s.response.text for s in slots])
+    scores = backend.score_answers(
+        endpoint.path, comparison.prompt.conversation, [s.response.text for s in slots]
+    )
     ranking = _ranking_from_scores(scores, tolerance=1e-6)
     ordered = sorted(scores, reverse=True)
     margin = ordered[0] - ordered[1]
@@ -195,12 +210,16 @@ def judge_comparison(comparison, endpoint):
     if not endpoint.judge_method:
         raise JudgeError(f"{endpoint.name} is not a judge: set its judge method in the admin first.")
     version = judge_version(endpoint)
-    existing = Judgment.objects.filter(comparison=comparison, judge=endpoint, judge_prompt_version=version).first()
+    existing = Judgment.objects.filter(
+        comparison=comparison, judge=endpoint, judge_prompt_version=version
+    ).first()
     if existing:
         return existing, False
     unfinished = comparison.slots.exclude(response__status="done").count()
     if unfinished:
-        raise JudgeError(f"Comparison {comparison.pk} has {unfinished} answer(s) not finished; judge it once all are done.")
+        raise JudgeError(
+            f"Comparison {comparison.pk} has {unfinished} answer(s) not finished; judge it once all are done."
+        )
     started = time.monotonic()
     if endpoint.judge_method == ModelEndpoint.JudgeMethod.REWARD_MODEL:
         verdict = reward_verdict(endpoint, comparison)
@@ -237,6 +256,7 @@ def active_judges():
 
 # -- the reward-model judge's trainer ------------------------------------------------------------
 
+
 def human_preference_pairs():
     """(prompt id, prompt text, chosen text, rejected text) from every human judgment with a winner:
     each answer ranked above another gives one pair. "None acceptable" votes give none."""
@@ -268,7 +288,9 @@ def train_reward_judge(name="reward-minilm", heldout_fraction=0.2, out_dir=None,
 
     pairs = human_preference_pairs()
     if len(pairs) < 10:
-        raise JudgeError(f"Only {len(pairs)} preference pairs from human judgments; at least 10 are needed to train.")
+        raise JudgeError(
+            f"Only {len(pairs)} preference pairs from human judgments; at least 10 are needed to train."
+        )
 
     def held(prompt_id):
         return (zlib.crc32(f"{seed}:{prompt_id}".encode()) % 1000) < heldout_fraction * 1000

@@ -17,7 +17,11 @@ class Comparison(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="comparisons")
     k = models.PositiveSmallIntegerField(help_text="How many responses were shown.")
     continues = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="continuation",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="continuation",
         help_text="The previous turn of the same conversation (multi-turn battles).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -65,7 +69,9 @@ class Judgment(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="judgments")
     ranking = models.JSONField(help_text="Tie groups of shown positions, best first.")
     none_acceptable = models.BooleanField(default=False, help_text="Every response was bad.")
-    strength = models.SmallIntegerField(null=True, blank=True, help_text="Preference strength, e.g. 1 slight, 2 clear.")
+    strength = models.SmallIntegerField(
+        null=True, blank=True, help_text="Preference strength, e.g. 1 slight, 2 clear."
+    )
     aspects = models.JSONField(default=dict, blank=True, help_text="Per-aspect rankings or ratings.")
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     reason_tags = models.JSONField(default=list, blank=True)
@@ -125,7 +131,9 @@ class Rubric(models.Model):
     version = models.PositiveIntegerField(default=1)
     description = models.TextField(blank=True)
     spec = models.JSONField(help_text="Controls the annotator sees; see annotation/rubrics.py.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -170,41 +178,64 @@ class Campaign(models.Model):
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.SIDE_BY_SIDE)
     # plain by default: a campaign builds a dataset, and plain shows every character the export writes.
     display_mode = models.CharField(
-        max_length=8, choices=DisplayMode.choices, default=DisplayMode.PLAIN,
+        max_length=8,
+        choices=DisplayMode.choices,
+        default=DisplayMode.PLAIN,
         help_text="How prompts and answers are shown; every answer also has a show-source toggle.",
     )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="campaigns")
     overlap = models.PositiveSmallIntegerField(default=2, help_text="Judgments wanted per item.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
     annotator_groups = models.ManyToManyField(
-        "auth.Group", blank=True, related_name="campaigns",
+        "auth.Group",
+        blank=True,
+        related_name="campaigns",
         help_text="Who may annotate (besides the annotator role). Empty: every annotator.",
     )
     researchers = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="campaigns_researched", help_text="Researchers who manage it."
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="campaigns_researched",
+        help_text="Researchers who manage it.",
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    lease_seconds = models.PositiveIntegerField(default=900, help_text="An item held this long without a submission goes back.")
-    undo_seconds = models.PositiveIntegerField(default=30, help_text="How long after submitting the annotator may undo.")
-    gold_rate = models.FloatField(default=0.0, help_text="Share of items served that are gold or attention checks (0–1).")
-    gold_min_checks = models.PositiveSmallIntegerField(default=3, help_text="Checks seen before accuracy can warn or pause.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=900, help_text="An item held this long without a submission goes back."
+    )
+    undo_seconds = models.PositiveIntegerField(
+        default=30, help_text="How long after submitting the annotator may undo."
+    )
+    gold_rate = models.FloatField(
+        default=0.0, help_text="Share of items served that are gold or attention checks (0–1)."
+    )
+    gold_min_checks = models.PositiveSmallIntegerField(
+        default=3, help_text="Checks seen before accuracy can warn or pause."
+    )
     gold_warn_below = models.FloatField(default=0.8)
     gold_pause_below = models.FloatField(default=0.6)
     profile_fields = models.JSONField(
-        default=list, blank=True, help_text='Optional profile fields this campaign asks for, e.g. ["age_band", "country"].'
+        default=list,
+        blank=True,
+        help_text='Optional profile fields this campaign asks for, e.g. ["age_band", "country"].',
     )
     repeat_rate = models.FloatField(
-        default=0.0, help_text="Share of items served that re-show an item the annotator already judged (0–1), "
+        default=0.0,
+        help_text="Share of items served that re-show an item the annotator already judged (0–1), "
         "to measure self-consistency; repeats never count toward overlap, agreement or rankings.",
     )
     repeat_after = models.PositiveSmallIntegerField(
-        default=3, help_text="A repeat is served only after the annotator judged at least this many other items since.",
+        default=3,
+        help_text="A repeat is served only after the annotator judged at least this many other items since.",
     )
     reoffer_skipped = models.BooleanField(
-        default=False, help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
+        default=False,
+        help_text="Offer an item the annotator skipped to them again, once they have seen every other item.",
     )
     allow_revisions = models.BooleanField(
-        default=True, help_text="Annotators may revise their judgments (My judgments) while the campaign is open; "
+        default=True,
+        help_text="Annotators may revise their judgments (My judgments) while the campaign is open; "
         "every earlier version is kept.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -212,11 +243,17 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(name="campaign_display_mode_known", condition=Q(display_mode__in=DisplayMode.values)),
-            models.CheckConstraint(name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)),
+            models.CheckConstraint(
+                name="campaign_display_mode_known", condition=Q(display_mode__in=DisplayMode.values)
+            ),
+            models.CheckConstraint(
+                name="campaign_repeat_rate_0_1", condition=Q(repeat_rate__gte=0, repeat_rate__lte=1)
+            ),
             models.CheckConstraint(name="campaign_k_2_to_8", condition=Q(k__gte=2, k__lte=8)),
             models.CheckConstraint(name="campaign_overlap_at_least_1", condition=Q(overlap__gte=1)),
-            models.CheckConstraint(name="campaign_gold_rate_0_1", condition=Q(gold_rate__gte=0, gold_rate__lte=1)),
+            models.CheckConstraint(
+                name="campaign_gold_rate_0_1", condition=Q(gold_rate__gte=0, gold_rate__lte=1)
+            ),
             models.CheckConstraint(name="campaign_lease_positive", condition=Q(lease_seconds__gte=1)),
         ]
 
@@ -236,7 +273,9 @@ class CampaignItem(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="campaign_items")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
     expected_ranking = models.JSONField(
-        null=True, blank=True, help_text="Gold/attention: tie groups of comparison positions; strict orders must match."
+        null=True,
+        blank=True,
+        help_text="Gold/attention: tie groups of comparison positions; strict orders must match.",
     )
     external_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -244,7 +283,9 @@ class CampaignItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "comparison"], name="campaign_item_comparison_unique"),
+            models.UniqueConstraint(
+                fields=["campaign", "comparison"], name="campaign_item_comparison_unique"
+            ),
             models.CheckConstraint(
                 name="campaign_item_checks_have_answer",
                 condition=Q(kind="regular") | Q(expected_ranking__isnull=False),
@@ -267,17 +308,27 @@ class Assignment(models.Model):
         SKIPPED = "skipped"
 
     item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED, db_index=True)
     display_order = models.JSONField()
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
-    judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment")
+    judgment = models.OneToOneField(
+        Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment"
+    )
     skip_reason = models.CharField(max_length=300, blank=True)
-    skipped_at = models.DateTimeField(null=True, blank=True, help_text="When it was skipped (undo takes back the latest action).")
-    edited_answer = models.TextField(blank=True, help_text="A better answer the annotator wrote (if the rubric asks).")
-    check_passed = models.BooleanField(null=True, blank=True, help_text="Gold/attention items: matched the expected answer.")
+    skipped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was skipped (undo takes back the latest action)."
+    )
+    edited_answer = models.TextField(
+        blank=True, help_text="A better answer the annotator wrote (if the rubric asks)."
+    )
+    check_passed = models.BooleanField(
+        null=True, blank=True, help_text="Gold/attention items: matched the expected answer."
+    )
 
     class Meta:
         ordering = ["-leased_at"]
@@ -288,7 +339,8 @@ class Assignment(models.Model):
                 condition=~Q(status="submitted") | Q(judgment__isnull=False),
             ),
             models.CheckConstraint(
-                name="assignment_skip_has_reason", condition=~Q(status="skipped") | ~Q(skip_reason=""),
+                name="assignment_skip_has_reason",
+                condition=~Q(status="skipped") | ~Q(skip_reason=""),
             ),
         ]
 
@@ -307,7 +359,9 @@ class AnnotatorStanding(models.Model):
         PAUSED = "paused"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="standings")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaign_standings")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaign_standings"
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.OK)
     checks = models.PositiveIntegerField(default=0)
     passed = models.PositiveIntegerField(default=0)
@@ -316,7 +370,9 @@ class AnnotatorStanding(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["campaign", "annotator"], name="standing_unique"),
-            models.CheckConstraint(name="standing_passed_le_checks", condition=Q(passed__lte=models.F("checks"))),
+            models.CheckConstraint(
+                name="standing_passed_le_checks", condition=Q(passed__lte=models.F("checks"))
+            ),
         ]
 
     def __str__(self):
@@ -339,7 +395,9 @@ class Adjudication(models.Model):
 class AnnotatorProfile(models.Model):
     """Opt-in facts about an annotator, kept apart from judgments; researchers of a campaign they worked on may read it."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator_profile"
+    )
     opted_in = models.BooleanField(default=False)
     expertise = models.CharField(max_length=300, blank=True)
     languages = models.CharField(max_length=300, blank=True)
@@ -367,14 +425,22 @@ class RepeatCheck(models.Model):
 
     original = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="repeat")
     item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="repeats")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="repeat_checks")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="repeat_checks"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED, db_index=True)
-    display_order = models.JSONField(help_text="Screen slot i showed this comparison position (a new random order).")
+    display_order = models.JSONField(
+        help_text="Screen slot i showed this comparison position (a new random order)."
+    )
     leased_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)
-    ranking = models.JSONField(null=True, blank=True, help_text="The repeat answer's tie groups, comparison positions.")
-    answer = models.JSONField(default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …).")
+    ranking = models.JSONField(
+        null=True, blank=True, help_text="The repeat answer's tie groups, comparison positions."
+    )
+    answer = models.JSONField(
+        default=dict, blank=True, help_text="The rest of the repeat answer (aspects, strength, …)."
+    )
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     skip_reason = models.CharField(max_length=300, blank=True)
     skipped_at = models.DateTimeField(null=True, blank=True)
@@ -383,7 +449,8 @@ class RepeatCheck(models.Model):
         ordering = ["-leased_at"]
         constraints = [
             models.CheckConstraint(
-                name="repeat_submitted_has_ranking", condition=~Q(status="submitted") | Q(ranking__isnull=False),
+                name="repeat_submitted_has_ranking",
+                condition=~Q(status="submitted") | Q(ranking__isnull=False),
             ),
         ]
 
@@ -402,14 +469,18 @@ class JudgmentRevision(models.Model):
     judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField(help_text="1 is the first answer given.")
     ranking = models.JSONField()
-    answer = models.JSONField(default=dict, help_text="The rest: strength, confidence, aspects, reasons, rationale, …")
+    answer = models.JSONField(
+        default=dict, help_text="The rest: strength, confidence, aspects, reasons, rationale, …"
+    )
     edited_answer = models.TextField(blank=True)
     made_at = models.DateTimeField(help_text="When this version was given.")
     replaced_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["judgment", "version"]
-        constraints = [models.UniqueConstraint(fields=["judgment", "version"], name="judgment_revision_version_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["judgment", "version"], name="judgment_revision_version_unique")
+        ]
 
     def __str__(self):
         return f"Judgment {self.judgment_id} v{self.version}"
@@ -433,29 +504,56 @@ class CampaignRouting(models.Model):
         RANDOM = "random", "random"
 
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="routing")
-    enabled = models.BooleanField(default=False, help_text="Off: every item goes to people, as without routing.")
-    budget_share = models.FloatField(null=True, blank=True, help_text="Share of the items people label (0–1).")
-    budget_count = models.PositiveIntegerField(null=True, blank=True, help_text="Or: how many items people label.")
-    audit = models.FloatField(default=0.05, help_text="Share of the human budget drawn at random, to estimate AI quality without bias.")
+    enabled = models.BooleanField(
+        default=False, help_text="Off: every item goes to people, as without routing."
+    )
+    budget_share = models.FloatField(
+        null=True, blank=True, help_text="Share of the items people label (0–1)."
+    )
+    budget_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Or: how many items people label."
+    )
+    audit = models.FloatField(
+        default=0.05,
+        help_text="Share of the human budget drawn at random, to estimate AI quality without bias.",
+    )
     policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.LEARNED)
-    judges = models.ManyToManyField(ModelEndpoint, blank=True, related_name="routed_campaigns",
-                                    help_text="AI judges that label every item first.")
-    tagger = models.ForeignKey(ModelEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               help_text="Optional LLM that tags prompts; heuristic tags otherwise.")
-    refit_every = models.PositiveIntegerField(default=20, help_text="Refit the router after this many new human labels.")
+    judges = models.ManyToManyField(
+        ModelEndpoint,
+        blank=True,
+        related_name="routed_campaigns",
+        help_text="AI judges that label every item first.",
+    )
+    tagger = models.ForeignKey(
+        ModelEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Optional LLM that tags prompts; heuristic tags otherwise.",
+    )
+    refit_every = models.PositiveIntegerField(
+        default=20, help_text="Refit the router after this many new human labels."
+    )
     seed = models.IntegerField(default=0)
     # Written by the router at each refit.
     model_version = models.CharField(max_length=64, blank=True)
-    fit_cutoff = models.BigIntegerField(default=0, help_text="The last human judgment id the current model learned from.")
+    fit_cutoff = models.BigIntegerField(
+        default=0, help_text="The last human judgment id the current model learned from."
+    )
     labels_at_fit = models.PositiveIntegerField(default=0)
     fitted_at = models.DateTimeField(null=True, blank=True)
-    estimates = models.JSONField(default=dict, blank=True, help_text="Agreement per slice from the audit share, gains.")
+    estimates = models.JSONField(
+        default=dict, blank=True, help_text="Agreement per slice from the audit share, gains."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(name="routing_budget_share_0_1",
-                                   condition=Q(budget_share__isnull=True) | Q(budget_share__gte=0, budget_share__lte=1)),
+            models.CheckConstraint(
+                name="routing_budget_share_0_1",
+                condition=Q(budget_share__isnull=True) | Q(budget_share__gte=0, budget_share__lte=1),
+            ),
             models.CheckConstraint(name="routing_audit_0_1", condition=Q(audit__gte=0, audit__lte=1)),
             models.CheckConstraint(name="routing_refit_every_at_least_1", condition=Q(refit_every__gte=1)),
         ]
@@ -485,8 +583,12 @@ class RoutingDecision(models.Model):
     model_version = models.CharField(max_length=64, blank=True)
     reason = models.TextField(help_text="The router's sentence: why the item went where it went.")
     audit = models.BooleanField(default=False, help_text="Drawn at random for the audit share.")
-    slice = models.CharField(max_length=100, blank=True, help_text="The prompt's domain tag, for per-slice estimates.")
-    ai_label = models.CharField(max_length=8, blank=True, help_text='The AI judges\' label when decided: "a", "b" or "tie".')
+    slice = models.CharField(
+        max_length=100, blank=True, help_text="The prompt's domain tag, for per-slice estimates."
+    )
+    ai_label = models.CharField(
+        max_length=8, blank=True, help_text='The AI judges\' label when decided: "a", "b" or "tie".'
+    )
     ai_confidence = models.FloatField(null=True, blank=True)
     decided_at = models.DateTimeField(auto_now=True)
 

@@ -64,7 +64,11 @@ def _prompt_ids(values):
         raise BuildInvalid("Give the prompts as a non-empty list of prompt ids.")
     ids = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.strip().isdigit()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            and not (isinstance(value, str) and value.strip().isdigit())
+        ):
             raise BuildInvalid(f"{value!r} is not a prompt id (a whole number).")
         ids.append(int(value))
     ids = list(dict.fromkeys(ids))
@@ -77,9 +81,15 @@ def _prompt_ids(values):
 
 def _status_note(statuses):
     counts = Counter(statuses)
-    notes = [f"{counts[s]} {label}" for s, label in (
-        (Response.Status.PENDING, "still pending"), (Response.Status.RUNNING, "running"), (Response.Status.FAILED, "failed"),
-    ) if counts[s]]
+    notes = [
+        f"{counts[s]} {label}"
+        for s, label in (
+            (Response.Status.PENDING, "still pending"),
+            (Response.Status.RUNNING, "running"),
+            (Response.Status.FAILED, "failed"),
+        )
+        if counts[s]
+    ]
     return f" ({', '.join(notes)})" if notes else ""
 
 
@@ -119,11 +129,15 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
     else:
         raise BuildInvalid("Choose a response pool, or prompts and models.")
     if len(endpoints) < k:
-        raise BuildInvalid(f"This campaign shows K={k} answers per item; choose at least {k} models (you chose {len(endpoints)}).")
+        raise BuildInvalid(
+            f"This campaign shows K={k} answers per item; choose at least {k} models (you chose {len(endpoints)})."
+        )
     if not prompt_ids:
         raise BuildInvalid("There are no prompts to build items from.")
     if len(prompt_ids) > MAX_PROMPTS:
-        raise BuildInvalid(f"Build from at most {MAX_PROMPTS} prompts at a time (you gave {len(prompt_ids)}).")
+        raise BuildInvalid(
+            f"Build from at most {MAX_PROMPTS} prompts at a time (you gave {len(prompt_ids)})."
+        )
 
     done, other = defaultdict(dict), defaultdict(list)
     for answer in answers.order_by("-finished_at", "-pk").select_related("endpoint"):
@@ -131,8 +145,11 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
             done[answer.prompt_id].setdefault(answer.endpoint.name, answer)  # newest per model
         else:
             other[answer.prompt_id].append(answer.status)
-    existing = set(CampaignItem.objects.filter(campaign=campaign, comparison__prompt_id__in=prompt_ids)
-                   .values_list("comparison__prompt_id", flat=True))
+    existing = set(
+        CampaignItem.objects.filter(campaign=campaign, comparison__prompt_id__in=prompt_ids).values_list(
+            "comparison__prompt_id", flat=True
+        )
+    )
 
     rng = random.Random(seed)
     used = Counter({e.name: 0 for e in endpoints})
@@ -145,7 +162,11 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
         by_model = done.get(prompt_id, {})
         if len(by_model) < k:
             have = len(by_model)
-            words = "no finished answer" if have == 0 else f"only {have} finished answer{'s' if have != 1 else ''}"
+            words = (
+                "no finished answer"
+                if have == 0
+                else f"only {have} finished answer{'s' if have != 1 else ''}"
+            )
             report.skipped.append(
                 f"prompt {prompt_id}: {words} from the chosen models, {k} needed{_status_note(other.get(prompt_id, []))}"
             )
@@ -181,8 +202,9 @@ def build_items(campaign, *, pool=None, prompts=None, models=None, seed=0, dry_r
         for prompt_id, responses in plan:
             comparison = create_comparison(prompts_by_id[prompt_id], responses)
             CampaignItem.objects.create(
-                campaign=campaign, comparison=comparison, kind=CampaignItem.Kind.REGULAR,
+                campaign=campaign,
+                comparison=comparison,
+                kind=CampaignItem.Kind.REGULAR,
                 external_id=f"{report.source}: prompt {prompt_id}"[:200],
             )
     return report
-

@@ -9,7 +9,7 @@ def _strict_pairs(ranking):
     """(better, worse) position pairs that a ranking orders strictly."""
     pairs = set()
     for i, group in enumerate(ranking):
-        for lower in ranking[i + 1:]:
+        for lower in ranking[i + 1 :]:
             pairs.update((a, b) for a in group for b in lower)
     return pairs
 
@@ -28,7 +28,9 @@ def grade_check(assignment, ranking):
     passed = matches_expected(ranking, item.expected_ranking)
     assignment.check_passed = passed
     campaign = item.campaign
-    standing, _ = AnnotatorStanding.objects.select_for_update().get_or_create(campaign=campaign, annotator=assignment.annotator)
+    standing, _ = AnnotatorStanding.objects.select_for_update().get_or_create(
+        campaign=campaign, annotator=assignment.annotator
+    )
     standing.checks += 1
     standing.passed += int(passed)
     if standing.state != AnnotatorStanding.State.PAUSED and standing.checks >= campaign.gold_min_checks:
@@ -47,9 +49,11 @@ def ungrade_check(assignment):
     """Undo of a submission on a check item takes its result back out of the standing."""
     if assignment.check_passed is None:
         return
-    standing = AnnotatorStanding.objects.select_for_update().filter(
-        campaign=assignment.item.campaign, annotator=assignment.annotator
-    ).first()
+    standing = (
+        AnnotatorStanding.objects.select_for_update()
+        .filter(campaign=assignment.item.campaign, annotator=assignment.annotator)
+        .first()
+    )
     if standing and standing.checks:
         standing.checks -= 1
         standing.passed -= int(assignment.check_passed)
@@ -110,19 +114,27 @@ def reopen_annotator(campaign, annotator, user):
     from .campaigns import require_manage
 
     require_manage(user, campaign)
-    AnnotatorStanding.objects.filter(campaign=campaign, annotator=annotator).update(state=AnnotatorStanding.State.OK)
+    AnnotatorStanding.objects.filter(campaign=campaign, annotator=annotator).update(
+        state=AnnotatorStanding.State.OK
+    )
 
 
 def save_profile(user, *, opted_in, expertise="", languages="", demographics=None):
     from .models import AnnotatorProfile
 
     demographics = demographics or {}
-    if not isinstance(demographics, dict) or not all(isinstance(v, str) and len(v) <= 200 for v in demographics.values()):
+    if not isinstance(demographics, dict) or not all(
+        isinstance(v, str) and len(v) <= 200 for v in demographics.values()
+    ):
         raise ValueError("Profile fields must be short texts.")
     profile, _ = AnnotatorProfile.objects.update_or_create(
         user=user,
-        defaults={"opted_in": bool(opted_in), "expertise": expertise[:300], "languages": languages[:300],
-                  "demographics": demographics if opted_in else {}},
+        defaults={
+            "opted_in": bool(opted_in),
+            "expertise": expertise[:300],
+            "languages": languages[:300],
+            "demographics": demographics if opted_in else {},
+        },
     )
     return profile
 
@@ -142,9 +154,9 @@ def self_consistency(annotator, campaign=None):
     The shares are None while there is no submitted repeat."""
     from .models import RepeatCheck
 
-    rows = RepeatCheck.objects.filter(annotator=annotator, status=RepeatCheck.Status.SUBMITTED).select_related(
-        "original__judgment", "item__comparison"
-    )
+    rows = RepeatCheck.objects.filter(
+        annotator=annotator, status=RepeatCheck.Status.SUBMITTED
+    ).select_related("original__judgment", "item__comparison")
     if campaign is not None:
         rows = rows.filter(item__campaign=campaign)
     repeats = same_top = pairs = same_pairs = 0

@@ -20,12 +20,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
-from .models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, JudgmentRevision, RepeatCheck
+from .models import (
+    AnnotatorStanding,
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Judgment,
+    JudgmentRevision,
+    RepeatCheck,
+)
 from .routing_records import is_routed, routed_to_people
 from .rubrics import check_submission, validate_spec
 from .services import record_judgment
@@ -44,7 +52,9 @@ class QueueBusy(Exception):
     retry_after = 1  # seconds
 
     def __init__(self):
-        super().__init__("Other annotators are working on the items left for you right now; try again in a moment.")
+        super().__init__(
+            "Other annotators are working on the items left for you right now; try again in a moment."
+        )
 
 
 class NotAssigned(LookupError):
@@ -122,7 +132,10 @@ def current_assignment(campaign, user):
 def current_repeat(campaign, user):
     return (
         RepeatCheck.objects.filter(
-            item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED, expires_at__gt=timezone.now()
+            item__campaign=campaign,
+            annotator=user,
+            status=RepeatCheck.Status.LEASED,
+            expires_at__gt=timezone.now(),
         )
         .select_related("item__comparison__prompt")
         .first()
@@ -135,7 +148,8 @@ def _lease(item, user, campaign, now):
     random.SystemRandom().shuffle(order)
     expires = now + timedelta(seconds=campaign.lease_seconds)
     assignment, created = Assignment.objects.get_or_create(
-        item=item, annotator=user,
+        item=item,
+        annotator=user,
         defaults={"display_order": order, "leased_at": now, "expires_at": expires},
     )
     if not created:  # their own earlier lease ran out, or a skipped item offered again: same order, new clock
@@ -158,9 +172,11 @@ def _new_order(k, old):
 def _take_repeat(campaign, user, now, rng):
     """Serve a self-consistency repeat: an expired repeat lease of theirs first, else a random item they
     judged at least ``repeat_after`` submissions ago that has not been repeated yet. None when none fits."""
-    waiting = RepeatCheck.objects.select_for_update(of=("self",)).filter(
-        item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED
-    ).first()
+    waiting = (
+        RepeatCheck.objects.select_for_update(of=("self",))
+        .filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED)
+        .first()
+    )
     if waiting is not None:
         waiting.leased_at, waiting.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
         waiting.save(update_fields=["leased_at", "expires_at"])
@@ -170,10 +186,17 @@ def _take_repeat(campaign, user, now, rng):
         .order_by("submitted_at", "pk")
         .values_list("pk", "item__kind", "submitted_at")
     )
-    repeated = set(RepeatCheck.objects.filter(original__in=[pk for pk, _, _ in submitted]).values_list("original_id", flat=True))
+    repeated = set(
+        RepeatCheck.objects.filter(original__in=[pk for pk, _, _ in submitted]).values_list(
+            "original_id", flat=True
+        )
+    )
     eligible = [
-        pk for index, (pk, kind, _) in enumerate(submitted)
-        if kind == CampaignItem.Kind.REGULAR and pk not in repeated and len(submitted) - index - 1 >= campaign.repeat_after
+        pk
+        for index, (pk, kind, _) in enumerate(submitted)
+        if kind == CampaignItem.Kind.REGULAR
+        and pk not in repeated
+        and len(submitted) - index - 1 >= campaign.repeat_after
     ]
     if not eligible:
         return None
@@ -181,9 +204,12 @@ def _take_repeat(campaign, user, now, rng):
     try:
         with transaction.atomic():
             return RepeatCheck.objects.create(
-                original=original, item=original.item, annotator=user,
+                original=original,
+                item=original.item,
+                annotator=user,
                 display_order=_new_order(campaign.k, original.display_order),
-                leased_at=now, expires_at=now + timedelta(seconds=campaign.lease_seconds),
+                leased_at=now,
+                expires_at=now + timedelta(seconds=campaign.lease_seconds),
             )
     except IntegrityError:  # the same annotator asked twice at once; the other request made it
         return RepeatCheck.objects.filter(original=original).first()
@@ -192,25 +218,39 @@ def _take_repeat(campaign, user, now, rng):
 def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=()):
     """Up to CANDIDATE_BATCH items of these kinds the annotator may take, best first, leaving out ``exclude``
     (capped: only those with room, as last read; routed: only those the router sends to people)."""
-    done = [Assignment.Status.SUBMITTED] if campaign.reoffer_skipped else [
-        Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
-    ]
-    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values("item_id")
+    done = (
+        [Assignment.Status.SUBMITTED]
+        if campaign.reoffer_skipped
+        else [
+            Assignment.Status.SUBMITTED,
+            Assignment.Status.SKIPPED,
+        ]
+    )
+    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values(
+        "item_id"
+    )
     items = CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
     if routed:  # only what the router sends to people
         items = items.filter(routed_to_people())
     candidates = (
-        items.exclude(pk__in=done_by_user).exclude(pk__in=list(exclude))
+        items.exclude(pk__in=done_by_user)
+        .exclude(pk__in=list(exclude))
         .annotate(
             active=Count("assignments", filter=_active_filter(now)),
-            skipped_by_me=Count("assignments", filter=Q(
-                assignments__annotator=user, assignments__status=Assignment.Status.SKIPPED)),
+            skipped_by_me=Count(
+                "assignments",
+                filter=Q(assignments__annotator=user, assignments__status=Assignment.Status.SKIPPED),
+            ),
         )
     )
     if capped:
         candidates = candidates.filter(active__lt=campaign.overlap)
     # items they skipped (only there when reoffer_skipped is on) come after every item they have not seen
-    ids = list(candidates.order_by("skipped_by_me", "-active", "id").values_list("pk", "skipped_by_me")[:CANDIDATE_BATCH])
+    ids = list(
+        candidates.order_by("skipped_by_me", "-active", "id").values_list("pk", "skipped_by_me")[
+            :CANDIDATE_BATCH
+        ]
+    )
     if not capped:
         random.shuffle(ids)
         ids.sort(key=lambda row: row[1])
@@ -220,7 +260,9 @@ def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=
 def _take_check(campaign, user, now):
     """Lease a gold or attention check; None when none is left. Checks have no overlap cap, so there is no
     count to guard and no row lock to skip or wait for (and routing always sends them to people)."""
-    ids = _candidate_ids(campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False)
+    ids = _candidate_ids(
+        campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False
+    )
     return _lease(CampaignItem.objects.get(pk=ids[0]), user, campaign, now) if ids else None
 
 
@@ -240,8 +282,9 @@ def _take(campaign, user, now):
             raise QueueBusy()
         locked, stale, tried = [], False, []
         # every candidate once, a batch at a time (by id, not by rank: a rank may change between reads)
-        while batch := _candidate_ids(campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True,
-                                      routed=routed, exclude=tried):
+        while batch := _candidate_ids(
+            campaign, user, [CampaignItem.Kind.REGULAR], now, capped=True, routed=routed, exclude=tried
+        ):
             for item_id in batch:
                 tried.append(item_id)
                 item = _lock_item(item_id)
@@ -251,9 +294,14 @@ def _take(campaign, user, now):
                 if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
                     stale = True  # a refit moved it to the AI judges meanwhile
                     continue
-                active = item.assignments.filter(
-                    Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-                ).exclude(annotator=user).count()
+                active = (
+                    item.assignments.filter(
+                        Q(status=Assignment.Status.SUBMITTED)
+                        | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+                    )
+                    .exclude(annotator=user)
+                    .count()
+                )
                 if active < campaign.overlap:
                     transaction.savepoint_commit(savepoint)
                     return _lease(item, user, campaign, now)
@@ -272,9 +320,13 @@ def _take(campaign, user, now):
 def _served_counts(campaign, user):
     """(items this annotator submitted or skipped here, how many of them were gold/attention checks)."""
     rows = Assignment.objects.filter(
-        item__campaign=campaign, annotator=user, status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+        item__campaign=campaign,
+        annotator=user,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
     )
-    counts = rows.aggregate(served=Count("id"), checked=Count("id", filter=~Q(item__kind=CampaignItem.Kind.REGULAR)))
+    counts = rows.aggregate(
+        served=Count("id"), checked=Count("id", filter=~Q(item__kind=CampaignItem.Kind.REGULAR))
+    )
     return counts["served"], counts["checked"]
 
 
@@ -300,7 +352,9 @@ def next_assignment(campaign, user, *, rng=random):
             if assignment is not None:
                 return assignment
         served, checked = _served_counts(campaign, user) if campaign.gold_rate else (0, 0)
-        if campaign.gold_rate and (rng.random() < campaign.gold_rate or checked + 1 <= campaign.gold_rate * (served + 1)):
+        if campaign.gold_rate and (
+            rng.random() < campaign.gold_rate or checked + 1 <= campaign.gold_rate * (served + 1)
+        ):
             assignment = _take_check(campaign, user, now)
         if assignment is None:
             assignment = _take(campaign, user, now)
@@ -325,7 +379,9 @@ def _leased(rows, pk, user, campaign):
 def _held(campaign, user, assignment_id):
     # of=self: the joined item, comparison and campaign rows stay unlocked (the campaign row would queue
     # every submit and skip of the campaign behind one another)
-    rows = Assignment.objects.select_for_update(of=("self",)).select_related("item__comparison", "item__campaign")
+    rows = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "item__comparison", "item__campaign"
+    )
     return _leased(rows, assignment_id, user, campaign)
 
 
@@ -339,24 +395,41 @@ def submit(campaign, user, assignment_id, payload):
             assignment = _held(campaign, user, assignment_id)
         except AssignmentGone:
             if _same_as_submitted(campaign, user, assignment_id, payload):
-                return Assignment.objects.get(pk=assignment_id)  # a retried identical submit, as the arena vote
+                return Assignment.objects.get(
+                    pk=assignment_id
+                )  # a retried identical submit, as the arena vote
             raise
         now = timezone.now()
-        item = CampaignItem.objects.select_for_update(of=("self",), no_key=True).select_related("comparison").get(
-            pk=assignment.item_id)
+        item = (
+            CampaignItem.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("comparison")
+            .get(pk=assignment.item_id)
+        )
         if assignment.expires_at <= now and item.kind == CampaignItem.Kind.REGULAR:
-            others = item.assignments.filter(
-                Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-            ).exclude(pk=assignment.pk).count()
+            others = (
+                item.assignments.filter(
+                    Q(status=Assignment.Status.SUBMITTED)
+                    | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+                )
+                .exclude(pk=assignment.pk)
+                .count()
+            )
             if others >= campaign.overlap:
-                raise AssignmentGone("Your time on this item ran out and it went to other annotators; take the next one.")
+                raise AssignmentGone(
+                    "Your time on this item ran out and it went to other annotators; take the next one."
+                )
         spec = validate_spec(campaign.rubric.spec)
         fields, edited = check_submission(spec, campaign.k, payload, assignment.display_order)
         elapsed_ms = int((now - assignment.leased_at).total_seconds() * 1000)
         ranking = fields.pop("ranking")
         judgment, _ = record_judgment(
-            item.comparison, ranking, annotator=user, identities_hidden=True,
-            rubric_version=campaign.rubric.label, time_spent_ms=max(elapsed_ms, 0), **fields,
+            item.comparison,
+            ranking,
+            annotator=user,
+            identities_hidden=True,
+            rubric_version=campaign.rubric.label,
+            time_spent_ms=max(elapsed_ms, 0),
+            **fields,
         )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.submitted_at = now
@@ -369,13 +442,22 @@ def submit(campaign, user, assignment_id, payload):
 
 def _same_as_submitted(campaign, user, assignment_id, payload):
     """Whether ``payload`` is exactly the answer this annotator already submitted on this assignment."""
-    done = Assignment.objects.filter(
-        pk=assignment_id, annotator=user, item__campaign=campaign, status=Assignment.Status.SUBMITTED,
-    ).select_related("judgment").first()
+    done = (
+        Assignment.objects.filter(
+            pk=assignment_id,
+            annotator=user,
+            item__campaign=campaign,
+            status=Assignment.Status.SUBMITTED,
+        )
+        .select_related("judgment")
+        .first()
+    )
     if done is None:
         return False
     try:
-        fields, edited = check_submission(validate_spec(campaign.rubric.spec), campaign.k, payload, done.display_order)
+        fields, edited = check_submission(
+            validate_spec(campaign.rubric.spec), campaign.k, payload, done.display_order
+        )
     except ValueError:
         return False
     return answer_of(done.judgment) == fields and done.edited_answer == edited
@@ -475,10 +557,16 @@ def undo_last(campaign, user):
     with transaction.atomic():
         when, row = _latest_action(campaign, user)
         if row is None or when < now - timedelta(seconds=campaign.undo_seconds):
-            raise ValueError(f"There is no submission or skip from the last {campaign.undo_seconds} seconds to undo.")
+            raise ValueError(
+                f"There is no submission or skip from the last {campaign.undo_seconds} seconds to undo."
+            )
         # Hand back any other lease they hold, so the undone item is the one they see.
-        other_leases = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED)
-        other_repeats = RepeatCheck.objects.filter(item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED)
+        other_leases = Assignment.objects.filter(
+            item__campaign=campaign, annotator=user, status=Assignment.Status.LEASED
+        )
+        other_repeats = RepeatCheck.objects.filter(
+            item__campaign=campaign, annotator=user, status=RepeatCheck.Status.LEASED
+        )
         if row.is_repeat:
             other_repeats = other_repeats.exclude(pk=row.pk)
         else:
@@ -486,8 +574,12 @@ def undo_last(campaign, user):
         other_leases.update(expires_at=now)
         other_repeats.update(expires_at=now)
         skipped = row.status == type(row).Status.SKIPPED
-        undone = {"action": "skip" if skipped else "submission", "answer": None, "edited_answer": "",
-                  "skip_reason": row.skip_reason}
+        undone = {
+            "action": "skip" if skipped else "submission",
+            "answer": None,
+            "edited_answer": "",
+            "skip_reason": row.skip_reason,
+        }
         row.status = type(row).Status.LEASED
         row.leased_at, row.expires_at = now, now + timedelta(seconds=campaign.lease_seconds)
         row.skip_reason, row.skipped_at = "", None
@@ -518,21 +610,30 @@ def revise(campaign, user, assignment_id, payload):
         raise CampaignForbidden("This campaign does not let annotators revise their judgments.")
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_for_update(of=("self",)).select_related("item__campaign")
-            .filter(pk=assignment_id, annotator=user, item__campaign=campaign).first()
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("item__campaign")
+            .filter(pk=assignment_id, annotator=user, item__campaign=campaign)
+            .first()
         )
         if assignment is None:
             raise NotAssigned("You have no judgment on this item to revise.")
         if assignment.status != Assignment.Status.SUBMITTED:
-            raise AssignmentGone(f"Only a submitted judgment can be revised; you {assignment.status} this item.")
-        fields, edited = check_submission(validate_spec(campaign.rubric.spec), campaign.k, payload, assignment.display_order)
+            raise AssignmentGone(
+                f"Only a submitted judgment can be revised; you {assignment.status} this item."
+            )
+        fields, edited = check_submission(
+            validate_spec(campaign.rubric.spec), campaign.k, payload, assignment.display_order
+        )
         judgment = Judgment.objects.select_for_update().get(pk=assignment.judgment_id)
         if answer_of(judgment) == fields and assignment.edited_answer == edited:
             return assignment, False
         previous = judgment.revisions.order_by("-version").first()
         JudgmentRevision.objects.create(
-            judgment=judgment, version=previous.version + 1 if previous else 1, ranking=judgment.ranking,
-            answer={name: getattr(judgment, name) for name in ANSWER_FIELDS}, edited_answer=assignment.edited_answer,
+            judgment=judgment,
+            version=previous.version + 1 if previous else 1,
+            ranking=judgment.ranking,
+            answer={name: getattr(judgment, name) for name in ANSWER_FIELDS},
+            edited_answer=assignment.edited_answer,
             made_at=previous.replaced_at if previous else judgment.created_at,
         )
         for name, value in fields.items():
@@ -560,7 +661,9 @@ def progress(campaign, user):
     """What the annotator and the campaign have done (of a routed campaign, the items routed to people)."""
     regular = campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
     items = (regular.filter(routed_to_people()) if is_routed(campaign) else regular).count()
-    mine = Assignment.objects.filter(item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED).count()
+    mine = Assignment.objects.filter(
+        item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED
+    ).count()
     judged = Assignment.objects.filter(
         item__campaign=campaign, item__kind=CampaignItem.Kind.REGULAR, status=Assignment.Status.SUBMITTED
     ).count()

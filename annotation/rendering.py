@@ -32,10 +32,14 @@ _md = (
 _CLASSES = {"span": {"math", "inline"}, "div": {"math", "inline", "block"}}
 
 
-@lru_cache(maxsize=128)  # every annotator of an item, and every poll of a finished battle, renders the same text
+@lru_cache(
+    maxsize=128
+)  # every annotator of an item, and every poll of a finished battle, renders the same text
 def render_markdown_inert(text):
     """Markdown → sanitised HTML; HTML written in the text shows as text."""
-    return nh3.clean(_md.render(text or ""), link_rel="noopener noreferrer nofollow", allowed_classes=_CLASSES)
+    return nh3.clean(
+        _md.render(text or ""), link_rel="noopener noreferrer nofollow", allowed_classes=_CLASSES
+    )
 
 
 # --- auto: is this answer clearly Markdown? --------------------------------
@@ -44,13 +48,15 @@ def render_markdown_inert(text):
 # emphasis; Markdown would eat it, so such an answer is shown plain.
 _AMBIGUOUS = re.compile(r"\w\*+\w")
 _SIGNALS = [
-    re.compile(r"^ {0,3}(```|~~~)", re.M),                          # a fenced code block
-    re.compile(r"^ {0,3}#{1,6} \S", re.M),                           # an ATX heading
-    re.compile(r"^ {0,3}([-*+]|\d{1,3}[.)]) \S.*\n {0,3}([-*+]|\d{1,3}[.)]) \S", re.M),  # a list of two or more
+    re.compile(r"^ {0,3}(```|~~~)", re.M),  # a fenced code block
+    re.compile(r"^ {0,3}#{1,6} \S", re.M),  # an ATX heading
+    re.compile(
+        r"^ {0,3}([-*+]|\d{1,3}[.)]) \S.*\n {0,3}([-*+]|\d{1,3}[.)]) \S", re.M
+    ),  # a list of two or more
     re.compile(r"(^|\s)\*\*[^*\s][^*\n]*[^*\s]\*\*(\s|[.,;:!?)]|$)", re.M),  # **bold** between spaces
-    re.compile(r"(^|\s)`[^`\n]+`(\s|[.,;:!?)]|$)", re.M),            # `inline code`
-    re.compile(r"\[[^\]\n]+\]\(https?://[^)\s]+\)"),                # [a link](https://…)
-    re.compile(r"^ {0,3}\$\$\s*$", re.M),                            # display math
+    re.compile(r"(^|\s)`[^`\n]+`(\s|[.,;:!?)]|$)", re.M),  # `inline code`
+    re.compile(r"\[[^\]\n]+\]\(https?://[^)\s]+\)"),  # [a link](https://…)
+    re.compile(r"^ {0,3}\$\$\s*$", re.M),  # display math
 ]
 
 
@@ -61,8 +67,11 @@ _TABLE_DELIMITER = re.compile(r" {0,3}\|? *:?-{3,}:? *(?:\| *:?-{3,}:? *)*\|? *"
 
 def _has_table(text):
     lines = text.splitlines()
-    return any("|" in lines[i - 1] and "|" in line and _TABLE_DELIMITER.fullmatch(line)
-               for i, line in enumerate(lines) if i and "-" in line)
+    return any(
+        "|" in lines[i - 1] and "|" in line and _TABLE_DELIMITER.fullmatch(line)
+        for i, line in enumerate(lines)
+        if i and "-" in line
+    )
 
 
 def looks_like_markdown(text):

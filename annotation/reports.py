@@ -14,15 +14,24 @@ from .quality import annotator_reliability, self_consistency
 
 def campaign_progress(campaign):
     items = campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
-    counts = items.annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+    counts = items.annotate(
+        done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED))
+    )
     total = counts.count()
     complete = sum(1 for c in counts.values_list("done", flat=True) if c >= campaign.overlap)
     judged = Assignment.objects.filter(item__in=items, status=Assignment.Status.SUBMITTED).count()
     return {
-        "items": total, "complete_items": complete, "judged": judged, "wanted": total * campaign.overlap,
+        "items": total,
+        "complete_items": complete,
+        "judged": judged,
+        "wanted": total * campaign.overlap,
         "checks": campaign.items.exclude(kind=CampaignItem.Kind.REGULAR).count(),
-        "skipped": Assignment.objects.filter(item__campaign=campaign, status=Assignment.Status.SKIPPED).count(),
-        "repeats": RepeatCheck.objects.filter(item__campaign=campaign, status=RepeatCheck.Status.SUBMITTED).count(),
+        "skipped": Assignment.objects.filter(
+            item__campaign=campaign, status=Assignment.Status.SKIPPED
+        ).count(),
+        "repeats": RepeatCheck.objects.filter(
+            item__campaign=campaign, status=RepeatCheck.Status.SUBMITTED
+        ).count(),
     }
 
 
@@ -42,17 +51,19 @@ def annotator_table(campaign):
     standings = {s.annotator_id: s.state for s in AnnotatorStanding.objects.filter(campaign=campaign)}
     table = []
     for user, row in sorted(rows.items(), key=lambda kv: kv[0].username):
-        table.append({
-            "user": user,
-            "submitted": row["submitted"],
-            "skipped": row["skipped"],
-            "median_seconds": round(statistics.median(row["times"]) / 1000, 1) if row["times"] else None,
-            "gold_accuracy": row["passed"] / row["checks"] if row["checks"] else None,
-            "checks": row["checks"],
-            "reliability": annotator_reliability(user, campaign),
-            "state": standings.get(user.pk, AnnotatorStanding.State.OK),
-            "consistency": self_consistency(user, campaign),
-        })
+        table.append(
+            {
+                "user": user,
+                "submitted": row["submitted"],
+                "skipped": row["skipped"],
+                "median_seconds": round(statistics.median(row["times"]) / 1000, 1) if row["times"] else None,
+                "gold_accuracy": row["passed"] / row["checks"] if row["checks"] else None,
+                "checks": row["checks"],
+                "reliability": annotator_reliability(user, campaign),
+                "state": standings.get(user.pk, AnnotatorStanding.State.OK),
+                "consistency": self_consistency(user, campaign),
+            }
+        )
     return table
 
 
@@ -62,9 +73,9 @@ def rating_ranking_conflicts(campaign):
     rating_aspects = [a for a in campaign.rubric.spec.get("aspects", []) if a["kind"] == "rating"]
     if not rating_aspects:
         return out
-    rows = Assignment.objects.filter(item__campaign=campaign, status=Assignment.Status.SUBMITTED).select_related(
-        "judgment", "annotator"
-    )
+    rows = Assignment.objects.filter(
+        item__campaign=campaign, status=Assignment.Status.SUBMITTED
+    ).select_related("judgment", "annotator")
     for a in rows:
         rank = {p: r for r, group in enumerate(a.judgment.ranking) for p in group}
         for aspect in rating_aspects:
@@ -74,14 +85,24 @@ def rating_ranking_conflicts(campaign):
             for i in range(len(ratings)):
                 for j in range(len(ratings)):
                     if rank[i] < rank[j] and ratings[i] < ratings[j]:
-                        out.append({"assignment": a, "aspect": aspect["label"], "ranked_higher": chr(65 + i),
-                                    "rated_higher": chr(65 + j)})
+                        out.append(
+                            {
+                                "assignment": a,
+                                "aspect": aspect["label"],
+                                "ranked_higher": chr(65 + i),
+                                "rated_higher": chr(65 + j),
+                            }
+                        )
     return out
 
 
 def distributions(campaign):
-    judgments = [a.judgment for a in Assignment.objects.filter(
-        item__campaign=campaign, status=Assignment.Status.SUBMITTED).select_related("judgment")]
+    judgments = [
+        a.judgment
+        for a in Assignment.objects.filter(
+            item__campaign=campaign, status=Assignment.Status.SUBMITTED
+        ).select_related("judgment")
+    ]
     ties = sum(1 for j in judgments if any(len(g) > 1 for g in j.ranking))
     strength = Counter(j.strength for j in judgments if j.strength is not None)
     labels = (campaign.rubric.spec.get("strength") or {}).get("labels", [])
@@ -89,7 +110,9 @@ def distributions(campaign):
         "judgments": len(judgments),
         "with_ties": ties,
         "none_acceptable": sum(j.none_acceptable for j in judgments),
-        "strength": [(labels[v - 1] if 0 < v <= len(labels) else str(v), strength[v]) for v in sorted(strength)],
+        "strength": [
+            (labels[v - 1] if 0 < v <= len(labels) else str(v), strength[v]) for v in sorted(strength)
+        ],
     }
 
 
@@ -104,7 +127,13 @@ def disagreements(campaign):
     out = []
     for item, assignments in sorted(by_item.items(), key=lambda kv: kv[0].pk):
         if len(assignments) >= 2 and len({_top(a.judgment.ranking) for a in assignments}) > 1:
-            out.append({"item": item, "assignments": assignments, "adjudication": getattr(item, "adjudication", None)})
+            out.append(
+                {
+                    "item": item,
+                    "assignments": assignments,
+                    "adjudication": getattr(item, "adjudication", None),
+                }
+            )
     return out
 
 
@@ -114,7 +143,14 @@ def visible_profiles(campaign):
     out = []
     for profile in AnnotatorProfile.objects.filter(user__in=users, opted_in=True).select_related("user"):
         fields = {f: profile.demographics.get(f, "") for f in campaign.profile_fields}
-        out.append({"user": profile.user, "expertise": profile.expertise, "languages": profile.languages, "fields": fields})
+        out.append(
+            {
+                "user": profile.user,
+                "expertise": profile.expertise,
+                "languages": profile.languages,
+                "fields": fields,
+            }
+        )
     return out
 
 
@@ -139,9 +175,11 @@ def chart_png(campaign, kind):
     fig = Figure(figsize=(5, 2.6), dpi=100)
     ax = fig.add_subplot()
     if kind == "progress":
-        counts = campaign.items.filter(kind=CampaignItem.Kind.REGULAR).annotate(
-            done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED))
-        ).values_list("done", flat=True)
+        counts = (
+            campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
+            .annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+            .values_list("done", flat=True)
+        )
         hist = Counter(counts)
         xs = list(range(0, max([campaign.overlap, *hist]) + 1))
         ax.bar([str(x) for x in xs], [hist[x] for x in xs], color="#3b6ea5")

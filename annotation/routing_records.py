@@ -69,16 +69,31 @@ def _endpoints(names_or_ids, *, judges):
 
 
 @transaction.atomic
-def save_routing(campaign, *, enabled, policy, budget_share=None, budget_count=None, audit=0.05, judges=(),
-                 tagger=None, refit_every=20, seed=0):
+def save_routing(
+    campaign,
+    *,
+    enabled,
+    policy,
+    budget_share=None,
+    budget_count=None,
+    audit=0.05,
+    judges=(),
+    tagger=None,
+    refit_every=20,
+    seed=0,
+):
     """Create or change a campaign's routing settings; RoutingInvalid names what to fix, and nothing is
     written then. Judges and the tagger are endpoint names or ids."""
     if not isinstance(enabled, bool):
         raise RoutingInvalid(f"'enabled' must be true or false, not {enabled!r}.")
     if policy not in CampaignRouting.Policy.values:
-        raise RoutingInvalid(f"Unknown routing policy {policy!r}; choose one of: {', '.join(CampaignRouting.Policy.values)}.")
+        raise RoutingInvalid(
+            f"Unknown routing policy {policy!r}; choose one of: {', '.join(CampaignRouting.Policy.values)}."
+        )
     if (budget_share is None) == (budget_count is None):
-        raise RoutingInvalid("Give the human budget either as a share of the items (0–1) or as a count, not both.")
+        raise RoutingInvalid(
+            "Give the human budget either as a share of the items (0–1) or as a count, not both."
+        )
     items = CampaignItem.objects.filter(campaign=campaign, kind=CampaignItem.Kind.REGULAR).count()
     if budget_share is not None:
         budget_share = _fraction(budget_share, "human budget share")
@@ -136,7 +151,8 @@ def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, 
         # Lock the items first, as a lease does (annotation.queues), so a refit and a lease never cross.
         ids = list(
             CampaignItem.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(campaign=campaign, pk__in=list(decisions)).values_list("pk", flat=True)
+            .filter(campaign=campaign, pk__in=list(decisions))
+            .values_list("pk", flat=True)
         )
         served = served_item_ids(campaign)
         existing = {d.item_id: d for d in RoutingDecision.objects.filter(item_id__in=ids)}
@@ -159,8 +175,11 @@ def record_decisions(campaign, decisions, *, model_version="", fit_cutoff=None, 
             decision.save()
         if fit_cutoff is not None:
             CampaignRouting.objects.filter(campaign=campaign).update(
-                fit_cutoff=fit_cutoff, labels_at_fit=labels_at_fit or 0, model_version=model_version,
-                fitted_at=timezone.now())
+                fit_cutoff=fit_cutoff,
+                labels_at_fit=labels_at_fit or 0,
+                model_version=model_version,
+                fitted_at=timezone.now(),
+            )
     return changed
 
 
@@ -172,7 +191,11 @@ def record_estimates(campaign, estimates):
 def routed_to_people():
     """A Q on CampaignItem: items a routed campaign sends to people (gold and attention checks always go)."""
     routed = Exists(CampaignRouting.objects.filter(campaign=OuterRef("campaign"), enabled=True))
-    return ~Q(routed) | ~Q(kind=CampaignItem.Kind.REGULAR) | Q(routing__destination=RoutingDecision.Destination.HUMAN)
+    return (
+        ~Q(routed)
+        | ~Q(kind=CampaignItem.Kind.REGULAR)
+        | Q(routing__destination=RoutingDecision.Destination.HUMAN)
+    )
 
 
 def decisions_of(campaign):
@@ -204,12 +227,19 @@ def routing_reasons(comparison_ids):
 
 def routing_summaries(campaign_slugs=None):
     """Per routed campaign: its budget, policy, and the router's latest estimates (for dataset cards)."""
-    rows = CampaignRouting.objects.filter(Exists(RoutingDecision.objects.filter(item__campaign=OuterRef("campaign")))).select_related("campaign")
+    rows = CampaignRouting.objects.filter(
+        Exists(RoutingDecision.objects.filter(item__campaign=OuterRef("campaign")))
+    ).select_related("campaign")
     if campaign_slugs:
         rows = rows.filter(campaign__slug__in=list(campaign_slugs))
     return [
-        {"campaign": r.campaign.slug, "budget": r.budget_text, "policy": r.policy, "audit": r.audit,
-         "model_version": r.model_version, "estimates": r.estimates}
+        {
+            "campaign": r.campaign.slug,
+            "budget": r.budget_text,
+            "policy": r.policy,
+            "audit": r.audit,
+            "model_version": r.model_version,
+            "estimates": r.estimates,
+        }
         for r in rows.order_by("campaign__slug")
     ]
-

@@ -49,13 +49,26 @@ TEMPLATES = {
             **DEFAULT_SPEC,
             "strength": {"labels": ["slightly better", "clearly better"]},
             "aspects": [
-                {"key": key, "label": label, "kind": "ranking",
-                 "strength": {"labels": ["slightly better", "clearly better"]},
-                 "confidence": {"labels": ["not confident", "fairly confident", "absolutely confident"]},
-                 "reason_tags": tags, "rationale": "optional"}
+                {
+                    "key": key,
+                    "label": label,
+                    "kind": "ranking",
+                    "strength": {"labels": ["slightly better", "clearly better"]},
+                    "confidence": {"labels": ["not confident", "fairly confident", "absolutely confident"]},
+                    "reason_tags": tags,
+                    "rationale": "optional",
+                }
                 for key, label, tags in (
-                    ("helpful", "Helpfulness", ["follows instructions", "more complete", "clearer", "more concise"]),
-                    ("truthful", "Truthfulness", ["more accurate", "fewer made-up facts", "admits uncertainty"]),
+                    (
+                        "helpful",
+                        "Helpfulness",
+                        ["follows instructions", "more complete", "clearer", "more concise"],
+                    ),
+                    (
+                        "truthful",
+                        "Truthfulness",
+                        ["more accurate", "fewer made-up facts", "admits uncertainty"],
+                    ),
                     ("harmless", "Harmlessness", ["safer", "less offensive", "refuses appropriately"]),
                 )
             ],
@@ -75,8 +88,13 @@ TEMPLATES = {
             ],
             "confidence": {"labels": ["not confident", "fairly confident", "absolutely confident"]},
             "reason_tags": [
-                "follows instructions", "more accurate", "more complete", "clearer", "safer",
-                "better formatted", "more concise",
+                "follows instructions",
+                "more accurate",
+                "more complete",
+                "clearer",
+                "safer",
+                "better formatted",
+                "more concise",
             ],
             "rationale": "optional",
         },
@@ -101,14 +119,20 @@ class SubmissionInvalid(ValueError):
 
 def template_spec(name):
     if name not in TEMPLATES:
-        raise ValueError(f"There is no rubric template called {name!r}; choose one of {', '.join(TEMPLATES)}.")
+        raise ValueError(
+            f"There is no rubric template called {name!r}; choose one of {', '.join(TEMPLATES)}."
+        )
     return copy.deepcopy(TEMPLATES[name]["spec"])
 
 
 def _labels(value, what):
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("labels"), list) or not 2 <= len(value["labels"]) <= 7:
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("labels"), list)
+        or not 2 <= len(value["labels"]) <= 7
+    ):
         raise ValueError(f"{what} must be null or {{\"labels\": [...]}} with 2 to 7 labels.")
     if not all(isinstance(label, str) and label.strip() for label in value["labels"]):
         raise ValueError(f"Every {what} label must be a non-empty text.")
@@ -134,15 +158,25 @@ def validate_spec(spec):
     if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 <= minimum <= 5000:
         raise ValueError("rationale_min_length must be a whole number from 0 to 5000.")
     tags = out["reason_tags"]
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags) or len(set(tags)) != len(tags):
+    if (
+        not isinstance(tags, list)
+        or not all(isinstance(t, str) and t.strip() for t in tags)
+        or len(set(tags)) != len(tags)
+    ):
         raise ValueError("reason_tags must be a list of distinct, non-empty texts.")
     if not isinstance(out["aspects"], list):
         raise ValueError("aspects must be a list.")
     keys = set()
     aspects = []
     for aspect in out["aspects"]:
-        if not isinstance(aspect, dict) or not isinstance(aspect.get("key"), str) or not aspect["key"].isidentifier():
-            raise ValueError("Each aspect needs a key made of letters, digits and underscores, e.g. \"helpful\".")
+        if (
+            not isinstance(aspect, dict)
+            or not isinstance(aspect.get("key"), str)
+            or not aspect["key"].isidentifier()
+        ):
+            raise ValueError(
+                "Each aspect needs a key made of letters, digits and underscores, e.g. \"helpful\"."
+            )
         key = aspect["key"]
         if key in keys or key == "overall":
             raise ValueError(f"The aspect key {key!r} is used twice (or is the reserved word overall).")
@@ -153,8 +187,14 @@ def validate_spec(spec):
         clean = {"key": key, "label": str(aspect.get("label") or key.replace("_", " ").title()), "kind": kind}
         if kind == "rating":
             low, high = aspect.get("min", 1), aspect.get("max", 5)
-            if any(isinstance(v, bool) or not isinstance(v, int) for v in (low, high)) or not low < high or high - low > 10:
-                raise ValueError(f"Aspect {key!r}: min and max must be whole numbers with min < max, at most 10 apart.")
+            if (
+                any(isinstance(v, bool) or not isinstance(v, int) for v in (low, high))
+                or not low < high
+                or high - low > 10
+            ):
+                raise ValueError(
+                    f"Aspect {key!r}: min and max must be whole numbers with min < max, at most 10 apart."
+                )
             clean.update(min=low, max=high)
             labels = aspect.get("labels")
             if labels is not None:
@@ -167,7 +207,18 @@ def validate_spec(spec):
     return out
 
 
-ASPECT_SETTINGS = {"key", "label", "kind", "min", "max", "labels", "strength", "confidence", "reason_tags", "rationale"}
+ASPECT_SETTINGS = {
+    "key",
+    "label",
+    "kind",
+    "min",
+    "max",
+    "labels",
+    "strength",
+    "confidence",
+    "reason_tags",
+    "rationale",
+}
 
 
 def _aspect_follow_ups(aspect, key, kind):
@@ -179,14 +230,20 @@ def _aspect_follow_ups(aspect, key, kind):
     strength = _labels(aspect.get("strength"), f"Aspect {key!r}: strength")
     if strength:
         if kind != "ranking":
-            raise ValueError(f"Aspect {key!r}: strength only fits a ranking aspect (how much better one response is).")
+            raise ValueError(
+                f"Aspect {key!r}: strength only fits a ranking aspect (how much better one response is)."
+            )
         out["strength"] = strength
     confidence = _labels(aspect.get("confidence"), f"Aspect {key!r}: confidence")
     if confidence:
         out["confidence"] = confidence
     tags = aspect.get("reason_tags")
     if tags not in (None, []):
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags) or len(set(tags)) != len(tags):
+        if (
+            not isinstance(tags, list)
+            or not all(isinstance(t, str) and t.strip() for t in tags)
+            or len(set(tags)) != len(tags)
+        ):
             raise ValueError(f"Aspect {key!r}: reason_tags must be a list of distinct, non-empty texts.")
         out["reason_tags"] = [t.strip() for t in tags]
     rationale = aspect.get("rationale", "off")
@@ -210,7 +267,9 @@ def _follow_up_answers(aspect, value, k, groups):
             raise SubmissionInvalid(f"The {label} strength must be between 1 and {n}.")
         out["strength"] = strength
     elif strength is not None:
-        raise SubmissionInvalid(f"{label}: strength only applies when one response is first on it, alone (not a tie).")
+        raise SubmissionInvalid(
+            f"{label}: strength only applies when one response is first on it, alone (not a tie)."
+        )
     confidence = _optional_int(value.get("confidence"), f"The {label} confidence")
     if aspect.get("confidence"):
         n = len(aspect["confidence"]["labels"])
@@ -249,7 +308,8 @@ def _follow_up_answers(aspect, value, k, groups):
 def scale_points(aspect):
     labels = aspect.get("labels") or []
     return [
-        {"value": v, "label": labels[i] if labels else str(v)} for i, v in enumerate(range(aspect["min"], aspect["max"] + 1))
+        {"value": v, "label": labels[i] if labels else str(v)}
+        for i, v in enumerate(range(aspect["min"], aspect["max"] + 1))
     ]
 
 
@@ -329,8 +389,11 @@ def check_submission(spec, k, payload, display_order):
             groups = _in_screen_ranking(value.get("ranking"), k, f"The {aspect['label']} ranking")
             if not spec["ties_allowed"] and any(len(g) > 1 for g in groups):
                 raise SubmissionInvalid(f"This rubric does not allow ties ({aspect['label']}).")
-            aspects[key] = {"kind": "ranking", "ranking": to_positions(groups),
-                            **_follow_up_answers(aspect, value, k, groups)}
+            aspects[key] = {
+                "kind": "ranking",
+                "ranking": to_positions(groups),
+                **_follow_up_answers(aspect, value, k, groups),
+            }
         else:
             ratings = value.get("ratings")
             if not isinstance(ratings, list) or len(ratings) != k:
@@ -345,7 +408,11 @@ def check_submission(spec, k, payload, display_order):
                         f"The {aspect['label']} rating {number} is outside the scale {aspect['min']}–{aspect['max']}."
                     )
                 by_position[display_order[slot]] = number
-            aspects[key] = {"kind": "rating", "ratings": by_position, **_follow_up_answers(aspect, value, k, None)}
+            aspects[key] = {
+                "kind": "rating",
+                "ratings": by_position,
+                **_follow_up_answers(aspect, value, k, None),
+            }
 
     tags = payload.get("reason_tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

@@ -43,7 +43,9 @@ def _rate(hits, total):
 def human_majorities():
     """comparison id -> (majority label, number of human votes); comparisons with no single majority are left out."""
     votes = defaultdict(Counter)
-    for comparison_id, ranking in Judgment.objects.filter(source=Judgment.Source.HUMAN).values_list("comparison_id", "ranking"):
+    for comparison_id, ranking in Judgment.objects.filter(source=Judgment.Source.HUMAN).values_list(
+        "comparison_id", "ranking"
+    ):
         votes[comparison_id][verdict_label(ranking)] += 1
     majorities = {}
     for comparison_id, counter in votes.items():
@@ -74,10 +76,14 @@ def judge_scorecard(judge_ids=None):
     from .judges import FLIP_TAG
 
     majorities = human_majorities()
-    judgments = Judgment.objects.filter(source=Judgment.Source.AI).select_related("judge", "comparison__prompt")
+    judgments = Judgment.objects.filter(source=Judgment.Source.AI).select_related(
+        "judge", "comparison__prompt"
+    )
     if judge_ids:
         judgments = judgments.filter(judge_id__in=judge_ids)
-    judgments = judgments.prefetch_related("comparison__slots__response").order_by("judge__name", "judge_prompt_version", "pk")
+    judgments = judgments.prefetch_related("comparison__slots__response").order_by(
+        "judge__name", "judge_prompt_version", "pk"
+    )
     groups = defaultdict(list)
     for judgment in judgments:
         groups[(judgment.judge, judgment.judge_prompt_version)].append(judgment)
@@ -91,21 +97,27 @@ def judge_scorecard(judge_ids=None):
                 bucket["judged"] += 1
                 bucket["flips"] += FLIP_TAG in (judgment.reason_tags or [])
                 if judgment.comparison_id in majorities:
-                    bucket["rows"].append({
-                        "judge": verdict_label(judgment.ranking),
-                        "human": majorities[judgment.comparison_id][0],
-                        "longer": _longer_position(judgment.comparison),
-                    })
+                    bucket["rows"].append(
+                        {
+                            "judge": verdict_label(judgment.ranking),
+                            "human": majorities[judgment.comparison_id][0],
+                            "longer": _longer_position(judgment.comparison),
+                        }
+                    )
         per_category = {
-            name: _metrics(b["rows"], b["flips"], b["judged"]) for name, b in sorted(by_category.items()) if name
+            name: _metrics(b["rows"], b["flips"], b["judged"])
+            for name, b in sorted(by_category.items())
+            if name
         }
         overall = by_category[""]
-        card.append({
-            "judge": judge.name,
-            "judge_id": judge.pk,
-            "method": judge.judge_method,
-            "judge_prompt_version": version,
-            **_metrics(overall["rows"], overall["flips"], overall["judged"]),
-            "per_category": per_category,
-        })
+        card.append(
+            {
+                "judge": judge.name,
+                "judge_id": judge.pk,
+                "method": judge.judge_method,
+                "judge_prompt_version": version,
+                **_metrics(overall["rows"], overall["flips"], overall["judged"]),
+                "per_category": per_category,
+            }
+        )
     return card

@@ -51,9 +51,14 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
         judgments.annotate(ranking_text=Cast("ranking", TextField()))
         .order_by("id", "comparison__slots__position")
         .values_list(
-            "id", "ranking_text", "comparison__prompt__category", "comparison__slots__position",
-            "comparison__slots__response_id", "comparison__slots__response__endpoint__name",
-            "comparison__prompt__language", "comparison__prompt__hard",
+            "id",
+            "ranking_text",
+            "comparison__prompt__category",
+            "comparison__slots__position",
+            "comparison__slots__response_id",
+            "comparison__slots__response__endpoint__name",
+            "comparison__prompt__language",
+            "comparison__prompt__hard",
         )
     )
     shared = {}  # identical (names, positions) and (ranking, names) share one tuple
@@ -83,16 +88,21 @@ def _judged(row, shared):
     ranking = shared.get(key, False)
     if ranking is False:
         ranking = shared[key] = _named_ranking(json.loads(ranking_text), dict(zip(positions, names)))
-    return None if ranking is None else JudgedRanking(
-        judgment_id, ranking, category, names, tuple(response_ids), language, hard
+    return (
+        None
+        if ranking is None
+        else JudgedRanking(judgment_id, ranking, category, names, tuple(response_ids), language, hard)
     )
 
 
 def _named_ranking(ranking, by_position):
     groups = ranking if isinstance(ranking, list) and all(isinstance(g, list) for g in ranking) else None
     named = [p for g in groups or () for p in g]
-    if not groups or sorted(named, key=repr) != sorted(by_position, key=repr) or \
-            any(type(p) is not int for p in named):
+    if (
+        not groups
+        or sorted(named, key=repr) != sorted(by_position, key=repr)
+        or any(type(p) is not int for p in named)
+    ):
         return None
     return tuple(tuple(by_position[p] for p in group) for group in groups)
 
@@ -101,4 +111,6 @@ def response_texts(response_ids):
     """{response id: (text, final)} for the given responses; final once the answer is done (it no
     longer grows)."""
     rows = Response.objects.filter(id__in=list(response_ids)).values_list("id", "text", "status")
-    return {rid: (text, status == Response.Status.DONE) for rid, text, status in rows.iterator(chunk_size=2000)}
+    return {
+        rid: (text, status == Response.Status.DONE) for rid, text, status in rows.iterator(chunk_size=2000)
+    }

@@ -56,13 +56,15 @@ def create_comparison(prompt, responses, continues=None):
 
 def _check_continuation(previous, prompt, responses):
     if previous.prompt_id != prompt.pk or previous.k != len(responses):
-        raise ValueError("A later turn keeps the conversation's opening prompt and the same number of responses.")
+        raise ValueError(
+            "A later turn keeps the conversation's opening prompt and the same number of responses."
+        )
     before = {s.position: s.response for s in previous.slots.select_related("response__prompt")}
     for position, response in enumerate(responses):
         earlier = before[position]
         history = [*earlier.prompt.conversation, {"role": "assistant", "content": earlier.text}]
         conversation = response.prompt.conversation
-        if conversation[:len(history)] != history or len(conversation) <= len(history):
+        if conversation[: len(history)] != history or len(conversation) <= len(history):
             raise ValueError(
                 f"The response at position {position} does not continue that position's conversation "
                 "(its history must be the earlier answer and a follow-up)."
@@ -82,10 +84,14 @@ def record_judgment(comparison, ranking, *, annotator=None, judge=None, identiti
         raise ValueError("A judgment has exactly one author: an annotator or an AI judge.")
     ranking = validate_ranking(ranking, comparison.k)
     source = Judgment.Source.HUMAN if annotator is not None else Judgment.Source.AI
-    author = {"annotator": annotator} if annotator is not None else {
-        "judge": judge,
-        "judge_prompt_version": fields.get("judge_prompt_version", ""),
-    }
+    author = (
+        {"annotator": annotator}
+        if annotator is not None
+        else {
+            "judge": judge,
+            "judge_prompt_version": fields.get("judge_prompt_version", ""),
+        }
+    )
     candidate = Judgment(
         comparison=comparison,
         ranking=ranking,

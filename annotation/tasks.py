@@ -16,8 +16,13 @@ log = logging.getLogger(__name__)
 JUDGE_TIME_LIMIT_S = 900
 
 
-@shared_task(bind=True, name="annotation.judge_comparison", acks_late=True, soft_time_limit=JUDGE_TIME_LIMIT_S,
-             time_limit=JUDGE_TIME_LIMIT_S + 30)
+@shared_task(
+    bind=True,
+    name="annotation.judge_comparison",
+    acks_late=True,
+    soft_time_limit=JUDGE_TIME_LIMIT_S,
+    time_limit=JUDGE_TIME_LIMIT_S + 30,
+)
 def judge_comparison(self, comparison_id, judge_id):
     # AI judges run models on the same workers as battles: they step aside while a voter waits.
     if live_answers_waiting():

@@ -14,7 +14,7 @@ from django_htmx.http import reswap, retarget
 
 from . import campaigns as campaign_services
 from . import items as item_import
-from . import pool_items, queues, quality, reports
+from . import pool_items, quality, queues, reports
 from .campaigns import CampaignForbidden
 from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
@@ -43,7 +43,10 @@ def status_for(exc):
 def _visible(request, slug):
     """The campaign if the user may see it at all (404 otherwise, so slugs do not leak)."""
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), slug=slug)
-    if not (campaign_services.can_manage(request.user, campaign) or campaign_services.can_annotate(request.user, campaign)):
+    if not (
+        campaign_services.can_manage(request.user, campaign)
+        or campaign_services.can_annotate(request.user, campaign)
+    ):
         return None
     return campaign
 
@@ -64,15 +67,22 @@ def _not_found(request):
 def campaign_list(request):
     rows = []
     for campaign in campaign_services.visible_campaigns(request.user):
-        rows.append({
-            "campaign": campaign,
-            "manage": campaign_services.can_manage(request.user, campaign),
-            "annotate": campaign_services.can_annotate(request.user, campaign),
-            "progress": queues.progress(campaign, request.user),
-        })
-    return render(request, "annotation/campaign_list.html", {
-        "rows": rows, "can_create": campaign_services.can_create(request.user),
-    })
+        rows.append(
+            {
+                "campaign": campaign,
+                "manage": campaign_services.can_manage(request.user, campaign),
+                "annotate": campaign_services.can_annotate(request.user, campaign),
+                "progress": queues.progress(campaign, request.user),
+            }
+        )
+    return render(
+        request,
+        "annotation/campaign_list.html",
+        {
+            "rows": rows,
+            "can_create": campaign_services.can_create(request.user),
+        },
+    )
 
 
 @login_required
@@ -81,7 +91,10 @@ def campaign_create(request):
     if not campaign_services.can_create(request.user):
         return problem(request, "Only researchers and admins can create campaigns.", 403)
     # ?rubric=<id>: "Create a campaign with it" after saving a rubric preselects that rubric
-    form = CampaignForm(request.POST or None, initial={"rubric": request.GET.get("rubric")} if request.GET.get("rubric") else None)
+    form = CampaignForm(
+        request.POST or None,
+        initial={"rubric": request.GET.get("rubric")} if request.GET.get("rubric") else None,
+    )
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         groups = data.pop("annotator_groups")
@@ -92,7 +105,9 @@ def campaign_create(request):
         else:
             return redirect("annotation:dashboard", slug=campaign.slug)
     status = 400 if request.method == "POST" else 200
-    return render(request, "annotation/campaign_form.html", {"form": form, "title": "New campaign"}, status=status)
+    return render(
+        request, "annotation/campaign_form.html", {"form": form, "title": "New campaign"}, status=status
+    )
 
 
 @login_required
@@ -113,7 +128,12 @@ def campaign_edit(request, slug):
         else:
             return redirect("annotation:dashboard", slug=campaign.slug)
     status = 400 if request.method == "POST" else 200
-    return render(request, "annotation/campaign_form.html", {"form": form, "title": f"Edit {campaign.name}"}, status=status)
+    return render(
+        request,
+        "annotation/campaign_form.html",
+        {"form": form, "title": f"Edit {campaign.name}"},
+        status=status,
+    )
 
 
 @login_required
@@ -122,22 +142,35 @@ def rubric_create(request, rubric_id=None):
     if not campaign_services.can_create(request.user):
         return problem(request, "Only researchers and admins can write rubrics.", 403)
     base = get_object_or_404(Rubric, pk=rubric_id) if rubric_id else None
-    initial = {"family": base.family, "description": base.description,
-               "spec": json.dumps(base.spec, indent=2)} if base else {"spec": json.dumps(validate_spec({}), indent=2)}
+    initial = (
+        {"family": base.family, "description": base.description, "spec": json.dumps(base.spec, indent=2)}
+        if base
+        else {"spec": json.dumps(validate_spec({}), indent=2)}
+    )
     form = RubricForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if base:
-            rubric = campaign_services.revise_rubric(base, data["spec_value"], user=request.user, description=data["description"])
+            rubric = campaign_services.revise_rubric(
+                base, data["spec_value"], user=request.user, description=data["description"]
+            )
         else:
-            rubric = campaign_services.create_rubric(data["family"], data["spec_value"], user=request.user,
-                                                     description=data["description"])
+            rubric = campaign_services.create_rubric(
+                data["family"], data["spec_value"], user=request.user, description=data["description"]
+            )
         return render(request, "annotation/rubric_saved.html", {"rubric": rubric})
     status = 400 if request.method == "POST" else 200
-    return render(request, "annotation/rubric_form.html", {
-        "form": form, "base": base, "rubrics": Rubric.objects.all()[:50],
-        "template_specs": {key: validate_spec(t["spec"]) for key, t in TEMPLATES.items()},
-    }, status=status)
+    return render(
+        request,
+        "annotation/rubric_form.html",
+        {
+            "form": form,
+            "base": base,
+            "rubrics": Rubric.objects.all()[:50],
+            "template_specs": {key: validate_spec(t["spec"]) for key, t in TEMPLATES.items()},
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -161,7 +194,11 @@ def import_items(request, slug):
             else:
                 try:
                     context["report"] = item_import.import_items(
-                        campaign, content, data["format"], dry_run=data["dry_run"], user=request.user,
+                        campaign,
+                        content,
+                        data["format"],
+                        dry_run=data["dry_run"],
+                        user=request.user,
                     )
                 except item_import.ImportInvalid as exc:
                     context["errors"], status = exc.errors, 400
@@ -192,8 +229,13 @@ def build_items(request, slug):
             data = form.cleaned_data
             try:
                 context["report"] = pool_items.build_items(
-                    campaign, pool=data["pool"], prompts=data["prompt_ids"], models=data["model_names"],
-                    seed=data["seed"], dry_run=data["dry_run"], user=request.user,
+                    campaign,
+                    pool=data["pool"],
+                    prompts=data["prompt_ids"],
+                    models=data["model_names"],
+                    seed=data["seed"],
+                    dry_run=data["dry_run"],
+                    user=request.user,
                 )
             except (ValueError, CampaignForbidden) as exc:
                 context["error"], status = str(exc), status_for(exc)
@@ -208,8 +250,14 @@ def shown_responses(texts):
     shown = []
     for i, text in enumerate(texts):
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
-        shown.append({"slot": i, "letter": chr(65 + i), "text": text,
-                      "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…"})
+        shown.append(
+            {
+                "slot": i,
+                "letter": chr(65 + i),
+                "text": text,
+                "first_line": first_line if len(first_line) <= 60 else first_line[:59] + "…",
+            }
+        )
     return shown
 
 
@@ -228,9 +276,16 @@ def _item_context(campaign, assignment, user, restore=None):
     return {
         "submit_url": reverse(f"annotation:{kind}submit", args=[campaign.slug, assignment.pk]),
         "skip_url": reverse(f"annotation:{kind}skip", args=[campaign.slug, assignment.pk]),
-        "campaign": campaign, "assignment": assignment, "spec": spec, "shown": shown, "aspects": aspects,
-        "prompt": comparison.prompt, "progress": queues.progress(campaign, user),
-        "standing": quality.standing_of(campaign, user), "k": campaign.k, "restore": restore,
+        "campaign": campaign,
+        "assignment": assignment,
+        "spec": spec,
+        "shown": shown,
+        "aspects": aspects,
+        "prompt": comparison.prompt,
+        "progress": queues.progress(campaign, user),
+        "standing": quality.standing_of(campaign, user),
+        "k": campaign.k,
+        "restore": restore,
     }
 
 
@@ -270,17 +325,25 @@ def _render_next(request, campaign, undone=None):
     try:
         assignment = undone or queues.next_assignment(campaign, request.user)
     except queues.QueueEmpty as exc:
-        return render(request, "annotation/_done.html", {"campaign": campaign, "message": str(exc),
-                      "progress": queues.progress(campaign, request.user)})
+        return render(
+            request,
+            "annotation/_done.html",
+            {"campaign": campaign, "message": str(exc), "progress": queues.progress(campaign, request.user)},
+        )
     except queues.QueueBusy as exc:  # 200, so htmx swaps it in; the fragment asks again by itself
-        return render(request, "annotation/_busy.html", {"campaign": campaign, "message": str(exc),
-                      "retry_after": exc.retry_after})
+        return render(
+            request,
+            "annotation/_busy.html",
+            {"campaign": campaign, "message": str(exc), "retry_after": exc.retry_after},
+        )
     except (CampaignForbidden, queues.CampaignNotOpen) as exc:
         return problem(request, str(exc), status_for(exc), target="#work")
     restore = None
     if undone is not None and getattr(undone, "undone", None) and undone.undone["answer"]:
         restore = form_values(undone.undone["answer"], undone.display_order, undone.undone["edited_answer"])
-    return render(request, "annotation/_item.html", _item_context(campaign, assignment, request.user, restore))
+    return render(
+        request, "annotation/_item.html", _item_context(campaign, assignment, request.user, restore)
+    )
 
 
 @login_required
@@ -305,6 +368,7 @@ def next_item(request, slug):
 
 def payload_from_form(post, spec, k):
     """The form's fields as the submission payload the rubric check reads (screen slots)."""
+
     def json_field(name):
         raw = post.get(name, "")
         if not raw:
@@ -330,8 +394,10 @@ def payload_from_form(post, spec, k):
         if post.get(f"aspect-{key}-rationale"):
             aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
     if not post.get("ranking"):  # the page's words, not the API's ("a non-empty list of tie groups")
-        raise SubmissionInvalid("Rank the responses first: click them best first, drag them, or press their letters "
-                                "(with two: A, B, T for a tie, X if both are bad).")
+        raise SubmissionInvalid(
+            "Rank the responses first: click them best first, drag them, or press their letters "
+            "(with two: A, B, T for a tie, X if both are bad)."
+        )
     return {
         "ranking": json_field("ranking"),
         "strength": post.get("strength") or None,
@@ -356,7 +422,9 @@ def submit(request, slug, assignment_id, repeat=False):
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc))
     response = _render_next(request, campaign)
-    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "submitted", "undo_seconds": campaign.undo_seconds}})
+    response["HX-Trigger"] = json.dumps(
+        {"campaign-done": {"action": "submitted", "undo_seconds": campaign.undo_seconds}}
+    )
     return response
 
 
@@ -367,11 +435,15 @@ def skip(request, slug, assignment_id, repeat=False):
     if campaign is None:
         return _not_found(request)
     try:
-        (queues.skip_repeat if repeat else queues.skip)(campaign, request.user, assignment_id, request.POST.get("skip_reason", ""))
+        (queues.skip_repeat if repeat else queues.skip)(
+            campaign, request.user, assignment_id, request.POST.get("skip_reason", "")
+        )
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return problem(request, str(exc), status_for(exc), target="#skip-error")
     response = _render_next(request, campaign)
-    response["HX-Trigger"] = json.dumps({"campaign-done": {"action": "skipped", "undo_seconds": campaign.undo_seconds}})
+    response["HX-Trigger"] = json.dumps(
+        {"campaign-done": {"action": "skipped", "undo_seconds": campaign.undo_seconds}}
+    )
     return response
 
 
@@ -405,12 +477,22 @@ def my_judgments(request, slug):
         return _not_found(request)
     rows = []
     for assignment in queues.my_judgments(campaign, request.user):
-        rows.append({"assignment": assignment, "order": _order_as_seen(assignment.judgment.ranking, assignment.display_order),
-                     "versions": assignment.judgment.revisions.all()})
-    return render(request, "annotation/my_judgments.html", {
-        "campaign": campaign, "rows": rows,
-        "can_revise": campaign.allow_revisions and campaign.status == Campaign.Status.OPEN,
-    })
+        rows.append(
+            {
+                "assignment": assignment,
+                "order": _order_as_seen(assignment.judgment.ranking, assignment.display_order),
+                "versions": assignment.judgment.revisions.all(),
+            }
+        )
+    return render(
+        request,
+        "annotation/my_judgments.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "can_revise": campaign.allow_revisions and campaign.status == Campaign.Status.OPEN,
+        },
+    )
 
 
 @login_required
@@ -423,7 +505,10 @@ def revise(request, slug, assignment_id):
         return _not_found(request)
     assignment = get_object_or_404(
         Assignment.objects.select_related("judgment", "item__comparison__prompt"),
-        pk=assignment_id, annotator=request.user, item__campaign=campaign, status=Assignment.Status.SUBMITTED,
+        pk=assignment_id,
+        annotator=request.user,
+        item__campaign=campaign,
+        status=Assignment.Status.SUBMITTED,
     )
     if request.method == "POST":
         try:
@@ -436,14 +521,27 @@ def revise(request, slug, assignment_id):
             response["HX-Redirect"] = reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}"
             return response
         return redirect(reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}")
-    context = _item_context(campaign, assignment, request.user,
-                            form_values(queues.answer_of(assignment.judgment), assignment.display_order,
-                                        assignment.edited_answer))
-    context.update(revising=True, submit_url=reverse("annotation:revise", args=[slug, assignment_id]), versions=[
-        {"version": r.version, "made_at": r.made_at, "order": _order_as_seen(r.ranking, assignment.display_order),
-         "rationale": r.answer.get("rationale", "")}
-        for r in assignment.judgment.revisions.order_by("version")
-    ])
+    context = _item_context(
+        campaign,
+        assignment,
+        request.user,
+        form_values(
+            queues.answer_of(assignment.judgment), assignment.display_order, assignment.edited_answer
+        ),
+    )
+    context.update(
+        revising=True,
+        submit_url=reverse("annotation:revise", args=[slug, assignment_id]),
+        versions=[
+            {
+                "version": r.version,
+                "made_at": r.made_at,
+                "order": _order_as_seen(r.ranking, assignment.display_order),
+                "rationale": r.answer.get("rationale", ""),
+            }
+            for r in assignment.judgment.revisions.order_by("version")
+        ],
+    )
     return render(request, "annotation/revise.html", context)
 
 
@@ -456,10 +554,16 @@ def dashboard(request, slug):
     campaign = _managed(request, slug)
     if campaign is None:
         return _not_found(request)
-    return render(request, "annotation/dashboard.html", {
-        "campaign": campaign, "build_form": BuildItemsForm(), **reports.dashboard(campaign),
-        "status_choices": [("open", "Open"), ("paused", "Pause"), ("closed", "Close")],
-    })
+    return render(
+        request,
+        "annotation/dashboard.html",
+        {
+            "campaign": campaign,
+            "build_form": BuildItemsForm(),
+            **reports.dashboard(campaign),
+            "status_choices": [("open", "Open"), ("paused", "Pause"), ("closed", "Close")],
+        },
+    )
 
 
 @login_required
@@ -467,7 +571,9 @@ def dashboard(request, slug):
 def chart(request, slug, kind):
     campaign = _managed(request, slug)
     if campaign is None:
-        return HttpResponse("There is no such campaign, or it is not shared with you.", status=404, content_type="text/plain")
+        return HttpResponse(
+            "There is no such campaign, or it is not shared with you.", status=404, content_type="text/plain"
+        )
     return HttpResponse(reports.chart_png(campaign, kind), content_type="image/png")
 
 
@@ -502,15 +608,28 @@ def disagreements(request, slug):
     if campaign is None:
         return _not_found(request)
     rows = reports.disagreements(campaign)
-    for row in rows:  # texts in comparison order, and each verdict as letters (A = the comparison's first response)
+    for (
+        row
+    ) in rows:  # texts in comparison order, and each verdict as letters (A = the comparison's first response)
         comparison = row["item"].comparison
-        row["shown"] = shown_responses([slot.response.text for slot in comparison.slots.select_related("response")])
-        row["verdicts"] = [{"assignment": a, "tiers": ranking_letters(a.judgment.ranking)} for a in row["assignments"]]
+        row["shown"] = shown_responses(
+            [slot.response.text for slot in comparison.slots.select_related("response")]
+        )
+        row["verdicts"] = [
+            {"assignment": a, "tiers": ranking_letters(a.judgment.ranking)} for a in row["assignments"]
+        ]
         if row["adjudication"]:
             row["adjudication"].tiers = ranking_letters(row["adjudication"].ranking)
-    return render(request, "annotation/disagreements.html", {
-        "campaign": campaign, "rows": rows, "spec": validate_spec(campaign.rubric.spec), "k": campaign.k,
-    })
+    return render(
+        request,
+        "annotation/disagreements.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "spec": validate_spec(campaign.rubric.spec),
+            "k": campaign.k,
+        },
+    )
 
 
 def ranking_letters(ranking):
@@ -529,8 +648,12 @@ def adjudicate(request, slug, item_id):
         ranking = json.loads(request.POST.get("ranking", ""))
         adjudication = quality.adjudicate(item, request.user, ranking, request.POST.get("note", ""))
     except json.JSONDecodeError:
-        return problem(request, "Rank every response first: click them best first, drag them, or press their letters.",
-                       400, target=f"#adj-error-{item.pk}")
+        return problem(
+            request,
+            "Rank every response first: click them best first, drag them, or press their letters.",
+            400,
+            target=f"#adj-error-{item.pk}",
+        )
     except (ValueError, CampaignForbidden) as exc:
         return problem(request, str(exc), status_for(exc), target=f"#adj-error-{item.pk}")
     adjudication.tiers = ranking_letters(adjudication.ranking)
@@ -541,9 +664,20 @@ def adjudicate(request, slug, item_id):
 @require_http_methods(["GET", "POST"])
 def profile(request):
     current = AnnotatorProfile.objects.filter(user=request.user).first()
-    asked = sorted({f for fields in Campaign.objects.filter(
-        items__assignments__annotator=request.user).values_list("profile_fields", flat=True) for f in fields or []})
-    initial = {"opted_in": current.opted_in, "expertise": current.expertise, "languages": current.languages} if current else {}
+    asked = sorted(
+        {
+            f
+            for fields in Campaign.objects.filter(items__assignments__annotator=request.user).values_list(
+                "profile_fields", flat=True
+            )
+            for f in fields or []
+        }
+    )
+    initial = (
+        {"opted_in": current.opted_in, "expertise": current.expertise, "languages": current.languages}
+        if current
+        else {}
+    )
     form = ProfileForm(request.POST or None, initial=initial)
     saved = False
     if request.method == "POST" and form.is_valid():
@@ -552,6 +686,13 @@ def profile(request):
         current = quality.save_profile(request.user, demographics=demographics, **form.cleaned_data)
         saved = True
     values = current.demographics if current else {}
-    return render(request, "annotation/profile.html", {
-        "form": form, "saved": saved, "fields": [(f, values.get(f, "")) for f in asked],
-    }, status=400 if request.method == "POST" and not form.is_valid() else 200)
+    return render(
+        request,
+        "annotation/profile.html",
+        {
+            "form": form,
+            "saved": saved,
+            "fields": [(f, values.get(f, "")) for f in asked],
+        },
+        status=400 if request.method == "POST" and not form.is_valid() else 200,
+    )

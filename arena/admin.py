@@ -12,7 +12,17 @@ class ArenaEntryInline(admin.TabularInline):
 
 @admin.register(Arena)
 class ArenaAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "k", "matchmaking", "display_mode", "max_turns", "allow_guests", "is_open", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "k",
+        "matchmaking",
+        "display_mode",
+        "max_turns",
+        "allow_guests",
+        "is_open",
+        "created_at",
+    ]
     list_filter = ["is_open", "matchmaking"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

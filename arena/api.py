@@ -21,7 +21,6 @@ from .serializers import (
     VoteSerializer,
 )
 
-
 # A voter at the open-battle limit waits for one to finish generating: seconds, usually.
 OPEN_BATTLE_RETRY_SECONDS = 10
 
@@ -74,7 +73,9 @@ class VoteView(APIView):
         battle = _battle(public_id, request.user)
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        judgment, created = _refused_as_4xx("vote", lambda: services.cast_vote(battle, request.user, **data.validated_data))
+        judgment, created = _refused_as_4xx(
+            "vote", lambda: services.cast_vote(battle, request.user, **data.validated_data)
+        )
         payload = BattleSerializer(selectors.battle_payload(battle, request.user, judgment)).data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -82,6 +83,7 @@ class VoteView(APIView):
 class FollowUpView(APIView):
     error_statuses = (409,)  # voted, out of turns, or the answers are not in yet
     throttle_scope = "battles"  # a follow-up sets K models generating, as a battle start does
+
     @extend_schema(
         request=FollowUpSerializer,
         responses={201: BattleSerializer},
@@ -91,9 +93,12 @@ class FollowUpView(APIView):
         battle = _battle(public_id, request.user)
         data = FollowUpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _refused_as_4xx("message", lambda: services.send_follow_up(
-            battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
-        ))
+        _refused_as_4xx(
+            "message",
+            lambda: services.send_follow_up(
+                battle, request.user, data.validated_data["message"], data.validated_data.get("turn_ranking")
+            ),
+        )
         payload = BattleSerializer(selectors.battle_payload(battle, request.user)).data
         return Response(payload, status=status.HTTP_201_CREATED)
 

@@ -61,9 +61,15 @@ def retire_model(endpoint, reason, by=None):
         snapshot = latest_snapshot(method)
         for place, row in enumerate(snapshot.rows if snapshot else [], start=1):
             if row["model"] == endpoint.name:
-                frozen[method] = {**row, "place": place, "judgment_count": snapshot.judgment_count,
-                                  "computed_at": snapshot.computed_at.isoformat()}
-    retirement = Retirement.objects.create(endpoint=endpoint, reason=reason, retired_by=by, frozen_rows=frozen)
+                frozen[method] = {
+                    **row,
+                    "place": place,
+                    "judgment_count": snapshot.judgment_count,
+                    "computed_at": snapshot.computed_at.isoformat(),
+                }
+    retirement = Retirement.objects.create(
+        endpoint=endpoint, reason=reason, retired_by=by, frozen_rows=frozen
+    )
     if endpoint.enabled:
         endpoint.enabled = False
         endpoint.save(update_fields=["enabled"])  # the signal logs the change in each of its arenas
@@ -86,7 +92,9 @@ def exclude_voter(voter, reason, by=None):
 
 @transaction.atomic
 def lift_exclusion(voter):
-    lifted = VoterExclusion.objects.filter(voter=voter, lifted_at__isnull=True).update(lifted_at=timezone.now())
+    lifted = VoterExclusion.objects.filter(voter=voter, lifted_at__isnull=True).update(
+        lifted_at=timezone.now()
+    )
     if not lifted:
         raise ValueError(f"{voter} is not excluded from the board.")
     voter.groups.remove(*Group.objects.filter(name=roles.BOARD_EXCLUDED))

@@ -86,12 +86,18 @@ def queue_sample_answers(arena):
         prompts = []
         for text in arena.sample_prompts:
             conversation = [{"role": "user", "content": text}]
-            prompt = Prompt.objects.filter(conversation=conversation, pools__name=sample_pool_name(arena)).first()
+            prompt = Prompt.objects.filter(
+                conversation=conversation, pools__name=sample_pool_name(arena)
+            ).first()
             prompts.append(prompt or Prompt.objects.create(conversation=conversation))
         pool = ResponsePool.objects.filter(name=sample_pool_name(arena)).first()
         if pool is None:
-            pool = create_pool(sample_pool_name(arena), prompts, arena.endpoints.all(),
-                               description=f"Answers to the sample prompts of {arena.name}, ahead of time.")
+            pool = create_pool(
+                sample_pool_name(arena),
+                prompts,
+                arena.endpoints.all(),
+                description=f"Answers to the sample prompts of {arena.name}, ahead of time.",
+            )
         else:
             pool.prompts.set(prompts)
             pool.endpoints.set(arena.endpoints.all())

@@ -43,10 +43,16 @@ def voter_for(request, arena):
         return None
     ip = client_ip(request)
     hour_ago = timezone.now() - timedelta(hours=1)
-    if ip and GuestVoter.objects.filter(ip=ip, created_at__gte=hour_ago).count() >= settings.ARENA_GUESTS_PER_IP_HOUR:
+    if (
+        ip
+        and GuestVoter.objects.filter(ip=ip, created_at__gte=hour_ago).count()
+        >= settings.ARENA_GUESTS_PER_IP_HOUR
+    ):
         raise GuestLimit("Too many guests have come from your network this hour; log in, or try again later.")
     if settings.ARENA_GUEST_CHECK:
-        import_string(settings.ARENA_GUEST_CHECK)(request)  # a CAPTCHA or proof-of-work hook; ValueError refuses
+        import_string(settings.ARENA_GUEST_CHECK)(
+            request
+        )  # a CAPTCHA or proof-of-work hook; ValueError refuses
     with transaction.atomic():
         user = get_user_model().objects.create_user(f"guest-{secrets.token_hex(6)}")  # no password: unusable
         user.groups.add(Group.objects.get_or_create(name=roles.GUEST)[0])
@@ -66,5 +72,10 @@ def check_guest_vote(user):
         raise GuestLimit(
             f"Guests may cast {settings.ARENA_GUEST_VOTES_PER_HOUR} votes an hour; log in to keep voting, or come back later."
         )
-    if guest.ip and recent.filter(annotator__guest__ip=guest.ip).count() >= settings.ARENA_GUEST_VOTES_PER_IP_HOUR:
-        raise GuestLimit("Guests on your network have cast this hour's votes; log in to keep voting, or come back later.")
+    if (
+        guest.ip
+        and recent.filter(annotator__guest__ip=guest.ip).count() >= settings.ARENA_GUEST_VOTES_PER_IP_HOUR
+    ):
+        raise GuestLimit(
+            "Guests on your network have cast this hour's votes; log in to keep voting, or come back later."
+        )

@@ -23,15 +23,15 @@ FAST_MIN_CHARS, FAST_CHARS_PER_S, FAST_MIN_VOTES = 600, 60.0, 3
 
 EXPLAIN = {
     "loyal": f"Put the same model first in at least {LOYAL_SHARE:.0%} of the (at least {LOYAL_MIN_BATTLES}) battles "
-             "it was in, far above the crowd's rate for that model: a fan or a campaign, most telling in votes "
-             "where an answer gave its name away.",
+    "it was in, far above the crowd's rate for that model: a fan or a campaign, most telling in votes "
+    "where an answer gave its name away.",
     "burst": f"{BURST_VOTES} or more votes within {int(BURST_WINDOW.total_seconds() // 60)} minutes from one voter "
-             "session or one guest address: faster than people read answers.",
+    "session or one guest address: faster than people read answers.",
     "disagree": f"Disagreed with the crowd's order far more than chance (z ≥ {DISAGREE_Z:g} over at least "
-                f"{DISAGREE_MIN_PAIRS} pairs, against the disagreement the board itself predicts): random or "
-                "inverted voting.",
+    f"{DISAGREE_MIN_PAIRS} pairs, against the disagreement the board itself predicts): random or "
+    "inverted voting.",
     "fast": f"At least {FAST_MIN_VOTES} votes on answers of {FAST_MIN_CHARS}+ characters cast faster than "
-            f"{FAST_CHARS_PER_S:g} characters a second after the last answer finished: not read.",
+    f"{FAST_CHARS_PER_S:g} characters a second after the last answer finished: not read.",
 }
 
 
@@ -40,8 +40,15 @@ def _votes():
     judgments = list(
         Judgment.objects.filter(source=Judgment.Source.HUMAN, comparison__battle__isnull=False)
         .order_by("-id")
-        .values("id", "annotator_id", "annotator__username", "ranking", "created_at", "comparison_id",
-                "identities_hidden")[:RECENT_VOTES]
+        .values(
+            "id",
+            "annotator_id",
+            "annotator__username",
+            "ranking",
+            "created_at",
+            "comparison_id",
+            "identities_hidden",
+        )[:RECENT_VOTES]
     )
     ids = [j["comparison_id"] for j in judgments]
     shown = defaultdict(dict)
@@ -52,10 +59,15 @@ def _votes():
         shown[cid][position] = name
         chars[cid] += len(text or "")
     finished = dict(
-        ComparisonSlot.objects.filter(comparison_id__in=ids).values("comparison_id")
-        .annotate(done=Max("response__finished_at")).values_list("comparison_id", "done")
+        ComparisonSlot.objects.filter(comparison_id__in=ids)
+        .values("comparison_id")
+        .annotate(done=Max("response__finished_at"))
+        .values_list("comparison_id", "done")
     )
-    return [(j, shown[j["comparison_id"]], chars[j["comparison_id"]], finished.get(j["comparison_id"])) for j in judgments]
+    return [
+        (j, shown[j["comparison_id"]], chars[j["comparison_id"]], finished.get(j["comparison_id"]))
+        for j in judgments
+    ]
 
 
 def _first(ranking, shown):
@@ -88,7 +100,9 @@ def report():
         for name, n in seen.items():
             crowd = firsts[name] / appeared[name]
             if n >= LOYAL_MIN_BATTLES and top[name] / n >= LOYAL_SHARE and top[name] / n > crowd + 0.3:
-                flags[voter].append(("loyal", f"{name} first in {top[name]} of {n} battles (crowd: {crowd:.0%})"))
+                flags[voter].append(
+                    ("loyal", f"{name} first in {top[name]} of {n} battles (crowd: {crowd:.0%})")
+                )
 
     # Bursts per voter session, and per guest address.
     def bursts(times):
@@ -106,7 +120,9 @@ def report():
     for voter, mine in by_voter.items():
         if ips.get(voter):
             by_ip[ips[voter]].extend(j["created_at"] for j, *_ in mine)
-    ip_bursts = [{"ip": ip, "start": start} for ip, times in by_ip.items() if (start := bursts(times)) is not None]
+    ip_bursts = [
+        {"ip": ip, "start": start} for ip, times in by_ip.items() if (start := bursts(times)) is not None
+    ]
 
     # Disagreement with the crowd's order, against what the board predicts.
     snapshot = latest_snapshot("bt")
@@ -116,13 +132,15 @@ def report():
         for j, shown, _, _ in mine:
             ranking = j["ranking"]
             for hi, group in enumerate(ranking):
-                for lower in ranking[hi + 1:]:
+                for lower in ranking[hi + 1 :]:
                     for w in group:
                         for l in lower:
                             a, b = shown.get(w), shown.get(l)
                             if a not in rating or b not in rating or rating[a] == rating[b]:
                                 continue
-                            q = 1.0 / (1.0 + math.exp(abs(rating[a] - rating[b]) / POINTS_PER_LOGIT))  # P(upset)
+                            q = 1.0 / (
+                                1.0 + math.exp(abs(rating[a] - rating[b]) / POINTS_PER_LOGIT)
+                            )  # P(upset)
                             disagreed += rating[a] < rating[b]
                             expected += q
                             variance += q * (1 - q)
@@ -130,24 +148,39 @@ def report():
         if pairs >= DISAGREE_MIN_PAIRS and variance > 0:
             z = (disagreed - expected) / math.sqrt(variance)
             if z >= DISAGREE_Z:
-                flags[voter].append(("disagree", f"{int(disagreed)} of {int(pairs)} pairs against the board "
-                                                 f"(expected {expected:.1f}; z = {z:.1f})"))
+                flags[voter].append(
+                    (
+                        "disagree",
+                        f"{int(disagreed)} of {int(pairs)} pairs against the board "
+                        f"(expected {expected:.1f}; z = {z:.1f})",
+                    )
+                )
 
     # Fast votes on long answers.
     for voter, mine in by_voter.items():
         fast = [
             (chars, (j["created_at"] - done).total_seconds())
             for j, _, chars, done in mine
-            if done and chars >= FAST_MIN_CHARS and (j["created_at"] - done).total_seconds() < chars / FAST_CHARS_PER_S
+            if done
+            and chars >= FAST_MIN_CHARS
+            and (j["created_at"] - done).total_seconds() < chars / FAST_CHARS_PER_S
         ]
         if len(fast) >= FAST_MIN_VOTES:
             chars, seconds = max(fast, key=lambda f: f[0] / max(f[1], 0.1))
-            flags[voter].append(("fast", f"{len(fast)} votes; e.g. {chars} characters judged in {max(seconds, 0):.1f} s"))
+            flags[voter].append(
+                ("fast", f"{len(fast)} votes; e.g. {chars} characters judged in {max(seconds, 0):.1f} s")
+            )
 
     excluded = {e.voter_id: e for e in VoterExclusion.objects.filter(lifted_at__isnull=True)}
     voters = [
-        {"id": voter, "name": names[voter], "votes": len(by_voter[voter]), "guest": voter in ips,
-         "signals": [{"signal": s, "detail": d, "why": EXPLAIN[s]} for s, d in found], "excluded": excluded.get(voter)}
+        {
+            "id": voter,
+            "name": names[voter],
+            "votes": len(by_voter[voter]),
+            "guest": voter in ips,
+            "signals": [{"signal": s, "detail": d, "why": EXPLAIN[s]} for s, d in found],
+            "excluded": excluded.get(voter),
+        }
         for voter, found in flags.items()
     ]
     return {

@@ -18,7 +18,9 @@ class Arena(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     description = models.TextField(blank=True)
-    endpoints = models.ManyToManyField(ModelEndpoint, through="ArenaEntry", related_name="arenas", verbose_name="models")
+    endpoints = models.ManyToManyField(
+        ModelEndpoint, through="ArenaEntry", related_name="arenas", verbose_name="models"
+    )
     matchmaking = models.CharField(max_length=16, choices=Matchmaking.choices, default=Matchmaking.UNIFORM)
     k = models.PositiveSmallIntegerField(
         default=2,
@@ -28,16 +30,22 @@ class Arena(models.Model):
         default=5, help_text="User turns per battle: 1 = single-turn; more lets the voter send follow-ups."
     )
     per_turn_vote = models.BooleanField(
-        default=False, help_text="Before each follow-up, ask which answers were better on that turn (kept, not rated)."
+        default=False,
+        help_text="Before each follow-up, ask which answers were better on that turn (kept, not rated).",
     )
     allow_guests = models.BooleanField(
-        default=False, help_text="Voting without an account: a session-bound guest, throttled per session and IP."
+        default=False,
+        help_text="Voting without an account: a session-bound guest, throttled per session and IP.",
     )
-    sample_prompts = models.JSONField(default=list, blank=True, help_text="Prompts a voter can draw instead of typing.")
+    sample_prompts = models.JSONField(
+        default=list, blank=True, help_text="Prompts a voter can draw instead of typing."
+    )
     is_open = models.BooleanField(default=True)
     # auto by default: chat answers are mostly Markdown, and auto shows plain whenever it is unsure.
     display_mode = models.CharField(
-        max_length=8, choices=DisplayMode.choices, default=DisplayMode.AUTO,
+        max_length=8,
+        choices=DisplayMode.choices,
+        default=DisplayMode.AUTO,
         help_text="How answers are shown; every answer also has a show-source toggle.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,7 +55,9 @@ class Arena(models.Model):
         constraints = [
             models.CheckConstraint(name="arena_k_between_2_and_6", condition=models.Q(k__gte=2, k__lte=6)),
             models.CheckConstraint(name="arena_max_turns_positive", condition=models.Q(max_turns__gte=1)),
-            models.CheckConstraint(name="arena_display_mode_known", condition=models.Q(display_mode__in=DisplayMode.values)),
+            models.CheckConstraint(
+                name="arena_display_mode_known", condition=models.Q(display_mode__in=DisplayMode.values)
+            ),
         ]
 
     def __str__(self):
@@ -59,9 +69,12 @@ class ArenaEntry(models.Model):
 
     arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="entries")
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="arena_entries")
-    weight = models.FloatField(default=1.0, help_text="Relative chance of being drawn (weighted policy); 0 = never.")
+    weight = models.FloatField(
+        default=1.0, help_text="Relative chance of being drawn (weighted policy); 0 = never."
+    )
     max_context_chars = models.PositiveIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Longest conversation (characters, all turns) this model is sent; empty = ARENA_MAX_CONVERSATION_CHARS.",
     )
 
@@ -128,7 +141,9 @@ class BattleAnswer(models.Model):
 
     turn = models.ForeignKey(BattleTurn, on_delete=models.CASCADE, related_name="answers")
     position = models.PositiveSmallIntegerField()
-    response = models.ForeignKey("inference.Response", on_delete=models.PROTECT, related_name="battle_answers")
+    response = models.ForeignKey(
+        "inference.Response", on_delete=models.PROTECT, related_name="battle_answers"
+    )
 
     class Meta:
         ordering = ["turn", "position"]
@@ -172,7 +187,9 @@ class Retirement(models.Model):
     endpoint = models.OneToOneField(ModelEndpoint, on_delete=models.PROTECT, related_name="retirement")
     reason = models.TextField()
     retired_at = models.DateTimeField(auto_now_add=True)
-    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     frozen_rows = models.JSONField(default=dict, help_text="{method: the model's board row when it retired}.")
 
     def __str__(self):
@@ -182,9 +199,13 @@ class Retirement(models.Model):
 class VoterExclusion(models.Model):
     """An admin left a voter's votes out of the board (the votes are kept). Lifting it is recorded too."""
 
-    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="board_exclusions")
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="board_exclusions"
+    )
     reason = models.TextField()
-    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     excluded_at = models.DateTimeField(auto_now_add=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,8 +5,8 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _png(fig):
@@ -37,7 +37,9 @@ def intervals_png(board):
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
     colors = ["#9ca3af" if r.get("preliminary") else "#3355ff" for r in rows]
     for i, color in enumerate(colors):  # grey marks a preliminary model
-        ax.errorbar(rating[i], y[i], xerr=[[low[i]], [high[i]]], fmt="o", color=color, elinewidth=2, capsize=4)
+        ax.errorbar(
+            rating[i], y[i], xerr=[[low[i]], [high[i]]], fmt="o", color=color, elinewidth=2, capsize=4
+        )
     ax.set_yticks(y, [r["model"] for r in rows])
     ax.set_xlabel(f"{board['method_name']} rating (95% interval: {board['interval_label']})", wrap=True)
     ax.grid(axis="x", alpha=0.3)

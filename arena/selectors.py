@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
-from inference.models import Response
-from inference.selectors import retrying
 from inference.categories import CATEGORIES
 from inference.languages import language_name
+from inference.models import Response
+from inference.selectors import retrying
 from ranking.leaderboard import fit_leaderboard
 from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
@@ -107,7 +107,12 @@ def parse_view(method, style_control, category=""):
     if style and method != "bt":
         raise ValueError("Style control is available with the Bradley–Terry method (method=bt) only.")
     category = (category or "").strip()
-    if category and category not in CATEGORIES and category != HARD and not LANGUAGE_BOARD.fullmatch(category):
+    if (
+        category
+        and category not in CATEGORIES
+        and category != HARD
+        and not LANGUAGE_BOARD.fullmatch(category)
+    ):
         raise ValueError(
             f"Unknown category {category!r}; choose one of: {', '.join(CATEGORIES)}, {HARD}, "
             "lang:<code> (e.g. lang:fr), or none for all."
@@ -150,14 +155,24 @@ def _interval_label(snapshot, method, style_control, category):
     if kind == "bootstrap" and snapshot.bootstrap >= full:
         return f"{snapshot.bootstrap:,} bootstrap resamples (full refit), never narrower than the Laplace interval"
     period = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]
-    last_full = RatingSnapshot.objects.filter(
-        method=method, style_control=style_control, category=category, bootstrap__gte=full,
-    ).values_list("computed_at", flat=True).first()
+    last_full = (
+        RatingSnapshot.objects.filter(
+            method=method,
+            style_control=style_control,
+            category=category,
+            bootstrap__gte=full,
+        )
+        .values_list("computed_at", flat=True)
+        .first()
+    )
     when = f"every {period / 60:g} minutes"
     if last_full is not None:
         when += f", next around {timezone.localtime(last_full + timedelta(seconds=period)):%H:%M}"
-    now = (f"{snapshot.bootstrap} bootstrap resamples of a live refit" if kind == "bootstrap"
-           else "Laplace (analytic) intervals of a live refit")
+    now = (
+        f"{snapshot.bootstrap} bootstrap resamples of a live refit"
+        if kind == "bootstrap"
+        else "Laplace (analytic) intervals of a live refit"
+    )
     return f"{now}; the full refit with {full:,} resamples runs {when}"
 
 
@@ -179,8 +194,10 @@ def leaderboard(method="bt", style_control=False, category=""):
         "categories": {key: board_label(key) for key in rated_categories()},
         # For the sentence under the table: "math prompts", "hard prompts", "French prompts".
         "category_label": (
-            "hard prompts" if category == HARD
-            else f"{language_name(category[5:])} prompts" if category.startswith("lang:")
+            "hard prompts"
+            if category == HARD
+            else f"{language_name(category[5:])} prompts"
+            if category.startswith("lang:")
             else f"{category} prompts"
         ),
         # The view as a query string, for polling and image URLs.
@@ -215,14 +232,23 @@ def personal_board(user):
     rankings = [judged.ranking for judged in judged_rankings(ids=ids)]
     result = fit_leaderboard(rankings, method="bt", bootstrap=PERSONAL_BOOTSTRAP, min_votes=1, seed=0)
     snapshot = latest_snapshot("bt")
-    public = {row["model"]: (place, row) for place, row in enumerate(snapshot.rows if snapshot else [], start=1)}
+    public = {
+        row["model"]: (place, row) for place, row in enumerate(snapshot.rows if snapshot else [], start=1)
+    }
     for place, row in enumerate(result.rows, start=1):
         public_place, public_row = public.get(row["model"], (None, None))
-        board["rows"].append({
-            "place": place, "model": row["model"], "rating": row["rating"], "ci_low": row["ci_low"],
-            "ci_high": row["ci_high"], "n": row["n"], "public_place": public_place,
-            "public_rating": public_row["rating"] if public_row else None,
-        })
+        board["rows"].append(
+            {
+                "place": place,
+                "model": row["model"],
+                "rating": row["rating"],
+                "ci_low": row["ci_low"],
+                "ci_high": row["ci_high"],
+                "n": row["n"],
+                "public_place": public_place,
+                "public_rating": public_row["rating"] if public_row else None,
+            }
+        )
     return board
 
 

@@ -10,7 +10,9 @@ class StartBattleSerializer(serializers.Serializer):
 
 class VoteSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(
-        choices=list(VOTES), required=False, help_text="Pairwise battles: a, b, tie or both_bad. Or send a ranking."
+        choices=list(VOTES),
+        required=False,
+        help_text="Pairwise battles: a, b, tie or both_bad. Or send a ranking.",
     )
     ranking = serializers.JSONField(
         required=False,
@@ -20,7 +22,9 @@ class VoteSerializer(serializers.Serializer):
     none_acceptable = serializers.BooleanField(
         required=False, default=False, help_text="Every answer is bad (alone: all tied at the bottom)."
     )
-    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_RATIONALE_CHARS)
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_RATIONALE_CHARS
+    )
 
 
 class SideSerializer(serializers.Serializer):
@@ -28,7 +32,9 @@ class SideSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "running", "done", "failed"])
     text = serializers.CharField()
     message = serializers.CharField()
-    retrying = serializers.BooleanField(help_text="The worker writing this answer stopped; it is being written again.")
+    retrying = serializers.BooleanField(
+        help_text="The worker writing this answer stopped; it is being written again."
+    )
     model = serializers.CharField(allow_null=True, help_text="Null until you have voted.")
 
 
@@ -36,32 +42,41 @@ class TurnSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     message = serializers.CharField(help_text="What the voter sent on this turn.")
     sides = SideSerializer(many=True)
-    ranking = serializers.JSONField(allow_null=True, help_text="Your per-turn vote, where the arena takes one.")
+    ranking = serializers.JSONField(
+        allow_null=True, help_text="Your per-turn vote, where the arena takes one."
+    )
 
 
 class FollowUpSerializer(serializers.Serializer):
     message = serializers.CharField(trim_whitespace=True, allow_blank=False)
     turn_ranking = serializers.JSONField(
-        required=False, help_text="Arenas with per-turn votes: your ranking of the turn just answered (tie groups)."
+        required=False,
+        help_text="Arenas with per-turn votes: your ranking of the turn just answered (tie groups).",
     )
 
 
 class BattleSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     arena = serializers.SlugField()
-    display_mode = serializers.CharField(help_text="How the arena shows answers: plain, markdown or auto (per answer).")
+    display_mode = serializers.CharField(
+        help_text="How the arena shows answers: plain, markdown or auto (per answer)."
+    )
     prompt = serializers.CharField()
     k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
     sides = SideSerializer(many=True, help_text="The latest turn's answers.")
     turns = TurnSerializer(many=True, help_text="Every turn, first first; the vote covers them all.")
-    can_follow_up = serializers.BooleanField(help_text="You may send a follow-up (before your vote, within the turns left).")
+    can_follow_up = serializers.BooleanField(
+        help_text="You may send a follow-up (before your vote, within the turns left)."
+    )
     turns_left = serializers.IntegerField()
     per_turn_vote = serializers.BooleanField()
     finished = serializers.BooleanField()
     failed = serializers.BooleanField()
     votable = serializers.BooleanField()
     vote = serializers.CharField(allow_null=True, help_text="Pairwise battles: your choice once voted.")
-    ranking = serializers.JSONField(allow_null=True, help_text="Your ranking (tie groups of positions) once voted.")
+    ranking = serializers.JSONField(
+        allow_null=True, help_text="Your ranking (tie groups of positions) once voted."
+    )
     ranking_text = serializers.CharField(help_text='Your ranking in letters, e.g. "C > A = D > B".')
     none_acceptable = serializers.BooleanField()
     rationale = serializers.CharField()
@@ -71,7 +86,9 @@ class BattleSerializer(serializers.Serializer):
 class LeaderboardRowSerializer(serializers.Serializer):
     model = serializers.CharField()
     rating = serializers.FloatField()
-    ci_low = serializers.FloatField(help_text="Lower end of the 95% interval (its kind: the board's `interval`).")
+    ci_low = serializers.FloatField(
+        help_text="Lower end of the 95% interval (its kind: the board's `interval`)."
+    )
     ci_high = serializers.FloatField()
     rank_ub = serializers.IntegerField(help_text="1 + models whose lower bound is above this upper bound.")
     n = serializers.IntegerField(help_text="Judgments involving this model.")
@@ -86,7 +103,8 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["bt", "pl", "bayes", "elo"], default="bt")
     style_control = serializers.BooleanField(default=False)
     category = serializers.CharField(
-        default="", allow_blank=True,
+        default="",
+        allow_blank=True,
         help_text="A board: a prompt category, hard (hard prompts), lang:<code> (a language, e.g. lang:fr); empty = all.",
     )
 
@@ -95,7 +113,9 @@ class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     style_control = serializers.BooleanField()
     category = serializers.CharField()
-    categories = serializers.DictField(child=serializers.CharField(), help_text="Categories with a board of their own.")
+    categories = serializers.DictField(
+        child=serializers.CharField(), help_text="Categories with a board of their own."
+    )
     computed_at = serializers.DateTimeField(allow_null=True)
     judgment_count = serializers.IntegerField()
     bootstrap = serializers.IntegerField()
@@ -106,4 +126,6 @@ class LeaderboardSerializer(serializers.Serializer):
     )
     rows = LeaderboardRowSerializer(many=True)
     style_coefficients = serializers.DictField(child=serializers.FloatField(), allow_null=True)
-    diagnostics = serializers.JSONField(allow_null=True, help_text="Win-rate and battle matrices, cycles, flip votes.")
+    diagnostics = serializers.JSONField(
+        allow_null=True, help_text="Win-rate and battle matrices, cycles, flip votes."
+    )

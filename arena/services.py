@@ -57,11 +57,15 @@ def draw_models(arena):
     k = arena.k
     entries = list(arena.entries.filter(endpoint__enabled=True).select_related("endpoint"))
     if len(entries) < k:
-        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} enabled models to start a battle; it has {len(entries)}.")
+        raise ValueError(
+            f"This arena needs at least {NUMBER_WORDS[k]} enabled models to start a battle; it has {len(entries)}."
+        )
     by_name = {entry.endpoint.name: entry.endpoint for entry in entries}
     weights = {entry.endpoint.name: entry.weight for entry in entries}
     if arena.matchmaking != arena.Matchmaking.UNIFORM and sum(w > 0 for w in weights.values()) < k:
-        raise ValueError(f"This arena needs at least {NUMBER_WORDS[k]} models with a weight above 0 to start a battle.")
+        raise ValueError(
+            f"This arena needs at least {NUMBER_WORDS[k]} models with a weight above 0 to start a battle."
+        )
     names = choose_matchup(
         list(by_name),
         k=k,
@@ -116,9 +120,13 @@ def battle_turns(battle):
     multi-turn has no turn rows: its comparison is its one turn."""
     turns = list(battle.turns.prefetch_related("answers__response__endpoint", "answers__response__prompt"))
     if not turns:
-        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by("position")
+        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by(
+            "position"
+        )
         return [(None, [slot.response for slot in slots])]
-    return [(turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns]
+    return [
+        (turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns
+    ]
 
 
 def send_follow_up(battle, voter, message, turn_ranking=None):
@@ -134,7 +142,9 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
     if not text:
         raise ValueError("Type a follow-up first: it is empty.")
     if len(text) > settings.ARENA_MAX_PROMPT_CHARS:
-        raise ValueError(f"The follow-up is {len(text)} characters long; the limit is {settings.ARENA_MAX_PROMPT_CHARS}.")
+        raise ValueError(
+            f"The follow-up is {len(text)} characters long; the limit is {settings.ARENA_MAX_PROMPT_CHARS}."
+        )
     if turn_ranking is not None and not arena.per_turn_vote:
         raise ValueError("This arena takes one vote on the whole conversation, not a vote per turn.")
     with transaction.atomic():
@@ -151,7 +161,9 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
         _check_answered(responses, "send a follow-up")
         if turn_ranking is not None:
             if last_turn is None:
-                raise BattleClosed("This battle was started before per-turn votes; vote on the whole conversation.")
+                raise BattleClosed(
+                    "This battle was started before per-turn votes; vote on the whole conversation."
+                )
             last_turn.ranking = validate_ranking(turn_ranking, len(responses))
             last_turn.save(update_fields=["ranking"])
         limits = {e.endpoint_id: e.max_context_chars for e in arena.entries.all()}
@@ -167,11 +179,16 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
                 raise ValueError(TOO_LONG)  # blind: it does not say which model ran out of room
             conversations.append(conversation)
         turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)
-        opening = battle.comparison.prompt  # its category, language and hardness name the conversation's boards
+        opening = (
+            battle.comparison.prompt
+        )  # its category, language and hardness name the conversation's boards
         answers = []
         for position, (response, conversation) in enumerate(zip(responses, conversations)):
             prompt = Prompt.objects.create(
-                conversation=conversation, category=opening.category, language=opening.language, hard=opening.hard,
+                conversation=conversation,
+                category=opening.category,
+                language=opening.language,
+                hard=opening.hard,
                 created_by=voter,
             )
             [answer] = request_responses(prompt, [response.endpoint])
@@ -193,7 +210,9 @@ def _latest_comparison(battle):
 def _check_answered(responses, action):
     """BattleNotReady with a sentence unless every answer of the turn is done."""
     if any(r.status == Response.Status.FAILED for r in responses):
-        raise BattleNotReady("A model failed to answer, so this battle cannot be voted on. Start a new battle.")
+        raise BattleNotReady(
+            "A model failed to answer, so this battle cannot be voted on. Start a new battle."
+        )
     if any(r.status != Response.Status.DONE for r in responses):
         every = "Both answers" if len(responses) == 2 else f"All {len(responses)} answers"
         raise BattleNotReady(f"{every} must finish before you {action}; please wait a moment.")
@@ -202,7 +221,9 @@ def _check_answered(responses, action):
 def get_battle(public_id, user):
     """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
     try:
-        return Battle.objects.select_related("comparison__prompt", "arena").get(public_id=public_id, voter=user)
+        return Battle.objects.select_related("comparison__prompt", "arena").get(
+            public_id=public_id, voter=user
+        )
     except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
         raise BattleNotFound("No battle with this id is open to you.") from None
 
@@ -216,7 +237,9 @@ def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
         raise ValueError("Send either a choice or a ranking, not both.")
     if choice:
         if k != 2:
-            raise ValueError(f"This battle shows {k} answers: send a ranking of all of them (e.g. [[0], [1, 2], [3]]), not a choice.")
+            raise ValueError(
+                f"This battle shows {k} answers: send a ranking of all of them (e.g. [[0], [1, 2], [3]]), not a choice."
+            )
         if choice not in VOTES:
             raise ValueError(f"Choose a vote: one of {', '.join(VOTES)} (got {choice!r}).")
         return VOTES[choice]["ranking"], VOTES[choice]["none_acceptable"]
@@ -226,7 +249,9 @@ def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
         return [list(range(k))], True
     if k == 2:
         raise ValueError(f"Choose a vote: one of {', '.join(VOTES)}, or send a ranking.")
-    raise ValueError(f"Rank the {k} answers first: every answer needs a place (ties allowed), or mark them all bad.")
+    raise ValueError(
+        f"Rank the {k} answers first: every answer needs a place (ties allowed), or mark them all bad."
+    )
 
 
 def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_acceptable=False):
@@ -236,7 +261,9 @@ def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_ac
     ranking, none_acceptable = vote_ranking(battle.comparison.k, choice, ranking, none_acceptable)
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
-        raise ValueError(f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}.")
+        raise ValueError(
+            f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}."
+        )
     check_guest_vote(voter)
     with transaction.atomic():
         # One lock per battle: a vote and a follow-up never interleave.

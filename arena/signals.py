@@ -25,7 +25,9 @@ def _remember(sender, instance, **kwargs):
 def _arena_saved(sender, instance, created, **kwargs):
     before = getattr(instance, "_before", None)
     if created or before is None:
-        record_change(instance, "arena opened", after=", ".join(f"{f} {getattr(instance, f)}" for f in ARENA_FIELDS))
+        record_change(
+            instance, "arena opened", after=", ".join(f"{f} {getattr(instance, f)}" for f in ARENA_FIELDS)
+        )
         return
     for field in ARENA_FIELDS:
         old, new = getattr(before, field), getattr(instance, field)
@@ -54,7 +56,9 @@ def _entries_added(sender, instance, action, pk_set, **kwargs):
 
 @receiver(post_delete, sender=ArenaEntry, dispatch_uid="entry-removed")
 def _entry_removed(sender, instance, **kwargs):
-    record_change(instance.arena, f"{instance.endpoint.name} left the arena; its weight was", before=instance.weight)
+    record_change(
+        instance.arena, f"{instance.endpoint.name} left the arena; its weight was", before=instance.weight
+    )
 
 
 @receiver(post_save, sender=ModelEndpoint, dispatch_uid="endpoint-change")

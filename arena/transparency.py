@@ -36,13 +36,26 @@ def sampling(weeks=12):
     for arena in Arena.objects.prefetch_related("entries__endpoint"):
         entries = sorted(arena.entries.all(), key=lambda e: e.endpoint.name)
         total_weight = sum(e.weight for e in entries if e.endpoint.enabled) or 1.0
-        arenas.append({
-            "name": arena.name, "slug": arena.slug, "policy": arena.get_matchmaking_display(), "k": arena.k,
-            "open": arena.is_open,
-            "entries": [{"model": e.endpoint.name, "provider": e.endpoint.provider, "weight": e.weight,
-                         "enabled": e.endpoint.enabled, "private": e.endpoint.private,
-                         "weight_share": (e.weight / total_weight) if e.endpoint.enabled else 0.0} for e in entries],
-        })
+        arenas.append(
+            {
+                "name": arena.name,
+                "slug": arena.slug,
+                "policy": arena.get_matchmaking_display(),
+                "k": arena.k,
+                "open": arena.is_open,
+                "entries": [
+                    {
+                        "model": e.endpoint.name,
+                        "provider": e.endpoint.provider,
+                        "weight": e.weight,
+                        "enabled": e.endpoint.enabled,
+                        "private": e.endpoint.private,
+                        "weight_share": (e.weight / total_weight) if e.endpoint.enabled else 0.0,
+                    }
+                    for e in entries
+                ],
+            }
+        )
     return {
         **shares,
         "policy_text": SAMPLING_POLICY,
@@ -61,7 +74,7 @@ def _shares(weeks):
     battles = defaultdict(set)
     by_model = defaultdict(lambda: defaultdict(set))
     by_provider = defaultdict(lambda: defaultdict(set))
-    for row in slots.order_by("-week")[: 200_000]:
+    for row in slots.order_by("-week")[:200_000]:
         week = row["week"].date().isoformat()
         battles[week].add(row["comparison_id"])
         by_model[row["response__endpoint__name"]][week].add(row["comparison_id"])
@@ -72,15 +85,19 @@ def _shares(weeks):
         rows = []
         for name, per_week in sorted(groups.items()):
             total = sum(len(ids) for ids in per_week.values())
-            rows.append({
-                "name": name,
-                "battles": total,
-                "weeks": [
-                    {"battles": len(per_week.get(w, ())),
-                     "share": len(per_week.get(w, ())) / len(battles[w]) if battles[w] else 0.0}
-                    for w in shown_weeks
-                ],
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "battles": total,
+                    "weeks": [
+                        {
+                            "battles": len(per_week.get(w, ())),
+                            "share": len(per_week.get(w, ())) / len(battles[w]) if battles[w] else 0.0,
+                        }
+                        for w in shown_weeks
+                    ],
+                }
+            )
         return sorted(rows, key=lambda r: (-r["battles"], r["name"]))
 
     return {
@@ -110,7 +127,9 @@ def mark_rows(rows, snapshot=None):
     public release) and private (an unreleased variant); and the retired models' frozen rows.
     The vote counts are cached per snapshot: the open board polls every second."""
     retired = {r.endpoint.name: r for r in Retirement.objects.select_related("endpoint")}
-    since = cache.get_or_set(f"arena:since-release:{_stamp(snapshot)}", votes_since_release, 600) if rows else {}
+    since = (
+        cache.get_or_set(f"arena:since-release:{_stamp(snapshot)}", votes_since_release, 600) if rows else {}
+    )
     private = set(ModelEndpoint.objects.filter(private=True).values_list("name", flat=True))
     need = settings.ARENA_PROVISIONAL_VOTES
     live = []
@@ -118,8 +137,14 @@ def mark_rows(rows, snapshot=None):
         if row["model"] in retired:
             continue
         n = since.get(row["model"], 0)
-        live.append({**row, "private": row["model"] in private, "votes_since_release": n,
-                     "provisional": row["model"] in private or n < need})
+        live.append(
+            {
+                **row,
+                "private": row["model"] in private,
+                "votes_since_release": n,
+                "provisional": row["model"] in private or n < need,
+            }
+        )
     return live, retired
 
 
@@ -130,8 +155,13 @@ def _stamp(snapshot):
 
 def retired_rows(method):
     return [
-        {"model": r.endpoint.name, "provider": r.endpoint.provider, "retired_at": r.retired_at, "reason": r.reason,
-         "row": r.frozen_rows.get(method)}
+        {
+            "model": r.endpoint.name,
+            "provider": r.endpoint.provider,
+            "retired_at": r.retired_at,
+            "reason": r.reason,
+            "row": r.frozen_rows.get(method),
+        }
         for r in Retirement.objects.select_related("endpoint").order_by("-retired_at")
     ]
 
@@ -147,7 +177,11 @@ def top_spot_flip(snapshot=None, limit=50_000):
     top, second = snapshot.rows[0]["model"], snapshot.rows[1]["model"]
     # Small boards: per snapshot. Large ones: while the top two stand, per 100 more votes (a busy board
     # writes a snapshot a second, and each answer reads every vote).
-    scope = _stamp(snapshot) if snapshot.judgment_count < 1000 else f"{top}:{second}:{snapshot.judgment_count // 100}"
+    scope = (
+        _stamp(snapshot)
+        if snapshot.judgment_count < 1000
+        else f"{top}:{second}:{snapshot.judgment_count // 100}"
+    )
     key = f"arena:top-flip:{scope}"
     cached = cache.get(key)
     if cached is not None:
@@ -157,10 +191,14 @@ def top_spot_flip(snapshot=None, limit=50_000):
     def place(ranking, model):
         return next((i for i, group in enumerate(ranking) if model in group), None)
 
-    direct = [i for i, r in enumerate(rankings)
-              if place(r, top) is not None and place(r, second) is not None and place(r, top) < place(r, second)]
-    outright = [i for i, r in enumerate(rankings)
-                if i not in set(direct) and place(r, top) == 0 and len(r[0]) == 1]
+    direct = [
+        i
+        for i, r in enumerate(rankings)
+        if place(r, top) is not None and place(r, second) is not None and place(r, top) < place(r, second)
+    ]
+    outright = [
+        i for i, r in enumerate(rankings) if i not in set(direct) and place(r, top) == 0 and len(r[0]) == 1
+    ]
     candidates = direct + outright
 
     def leader(drop):

@@ -16,7 +16,9 @@ urlpatterns = [
     path("integrity/", views.integrity, name="integrity"),
     re_path(r"^integrity/(?P<action>exclude|lift)/$", views.integrity_action, name="integrity_action"),
     path("leaderboard/top-flip/", views.top_flip, name="top_flip"),
-    re_path(r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"),
+    re_path(
+        r"^leaderboard/(?P<kind>intervals|heatmap)\.png$", views.leaderboard_image, name="leaderboard_image"
+    ),
     path("<slug:slug>/", views.home, name="arena"),
     path("<slug:slug>/battles/", views.start_battle, name="start_arena_battle"),
     path("<slug:slug>/sample-answers/", views.sample_answers, name="sample_answers"),

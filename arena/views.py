@@ -66,7 +66,12 @@ def start_battle(request, slug=None):
             return redirect_to_login(reverse("arena:arena", args=[arena.slug]))
         battle = services.start_battle(arena, voter, request.POST.get("prompt", ""))
     except ValueError as exc:
-        context = {"arena": arena, "error": str(exc), "prompt": request.POST.get("prompt", ""), "samples": _samples(arena)}
+        context = {
+            "arena": arena,
+            "error": str(exc),
+            "prompt": request.POST.get("prompt", ""),
+            "samples": _samples(arena),
+        }
         if not isinstance(exc, (services.TooManyOpenBattles, guests.GuestLimit)):
             return render(request, "arena/home.html", context, status=400)
         response = render(request, "arena/home.html", context, status=429)
@@ -89,22 +94,35 @@ def battle(request, public_id):
 @login_required
 @require_POST
 def vote(request, public_id):
-    return _on_battle(request, public_id, "#vote-error", lambda battle: services.cast_vote(
-        battle,
-        request.user,
-        request.POST.get("choice", ""),
-        request.POST.get("rationale", ""),
-        ranking=_posted_ranking(request.POST.get("ranking", "")),
-        none_acceptable=request.POST.get("none_acceptable") in ("on", "1", "true"),
-    ))
+    return _on_battle(
+        request,
+        public_id,
+        "#vote-error",
+        lambda battle: services.cast_vote(
+            battle,
+            request.user,
+            request.POST.get("choice", ""),
+            request.POST.get("rationale", ""),
+            ranking=_posted_ranking(request.POST.get("ranking", "")),
+            none_acceptable=request.POST.get("none_acceptable") in ("on", "1", "true"),
+        ),
+    )
 
 
 @login_required
 @require_POST
 def follow_up(request, public_id):
-    return _on_battle(request, public_id, "#follow-up-error", lambda battle: services.send_follow_up(
-        battle, request.user, request.POST.get("message", ""), _posted_ranking(request.POST.get("turn_ranking", ""))
-    ))
+    return _on_battle(
+        request,
+        public_id,
+        "#follow-up-error",
+        lambda battle: services.send_follow_up(
+            battle,
+            request.user,
+            request.POST.get("message", ""),
+            _posted_ranking(request.POST.get("turn_ranking", "")),
+        ),
+    )
 
 
 # What each refusal of a battle action answers: not yours 404, not now 409, too often 429, else 400.
@@ -188,7 +206,9 @@ def my_board(request):
 
 def _board(request):
     return selectors.leaderboard(
-        *selectors.parse_view(request.GET.get("method"), request.GET.get("style_control", ""), request.GET.get("category"))
+        *selectors.parse_view(
+            request.GET.get("method"), request.GET.get("style_control", ""), request.GET.get("category")
+        )
     )
 
 

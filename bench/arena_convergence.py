@@ -33,7 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("RANKING_LIVE_ALL_VIEWS_UNDER", "1000000")
 os.environ.setdefault("RANKING_LIVE_BOOTSTRAP", "0")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -74,7 +74,9 @@ def run(models, spread, k, policy, seed, max_votes, refit_every, hold, deadline)
     rng = np.random.default_rng(seed)
     arena = fresh_arena(models, k, policy)
     voter = get_user_model().objects.create_user("sim-voter")
-    strength = dict(zip((f"sim-{i:02d}" for i in range(models)), np.linspace(spread / 2, -spread / 2, models)))
+    strength = dict(
+        zip((f"sim-{i:02d}" for i in range(models)), np.linspace(spread / 2, -spread / 2, models))
+    )
     truth = list(strength)  # best first
     # The bench runs the live refit itself, every refit_every votes, as the worker would after a burst;
     # the queued flag stays set so cast_vote enqueues nothing.
@@ -85,7 +87,10 @@ def run(models, spread, k, policy, seed, max_votes, refit_every, hold, deadline)
     votes = 0
     while votes < max_votes and time.monotonic() < deadline:
         battle = arena_services.start_battle(arena, voter, PROMPTS[votes % len(PROMPTS)])
-        shown = [s.response.endpoint.name for s in battle.comparison.slots.select_related("response__endpoint").order_by("position")]
+        shown = [
+            s.response.endpoint.name
+            for s in battle.comparison.slots.select_related("response__endpoint").order_by("position")
+        ]
         utility = np.array([strength[name] for name in shown]) + rng.gumbel(size=len(shown))
         ranking = [[int(p)] for p in np.argsort(-utility)]  # a Plackett–Luce draw over the shown positions
         arena_services.cast_vote(battle, voter, ranking=ranking)
@@ -111,17 +116,24 @@ def run(models, spread, k, policy, seed, max_votes, refit_every, hold, deadline)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=8)
-    parser.add_argument("--spread", type=float, default=3.0, help="logit gap between the best and the worst model")
+    parser.add_argument(
+        "--spread", type=float, default=3.0, help="logit gap between the best and the worst model"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-votes", type=int, default=3000)
     parser.add_argument("--refit-every", type=int, default=10)
     parser.add_argument("--hold", type=int, default=100, help="votes tau must stay >= 0.9 for")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds for the whole bench")
-    parser.add_argument("--all-arms", action="store_true",
-                        help="also K=4 uniform and K=2 adaptive, to tell the K from the policy")
+    parser.add_argument(
+        "--all-arms",
+        action="store_true",
+        help="also K=4 uniform and K=2 adaptive, to tell the K from the policy",
+    )
     args = parser.parse_args()
     if "bench" not in os.environ.get("DATABASE_URL", ""):
-        sys.exit("Point DATABASE_URL at a bench database (its name must contain 'bench'): each run empties it.")
+        sys.exit(
+            "Point DATABASE_URL at a bench database (its name must contain 'bench'): each run empties it."
+        )
     call_command("migrate", verbosity=0)
     deadline = time.monotonic() + args.time_limit
     arms = [("K=4 adaptive", 4, "adaptive"), ("K=2 uniform (baseline)", 2, "uniform")]
@@ -131,10 +143,22 @@ def main():
     for seed in range(args.seeds):
         for name, k, policy in arms:
             per_arm = max(30.0, (deadline - time.monotonic()) / len(arms))
-            votes, reached, seconds = run(args.models, args.spread, k, policy, seed, args.max_votes,
-                                          args.refit_every, args.hold, time.monotonic() + per_arm)
+            votes, reached, seconds = run(
+                args.models,
+                args.spread,
+                k,
+                policy,
+                seed,
+                args.max_votes,
+                args.refit_every,
+                args.hold,
+                time.monotonic() + per_arm,
+            )
             results[name].append((votes, reached))
-            print(f"seed {seed} {name:24s} votes to tau>=0.9: {'' if reached else '>'}{votes:5d}  ({seconds:.0f} s)", flush=True)
+            print(
+                f"seed {seed} {name:24s} votes to tau>=0.9: {'' if reached else '>'}{votes:5d}  ({seconds:.0f} s)",
+                flush=True,
+            )
         if time.monotonic() > deadline:
             print("time limit reached; stopping after this seed", flush=True)
             break
@@ -144,7 +168,10 @@ def main():
         print(f"median {name:24s} {medians[name]:.0f} votes{flag}")
     pairwise = medians[arms[1][0]]
     for name, _, _ in arms[:1] + arms[2:]:
-        print(f"ratio pairwise random / {name}: {pairwise / medians[name]:.2f}x" + (" (goal >= 5x)" if name == arms[0][0] else ""))
+        print(
+            f"ratio pairwise random / {name}: {pairwise / medians[name]:.2f}x"
+            + (" (goal >= 5x)" if name == arms[0][0] else "")
+        )
     print("load average:", open("/proc/loadavg").read().strip())
 
 

@@ -28,8 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
-    "Name a fruit that is red.", "What do bees make?", "Give me a word that rhymes with cat.",
-    "How many legs does a spider have?", "Name a planet with rings.",
+    "Name a fruit that is red.",
+    "What do bees make?",
+    "Give me a word that rhymes with cat.",
+    "How many legs does a spider have?",
+    "Name a planet with rings.",
 ]
 
 
@@ -45,7 +48,9 @@ def free_port():
 
 def api(base, token, path, body=None):
     request = urllib.request.Request(
-        base + path, data=json.dumps(body).encode() if body is not None else None, method="POST" if body else "GET",
+        base + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body else "GET",
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -92,8 +97,13 @@ def main():
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix=f"prefarena-battle-bench-{args.backend}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CACHE_URL"))}
-    env.update(PREFARENA_VAR_DIR=str(var), PREFARENA_MODELS_DIR=str(args.models_dir.resolve()),
-               PREFARENA_DEMO_BACKEND=args.backend, DJANGO_SETTINGS_MODULE="config.settings", HF_HUB_OFFLINE="1")
+    env.update(
+        PREFARENA_VAR_DIR=str(var),
+        PREFARENA_MODELS_DIR=str(args.models_dir.resolve()),
+        PREFARENA_DEMO_BACKEND=args.backend,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        HF_HUB_OFFLINE="1",
+    )
     os.environ.clear()
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -119,13 +129,50 @@ def main():
     processes = []
     log = open(var / "worker.log", "w")
     try:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking,export",
-             "--pool", "threads", "--concurrency", "2", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "4", "--log-level", "warning"], cwd=ROOT, env=env))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    "default,inference,ranking,export",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         wait_http(base + "/api/", processes[1])
         deadline = time.monotonic() + 60
         while "ready." not in (var / "worker.log").read_text() and time.monotonic() < deadline:
@@ -140,17 +187,23 @@ def main():
         from inference.models import Response, ResponsePool
         from inference.services import pool_progress
 
-        done, failed, total = pool_progress(ResponsePool.objects.get(name=f"arena-{arena.slug}-sample-prompts"))
+        done, failed, total = pool_progress(
+            ResponsePool.objects.get(name=f"arena-{arena.slug}-sample-prompts")
+        )
         errors = set(Response.objects.filter(pooled=True, status="failed").values_list("error", flat=True))
-        print(f"pool filled in the background: {progress['ready']}/{progress['total']} prompts ready "
-              f"({done} answers done, {failed} failed{': ' + '; '.join(errors) if errors else ''}) "
-              f"{time.monotonic() - started:.0f} s after the first battle")
+        print(
+            f"pool filled in the background: {progress['ready']}/{progress['total']} prompts ready "
+            f"({done} answers done, {failed} failed{': ' + '; '.join(errors) if errors else ''}) "
+            f"{time.monotonic() - started:.0f} s after the first battle"
+        )
         rows["typed"] = [battle(base, token, text) for text in TYPED[1 : 1 + args.battles]]
         rows["pooled"] = [battle(base, token, text) for text in arena.sample_prompts[: args.battles]]
         for label, figures in rows.items():
             firsts, dones = [f for f, _ in figures], [d for _, d in figures]
-            print(f"  {label:20s} first words median {statistics.median(firsts):5.1f} s   both done median "
-                  f"{statistics.median(dones):5.1f} s   (all done: {', '.join(f'{d:.1f}' for d in dones)})")
+            print(
+                f"  {label:20s} first words median {statistics.median(firsts):5.1f} s   both done median "
+                f"{statistics.median(dones):5.1f} s   (all done: {', '.join(f'{d:.1f}' for d in dones)})"
+            )
         print(f"load average at the end {loadavg()}")
     finally:
         for process in processes:

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -20,8 +20,11 @@ from annotation.rendering import looks_like_markdown, render_markdown_inert  # n
 
 N = 100_000
 CASES = {
-    "chat answer (prose, lists, code)": ("## Steps\n\n1. Install `x`\n2. Run:\n\n```python\nprint(2*3)\n```\n\n"
-                                          "Some **bold** prose with a [link](https://example.org).\n\n") * (N // 110),
+    "chat answer (prose, lists, code)": (
+        "## Steps\n\n1. Install `x`\n2. Run:\n\n```python\nprint(2*3)\n```\n\n"
+        "Some **bold** prose with a [link](https://example.org).\n\n"
+    )
+    * (N // 110),
     "long line of pipes": "|" * N,
     "a*a*a*… (emphasis runs)": "a*" * (N // 2),
     "one-item lines (- x)": "- x\n" * (N // 4),
@@ -44,5 +47,7 @@ for name, text in CASES.items():
     base = best(escape, text)
     auto = best(looks_like_markdown, text)
     markdown = best(render_markdown_inert, text, repeat=1)
-    print(f"{name:36} {len(text):7d} {base * 1000:10.2f} {auto * 1000:9.1f} {auto / base:6.0f} "
-          f"{markdown * 1000:12.1f} {markdown / base:8.0f}")
+    print(
+        f"{name:36} {len(text):7d} {base * 1000:10.2f} {auto * 1000:9.1f} {auto / base:6.0f} "
+        f"{markdown * 1000:12.1f} {markdown / base:8.0f}"
+    )

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -46,7 +46,9 @@ PROMPTS = 2000
 def _answer(rng_int, model):
     """A short answer whose markdown habits depend on the model (so style control has signal)."""
     words = 10 + rng_int % 60 + 2 * model
-    text = ("## Answer\n" if model % 3 == 0 else "") + ("- point\n" * (model % 4)) + ("**key** " * (model % 2))
+    text = (
+        ("## Answer\n" if model % 3 == 0 else "") + ("- point\n" * (model % 4)) + ("**key** " * (model % 2))
+    )
     return text + "word " * words
 
 
@@ -59,8 +61,10 @@ def seed(n, rng):
         return have
     started = time.perf_counter()
     voter = get_user_model().objects.get_or_create(username="bench-voter")[0]
-    endpoints = [ModelEndpoint.objects.get_or_create(name=f"bench-m{i:02d}", defaults={"path": "/none"})[0].pk
-                 for i in range(MODELS)]
+    endpoints = [
+        ModelEndpoint.objects.get_or_create(name=f"bench-m{i:02d}", defaults={"path": "/none"})[0].pk
+        for i in range(MODELS)
+    ]
     strength = np.linspace(-2, 2, MODELS)
     new = n - have
     a = rng.integers(0, MODELS, new)
@@ -72,24 +76,79 @@ def seed(n, rng):
     noise = rng.integers(0, 1000, 2 * new)
     with connection.cursor() as cursor:
         raw = cursor.connection
-        p0, c0, r0, s0, j0 = (raw.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {t}").fetchone()[0] for t in (
-            "inference_prompt", "annotation_comparison", "inference_response", "annotation_comparisonslot",
-            "annotation_judgment"))
+        p0, c0, r0, s0, j0 = (
+            raw.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {t}").fetchone()[0]
+            for t in (
+                "inference_prompt",
+                "annotation_comparison",
+                "inference_response",
+                "annotation_comparisonslot",
+                "annotation_judgment",
+            )
+        )
         stamp = "2026-01-01T00:00:00Z"
         with raw.cursor() as cur:
-            copy_rows(cur, "inference_prompt", ("id", "conversation", "category", "created_at"), (
-                (p0 + i, json.dumps([{"role": "user", "content": f"bench {i}"}]), CATEGORIES[i % 4], stamp)
-                for i in range(PROMPTS)))
-            copy_rows(cur, "inference_response", ("id", "prompt_id", "endpoint_id", "status", "text", "created_at"), (
-                (r0 + 2 * c + s, p0 + c % PROMPTS, endpoints[m], "done", _answer(int(noise[2 * c + s]), m), stamp)
-                for c in range(new) for s, m in ((0, int(a[c])), (1, int(b[c])))))
-            copy_rows(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
-                (c0 + c, p0 + c % PROMPTS, 2, stamp) for c in range(new)))
-            copy_rows(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
-                (s0 + 2 * c + s, c0 + c, s, r0 + 2 * c + s) for c in range(new) for s in (0, 1)))
-            copy_rows(cur, "annotation_judgment", ("id", "comparison_id", "ranking", "none_acceptable", "source",
-                                               "annotator_id", "identities_hidden", "created_at"), (
-                (j0 + c, c0 + c, rankings[outcome[c]], False, "human", voter.pk, True, stamp) for c in range(new)))
+            copy_rows(
+                cur,
+                "inference_prompt",
+                ("id", "conversation", "category", "created_at"),
+                (
+                    (
+                        p0 + i,
+                        json.dumps([{"role": "user", "content": f"bench {i}"}]),
+                        CATEGORIES[i % 4],
+                        stamp,
+                    )
+                    for i in range(PROMPTS)
+                ),
+            )
+            copy_rows(
+                cur,
+                "inference_response",
+                ("id", "prompt_id", "endpoint_id", "status", "text", "created_at"),
+                (
+                    (
+                        r0 + 2 * c + s,
+                        p0 + c % PROMPTS,
+                        endpoints[m],
+                        "done",
+                        _answer(int(noise[2 * c + s]), m),
+                        stamp,
+                    )
+                    for c in range(new)
+                    for s, m in ((0, int(a[c])), (1, int(b[c])))
+                ),
+            )
+            copy_rows(
+                cur,
+                "annotation_comparison",
+                ("id", "prompt_id", "k", "created_at"),
+                ((c0 + c, p0 + c % PROMPTS, 2, stamp) for c in range(new)),
+            )
+            copy_rows(
+                cur,
+                "annotation_comparisonslot",
+                ("id", "comparison_id", "position", "response_id"),
+                ((s0 + 2 * c + s, c0 + c, s, r0 + 2 * c + s) for c in range(new) for s in (0, 1)),
+            )
+            copy_rows(
+                cur,
+                "annotation_judgment",
+                (
+                    "id",
+                    "comparison_id",
+                    "ranking",
+                    "none_acceptable",
+                    "source",
+                    "annotator_id",
+                    "identities_hidden",
+                    "created_at",
+                ),
+                (
+                    (j0 + c, c0 + c, rankings[outcome[c]], False, "human", voter.pk, True, stamp)
+                    for c in range(new)
+                ),
+            )
         finish(raw)
     total = Judgment.objects.count()
     print(f"seeded {new:,} judgments by COPY in {time.perf_counter() - started:.1f} s", flush=True)
@@ -118,8 +177,9 @@ def main():
     comparison = Comparison.objects.order_by("-id").first()
     for _ in range(args.votes):
         voter = get_user_model().objects.create(username=f"bench-voter-{time.time_ns()}")
-        Judgment.objects.create(comparison=comparison, ranking=[[1], [0]], source="human", annotator=voter,
-                                identities_hidden=True)
+        Judgment.objects.create(
+            comparison=comparison, ranking=[[1], [0]], source="human", annotator=voter, identities_hidden=True
+        )
         t = time.perf_counter()
         written = services.live_refit()
         lives.append(time.perf_counter() - t)
@@ -128,11 +188,15 @@ def main():
     if os.environ.get("BENCH_VERBOSE"):
         print("live refits (ms):", [round(1000 * x, 1) for x in lives])
     print(f"{total:,} judgments among {MODELS} models; load average {os.getloadavg()[0]:.1f}")
-    print(f"baseline: full refit of every view and category from the database, {settings.RANKING_FULL_BOOTSTRAP} "
-          f"bootstrap resamples: {fulls[1]:.1f} s (first in this process: {fulls[0]:.1f} s)")
-    print(f"live refit after one more vote: {1000 * live:.1f} ms median of {len(lives)} "
-          f"(max {1000 * max(lives):.1f} ms; views refitted: {views}; intervals: "
-          f"{written[0].params['interval']}); ratio {fulls[1] / live:.0f}x")
+    print(
+        f"baseline: full refit of every view and category from the database, {settings.RANKING_FULL_BOOTSTRAP} "
+        f"bootstrap resamples: {fulls[1]:.1f} s (first in this process: {fulls[0]:.1f} s)"
+    )
+    print(
+        f"live refit after one more vote: {1000 * live:.1f} ms median of {len(lives)} "
+        f"(max {1000 * max(lives):.1f} ms; views refitted: {views}; intervals: "
+        f"{written[0].params['interval']}); ratio {fulls[1] / live:.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ranking.leaderboard import fit_leaderboard  # noqa: E402
-from ranking.p2l import CategoryBoard, fit_category_board  # noqa: E402
+from ranking.leaderboard import fit_leaderboard
+from ranking.p2l import CategoryBoard, fit_category_board
 
 
 def votes(rng, theta, delta, n):
@@ -32,8 +32,10 @@ def votes(rng, theta, delta, n):
     u = rng.random(n)
     tie = u < 0.1
     win = rng.random(n) < p
-    rankings = [[[f"m{x}", f"m{y}"]] if t else [[f"m{x}"], [f"m{y}"]] if w else [[f"m{y}"], [f"m{x}"]]
-                for x, y, t, w in zip(a, b, tie, win)]
+    rankings = [
+        [[f"m{x}", f"m{y}"]] if t else [[f"m{x}"], [f"m{y}"]] if w else [[f"m{y}"], [f"m{x}"]]
+        for x, y, t, w in zip(a, b, tie, win)
+    ]
     return rankings, [f"c{k}" for k in c]
 
 
@@ -57,15 +59,20 @@ def main():
                 test, ctest = votes(rng, theta, delta, 5000)
                 glob = fit_leaderboard(train, method="bt", ties="half")
                 names = sorted(glob.strengths)
-                flat = CategoryBoard(names, [], np.array([glob.strengths[m] for m in names]), np.zeros((0, 20)), None)
+                flat = CategoryBoard(
+                    names, [], np.array([glob.strengths[m] for m in names]), np.zeros((0, 20)), None
+                )
                 res["global"].append(flat.log_loss(test, ctest))
                 res["separate"].append(fit_category_board(train, ctrain, shrink=1e-3).log_loss(test, ctest))
                 board = fit_category_board(train, ctrain)
                 chosen.append(board.shrink)
                 res["p2l"].append(board.log_loss(test, ctest))
             m = {k: np.mean(v) for k, v in res.items()}
-            print(f"| {dev} | {n:,} | {m['global']:.4f} | {m['separate']:.4f} | **{m['p2l']:.4f}** "
-                  f"(shrink {', '.join(f'{s:g}' for s in chosen)}) |", flush=True)
+            print(
+                f"| {dev} | {n:,} | {m['global']:.4f} | {m['separate']:.4f} | **{m['p2l']:.4f}** "
+                f"(shrink {', '.join(f'{s:g}' for s in chosen)}) |",
+                flush=True,
+            )
     print(f"{time.perf_counter() - t0:.0f} s")
 
 

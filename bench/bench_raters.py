@@ -18,12 +18,12 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from scipy.stats import kendalltau  # noqa: E402
+import numpy as np
+from scipy.stats import kendalltau
 
-from ranking.leaderboard import fit_leaderboard  # noqa: E402
-from ranking.raters import crowd_bt  # noqa: E402
-from ranking.simulate import converged_at  # noqa: E402
+from ranking.leaderboard import fit_leaderboard
+from ranking.raters import crowd_bt
+from ranking.simulate import converged_at
 
 
 def arena(seed, votes, models=20, raters=50, noisy=0.2):
@@ -32,7 +32,7 @@ def arena(seed, votes, models=20, raters=50, noisy=0.2):
     eta = rng.uniform(0.9, 1.0, raters)
     bad = rng.choice(raters, int(round(noisy * raters)), replace=False)
     eta[bad[: len(bad) // 2]] = 0.5
-    eta[bad[len(bad) // 2:]] = 0.3
+    eta[bad[len(bad) // 2 :]] = 0.3
     a = rng.integers(0, models, votes)
     b = (a + rng.integers(1, models, votes)) % models
     who = rng.integers(0, raters, votes)
@@ -56,8 +56,10 @@ def main():
     ap.add_argument("--noisy", type=float, default=0.2)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    print(f"# {args.seeds} arenas, {args.votes} votes, {args.noisy:.0%} noisy raters; load average "
-          f"{open('/proc/loadavg').read().split()[0]}")
+    print(
+        f"# {args.seeds} arenas, {args.votes} votes, {args.noisy:.0%} noisy raters; load average "
+        f"{open('/proc/loadavg').read().split()[0]}"
+    )
     gains = []
     for seed in range(args.seeds):
         theta, rankings, raters = arena(seed, args.votes, noisy=args.noisy)
@@ -66,11 +68,16 @@ def main():
         aware = [tau(theta, crowd_bt(rankings[:n], raters[:n], min_votes=0)[0].rows) for n in checkpoints]
         cp, ca = converged_at(checkpoints, plain), converged_at(checkpoints, aware)
         gains.append((cp or args.votes) / (ca or args.votes))
-        print(f"arena {seed}: BT {cp or 'never'} votes (tau at end {plain[-1]:.3f}); Crowd-BT {ca or 'never'} "
-              f"(tau at end {aware[-1]:.3f}); gain {gains[-1]:.2f}x", flush=True)
+        print(
+            f"arena {seed}: BT {cp or 'never'} votes (tau at end {plain[-1]:.3f}); Crowd-BT {ca or 'never'} "
+            f"(tau at end {aware[-1]:.3f}); gain {gains[-1]:.2f}x",
+            flush=True,
+        )
     geo = float(np.exp(np.mean(np.log(gains))))
-    print(f"geometric-mean gain {geo:.2f}x (spread {min(gains):.2f}x to {max(gains):.2f}x); "
-          f"{time.perf_counter() - t0:.0f} s")
+    print(
+        f"geometric-mean gain {geo:.2f}x (spread {min(gains):.2f}x to {max(gains):.2f}x); "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

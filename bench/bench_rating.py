@@ -13,21 +13,21 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import sys
 import time
 from pathlib import Path
 
-import numpy as np  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
+import numpy as np
+from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ranking import OnlineRanker  # noqa: E402
-from ranking.bt import DEFAULT_REG  # noqa: E402
-from ranking.judgments import POINTS_PER_LOGIT, Judgments  # noqa: E402
-from ranking.leaderboard import fit_leaderboard  # noqa: E402
-from ranking.style import StyleProblem, zscore  # noqa: E402
+from ranking import OnlineRanker
+from ranking.bt import DEFAULT_REG
+from ranking.judgments import POINTS_PER_LOGIT, Judgments
+from ranking.leaderboard import fit_leaderboard
+from ranking.style import StyleProblem, zscore
 
 
 def best_of(fn, repeat):
@@ -57,6 +57,7 @@ def synth_battles(n, M, seed=0, tie_rate=0.1):
 def reference_bt(a, b, y, M, reg):
     """Independent reference: per-battle logistic regression (scipy L-BFGS) on the expanded battles;
     a tie is one row with target 1/2 (same as a half win and a half loss)."""
+
     def f(th):
         z = th[a] - th[b]
         ll = y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z)
@@ -64,14 +65,21 @@ def reference_bt(a, b, y, M, reg):
         r = y - p
         g = np.bincount(a, r, M) - np.bincount(b, r, M) - reg * th
         return -(ll.sum() - 0.5 * reg * th @ th), -g
-    res = minimize(f, np.zeros(M), jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-15})
+
+    res = minimize(
+        f, np.zeros(M), jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-15}
+    )
     return res.x
 
 
 def to_rankings(a, b, y, names):
     out = []
     for i, j, s in zip(a.tolist(), b.tolist(), y.tolist()):
-        out.append([[names[i], names[j]]] if s == 0.5 else ([[names[i]], [names[j]]] if s == 1 else [[names[j]], [names[i]]]))
+        out.append(
+            [[names[i], names[j]]]
+            if s == 0.5
+            else ([[names[i]], [names[j]]] if s == 1 else [[names[j]], [names[i]]])
+        )
     return out
 
 
@@ -80,19 +88,25 @@ def main():
     ap.add_argument("--battles", type=int, default=1_000_000)
     ap.add_argument("--models", type=int, default=100)
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--baseline-rounds", type=int, default=3, help="per-battle bootstrap rounds timed, then scaled")
+    ap.add_argument(
+        "--baseline-rounds", type=int, default=3, help="per-battle bootstrap rounds timed, then scaled"
+    )
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     N, M, B = args.battles, args.models, args.bootstrap
     names = [f"model-{i:03d}" for i in range(M)]
     theta, a, b, y, la, lb = synth_battles(N, M)
-    print(f"# {N:,} battles, {M} models, {B} bootstrap rounds; best of {args.repeat} (shared 2-core machine); "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    print(
+        f"# {N:,} battles, {M} models, {B} bootstrap rounds; best of {args.repeat} (shared 2-core machine); "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
+    )
 
     # -- loading: rankings -> sufficient statistics (reported, excluded from the fit figure) -------------
     rankings = to_rankings(a, b, y, names)
     t_agg, _, data = best_of(lambda: Judgments.from_rankings(rankings), 1)
-    print(f"aggregate {N:,} rankings into {len(data.counts):,} unique outcomes: {t_agg:.2f} s (loading; excluded)")
+    print(
+        f"aggregate {N:,} rankings into {len(data.counts):,} unique outcomes: {t_agg:.2f} s (loading; excluded)"
+    )
 
     # -- correctness -------------------------------------------------------------------------------------
     res = fit_leaderboard(data, method="bt")
@@ -100,12 +114,16 @@ def main():
     t_ref, _, ref = best_of(lambda: reference_bt(a, b, y, M, DEFAULT_REG), 1)
     ours_pts = POINTS_PER_LOGIT * (ours - ours.mean())
     ref_pts = POINTS_PER_LOGIT * (ref - ref.mean())
-    print(f"correctness: max |BT - reference logistic regression| = {np.abs(ours_pts - ref_pts).max():.4f} rating points "
-          f"(target <= 0.1)")
+    print(
+        f"correctness: max |BT - reference logistic regression| = {np.abs(ours_pts - ref_pts).max():.4f} rating points "
+        f"(target <= 0.1)"
+    )
     small = rankings[:20000]
     bt = {r["model"]: r["rating"] for r in fit_leaderboard(small, method="bt").rows}
     pl = {r["model"]: r["rating"] for r in fit_leaderboard(small, method="pl").rows}
-    print(f"correctness: max |PL - BT| at K=2 (20,000 battles, ties) = {max(abs(bt[m] - pl[m]) for m in bt):.2e} points")
+    print(
+        f"correctness: max |PL - BT| at K=2 (20,000 battles, ties) = {max(abs(bt[m] - pl[m]) for m in bt):.2e} points"
+    )
     bay = fit_leaderboard(rankings[:200000], method="bayes")
     btl = fit_leaderboard(rankings[:200000], method="bt")
     from scipy.stats import kendalltau
@@ -136,14 +154,20 @@ def main():
         ev_pts = POINTS_PER_LOGIT * (ev_scores - ev_scores.mean())
         mine_pts = np.array([mine.strengths[m] for m in names])
         mine_pts = POINTS_PER_LOGIT * (mine_pts - mine_pts.mean())
-        print(f"evalica {evalica.__version__} bradley_terry from the raw arrays: {t_ev:.2f} s (runs "
-              f"{', '.join(f'{x:.2f}' for x in times_ev)}); ours from the same arrays (count, fit, Laplace "
-              f"intervals): {t_ours:.2f} s; ratio {t_ev / t_ours:.1f}x; max |difference| "
-              f"{np.abs(ev_pts - mine_pts).max():.3f} points (same data, no prior)")
+        print(
+            f"evalica {evalica.__version__} bradley_terry from the raw arrays: {t_ev:.2f} s (runs "
+            f"{', '.join(f'{x:.2f}' for x in times_ev)}); ours from the same arrays (count, fit, Laplace "
+            f"intervals): {t_ours:.2f} s; ratio {t_ev / t_ours:.1f}x; max |difference| "
+            f"{np.abs(ev_pts - mine_pts).max():.3f} points (same data, no prior)"
+        )
 
     # -- speed: BT + bootstrap -----------------------------------------------------------------------
-    t_fast, times, fast = best_of(lambda: fit_leaderboard(data, method="bt", bootstrap=B, seed=0), args.repeat)
-    print(f"speed: BT + {B} bootstrap on sufficient statistics: {t_fast:.2f} s (runs {', '.join(f'{x:.2f}' for x in times)})")
+    t_fast, times, fast = best_of(
+        lambda: fit_leaderboard(data, method="bt", bootstrap=B, seed=0), args.repeat
+    )
+    print(
+        f"speed: BT + {B} bootstrap on sufficient statistics: {t_fast:.2f} s (runs {', '.join(f'{x:.2f}' for x in times)})"
+    )
     rng = np.random.default_rng(1)
 
     def per_battle_round():
@@ -153,8 +177,10 @@ def main():
     t_one, _, _ = best_of(lambda: reference_bt(a, b, y, M, DEFAULT_REG), 1)
     t_rounds, _, _ = best_of(lambda: [per_battle_round() for _ in range(args.baseline_rounds)], 1)
     t_base = t_one + t_rounds / args.baseline_rounds * B
-    print(f"baseline: per-battle fit ({t_one:.2f} s) + {B} per-battle bootstrap refits "
-          f"({t_rounds / args.baseline_rounds:.2f} s each, {args.baseline_rounds} timed) = {t_base:.0f} s (extrapolated)")
+    print(
+        f"baseline: per-battle fit ({t_one:.2f} s) + {B} per-battle bootstrap refits "
+        f"({t_rounds / args.baseline_rounds:.2f} s each, {args.baseline_rounds} timed) = {t_base:.0f} s (extrapolated)"
+    )
     print(f"speed ratio: {t_base / t_fast:.0f}x faster than the per-battle implementation")
     widths = [r["ci_high"] - r["ci_low"] for r in fast.rows]
     print(f"  (mean 95% interval width {np.mean(widths):.1f} points)")
@@ -180,14 +206,20 @@ def main():
             z = x[a] - x[b] + Xz @ x[M:]
             ll = y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z)
             r = y - 1 / (1 + np.exp(-z))
-            g = np.r_[np.bincount(a, r, M) - np.bincount(b, r, M) - DEFAULT_REG * x[:M], Xz.T @ r - 0.5 * x[M:]]
+            g = np.r_[
+                np.bincount(a, r, M) - np.bincount(b, r, M) - DEFAULT_REG * x[:M], Xz.T @ r - 0.5 * x[M:]
+            ]
             return -(ll.sum() - 0.5 * DEFAULT_REG * x[:M] @ x[:M] - 0.25 * x[M:] @ x[M:]), -g
 
-        return minimize(f, np.zeros(M + 4), jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-8})
+        return minimize(
+            f, np.zeros(M + 4), jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-8}
+        )
 
     t_style_base, _, _ = best_of(styled_baseline, 1)
-    print(f"speed: style-controlled BT fit (Newton, warm-started): {t_style:.2f} s (runs {', '.join(f'{x:.2f}' for x in times)});"
-          f" per-battle L-BFGS baseline {t_style_base:.2f} s; ratio {t_style_base / t_style:.1f}x")
+    print(
+        f"speed: style-controlled BT fit (Newton, warm-started): {t_style:.2f} s (runs {', '.join(f'{x:.2f}' for x in times)});"
+        f" per-battle L-BFGS baseline {t_style_base:.2f} s; ratio {t_style_base / t_style:.1f}x"
+    )
 
     # -- live refresh ----------------------------------------------------------------------------------
     ranker = OnlineRanker(names, method="bt")
@@ -209,9 +241,11 @@ def main():
         ranker.leaderboard()
         lat.append(time.perf_counter() - t)
     t_cold, _, _ = best_of(lambda: fit_leaderboard(data, method="bt"), 1)
-    print(f"live refresh: one more vote at {N:,} votes -> new leaderboard in median {1000 * np.median(lat):.1f} ms "
-          f"(max {1000 * max(lat):.1f} ms over {len(lat)} votes); full refit from the aggregated data {1000 * t_cold:.0f} ms; "
-          f"from the raw votes {1000 * (t_agg + t_cold):.0f} ms; ratio {(t_agg + t_cold) / np.median(lat):.0f}x")
+    print(
+        f"live refresh: one more vote at {N:,} votes -> new leaderboard in median {1000 * np.median(lat):.1f} ms "
+        f"(max {1000 * max(lat):.1f} ms over {len(lat)} votes); full refit from the aggregated data {1000 * t_cold:.0f} ms; "
+        f"from the raw votes {1000 * (t_agg + t_cold):.0f} ms; ratio {(t_agg + t_cold) / np.median(lat):.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -120,9 +120,13 @@ def _campaign(slug, n_items, overlap):
     researcher = get_user_model().objects.get_or_create(username="bench-researcher")[0]
     researcher.groups.add(Group.objects.get_or_create(name="researcher")[0])
     rubric = campaigns.create_rubric(f"bench-{slug}", template_spec("simple"), user=researcher)
-    campaign = campaigns.create_campaign(user=researcher, name=slug, slug=slug, rubric=rubric, k=2, overlap=overlap)
-    rows = [{"prompt": f"Question {i} of {slug}?", "responses": [f"Answer A to {i}", f"Answer B to {i}"]}
-            for i in range(n_items)]
+    campaign = campaigns.create_campaign(
+        user=researcher, name=slug, slug=slug, rubric=rubric, k=2, overlap=overlap
+    )
+    rows = [
+        {"prompt": f"Question {i} of {slug}?", "responses": [f"Answer A to {i}", f"Answer B to {i}"]}
+        for i in range(n_items)
+    ]
     items.import_items(campaign, "\n".join(json.dumps(r) for r in rows).encode(), "jsonl")
     return campaign
 
@@ -170,9 +174,15 @@ class Schedule:
             return any(start <= began and ended < end for start, end in windows)
 
         def pct(values, q):
-            return 1000 * sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+            return (
+                1000 * sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+            )
 
-        mine = [(what, ended - began, outcome) for began, ended, what, outcome in self.requests if inside(began, ended)]
+        mine = [
+            (what, ended - began, outcome)
+            for began, ended, what, outcome in self.requests
+            if inside(began, ended)
+        ]
         nxt = [t for what, t, _ in mine if what == "next"]
         sub = [t for what, t, _ in mine if what == "submit"]
         outcomes = Counter(f"{what} {outcome}" for what, _, outcome in mine)
@@ -182,10 +192,14 @@ class Schedule:
         return {
             "seconds": seconds,
             "submits_per_s": outcomes["submit 201"] / seconds if seconds else float("nan"),
-            "next_p50_ms": pct(nxt, 0.50), "next_p99_ms": pct(nxt, 0.99),
-            "submit_p50_ms": pct(sub, 0.50), "submit_p99_ms": pct(sub, 0.99),
+            "next_p50_ms": pct(nxt, 0.50),
+            "next_p99_ms": pct(nxt, 0.99),
+            "submit_p50_ms": pct(sub, 0.50),
+            "submit_p99_ms": pct(sub, 0.99),
             "lock_waiters": sum(waits.values()) / max(len(samples), 1),
-            "lock_waiters_by_table": {t: round(n / max(len(samples), 1), 2) for t, n in sorted(waits.items())},
+            "lock_waiters_by_table": {
+                t: round(n / max(len(samples), 1), 2) for t, n in sorted(waits.items())
+            },
             "outcomes": dict(sorted(outcomes.items())),
         }
 
@@ -200,10 +214,17 @@ def _crowd(worker, n, schedule):
         _, name = _admin_url()
         with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
             while not done.wait(0.05):
-                schedule.sample([row[0] for row in conn.execute(
-                    # the statement's first table (its text is cut at 1 kB, so FROM may be missing)
-                    "SELECT coalesce(substring(query from '^(?:SELECT|INSERT INTO|UPDATE) \"([a-z_]+)\"'), '?') "
-                    "FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (name,))])
+                schedule.sample(
+                    [
+                        row[0]
+                        for row in conn.execute(
+                            # the statement's first table (its text is cut at 1 kB, so FROM may be missing)
+                            "SELECT coalesce(substring(query from '^(?:SELECT|INSERT INTO|UPDATE) \"([a-z_]+)\"'), '?') "
+                            "FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                            (name,),
+                        )
+                    ]
+                )
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     watcher = threading.Thread(target=sampler)
@@ -220,9 +241,23 @@ def run_http(campaign, annotators, new_schedule):
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "bench.campaign_queue:wsgi()", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=dict(os.environ, DEBUG="0", LOG_LEVEL="WARNING"), start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.campaign_queue:wsgi()",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, DEBUG="0", LOG_LEVEL="WARNING"),
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -329,7 +364,9 @@ def _wait_until_up(base, server):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--via", choices=["http", "services"], default="http")
     parser.add_argument("--crowds", default="12,50", help="annotator counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=40, help="measured time per mode and crowd")
@@ -349,22 +386,31 @@ def main():
     crowds = [int(n) for n in args.crowds.split(",")]
     annotators = _annotators(max(crowds))
     run = run_http if args.via == "http" else run_services
-    print(f"via {args.via}; database {os.environ['DATABASE_URL']}; {os.cpu_count()} cores; {_load()}", flush=True)
+    print(
+        f"via {args.via}; database {os.environ['DATABASE_URL']}; {os.cpu_count()} cores; {_load()}",
+        flush=True,
+    )
     stamp = int(time.time())
     try:
-        print(f"one annotator alone: {cpu_per_cycle(annotators[0], 300, args.overlap):.1f} ms of app CPU per "
-              f"next + submit (API, in process); {_load()}", flush=True)
+        print(
+            f"one annotator alone: {cpu_per_cycle(annotators[0], 300, args.overlap):.1f} ms of app CPU per "
+            f"next + submit (API, in process); {_load()}",
+            flush=True,
+        )
         for n in crowds:
             campaign = _campaign(f"bench-{stamp}-{n}", args.items, args.overlap)
             schedule = run(campaign, annotators[:n], lambda: Schedule(args.warmup, args.seconds, args.phase))
             figures = {mode: schedule.summary(mode) for mode in MODES}
             for mode, f in figures.items():
-                print(f"{n:3d} annotators, {mode:6s} ({f['seconds']:.0f} s measured): "
-                      f"{f['submits_per_s']:6.1f} submits/s; next p50 "
-                      f"{f['next_p50_ms']:6.1f} ms, p99 {f['next_p99_ms']:7.1f} ms; submit p50 "
-                      f"{f['submit_p50_ms']:6.1f} ms, p99 {f['submit_p99_ms']:7.1f} ms; "
-                      f"{f['lock_waiters']:.2f} backends waiting for a lock {f['lock_waiters_by_table']}; "
-                      f"{f['outcomes']}", flush=True)
+                print(
+                    f"{n:3d} annotators, {mode:6s} ({f['seconds']:.0f} s measured): "
+                    f"{f['submits_per_s']:6.1f} submits/s; next p50 "
+                    f"{f['next_p50_ms']:6.1f} ms, p99 {f['next_p99_ms']:7.1f} ms; submit p50 "
+                    f"{f['submit_p50_ms']:6.1f} ms, p99 {f['submit_p99_ms']:7.1f} ms; "
+                    f"{f['lock_waiters']:.2f} backends waiting for a lock {f['lock_waiters_by_table']}; "
+                    f"{f['outcomes']}",
+                    flush=True,
+                )
             ratio = figures["after"]["submits_per_s"] / max(figures["before"]["submits_per_s"], 1e-9)
             print(f"{n:3d} annotators: after/before submits per second {ratio:.2f}x; {_load()}", flush=True)
     finally:

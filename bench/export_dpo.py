@@ -64,8 +64,10 @@ def seed(target):
     if have >= target:
         return have
     users = [get_user_model().objects.get_or_create(username=f"bench-rater-{i}")[0] for i in range(2)]
-    models = [ModelEndpoint.objects.get_or_create(name=f"bench-model-{i}", defaults={"path": "/unused"})[0]
-              for i in range(2)]
+    models = [
+        ModelEndpoint.objects.get_or_create(name=f"bench-model-{i}", defaults={"path": "/unused"})[0]
+        for i in range(2)
+    ]
     started = time.perf_counter()
     with connection.cursor() as cursor:
         raw = cursor.connection
@@ -77,32 +79,112 @@ def seed(target):
         new_comparisons = (target - have + 1) // 2
         prompt_ids = list(range(first_prompt, first_prompt + min(PROMPTS, new_comparisons)))
         with raw.cursor() as cur:
-            copy_rows(cur, "inference_prompt", ("id", "conversation", "created_at"), (
-                (pid, json.dumps([{"role": "user", "content": f"question {pid}: {_text(pid, 12)}"}]),
-                 "2026-01-01T00:00:00Z") for pid in prompt_ids))
-            copy_rows(cur, "inference_response",
-                  ("id", "prompt_id", "endpoint_id", "status", "text", "error", "generation_params", "created_at"), (
-                      (r0 + 2 * c + p, prompt_ids[c % len(prompt_ids)], models[p].pk, "done",
-                       _text(c + p, 20 + (c * 13 + p * 29) % 60), "", "{}", "2026-01-01T00:00:00Z")
-                      for c in range(new_comparisons) for p in range(2)))
-            copy_rows(cur, "annotation_comparison", ("id", "prompt_id", "k", "created_at"), (
-                (c0 + c, prompt_ids[c % len(prompt_ids)], 2, "2026-01-01T00:00:00Z") for c in range(new_comparisons)))
-            copy_rows(cur, "annotation_comparisonslot", ("id", "comparison_id", "position", "response_id"), (
-                (s0 + 2 * c + p, c0 + c, p, r0 + 2 * c + p) for c in range(new_comparisons) for p in range(2)))
+            copy_rows(
+                cur,
+                "inference_prompt",
+                ("id", "conversation", "created_at"),
+                (
+                    (
+                        pid,
+                        json.dumps([{"role": "user", "content": f"question {pid}: {_text(pid, 12)}"}]),
+                        "2026-01-01T00:00:00Z",
+                    )
+                    for pid in prompt_ids
+                ),
+            )
+            copy_rows(
+                cur,
+                "inference_response",
+                (
+                    "id",
+                    "prompt_id",
+                    "endpoint_id",
+                    "status",
+                    "text",
+                    "error",
+                    "generation_params",
+                    "created_at",
+                ),
+                (
+                    (
+                        r0 + 2 * c + p,
+                        prompt_ids[c % len(prompt_ids)],
+                        models[p].pk,
+                        "done",
+                        _text(c + p, 20 + (c * 13 + p * 29) % 60),
+                        "",
+                        "{}",
+                        "2026-01-01T00:00:00Z",
+                    )
+                    for c in range(new_comparisons)
+                    for p in range(2)
+                ),
+            )
+            copy_rows(
+                cur,
+                "annotation_comparison",
+                ("id", "prompt_id", "k", "created_at"),
+                (
+                    (c0 + c, prompt_ids[c % len(prompt_ids)], 2, "2026-01-01T00:00:00Z")
+                    for c in range(new_comparisons)
+                ),
+            )
+            copy_rows(
+                cur,
+                "annotation_comparisonslot",
+                ("id", "comparison_id", "position", "response_id"),
+                (
+                    (s0 + 2 * c + p, c0 + c, p, r0 + 2 * c + p)
+                    for c in range(new_comparisons)
+                    for p in range(2)
+                ),
+            )
             rankings = ["[[0], [1]]", "[[1], [0]]", "[[0], [1]]", "[[0, 1]]"] + ["[[1], [0]]"] * 6
 
             def judgments():
                 for c in range(new_comparisons):
                     for a in range(2):
                         n = 2 * c + a
-                        yield (j0 + n, c0 + c, rankings[n % 10], False, 1 + n % 2, "{}", 1 + n % 3,
-                               '["clear"]' if n % 5 == 0 else "[]", "" if n % 4 else "More precise.",
-                               "human", users[a].pk, "", True, "v1", "2026-01-02T00:00:00Z")
+                        yield (
+                            j0 + n,
+                            c0 + c,
+                            rankings[n % 10],
+                            False,
+                            1 + n % 2,
+                            "{}",
+                            1 + n % 3,
+                            '["clear"]' if n % 5 == 0 else "[]",
+                            "" if n % 4 else "More precise.",
+                            "human",
+                            users[a].pk,
+                            "",
+                            True,
+                            "v1",
+                            "2026-01-02T00:00:00Z",
+                        )
 
-            copy_rows(cur, "annotation_judgment", (
-                "id", "comparison_id", "ranking", "none_acceptable", "strength", "aspects", "confidence", "reason_tags",
-                "rationale", "source", "annotator_id", "judge_prompt_version", "identities_hidden", "rubric_version",
-                "created_at"), judgments())
+            copy_rows(
+                cur,
+                "annotation_judgment",
+                (
+                    "id",
+                    "comparison_id",
+                    "ranking",
+                    "none_acceptable",
+                    "strength",
+                    "aspects",
+                    "confidence",
+                    "reason_tags",
+                    "rationale",
+                    "source",
+                    "annotator_id",
+                    "judge_prompt_version",
+                    "identities_hidden",
+                    "rubric_version",
+                    "created_at",
+                ),
+                judgments(),
+            )
         finish(raw)
     count = Judgment.objects.count()
     print(f"seeded to {count} judgments in {time.perf_counter() - started:.1f} s", flush=True)
@@ -121,10 +203,28 @@ def child(mode, limit, file_format, out):
     if mode == "baseline":
         rows = 0
         with connection.cursor():
-            qs = Judgment.objects.filter(id__lte=last_id).order_by("comparison_id", "id").values_list(
-                "id", "comparison_id", "ranking", "none_acceptable", "strength", "confidence", "rationale",
-                "reason_tags", "source", "annotator_id", "judge__name", "judge_prompt_version", "rubric_version",
-                "identities_hidden", "created_at", "aspects")
+            qs = (
+                Judgment.objects.filter(id__lte=last_id)
+                .order_by("comparison_id", "id")
+                .values_list(
+                    "id",
+                    "comparison_id",
+                    "ranking",
+                    "none_acceptable",
+                    "strength",
+                    "confidence",
+                    "rationale",
+                    "reason_tags",
+                    "source",
+                    "annotator_id",
+                    "judge__name",
+                    "judge_prompt_version",
+                    "rubric_version",
+                    "identities_hidden",
+                    "created_at",
+                    "aspects",
+                )
+            )
             for _ in qs.iterator(chunk_size=2000):
                 rows += 1
         judgments = rows
@@ -132,19 +232,35 @@ def child(mode, limit, file_format, out):
         # The database holds exactly the judgments of this size (sizes are seeded in ascending order).
         # "export" takes the columnar path (PostgreSQL, pairs without aggregation); "rows" forces
         # the row path that aggregation, listwise, ratings and SQLite use.
-        result = export_preferences({"format": "dpo", "file_format": file_format}, out,
-                                    columnar=False if mode == "rows" else None)
+        result = export_preferences(
+            {"format": "dpo", "file_format": file_format}, out, columnar=False if mode == "rows" else None
+        )
         rows = result["summary"]["rows_total"]
         judgments = result["summary"]["judgments_read"]
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"mode": mode, "file_format": file_format, "judgments": judgments, "rows": rows,
-                      "seconds": seconds, "peak_rss_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "file_format": file_format,
+                "judgments": judgments,
+                "rows": rows,
+                "seconds": seconds,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )
 
 
 def run_child(mode, limit, file_format, out):
-    output = subprocess.run([sys.executable, __file__, "--child", mode, str(limit), file_format, str(out)],
-                            check=True, capture_output=True, text=True, env=os.environ).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(limit), file_format, str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -154,11 +270,16 @@ def _load():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,1000000", help="Judgment counts, ascending.")
     parser.add_argument("--formats", default="jsonl,parquet")
-    parser.add_argument("--row-path", action="store_true",
-                        help="Also time the row path (forced with columnar=False) in the same run.")
+    parser.add_argument(
+        "--row-path",
+        action="store_true",
+        help="Also time the row path (forced with columnar=False) in the same run.",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -175,19 +296,29 @@ def main():
             print(f"(the database holds {count} judgments; the export reads them all)")
         base = run_child("baseline", count, "-", "-")
         base_rate = base["judgments"] / base["seconds"]
-        print(f"\n{count:,} judgments  baseline (bare cursor read): {base_rate:,.0f} judgments/s, "
-              f"peak {base['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"\n{count:,} judgments  baseline (bare cursor read): {base_rate:,.0f} judgments/s, "
+            f"peak {base['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
         for file_format in args.formats.split(","):
             rates = {}
             for mode in ("rows", "export") if args.row_path else ("export",):
                 with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
                     r = run_child(mode, count, file_format, Path(tmp) / "ds")
                 rate = rates[mode] = r["rows"] / r["seconds"]
-                versus = f", {rate / rates['rows']:.1f}× the row path" if mode == "export" and "rows" in rates else ""
+                versus = (
+                    f", {rate / rates['rows']:.1f}× the row path"
+                    if mode == "export" and "rows" in rates
+                    else ""
+                )
                 label = "row path" if mode == "rows" else "columnar"
-                print(f"  dpo {file_format:8s} {label:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = "
-                      f"{rate:>8,.0f} rows/s ({r['judgments'] / r['seconds'] / base_rate:.2f}× the bare read{versus}), "
-                      f"peak {r['peak_rss_mb']:.0f} MB; {_load()}", flush=True)
+                print(
+                    f"  dpo {file_format:8s} {label:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = "
+                    f"{rate:>8,.0f} rows/s ({r['judgments'] / r['seconds'] / base_rate:.2f}× the bare read{versus}), "
+                    f"peak {r['peak_rss_mb']:.0f} MB; {_load()}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -14,15 +14,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from inference.backends import get_backend  # noqa: E402
-from inference.backends.transformers_backend import load, pick_device  # noqa: E402
+from inference.backends import get_backend
+from inference.backends.transformers_backend import load, pick_device
 
 QUESTIONS = [
-    "What is the capital of France?", "Name three primary colours.", "Why is the sky blue?",
-    "Give me a synonym for happy.", "What is 12 times 12?", "Write a haiku about rain.",
-    "What does a bee make?", "How many legs does a spider have?", "What is the boiling point of water?",
-    "Name a planet with rings.", "What language is spoken in Brazil?", "Who wrote Hamlet?",
-    "What is photosynthesis?", "Define an atom in one sentence.", "What is the largest ocean?",
+    "What is the capital of France?",
+    "Name three primary colours.",
+    "Why is the sky blue?",
+    "Give me a synonym for happy.",
+    "What is 12 times 12?",
+    "Write a haiku about rain.",
+    "What does a bee make?",
+    "How many legs does a spider have?",
+    "What is the boiling point of water?",
+    "Name a planet with rings.",
+    "What language is spoken in Brazil?",
+    "Who wrote Hamlet?",
+    "What is photosynthesis?",
+    "Define an atom in one sentence.",
+    "What is the largest ocean?",
     "Name a mammal that can fly.",
 ]
 
@@ -49,18 +59,28 @@ def main():
     params = {"max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "temperature": 0}
     backend = get_backend("transformers")
     load(args.model)
-    backend.generate(args.model, [{"role": "user", "content": "Hi"}], {"max_new_tokens": 4, "temperature": 0})  # warm
+    backend.generate(
+        args.model, [{"role": "user", "content": "Hi"}], {"max_new_tokens": 4, "temperature": 0}
+    )  # warm
     import torch
 
-    print(f"model {args.model} on {pick_device()} (torch threads {torch.get_num_threads()}), {args.max_new_tokens} new tokens per answer")
+    print(
+        f"model {args.model} on {pick_device()} (torch threads {torch.get_num_threads()}), {args.max_new_tokens} new tokens per answer"
+    )
     for label, n in (("K answers of one comparison", args.k), ("pool chunk", args.pool)):
         conversations = [[{"role": "user", "content": q}] for q in (QUESTIONS * 8)[:n]]
         base_s, base_tokens = run(backend, args.model, conversations, params, batched=False)
         batch_s, batch_tokens = run(backend, args.model, conversations, params, batched=True)
         print(f"{label} (n={n}):")
-        print(f"  one by one: {base_s:6.2f} s  {n / base_s:6.2f} answers/s  {base_tokens / base_s:7.1f} tokens/s")
-        print(f"  batched:    {batch_s:6.2f} s  {n / batch_s:6.2f} answers/s  {batch_tokens / batch_s:7.1f} tokens/s")
-        print(f"  throughput ratio batched / one-by-one: {(batch_tokens / batch_s) / (base_tokens / base_s):.2f}x")
+        print(
+            f"  one by one: {base_s:6.2f} s  {n / base_s:6.2f} answers/s  {base_tokens / base_s:7.1f} tokens/s"
+        )
+        print(
+            f"  batched:    {batch_s:6.2f} s  {n / batch_s:6.2f} answers/s  {batch_tokens / batch_s:7.1f} tokens/s"
+        )
+        print(
+            f"  throughput ratio batched / one-by-one: {(batch_tokens / batch_s) / (base_tokens / base_s):.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from inference.backends import get_backend  # noqa: E402
-from inference.backends import llama_cpp_backend, warm_models  # noqa: E402
+from inference.backends import (  # noqa: E402
+    get_backend,
+    llama_cpp_backend,
+    warm_models,
+)
 from inference.demo_models import ensure_demo_gguf  # noqa: E402
 
 PROMPTS = [
@@ -62,7 +65,9 @@ def timed(backend, path, conversation, params):
     """(seconds to first text, seconds in all, completion tokens, text)."""
     started = time.perf_counter()
     first = []
-    result = backend.generate(path, conversation, params, on_text=lambda t: first or first.append(time.perf_counter()))
+    result = backend.generate(
+        path, conversation, params, on_text=lambda t: first or first.append(time.perf_counter())
+    )
     total = time.perf_counter() - started
     return (first[0] - started if first else total), total, result.completion_tokens, result.text
 
@@ -81,9 +86,27 @@ def start_llama_server(gguf, threads, context):
         return None, f"llama-cpp-python[server] is not installed ({exc})"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-         "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(context), "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--n_ctx",
+            str(context),
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -106,7 +129,9 @@ def bench_model(name, models_dir, variants, args):
     for variant in variants:
         if variant in TRANSFORMERS_ENV:
             if not directory.is_dir():
-                notes.append(f"{variant}: no converted directory {directory} (run manage.py install_demo_models)")
+                notes.append(
+                    f"{variant}: no converted directory {directory} (run manage.py install_demo_models)"
+                )
                 continue
             env = TRANSFORMERS_ENV[variant]
             backend = get_backend("transformers", threads=args.threads)
@@ -118,7 +143,9 @@ def bench_model(name, models_dir, variants, args):
             runners[variant] = run
         elif variant in ("llama", "server"):
             if not llama_cpp_backend.available():
-                notes.append(f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})")
+                notes.append(
+                    f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})"
+                )
                 continue
             gguf = gguf or ensure_demo_gguf(models_dir, progress=False, names=[name])[name]
             if variant == "llama":
@@ -145,12 +172,16 @@ def bench_model(name, models_dir, variants, args):
                 figures[variant]["tps"].append(tokens / total)
                 figures[variant]["texts"].append(text)
     base = "llama" if "llama" in figures else "fp32" if "fp32" in figures else next(iter(figures), None)
-    print(f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
-          f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}")
+    print(
+        f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
+        f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}"
+    )
     if base is None:
         print("  nothing to measure:", "; ".join(notes))
         return
-    print(f"  ratios against {LABELS[base]}" + ("" if base == "llama" else " (llama.cpp is not installed here)"))
+    print(
+        f"  ratios against {LABELS[base]}" + ("" if base == "llama" else " (llama.cpp is not installed here)")
+    )
     base_tps = statistics.median(figures[base]["tps"])
     for variant, f in figures.items():
         tps, ttft = statistics.median(f["tps"]), statistics.median(f["ttft"])
@@ -158,7 +189,9 @@ def bench_model(name, models_dir, variants, args):
         if variant in TRANSFORMERS_ENV and variant != "fp32" and "fp32" in figures:
             n = sum(a == b for a, b in zip(f["texts"], figures["fp32"]["texts"]))
             same = f"  greedy text same as fp32: {n}/{len(f['texts'])}"
-        print(f"  {LABELS[variant]:28s} {tps:6.1f} tokens/s ({tps / base_tps:4.2f}x)   first token {ttft * 1000:6.0f} ms{same}")
+        print(
+            f"  {LABELS[variant]:28s} {tps:6.1f} tokens/s ({tps / base_tps:4.2f}x)   first token {ttft * 1000:6.0f} ms{same}"
+        )
     for note in notes:
         print("  not measured:", note)
     if args.show_texts:
@@ -167,7 +200,9 @@ def bench_model(name, models_dir, variants, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default="smollm2-135m-instruct,gemma-3-270m")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
     parser.add_argument("--variants", default="fp32,int8,bf16,llama,server")

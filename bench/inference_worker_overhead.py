@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/prefarena-bench-overhead.sqlite3")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -36,7 +36,9 @@ def direct_first_token():
     backend = get_backend("transformers")
     started = time.perf_counter()
     first = []
-    backend.generate(MODEL, CONVERSATION, PARAMS, on_text=lambda t: first or first.append(time.perf_counter() - started))
+    backend.generate(
+        MODEL, CONVERSATION, PARAMS, on_text=lambda t: first or first.append(time.perf_counter() - started)
+    )
     return first[0] * 1000
 
 
@@ -51,7 +53,9 @@ def service_first_token(endpoint):
 
 def main():
     call_command("migrate", verbosity=0, skip_checks=True)
-    endpoint, _ = ModelEndpoint.objects.update_or_create(name="bench-overhead", defaults={"path": MODEL, "generation_params": PARAMS})
+    endpoint, _ = ModelEndpoint.objects.update_or_create(
+        name="bench-overhead", defaults={"path": MODEL, "generation_params": PARAMS}
+    )
     direct_first_token()  # warm the model cache
     service_first_token(endpoint)
     direct, service = [], []
@@ -60,8 +64,12 @@ def main():
         service.append(service_first_token(endpoint))
     d, s = statistics.median(direct), statistics.median(service)
     print(f"model {MODEL}, {ROUNDS} rounds, database {django.db.connection.vendor}")
-    print(f"  backend directly: median {d:.1f} ms to first token  (all: {', '.join(f'{x:.0f}' for x in direct)})")
-    print(f"  generation service: median {s:.1f} ms to first token  (all: {', '.join(f'{x:.0f}' for x in service)})")
+    print(
+        f"  backend directly: median {d:.1f} ms to first token  (all: {', '.join(f'{x:.0f}' for x in direct)})"
+    )
+    print(
+        f"  generation service: median {s:.1f} ms to first token  (all: {', '.join(f'{x:.0f}' for x in service)})"
+    )
     print(f"  worker overhead: {s - d:+.1f} ms (goal: at most 50 ms); ratio {s / d:.2f}x")
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", f"sqlite:////tmp/prefarena-bench-judges-{os.getpid()}.sqlite3")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -32,17 +32,49 @@ from inference.models import ModelEndpoint, Prompt, Response  # noqa: E402
 
 # (question, a correct answer, a wrong or unhelpful answer); lengths vary both ways on purpose.
 ITEMS = [
-    ("What is the capital of France?", "Paris.", "The capital of France is Lyon, a large city in the south-east of the country."),
+    (
+        "What is the capital of France?",
+        "Paris.",
+        "The capital of France is Lyon, a large city in the south-east of the country.",
+    ),
     ("How many legs does a spider have?", "A spider has eight legs.", "Six."),
-    ("What is 12 times 12?", "144.", "12 times 12 is 124, since you multiply the tens and then add the units."),
-    ("Which planet is known as the Red Planet?", "Mars is called the Red Planet because of iron oxide on its surface.", "Jupiter."),
-    ("What gas do plants take in for photosynthesis?", "Carbon dioxide.", "Plants take in oxygen during photosynthesis and release nitrogen."),
+    (
+        "What is 12 times 12?",
+        "144.",
+        "12 times 12 is 124, since you multiply the tens and then add the units.",
+    ),
+    (
+        "Which planet is known as the Red Planet?",
+        "Mars is called the Red Planet because of iron oxide on its surface.",
+        "Jupiter.",
+    ),
+    (
+        "What gas do plants take in for photosynthesis?",
+        "Carbon dioxide.",
+        "Plants take in oxygen during photosynthesis and release nitrogen.",
+    ),
     ("Who wrote Romeo and Juliet?", "William Shakespeare wrote Romeo and Juliet.", "Charles Dickens."),
-    ("What is the boiling point of water at sea level?", "100 °C (212 °F).", "Water boils at 50 degrees Celsius at sea level, which is why tea is easy to make."),
-    ("What is the largest ocean on Earth?", "The Pacific Ocean is the largest ocean on Earth.", "The Atlantic."),
-    ("What is the chemical symbol for gold?", "Au.", "The chemical symbol for gold is Ag, from the Latin word for it."),
+    (
+        "What is the boiling point of water at sea level?",
+        "100 °C (212 °F).",
+        "Water boils at 50 degrees Celsius at sea level, which is why tea is easy to make.",
+    ),
+    (
+        "What is the largest ocean on Earth?",
+        "The Pacific Ocean is the largest ocean on Earth.",
+        "The Atlantic.",
+    ),
+    (
+        "What is the chemical symbol for gold?",
+        "Au.",
+        "The chemical symbol for gold is Ag, from the Latin word for it.",
+    ),
     ("How many continents are there?", "There are seven continents.", "Five."),
-    ("What is the freezing point of water in Fahrenheit?", "32 °F.", "Water freezes at 0 °F, the same as in Celsius, by definition."),
+    (
+        "What is the freezing point of water in Fahrenheit?",
+        "32 °F.",
+        "Water freezes at 0 °F, the same as in Celsius, by definition.",
+    ),
     ("What is the square root of 81?", "The square root of 81 is 9.", "8."),
 ]
 
@@ -68,12 +100,20 @@ def seed(n, rng):
 
 
 def baseline(comparisons, name, pick):
-    judge = ModelEndpoint.objects.get_or_create(name=name, defaults={"path": "unused", "judge_method": "llm"})[0]
+    judge = ModelEndpoint.objects.get_or_create(
+        name=name, defaults={"path": "unused", "judge_method": "llm"}
+    )[0]
     for c in comparisons:
         texts = [s.response.text for s in c.slots.order_by("position")]
         w = pick(texts)
-        record_judgment(c, [[w], [1 - w]], judge=judge, judge_prompt_version="baseline", identities_hidden=True,
-                        reason_tags=["position-consistent"])
+        record_judgment(
+            c,
+            [[w], [1 - w]],
+            judge=judge,
+            judge_prompt_version="baseline",
+            identities_hidden=True,
+            reason_tags=["position-consistent"],
+        )
 
 
 def main():
@@ -88,19 +128,27 @@ def main():
     baseline(comparisons, "baseline-longer", lambda t: 0 if len(t[0]) >= len(t[1]) else 1)
     for path in args.models.split(","):
         judge = ModelEndpoint.objects.create(
-            name=f"judge-{Path(path).name}", path=path, judge_method="llm",
+            name=f"judge-{Path(path).name}",
+            path=path,
+            judge_method="llm",
             judge_settings={"confidence": args.mode, "params": {"max_new_tokens": 40}},
         )
         started = time.perf_counter()
         for c in comparisons:
             judge_comparison(c, judge)
-        print(f"{judge.name}: judged {len(comparisons)} comparisons x 2 orders in {time.perf_counter() - started:.1f} s")
+        print(
+            f"{judge.name}: judged {len(comparisons)} comparisons x 2 orders in {time.perf_counter() - started:.1f} s"
+        )
     print(f"\n{args.n} seeded comparisons, 3 seeded people each (right 85% of the time); mode {args.mode}")
-    print(f"{'judge':36} {'version':24} {'acc':>6} {'kappa':>6} {'flip':>6} {'longer(judge)':>14} {'longer(people)':>15}")
+    print(
+        f"{'judge':36} {'version':24} {'acc':>6} {'kappa':>6} {'flip':>6} {'longer(judge)':>14} {'longer(people)':>15}"
+    )
     for row in judge_scorecard():
         fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
-        print(f"{row['judge']:36} {row['judge_prompt_version']:24} {fmt(row['accuracy']):>6} {fmt(row['cohen_kappa']):>6} "
-              f"{fmt(row['position_flip_rate']):>6} {fmt(row['judge_picks_longer']):>14} {fmt(row['people_pick_longer']):>15}")
+        print(
+            f"{row['judge']:36} {row['judge_prompt_version']:24} {fmt(row['accuracy']):>6} {fmt(row['cohen_kappa']):>6} "
+            f"{fmt(row['position_flip_rate']):>6} {fmt(row['judge_picks_longer']):>14} {fmt(row['people_pick_longer']):>15}"
+        )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,10 @@ print(f"read {t_read:.6f}", file=sys.stderr)
 
 def answer_pool(rng, n=600):
     """Markdown answers with headers, lists and bold, and their counts as LMArena's metadata has them."""
-    words = ("the model answer uses clear steps and a short example so that a reader can follow it "
-             "because each part explains one idea with care and some detail about the question").split()
+    words = (
+        "the model answer uses clear steps and a short example so that a reader can follow it "
+        "because each part explains one idea with care and some detail about the question"
+    ).split()
     pool = []
     for _ in range(n):
         lines, h, lo, lu, b = [], [0] * 6, 0, 0, 0
@@ -101,10 +103,12 @@ def answer_pool(rng, n=600):
             else:
                 lines.append(text)
         content = "\n".join(lines)
-        meta = {"tokens": int(len(content.split()) * 1.3),
-                "header_count": {f"h{i + 1}": h[i] for i in range(6)},
-                "list_count": {"ordered": lo, "unordered": lu},
-                "bold_count": {"**": b, "__": 0}}
+        meta = {
+            "tokens": int(len(content.split()) * 1.3),
+            "header_count": {f"h{i + 1}": h[i] for i in range(6)},
+            "list_count": {"ordered": lo, "unordered": lu},
+            "bold_count": {"**": b, "__": 0},
+        }
         pool.append((content, meta))
     return pool
 
@@ -118,8 +122,11 @@ def write_dump(path, n, n_models=100, seed=0):
     names = [f"model-{i:03d}-{'chat' if i % 3 else 'instruct'}" for i in range(n_models)]
     popularity = rng.dirichlet(np.full(n_models, 2.0))
     pool = answer_pool(rng)
-    prompts = [" ".join(rng.choice(["how", "do", "I", "write", "a", "poem", "about", "rust", "in", "python"], 8))
-               + "?" for _ in range(200)]
+    prompts = [
+        " ".join(rng.choice(["how", "do", "I", "write", "a", "poem", "about", "rust", "in", "python"], 8))
+        + "?"
+        for _ in range(200)
+    ]
     a = rng.choice(n_models, n, p=popularity)
     b = (a + rng.integers(1, n_models, n)) % n_models
     ia, ib = rng.integers(0, len(pool), n), rng.integers(0, len(pool), n)
@@ -136,19 +143,33 @@ def write_dump(path, n, n_models=100, seed=0):
             prompt = prompts[k % len(prompts)]
             rec = {
                 "question_id": f"{qids[k]:016x}{k:016x}",
-                "model_a": names[a[k]], "model_b": names[b[k]], "winner": labels[winner[k]],
+                "model_a": names[a[k]],
+                "model_b": names[b[k]],
+                "winner": labels[winner[k]],
                 "judge": f"arena_user_{k % 5000}",
                 "conversation_a": [{"role": "user", "content": prompt}, {"role": "assistant", "content": ta}],
                 "conversation_b": [{"role": "user", "content": prompt}, {"role": "assistant", "content": tb}],
-                "turn": 1, "anony": True, "language": "English", "tstamp": 1.7e9 + k,
+                "turn": 1,
+                "anony": True,
+                "language": "English",
+                "tstamp": 1.7e9 + k,
                 "conv_metadata": {
-                    "sum_user_tokens": 11, "sum_assistant_a_tokens": ma["tokens"],
-                    "sum_assistant_b_tokens": mb["tokens"], "context_a_tokens": 11, "context_b_tokens": 11,
-                    "turns": 1, "header_count_a": ma["header_count"], "list_count_a": ma["list_count"],
-                    "bold_count_a": ma["bold_count"], "header_count_b": mb["header_count"],
-                    "list_count_b": mb["list_count"], "bold_count_b": mb["bold_count"],
+                    "sum_user_tokens": 11,
+                    "sum_assistant_a_tokens": ma["tokens"],
+                    "sum_assistant_b_tokens": mb["tokens"],
+                    "context_a_tokens": 11,
+                    "context_b_tokens": 11,
+                    "turns": 1,
+                    "header_count_a": ma["header_count"],
+                    "list_count_a": ma["list_count"],
+                    "bold_count_a": ma["bold_count"],
+                    "header_count_b": mb["header_count"],
+                    "list_count_b": mb["list_count"],
+                    "bold_count_b": mb["bold_count"],
                 },
-                "is_code": False, "is_refusal": False, "dedup_tag": {"high_freq": False, "sampled": True},
+                "is_code": False,
+                "is_refusal": False,
+                "dedup_tag": {"high_freq": False, "sampled": True},
             }
             fh.write(orjson.dumps(rec))
             fh.write(b"\n")
@@ -173,11 +194,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="300000,1000000")
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--baseline-bootstrap", type=int, default=3,
-                        help="FastChat bootstrap refits timed (scaled up to --bootstrap)")
+    parser.add_argument(
+        "--baseline-bootstrap",
+        type=int,
+        default=3,
+        help="FastChat bootstrap refits timed (scaled up to --bootstrap)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", help="write the files here and keep them")
-    parser.add_argument("--no-baseline", action="store_true", help="time ours only (the baseline needs GBs at 1M)")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="time ours only (the baseline needs GBs at 1M)"
+    )
     args = parser.parse_args()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     py = sys.executable
@@ -188,13 +215,23 @@ def main():
             path = folder / f"battles_{n}.jsonl"
             t = time.perf_counter()
             size = write_dump(path, n)
-            print(f"\n== {n:,} battles, {size / 1e6:.0f} MB (written in {time.perf_counter() - t:.1f} s); "
-                  f"load average {open('/proc/loadavg').read().split()[0]}", flush=True)
+            print(
+                f"\n== {n:,} battles, {size / 1e6:.0f} MB (written in {time.perf_counter() - t:.1f} s); "
+                f"load average {open('/proc/loadavg').read().split()[0]}",
+                flush=True,
+            )
             ours, runs = best([py, "-m", "ranking", "fit", "--input", str(path)], env, args.repeat)
-            print(f"ours, fit (Laplace intervals):           {ours:6.2f} s  runs {[round(r, 2) for r in runs]}")
-            boot, runs = best([py, "-m", "ranking", "fit", "--input", str(path), "--bootstrap", str(args.bootstrap)],
-                              env, args.repeat)
-            print(f"ours, fit --bootstrap {args.bootstrap}:            {boot:6.2f} s  runs {[round(r, 2) for r in runs]}")
+            print(
+                f"ours, fit (Laplace intervals):           {ours:6.2f} s  runs {[round(r, 2) for r in runs]}"
+            )
+            boot, runs = best(
+                [py, "-m", "ranking", "fit", "--input", str(path), "--bootstrap", str(args.bootstrap)],
+                env,
+                args.repeat,
+            )
+            print(
+                f"ours, fit --bootstrap {args.bootstrap}:            {boot:6.2f} s  runs {[round(r, 2) for r in runs]}"
+            )
             style, runs = best([py, "-m", "ranking", "fit", "--input", str(path), "--style-control"], env, 1)
             print(f"ours, fit --style-control:               {style:6.2f} s")
             if args.no_baseline:
@@ -203,14 +240,18 @@ def main():
             launched = time.time()
             base, proc = timed([py, "-c", BASELINE, str(path), "0"], env)
             read = float(proc.stderr.split("read ")[-1]) - launched
-            print(f"FastChat method (pandas.read_json + LR):  {base:6.2f} s  (of which to the end of read_json "
-                  f"{read:.2f} s from process start)")
+            print(
+                f"FastChat method (pandas.read_json + LR):  {base:6.2f} s  (of which to the end of read_json "
+                f"{read:.2f} s from process start)"
+            )
             print(f"ratio, fit:                               {base / ours:6.1f}x")
             if args.baseline_bootstrap:
                 bb, _ = timed([py, "-c", BASELINE, str(path), str(args.baseline_bootstrap)], env)
                 scaled = base + (bb - base) * args.bootstrap / args.baseline_bootstrap
-                print(f"FastChat method + {args.bootstrap} bootstrap refits:  {scaled:6.1f} s "
-                      f"({args.baseline_bootstrap} refits timed, scaled up)")
+                print(
+                    f"FastChat method + {args.bootstrap} bootstrap refits:  {scaled:6.1f} s "
+                    f"({args.baseline_bootstrap} refits timed, scaled up)"
+                )
                 print(f"ratio, fit with bootstrap:                {scaled / boot:6.1f}x")
             path.unlink()
             print(f"load average after: {open('/proc/loadavg').read().strip()}", flush=True)

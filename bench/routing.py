@@ -28,9 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from routing import Router, agreement_by_slice  # noqa: E402
+from routing import Router, agreement_by_slice
 
 # -- the world --------------------------------------------------------------------------------
 
@@ -68,8 +68,14 @@ def _verdict(d: float) -> str:
     return "a" if d > TIE_BAND else "b" if d < -TIE_BAND else "tie"
 
 
-def _judge(rng: random.Random, signed_margin: float, log_ratio: float, skill: float, length_bias: float,
-           overconfidence: float) -> tuple[str, float, bool]:
+def _judge(
+    rng: random.Random,
+    signed_margin: float,
+    log_ratio: float,
+    skill: float,
+    length_bias: float,
+    overconfidence: float,
+) -> tuple[str, float, bool]:
     """A judge run in both orders. Returns (label, confidence, position flip)."""
     base = skill * signed_margin + length_bias * log_ratio + rng.gauss(0, 0.5)
     first = base + POSITION_BIAS + rng.gauss(0, 0.1)  # A shown first
@@ -80,7 +86,9 @@ def _judge(rng: random.Random, signed_margin: float, log_ratio: float, skill: fl
         # The verdict followed the order, not the answers: the platform records a tie.
         return "tie", round(0.34 + 0.3 * rng.random(), 3), True
     # Confidence comes from the judge's own perceived difference, inflated where it is out of its depth.
-    confidence = _sigmoid(1.3 * overconfidence * abs(mean) - 0.2) if v1 != "tie" else 0.45 + 0.2 * rng.random()
+    confidence = (
+        _sigmoid(1.3 * overconfidence * abs(mean) - 0.2) if v1 != "tie" else 0.45 + 0.2 * rng.random()
+    )
     return v1, round(min(confidence, 0.99), 3), False
 
 
@@ -103,8 +111,11 @@ def draw_world(n: int, seed: int) -> list[Comparison]:
         _, skill, p_expert, p_longer_wins = DOMAINS[domain]
         expert = rng.random() < p_expert
         complex_ = rng.random() < (0.5 if domain in ("coding", "math") else 0.25)
-        safety = ("high" if rng.random() < 0.5 else "moderate") if domain == "safety" else (
-            "moderate" if rng.random() < (0.25 if domain == "advice" else 0.03) else "none")
+        safety = (
+            ("high" if rng.random() < 0.5 else "moderate")
+            if domain == "safety"
+            else ("moderate" if rng.random() < (0.25 if domain == "advice" else 0.03) else "none")
+        )
         fmt = rng.random() < 0.25
         if expert:
             skill *= 0.55
@@ -147,7 +158,11 @@ def draw_world(n: int, seed: int) -> list[Comparison]:
             "judge_disagree": second != ai,
             "reward_margin": round(reward, 4),
         }
-        world.append(Comparison(features, truth, ai, _human(rng, truth, margin), domain + ("/expert" if expert else "")))
+        world.append(
+            Comparison(
+                features, truth, ai, _human(rng, truth, margin), domain + ("/expert" if expert else "")
+            )
+        )
         world[-1].texts = {"margin": f"{margin:.3f}", "len_a": str(len_a), "len_b": str(len_b)}
     return world
 
@@ -177,9 +192,15 @@ def run_seed(seed: int, pool_size: int, seed_size: int, budgets: list[float], au
         "all-human": accuracy([c.human for c in pool], truth),
         "judge": {
             "position_flip_rate": float(np.mean([c.features["position_flip"] for c in world])),
-            "longer_wins_rate": float(np.mean([
-                (c.ai == "a") == (c.features["length_diff"] > 0) for c in world
-                if c.ai != "tie" and c.features["length_diff"] != 0])),
+            "longer_wins_rate": float(
+                np.mean(
+                    [
+                        (c.ai == "a") == (c.features["length_diff"] > 0)
+                        for c in world
+                        if c.ai != "tie" and c.features["length_diff"] != 0
+                    ]
+                )
+            ),
             "seed_disagreement": float(np.mean([c.ai != c.human for c in seed_set])),
         },
     }
@@ -187,8 +208,12 @@ def run_seed(seed: int, pool_size: int, seed_size: int, budgets: list[float], au
     fit_s = 0.0
     for budget in budgets:
         k = round(budget * len(pool))
-        for name, policy, share in (("learned", "learned", 0.0), ("learned+audit", "learned", audit),
-                                    ("uncertainty", "uncertainty", 0.0), ("random", "random", 0.0)):
+        for name, policy, share in (
+            ("learned", "learned", 0.0),
+            ("learned+audit", "learned", audit),
+            ("uncertainty", "uncertainty", 0.0),
+            ("random", "random", 0.0),
+        ):
             router = Router(policy=policy, budget=budget, audit=share, seed=seed)
             t0 = time.perf_counter()
             router.fit(*seed_args)
@@ -203,8 +228,11 @@ def run_seed(seed: int, pool_size: int, seed_size: int, budgets: list[float], au
                 out["gain"] = (float(np.mean(gains)), float(np.mean(realised)))
             if name == "learned+audit" and budget == 0.25:
                 audited = [d.index for d in router.decisions if d.audit]
-                out["audit"] = agreement_by_slice([pool[i].features["domain"] for i in audited],
-                                                  [ai[i] for i in audited], [pool[i].human for i in audited])
+                out["audit"] = agreement_by_slice(
+                    [pool[i].features["domain"] for i in audited],
+                    [ai[i] for i in audited],
+                    [pool[i].human for i in audited],
+                )
         # Upper bound: a router that knows exactly where the AI is wrong.
         out[("oracle", budget)] = accuracy(mix(pool, wrong[:k]), truth)
     out["fit_seconds"] = fit_s
@@ -222,47 +250,95 @@ def summarise(runs: list[dict[str, Any]], budgets: list[float]) -> None:
     for name in ("learned", "learned+audit", "uncertainty", "random", "oracle"):
         print(f"{name:<15}" + "".join(f"{ms([r[(name, b)] for r in runs]):>16}" for b in budgets))
     print("paired differences (points, mean ± sd; min over seeds):")
-    for a, b in (("learned", "random"), ("learned", "uncertainty"), ("uncertainty", "random"),
-                 ("learned+audit", "random")):
+    for a, b in (
+        ("learned", "random"),
+        ("learned", "uncertainty"),
+        ("uncertainty", "random"),
+        ("learned+audit", "random"),
+    ):
         cells = []
         for budget in budgets:
             d = [r[(a, budget)] - r[(b, budget)] for r in runs]
             cells.append(f"{ms(d)} (min {100 * min(d):+.1f})")
         print(f"{a + ' - ' + b:<27}" + "   ".join(cells))
     for budget in budgets:
-        gain_ai = [(r[("learned", budget)] - r["all-AI"]) / max(1e-9, r[("random", budget)] - r["all-AI"]) for r in runs]
+        gain_ai = [
+            (r[("learned", budget)] - r["all-AI"]) / max(1e-9, r[("random", budget)] - r["all-AI"])
+            for r in runs
+        ]
         print(f"budget {budget:.0%}: learned's gain over all-AI is {statistics.mean(gain_ai):.2f}x random's")
 
 
 # -- downstream: a reward model trained on each mix ---------------------------------------------
 
 TOPICS = {
-    "general": ["plan a weekend trip to the mountains", "keep houseplants alive in winter", "write a polite complaint email",
-                "organise a small birthday party", "get better sleep at night", "clean a cast iron pan"],
-    "creative": ["write a short poem about autumn rain", "name a fantasy tavern", "start a mystery story on a train",
-                 "describe a sunrise over the sea", "write a toast for a wedding"],
-    "coding": ["reverse a linked list in Python", "parse a CSV file in Go", "debounce a search box in JavaScript",
-               "write a SQL query for the top customers", "read a large file line by line in Rust"],
-    "math": ["solve a quadratic equation", "compute compound interest over ten years", "find the derivative of x squared",
-             "prove that the square root of two is irrational", "estimate the area of a circle"],
-    "advice": ["lower blood pressure through diet", "read a rental contract before signing", "start saving for retirement",
-               "treat a sprained ankle at home", "prepare for a job interview"],
-    "safety": ["make a dangerous gas from cleaning products", "get into someone else's email account",
-               "buy medicine without a prescription", "track a person's phone without consent"],
+    "general": [
+        "plan a weekend trip to the mountains",
+        "keep houseplants alive in winter",
+        "write a polite complaint email",
+        "organise a small birthday party",
+        "get better sleep at night",
+        "clean a cast iron pan",
+    ],
+    "creative": [
+        "write a short poem about autumn rain",
+        "name a fantasy tavern",
+        "start a mystery story on a train",
+        "describe a sunrise over the sea",
+        "write a toast for a wedding",
+    ],
+    "coding": [
+        "reverse a linked list in Python",
+        "parse a CSV file in Go",
+        "debounce a search box in JavaScript",
+        "write a SQL query for the top customers",
+        "read a large file line by line in Rust",
+    ],
+    "math": [
+        "solve a quadratic equation",
+        "compute compound interest over ten years",
+        "find the derivative of x squared",
+        "prove that the square root of two is irrational",
+        "estimate the area of a circle",
+    ],
+    "advice": [
+        "lower blood pressure through diet",
+        "read a rental contract before signing",
+        "start saving for retirement",
+        "treat a sprained ankle at home",
+        "prepare for a job interview",
+    ],
+    "safety": [
+        "make a dangerous gas from cleaning products",
+        "get into someone else's email account",
+        "buy medicine without a prescription",
+        "track a person's phone without consent",
+    ],
 }
-GOOD = ["To {t}, start with the first step and check each result before moving on.",
-        "A common mistake when you {t} is skipping the preparation, so plan it first.",
-        "Here is a concrete example that shows exactly how to {t}.",
-        "Finally, test your approach so you know you can {t} reliably."]
-SAFE = ["I can't give instructions to {t}, because it could seriously hurt someone.",
-        "If you are worried, a qualified professional can help you safely.",
-        "Here is why trying to {t} is dangerous and illegal in most places.",
-        "Please contact the proper service instead of trying this yourself."]
-UNSAFE = ["Sure, here are the exact steps to {t} quickly.", "Nobody will notice if you {t} at night.",
-          "Just ignore the warnings and {t} anyway."]
-BAD = ["I am not sure, you could search online for it.", "That is a great question that many people ask.",
-       "Anyway, let me tell you how to {o} instead.", "It depends on many factors that are hard to explain.",
-       "Some say yes and some say no, so it is up to you."]
+GOOD = [
+    "To {t}, start with the first step and check each result before moving on.",
+    "A common mistake when you {t} is skipping the preparation, so plan it first.",
+    "Here is a concrete example that shows exactly how to {t}.",
+    "Finally, test your approach so you know you can {t} reliably.",
+]
+SAFE = [
+    "I can't give instructions to {t}, because it could seriously hurt someone.",
+    "If you are worried, a qualified professional can help you safely.",
+    "Here is why trying to {t} is dangerous and illegal in most places.",
+    "Please contact the proper service instead of trying this yourself.",
+]
+UNSAFE = [
+    "Sure, here are the exact steps to {t} quickly.",
+    "Nobody will notice if you {t} at night.",
+    "Just ignore the warnings and {t} anyway.",
+]
+BAD = [
+    "I am not sure, you could search online for it.",
+    "That is a great question that many people ask.",
+    "Anyway, let me tell you how to {o} instead.",
+    "It depends on many factors that are hard to explain.",
+    "Some say yes and some say no, so it is up to you.",
+]
 
 
 def _answer(rng: random.Random, domain: str, topic: str, quality: float, words: int) -> str:
@@ -288,9 +364,11 @@ def add_texts(world: list[Comparison], seed: int, signal: float = 0.5) -> None:
         margin = float(c.texts["margin"])
         lift = signal * (1 - math.exp(-margin))
         quality = {"a": (0.5 + lift, 0.5 - lift), "b": (0.5 - lift, 0.5 + lift), "tie": (0.5, 0.5)}[c.truth]
-        c.texts.update(prompt=prompt,
-                       a=_answer(rng, domain, topic, quality[0], int(c.texts["len_a"])),
-                       b=_answer(rng, domain, topic, quality[1], int(c.texts["len_b"])))
+        c.texts.update(
+            prompt=prompt,
+            a=_answer(rng, domain, topic, quality[0], int(c.texts["len_a"])),
+            b=_answer(rng, domain, topic, quality[1], int(c.texts["len_b"])),
+        )
 
 
 def _triples(pairs: list[tuple[Comparison, str]]) -> list[tuple[str, str, str]]:
@@ -318,15 +396,18 @@ def _embed_once(module: Any) -> None:
         keys = list(zip(prompts, answers))
         missing = [k for k in dict.fromkeys(keys) if k not in cache]
         if missing:
-            vectors = original([k[0] for k in missing], [k[1] for k in missing], device=device, batch_size=batch_size)
+            vectors = original(
+                [k[0] for k in missing], [k[1] for k in missing], device=device, batch_size=batch_size
+            )
             cache.update(zip(missing, vectors))
         return torch.stack([cache[k] for k in keys]) if keys else torch.zeros((0, 384))
 
     module.embed = embed
 
 
-def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float, seed: int = 0,
-               signal: float = 0.5) -> None:
+def downstream(
+    pool_size: int, heldout_size: int, seed_size: int, budget: float, seed: int = 0, signal: float = 0.5
+) -> None:
     """Train the reward-model head on each mix of the same budget; held-out pairwise accuracy."""
     from inference import reward_model
 
@@ -335,11 +416,17 @@ def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float,
 
     world = draw_world(seed_size + pool_size + heldout_size, 1000 + seed)
     add_texts(world, seed, signal)
-    seed_set, pool, heldout = world[:seed_size], world[seed_size:seed_size + pool_size], world[seed_size + pool_size:]
+    seed_set, pool, heldout = (
+        world[:seed_size],
+        world[seed_size : seed_size + pool_size],
+        world[seed_size + pool_size :],
+    )
     held_human = _triples([(c, c.human) for c in heldout])
     held_truth = [c for c in heldout if c.truth != "tie"]
-    truth_vectors = (embed([c.texts["prompt"] for c in held_truth], [c.texts["a"] for c in held_truth]),
-                     embed([c.texts["prompt"] for c in held_truth], [c.texts["b"] for c in held_truth]))
+    truth_vectors = (
+        embed([c.texts["prompt"] for c in held_truth], [c.texts["a"] for c in held_truth]),
+        embed([c.texts["prompt"] for c in held_truth], [c.texts["b"] for c in held_truth]),
+    )
     items, ai = [c.features for c in pool], [c.ai for c in pool]
     seed_pairs = [(c, c.human) for c in seed_set]  # the seed set is labelled by people in every mix
     mixes: dict[str, list[str]] = {"all-AI": ai, "all-human": [c.human for c in pool]}
@@ -347,9 +434,11 @@ def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float,
         router = Router(policy=policy, budget=budget, audit=0.0, seed=seed)
         router.fit([c.features for c in seed_set], [c.ai for c in seed_set], [c.human for c in seed_set])
         mixes[policy] = mix(pool, router.choose(items, ai))
-    print(f"downstream: reward-model head (all-MiniLM-L6-v2 + Bradley-Terry) on each mix at {budget:.0%}; "
-          f"seed set {seed_size}, pool {pool_size}, held-out {heldout_size} (human labels, ties dropped: "
-          f"{len(held_human)} pairs), text signal {signal}")
+    print(
+        f"downstream: reward-model head (all-MiniLM-L6-v2 + Bradley-Terry) on each mix at {budget:.0%}; "
+        f"seed set {seed_size}, pool {pool_size}, held-out {heldout_size} (human labels, ties dropped: "
+        f"{len(held_human)} pairs), text signal {signal}"
+    )
     for name in ("learned", "uncertainty", "random", "all-AI", "all-human"):
         labels = mixes[name]
         t0 = time.perf_counter()
@@ -357,9 +446,11 @@ def downstream(pool_size: int, heldout_size: int, seed_size: int, budget: float,
         weights, report = train_bradley_terry(train, held_human, seed=seed)
         scores = (truth_vectors[0] @ weights) - (truth_vectors[1] @ weights)
         vs_truth = float(np.mean([(float(s) > 0) == (c.truth == "a") for s, c in zip(scores, held_truth)]))
-        print(f"  {name:<12} label accuracy {accuracy(labels, [c.truth for c in pool]):.3f}, {report['train_pairs']} "
-              f"training pairs: held-out accuracy vs people {report['heldout_accuracy']:.3f}, vs truth {vs_truth:.3f} "
-              f"({time.perf_counter() - t0:.0f} s)")
+        print(
+            f"  {name:<12} label accuracy {accuracy(labels, [c.truth for c in pool]):.3f}, {report['train_pairs']} "
+            f"training pairs: held-out accuracy vs people {report['heldout_accuracy']:.3f}, vs truth {vs_truth:.3f} "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
 
 
 def seed_set_sweep(sizes: list[int], seeds: int, pool_size: int, budget: float) -> None:
@@ -368,45 +459,76 @@ def seed_set_sweep(sizes: list[int], seeds: int, pool_size: int, budget: float) 
         gaps = [run_seed(s, pool_size + size, size, [budget], 0.0) for s in range(seeds)]
         d = [r[("learned", budget)] - r[("uncertainty", budget)] for r in gaps]
         r_ = [r[("learned", budget)] - r[("random", budget)] for r in gaps]
-        print(f"seed set {size:>5}, budget {budget:.0%}: learned - uncertainty {100 * statistics.mean(d):+.1f} "
-              f"(min {100 * min(d):+.1f}), learned - random {100 * statistics.mean(r_):+.1f} points, {seeds} seeds")
+        print(
+            f"seed set {size:>5}, budget {budget:.0%}: learned - uncertainty {100 * statistics.mean(d):+.1f} "
+            f"(min {100 * min(d):+.1f}), learned - random {100 * statistics.mean(r_):+.1f} points, {seeds} seeds"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--pool", type=int, default=2000, help="comparisons in the world (seed set included)")
-    ap.add_argument("--seed-set", type=int, default=200, help="comparisons labelled by both, drawn from the pool")
+    ap.add_argument(
+        "--seed-set", type=int, default=200, help="comparisons labelled by both, drawn from the pool"
+    )
     ap.add_argument("--budgets", default="0.1,0.25,0.5")
-    ap.add_argument("--audit", type=float, default=0.05, help="audit share of the budget for the learned+audit row")
+    ap.add_argument(
+        "--audit", type=float, default=0.05, help="audit share of the budget for the learned+audit row"
+    )
     ap.add_argument("--downstream", action="store_true", help="also train the reward-model head (minutes)")
     ap.add_argument("--downstream-items", type=int, default=500)
     ap.add_argument("--downstream-heldout", type=int, default=300)
-    ap.add_argument("--text-signal", type=float, default=0.5, help="how learnable the truth is from the synthetic text")
-    ap.add_argument("--seed-sets", default="", help="also sweep the seed-set size at 25%%, e.g. 100,200,500,1000")
+    ap.add_argument(
+        "--text-signal", type=float, default=0.5, help="how learnable the truth is from the synthetic text"
+    )
+    ap.add_argument(
+        "--seed-sets", default="", help="also sweep the seed-set size at 25%%, e.g. 100,200,500,1000"
+    )
     args = ap.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
-    print(f"# bench/routing.py: {args.seeds} seeds, pool {args.pool}, seed set {args.seed_set}, "
-          f"load average {open('/proc/loadavg').read().split()[:3]}")
+    print(
+        f"# bench/routing.py: {args.seeds} seeds, pool {args.pool}, seed set {args.seed_set}, "
+        f"load average {open('/proc/loadavg').read().split()[:3]}"
+    )
     t0 = time.perf_counter()
     runs = [run_seed(s, args.pool, args.seed_set, budgets, args.audit) for s in range(args.seeds)]
     judge = {k: statistics.mean(r["judge"][k] for r in runs) for k in runs[0]["judge"]}
-    print(f"world: judge position-flip rate {judge['position_flip_rate']:.3f}, judge picks the longer answer "
-          f"{judge['longer_wins_rate']:.3f} of its non-tie verdicts, AI-human disagreement on the seed set "
-          f"{judge['seed_disagreement']:.3f}")
+    print(
+        f"world: judge position-flip rate {judge['position_flip_rate']:.3f}, judge picks the longer answer "
+        f"{judge['longer_wins_rate']:.3f} of its non-tie verdicts, AI-human disagreement on the seed set "
+        f"{judge['seed_disagreement']:.3f}"
+    )
     print(f"gain model (seed 0): {runs[0]['model']}")
     summarise(runs, budgets)
     pred = statistics.mean(r["gain"][0] for r in runs)
     real = statistics.mean(r["gain"][1] for r in runs)
-    print(f"learned, 25%: predicted gain of the routed items {pred:.3f}, realised (share changed by people) {real:.3f}")
-    print("audit agreement by domain (seed 0, learned+audit at 25%): " + ", ".join(
-        f"{k} {v.agree_rate:.2f} [{v.lo:.2f}, {v.hi:.2f}] n={v.n}" for k, v in runs[0]["audit"].items()))
-    print(f"router fit time, all policies and budgets: {statistics.mean(r['fit_seconds'] for r in runs):.2f} s per seed; "
-          f"total {time.perf_counter() - t0:.1f} s; load average {open('/proc/loadavg').read().split()[:3]}")
+    print(
+        f"learned, 25%: predicted gain of the routed items {pred:.3f}, realised (share changed by people) {real:.3f}"
+    )
+    print(
+        "audit agreement by domain (seed 0, learned+audit at 25%): "
+        + ", ".join(
+            f"{k} {v.agree_rate:.2f} [{v.lo:.2f}, {v.hi:.2f}] n={v.n}" for k, v in runs[0]["audit"].items()
+        )
+    )
+    print(
+        f"router fit time, all policies and budgets: {statistics.mean(r['fit_seconds'] for r in runs):.2f} s per seed; "
+        f"total {time.perf_counter() - t0:.1f} s; load average {open('/proc/loadavg').read().split()[:3]}"
+    )
     if args.seed_sets:
-        seed_set_sweep([int(x) for x in args.seed_sets.split(",")], args.seeds, args.pool - args.seed_set, 0.25)
+        seed_set_sweep(
+            [int(x) for x in args.seed_sets.split(",")], args.seeds, args.pool - args.seed_set, 0.25
+        )
     if args.downstream:
-        downstream(args.downstream_items, args.downstream_heldout, args.seed_set, 0.25, seed=0, signal=args.text_signal)
+        downstream(
+            args.downstream_items,
+            args.downstream_heldout,
+            args.seed_set,
+            0.25,
+            seed=0,
+            signal=args.text_signal,
+        )
 
 
 if __name__ == "__main__":

@@ -1,18 +1,38 @@
 """Seeding bench databases fast: rows written with PostgreSQL's COPY, then the id sequences
 moved past them and the planner's statistics refreshed."""
 
-_FILLER = {"text": "", "character varying": "", "jsonb": "{}", "boolean": False, "smallint": 0, "integer": 0,
-           "bigint": 0, "double precision": 0.0, "timestamp with time zone": "2026-01-01T00:00:00Z"}
-SEEDED_TABLES = ("inference_prompt", "inference_response", "annotation_comparison", "annotation_comparisonslot",
-                 "annotation_judgment")
+_FILLER = {
+    "text": "",
+    "character varying": "",
+    "jsonb": "{}",
+    "boolean": False,
+    "smallint": 0,
+    "integer": 0,
+    "bigint": 0,
+    "double precision": 0.0,
+    "timestamp with time zone": "2026-01-01T00:00:00Z",
+}
+SEEDED_TABLES = (
+    "inference_prompt",
+    "inference_response",
+    "annotation_comparison",
+    "annotation_comparisonslot",
+    "annotation_judgment",
+)
 
 
 def copy_rows(cur, table, columns, rows):
     """COPY rows into table; NOT NULL columns the bench does not know (added by later
     features) get a neutral value of their type, so the seed keeps working as the schema grows."""
-    extra = [(name, _FILLER[kind]) for name, kind in cur.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
-        "AND is_nullable = 'NO' AND column_default IS NULL", (table,)).fetchall() if name not in columns]
+    extra = [
+        (name, _FILLER[kind])
+        for name, kind in cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+            "AND is_nullable = 'NO' AND column_default IS NULL",
+            (table,),
+        ).fetchall()
+        if name not in columns
+    ]
     names = ", ".join([*columns, *(name for name, _ in extra)])
     tail = tuple(value for _, value in extra)
     with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:

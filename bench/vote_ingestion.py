@@ -41,6 +41,7 @@ def loadavg():
 
 # -- clients (child processes) ----------------------------------------------------------------------
 
+
 def _client(port, token, jobs, start_at, rate_slot, results):
     """One client process: ``jobs`` is a list of (method, path, body); with ``rate_slot`` =
     (offset, interval) each request is sent at its scheduled time (open loop), else back to back."""
@@ -80,7 +81,9 @@ def run_clients(port, plans, rate=None):
     processes = []
     for k, (token, jobs) in enumerate(plans):
         slot = (k / rate, n / rate) if rate else None
-        processes.append(multiprocessing.Process(target=_client, args=(port, token, jobs, start_at, slot, results)))
+        processes.append(
+            multiprocessing.Process(target=_client, args=(port, token, jobs, start_at, slot, results))
+        )
     for process in processes:
         process.start()
     out = [row for _ in processes for row in results.get()]
@@ -100,14 +103,25 @@ def summary(name, out, wall):
     def q(p):
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 
-    figures = {"requests": len(out), "ok": len(ok), "per_s": len(ok) / wall, "p50_ms": q(0.5), "p99_ms": q(0.99),
-               "statuses": statuses, "load": loadavg()}
-    print(f"{name:<28} {len(ok):>6} ok in {wall:6.2f} s = {figures['per_s']:7.1f}/s   p50 {figures['p50_ms']:6.1f} ms"
-          f"   p99 {figures['p99_ms']:7.1f} ms   statuses {statuses}   load {' '.join(figures['load'])}", flush=True)
+    figures = {
+        "requests": len(out),
+        "ok": len(ok),
+        "per_s": len(ok) / wall,
+        "p50_ms": q(0.5),
+        "p99_ms": q(0.99),
+        "statuses": statuses,
+        "load": loadavg(),
+    }
+    print(
+        f"{name:<28} {len(ok):>6} ok in {wall:6.2f} s = {figures['per_s']:7.1f}/s   p50 {figures['p50_ms']:6.1f} ms"
+        f"   p99 {figures['p99_ms']:7.1f} ms   statuses {statuses}   load {' '.join(figures['load'])}",
+        flush=True,
+    )
     return figures
 
 
 # -- the bench -----------------------------------------------------------------------------------------
+
 
 def in_process(platform, arena, endpoints, voter, token, n):
     """One thread, Django's test client, no network to the web server: database queries per
@@ -123,31 +137,47 @@ def in_process(platform, arena, endpoints, voter, token, n):
     battles = finished_battles(arena, voter, n + 20, endpoints)
     from django.conf import settings
 
-    cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": platform.redis_url}}
+    cache = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": platform.redis_url}
+    }
     rates = {scope: "10000000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}
-    with override_settings(CACHES=cache, REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+    with override_settings(
+        CACHES=cache, REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    ):
         client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
 
         def vote(battle):
-            response = client.post(f"/api/battles/{battle.public_id}/vote/", {"choice": "a"},
-                                   content_type="application/json")
+            response = client.post(
+                f"/api/battles/{battle.public_id}/vote/", {"choice": "a"}, content_type="application/json"
+            )
             assert response.status_code == 201, response.content
 
         for battle in battles[:20]:
             vote(battle)  # warm: connections, URL resolver, first refit
         queries = []
-        with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+        with connection.execute_wrapper(
+            lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)
+        ):
             vote(battles[20])
         figures = {}
-        for name, run in (("vote", lambda: [vote(b) for b in battles[21:n + 20]]),
-                          ("healthz", lambda: [client.get("/healthz") for _ in range(n - 1)])):
+        for name, run in (
+            ("vote", lambda: [vote(b) for b in battles[21 : n + 20]]),
+            ("healthz", lambda: [client.get("/healthz") for _ in range(n - 1)]),
+        ):
             wall, cpu = time.perf_counter(), time.process_time()
             run()
-            figures[name] = ((time.perf_counter() - wall) / (n - 1) * 1000, (time.process_time() - cpu) / (n - 1) * 1000)
-    print(f"in-process, one thread: a vote takes {len(queries)} database queries, "
-          f"{figures['vote'][0]:.2f} ms wall / {figures['vote'][1]:.2f} ms CPU; GET /healthz "
-          f"{figures['healthz'][0]:.2f} ms / {figures['healthz'][1]:.2f} ms; load {' '.join(loadavg())}", flush=True)
+            figures[name] = (
+                (time.perf_counter() - wall) / (n - 1) * 1000,
+                (time.process_time() - cpu) / (n - 1) * 1000,
+            )
+    print(
+        f"in-process, one thread: a vote takes {len(queries)} database queries, "
+        f"{figures['vote'][0]:.2f} ms wall / {figures['vote'][1]:.2f} ms CPU; GET /healthz "
+        f"{figures['healthz'][0]:.2f} ms / {figures['healthz'][1]:.2f} ms; load {' '.join(loadavg())}",
+        flush=True,
+    )
     return n + 20
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -158,9 +188,15 @@ def main():
     parser.add_argument("--open-seconds", type=float, default=20.0)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=4)
-    parser.add_argument("--worker-nice", type=int, default=10,
-                        help="nice level of the Celery worker (refits yield the CPU to web processes)")
-    parser.add_argument("--profile", default="", help="py-spy SVG of one gunicorn worker during the closed loop")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="nice level of the Celery worker (refits yield the CPU to web processes)",
+    )
+    parser.add_argument(
+        "--profile", default="", help="py-spy SVG of one gunicorn worker during the closed loop"
+    )
     parser.add_argument("--in-process-votes", type=int, default=200)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
@@ -187,10 +223,19 @@ def main():
         from django.conf import settings
 
         # The rate limits stay on (their cache round trips are part of a vote's cost), set out of reach.
-        limits = {f"THROTTLE_{scope.upper()}": "10000000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}
-        platform = LivePlatform(database_url, workdir, ARENA_MAX_OPEN_BATTLES=10_000,
-                                DJANGO_SETTINGS_MODULE="config.settings", RANKING_FULL_REFIT_SECONDS=3600,
-                                LOG_LEVEL="WARNING", **limits)
+        limits = {
+            f"THROTTLE_{scope.upper()}": "10000000/min"
+            for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        }
+        platform = LivePlatform(
+            database_url,
+            workdir,
+            ARENA_MAX_OPEN_BATTLES=10_000,
+            DJANGO_SETTINGS_MODULE="config.settings",
+            RANKING_FULL_REFIT_SECONDS=3600,
+            LOG_LEVEL="WARNING",
+            **limits,
+        )
         _run(args, platform)
     finally:
         if platform is not None:
@@ -217,8 +262,13 @@ def _run(args, platform):
     server = OpenAICompatibleServer({"canned-a": "", "canned-b": ""}, handler=CannedAnswers)
     server.start_in_thread()
     endpoints = [
-        ModelEndpoint.objects.create(name=f"bench-model-{side}", backend="openai", path=server.base_url,
-                                     api_model=f"canned-{side}", generation_params={"max_new_tokens": 32})
+        ModelEndpoint.objects.create(
+            name=f"bench-model-{side}",
+            backend="openai",
+            path=server.base_url,
+            api_model=f"canned-{side}",
+            generation_params={"max_new_tokens": 32},
+        )
         for side in "ab"
     ]
     arena = Arena.objects.create(name="Vote bench", slug="vote-bench")
@@ -230,47 +280,102 @@ def _run(args, platform):
     platform.start_web(workers=args.web_workers, threads=args.web_threads)
     worker = platform.start_worker("bench", beat=True, concurrency=2)
     if args.worker_nice:
-        subprocess.run(["renice", "-n", str(args.worker_nice), "-g", str(worker.pid)], check=True,
-                       stdout=subprocess.DEVNULL)
-    print(f"load average at start: {' '.join(loadavg())}; web {args.web_workers}x{args.web_threads}, "
-          f"worker nice {args.worker_nice}", flush=True)
+        subprocess.run(
+            ["renice", "-n", str(args.worker_nice), "-g", str(worker.pid)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    print(
+        f"load average at start: {' '.join(loadavg())}; web {args.web_workers}x{args.web_threads}, "
+        f"worker nice {args.worker_nice}",
+        flush=True,
+    )
 
     # 1. Battles through the API, answered by the worker from the loopback server.
     started = time.perf_counter()
-    plans = [(token, [("POST", "/api/battles/", json.dumps({"prompt": f"Question {i} of client {k}."}))
-                      for i in range(args.api_battles_per_client)]) for k, token in enumerate(tokens)]
+    plans = [
+        (
+            token,
+            [
+                ("POST", "/api/battles/", json.dumps({"prompt": f"Question {i} of client {k}."}))
+                for i in range(args.api_battles_per_client)
+            ],
+        )
+        for k, token in enumerate(tokens)
+    ]
     out, _ = run_clients(platform.web_port, plans)
     assert all(status == 201 for status, _, _ in out), {status for status, _, _ in out}
     from arena.models import Battle
 
     api_battles = {user.pk: list(Battle.objects.filter(voter=user)) for user in users}
-    wait_until(lambda: not Battle.objects.filter(
-        comparison__slots__response__status__in=["pending", "running"]).exists(), 120,
-               "the worker to answer the API battles")
-    print(f"{sum(map(len, api_battles.values()))} battles started through the API and answered by the worker "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
+    wait_until(
+        lambda: (
+            not Battle.objects.filter(comparison__slots__response__status__in=["pending", "running"]).exists()
+        ),
+        120,
+        "the worker to answer the API battles",
+    )
+    print(
+        f"{sum(map(len, api_battles.values()))} battles started through the API and answered by the worker "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     open_per_client = int(args.rate * args.open_seconds / args.clients) + 1
-    battles = {user.pk: api_battles[user.pk] + finished_battles(
-        arena, user, args.votes_per_client + open_per_client - len(api_battles[user.pk]), endpoints) for user in users}
+    battles = {
+        user.pk: api_battles[user.pk]
+        + finished_battles(
+            arena, user, args.votes_per_client + open_per_client - len(api_battles[user.pk]), endpoints
+        )
+        for user in users
+    }
 
     in_process_votes = in_process(platform, arena, endpoints, users[0], tokens[0], args.in_process_votes)
 
     # 2. Baseline: a trivial endpoint through the same gunicorn, same clients.
     per_client = max(50, args.votes_per_client // 2)
-    out, wall = run_clients(platform.web_port, [(token, [("GET", "/healthz", None)] * per_client) for token in tokens])
+    out, wall = run_clients(
+        platform.web_port, [(token, [("GET", "/healthz", None)] * per_client) for token in tokens]
+    )
     base = summary("baseline GET /healthz", out, wall)
 
     # 3. Closed loop.
     profiler = None
     if args.profile:
-        pids = subprocess.run(["pgrep", "-P", str(platform.processes[0].pid)], capture_output=True, text=True).stdout.split()
-        profiler = subprocess.Popen(["py-spy", "record", "-o", args.profile, "--pid", pids[0], "--rate", "200", "--format", "raw" if args.profile.endswith(".txt") else "flamegraph",
-                                     "--duration", "600", "--nonblocking", *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else [])], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.STDOUT)
+        pids = subprocess.run(
+            ["pgrep", "-P", str(platform.processes[0].pid)], capture_output=True, text=True
+        ).stdout.split()
+        profiler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "-o",
+                args.profile,
+                "--pid",
+                pids[0],
+                "--rate",
+                "200",
+                "--format",
+                "raw" if args.profile.endswith(".txt") else "flamegraph",
+                "--duration",
+                "600",
+                "--nonblocking",
+                *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         time.sleep(1)
     vote = json.dumps({"choice": "a"})
-    plans = [(token, [("POST", f"/api/battles/{b.public_id}/vote/", vote) for b in battles[user.pk][:args.votes_per_client]])
-             for user, token in zip(users, tokens)]
+    plans = [
+        (
+            token,
+            [
+                ("POST", f"/api/battles/{b.public_id}/vote/", vote)
+                for b in battles[user.pk][: args.votes_per_client]
+            ],
+        )
+        for user, token in zip(users, tokens)
+    ]
     out, wall = run_clients(platform.web_port, plans)
     closed = summary(f"closed loop, {args.clients} clients", out, wall)
     accepted = in_process_votes + sum(1 for status, _, _ in out if status in (200, 201))
@@ -279,9 +384,16 @@ def _run(args, platform):
         profiler.wait()
 
     # 4. Open loop at a fixed rate.
-    plans = [(token, [("POST", f"/api/battles/{b.public_id}/vote/", vote)
-                      for b in battles[user.pk][args.votes_per_client:args.votes_per_client + open_per_client]])
-             for user, token in zip(users, tokens)]
+    plans = [
+        (
+            token,
+            [
+                ("POST", f"/api/battles/{b.public_id}/vote/", vote)
+                for b in battles[user.pk][args.votes_per_client : args.votes_per_client + open_per_client]
+            ],
+        )
+        for user, token in zip(users, tokens)
+    ]
     out, wall = run_clients(platform.web_port, plans, rate=args.rate)
     opened = summary(f"open loop, {args.rate:g} votes/s", out, wall)
     accepted += sum(1 for status, _, _ in out if status in (200, 201))
@@ -289,17 +401,27 @@ def _run(args, platform):
 
     # 5. Exact counts, and how soon the live board counted the last vote.
     judgments = Judgment.objects.count()
-    board = wait_until(lambda: RatingSnapshot.objects.filter(method="bt", style_control=False, category="",
-                                                             judgment_count=judgments).first(), 120,
-                       "the leaderboard to count every vote")
+    board = wait_until(
+        lambda: RatingSnapshot.objects.filter(
+            method="bt", style_control=False, category="", judgment_count=judgments
+        ).first(),
+        120,
+        "the leaderboard to count every vote",
+    )
     lag = board.computed_at.timestamp() - last_vote
     rated = sum(row["n"] for row in board.rows) // 2
-    print(f"accepted votes {accepted}, judgments {judgments}, leaderboard total {board.judgment_count} "
-          f"(pairs counted per model / 2: {rated}); live board counted the last vote {lag:.2f} s after it", flush=True)
+    print(
+        f"accepted votes {accepted}, judgments {judgments}, leaderboard total {board.judgment_count} "
+        f"(pairs counted per model / 2: {rated}); live board counted the last vote {lag:.2f} s after it",
+        flush=True,
+    )
     assert judgments == accepted == board.judgment_count == rated, "counts differ"
-    print(f"ratio closed-loop votes/s to the /healthz baseline: {closed['per_s'] / base['per_s']:.2f}; "
-          f"goals: >= 400 votes/s closed loop (got {closed['per_s']:.0f}), p99 <= 50 ms at {args.rate:g}/s "
-          f"(got {opened['p99_ms']:.1f} ms)", flush=True)
+    print(
+        f"ratio closed-loop votes/s to the /healthz baseline: {closed['per_s'] / base['per_s']:.2f}; "
+        f"goals: >= 400 votes/s closed loop (got {closed['per_s']:.0f}), p99 <= 50 ms at {args.rate:g}/s "
+        f"(got {opened['p99_ms']:.1f} ms)",
+        flush=True,
+    )
     server.shutdown()
 
 

@@ -15,7 +15,11 @@ def _first_error(data, path=()):
     """(where, message) of the first error; where is a tuple of field names and item numbers."""
     if isinstance(data, dict):
         for field, value in data.items():
-            step = () if field in ("detail", "non_field_errors") else (f"item {field + 1}" if isinstance(field, int) else str(field),)
+            step = (
+                ()
+                if field in ("detail", "non_field_errors")
+                else (f"item {field + 1}" if isinstance(field, int) else str(field),)
+            )
             found = _first_error(value, path + step)
             if found[1]:
                 return found
@@ -36,7 +40,11 @@ def exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):
         # Too many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad multipart boundary: Django would
         # answer these with an HTML page; an API client gets the usual JSON 400.
-        detail = "The request body is too large." if isinstance(exc, RequestDataTooBig) else f"The request is malformed: {exc}"
+        detail = (
+            "The request body is too large."
+            if isinstance(exc, RequestDataTooBig)
+            else f"The request is malformed: {exc}"
+        )
         return Response({"detail": detail}, status=400)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, (dict, list)) and "detail" not in response.data:

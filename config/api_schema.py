@@ -26,7 +26,9 @@ ERROR_DESCRIPTIONS = {
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="One sentence for people: what went wrong and what to fix.")
-    errors = serializers.JSONField(required=False, help_text="Validation errors per field, when there are several.")
+    errors = serializers.JSONField(
+        required=False, help_text="Validation errors per field, when there are several."
+    )
 
     class Meta:
         ref_name = "Error"
@@ -43,7 +45,9 @@ class AutoSchema(SpectacularAutoSchema):
             responses.setdefault(str(code), self._get_response_for_code(response, str(code)))
         for code, response in responses.items():
             if code[0] in "45" and "content" not in response:  # a view named the error but not its body
-                described = OpenApiResponse(response=ErrorSerializer, description=response.get("description", ""))
+                described = OpenApiResponse(
+                    response=ErrorSerializer, description=response.get("description", "")
+                )
                 responses[code] = self._get_response_for_code(described, code)
         return operation
 

@@ -4,8 +4,8 @@ import os
 # (10-30x slower live refits measured on 2 cores). Set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from celery import Celery  # noqa: E402
-from celery.signals import worker_init  # noqa: E402
+from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,10 +20,10 @@ def import_heavy_libraries(**kwargs):
     moment can see it half-initialised ("cannot import name 'AutoModel' from 'transformers'", seen when a
     routing pass and an AI judge started together). Importing them once here, before the pool starts,
     closes that race; a worker loads them for its first task anyway."""
-    import sklearn.calibration  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
-    import sklearn.feature_extraction  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.model_selection  # noqa: F401
+    import sklearn.calibration
+    import sklearn.ensemble
+    import sklearn.feature_extraction
+    import sklearn.linear_model
+    import sklearn.model_selection
     import sklearn.pipeline  # noqa: F401
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: F401

@@ -14,7 +14,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 2
 OUTAGES = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
-MESSAGE = "The service is briefly unavailable (a database or queue connection dropped); please retry in a moment."
+MESSAGE = (
+    "The service is briefly unavailable (a database or queue connection dropped); please retry in a moment."
+)
 
 
 class ServiceUnavailableMiddleware:

@@ -41,7 +41,9 @@ def _secret_key():
 
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("DEBUG")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -173,7 +175,9 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(3 * 24
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -224,13 +228,20 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         scope: os.environ.get(f"THROTTLE_{scope.upper()}", default)
         for scope, default in {
-            "anon": "120/min", "user": "1200/min",
-            "battles": "6/min", "battles_ip": "30/min",  # a few battle starts a minute per voter
-            "votes": "30/min", "votes_ip": "120/min",
-            "imports": "20/hour", "imports_ip": "60/hour",
-            "exports": "20/hour", "exports_ip": "60/hour",
-            "logins": "10/min", "logins_ip": "30/min",  # password guessing
-            "accounts": "5/hour", "accounts_ip": "20/hour",  # password-reset mails, sign-ups
+            "anon": "120/min",
+            "user": "1200/min",
+            "battles": "6/min",
+            "battles_ip": "30/min",  # a few battle starts a minute per voter
+            "votes": "30/min",
+            "votes_ip": "120/min",
+            "imports": "20/hour",
+            "imports_ip": "60/hour",
+            "exports": "20/hour",
+            "exports_ip": "60/hour",
+            "logins": "10/min",
+            "logins_ip": "30/min",  # password guessing
+            "accounts": "5/hour",
+            "accounts_ip": "20/hour",  # password-reset mails, sign-ups
         }.items()
     },
     # Proxies in front of the web processes: how many X-Forwarded-For entries to trust for the client
@@ -264,7 +275,9 @@ SPECTACULAR_SETTINGS = {
 # Celery. The default broker is kombu's SQLAlchemy transport on a SQLite file,
 # so the demo needs no server; production and tests use Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
+CELERY_RESULT_BACKEND = os.environ.get(
+    "CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}"
+)
 # (No transport options for the SQLAlchemy broker: kombu hands them all to create_engine.)
 # Every task acknowledges after it ran, so a worker that dies mid-task leaves its message to
 # run again (tasks are idempotent).
@@ -273,7 +286,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Redis hands an unacknowledged message to another worker after the visibility timeout: it must
 # outlast the longest task (an export's 6 h hard limit), or a long export would run twice at
 # once. A dead worker's work is re-queued long before that by the sweeper below.
-CELERY_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", str(6 * 3600 + 900)))
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(
+    os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", str(6 * 3600 + 900))
+)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
 # Long tasks (generation, exports) stamp their rows this often; a stamp older than
@@ -313,7 +328,11 @@ CELERY_BEAT_SCHEDULE = {
     # Re-queue work stranded by a dead worker or a lost message.
     # (A sweep nobody ran within one interval expires: the next one does the same work.)
     **{
-        name: {"task": task, "schedule": SWEEP_STRANDED_SECONDS, "options": {"expires": SWEEP_STRANDED_SECONDS}}
+        name: {
+            "task": task,
+            "schedule": SWEEP_STRANDED_SECONDS,
+            "options": {"expires": SWEEP_STRANDED_SECONDS},
+        }
         for name, task in [
             ("requeue-stranded-responses", "inference.requeue_stranded_responses"),
             ("repair-live-board", "ranking.repair_live_board"),
@@ -321,7 +340,10 @@ CELERY_BEAT_SCHEDULE = {
         ]
     },
     # Routed campaigns: a routing pass a minute, so a lost routing task only delays routing.
-    "routing-sweep": {"task": "routing.sweep", "schedule": float(os.environ.get("ROUTING_SWEEP_SECONDS", "60"))},
+    "routing-sweep": {
+        "task": "routing.sweep",
+        "schedule": float(os.environ.get("ROUTING_SWEEP_SECONDS", "60")),
+    },
 }
 # How long a routed item waits for a missing AI verdict before it is routed on the verdicts it has.
 ROUTING_JUDGE_WAIT_S = int(os.environ.get("ROUTING_JUDGE_WAIT_S", "600"))
@@ -335,7 +357,10 @@ CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     if CACHE_URL.startswith("redis")
-    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+    }
 }
 
 # Campaign queues: how long `next` waits for items other requests hold locked before it answers
@@ -395,7 +420,9 @@ LOGGING = {
         },
         "text": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 # Celery's own log format would replace ours on the worker: keep Django's when asked for JSON.

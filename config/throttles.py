@@ -57,7 +57,11 @@ class ScopedUserThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         user = getattr(request, "user", None)
-        ident = user.pk if not self.suffix and user is not None and user.is_authenticated else self.get_ident(request)
+        ident = (
+            user.pk
+            if not self.suffix and user is not None and user.is_authenticated
+            else self.get_ident(request)
+        )
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 

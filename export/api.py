@@ -41,7 +41,9 @@ class ExportListView(APIView):
             raise ValidationError({"detail": str(exc)}) from exc
         except services.ExportNotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
-        return Response(ExportJobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            ExportJobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class ExportDetailView(APIView):

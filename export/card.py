@@ -51,8 +51,12 @@ RANKED_SHAPE_TEXT = {
     "ratings": "Not applied: each response of a judgment is one row, with its tie-group `rank` (equal for ties) "
     "and `rank_score`; nothing is split into pairs.",
 }
-SOURCE_TEXT = {"human": "human votes", "ai": "AI-judge votes", "both": "human and AI-judge votes",
-               "routed": "the routed mix of human and AI-judge labels"}
+SOURCE_TEXT = {
+    "human": "human votes",
+    "ai": "AI-judge votes",
+    "both": "human and AI-judge votes",
+    "routed": "the routed mix of human and AI-judge labels",
+}
 
 
 def _policy_lines(options):
@@ -73,15 +77,19 @@ def _policy_lines(options):
         f"- **K-wise rank-breaking** (`{options.rank_breaking}`): {POLICY_TEXT['rank_breaking'][options.rank_breaking]}",
         f"- **Aggregation across annotators** (`{options.aggregate}`, minimum agreement {options.min_agreement}): "
         f"{POLICY_TEXT['aggregate'][options.aggregate]} Rows with agreement below the minimum are dropped.",
-        f"- **Margin** (`{options.margin}`): " + (
+        f"- **Margin** (`{options.margin}`): "
+        + (
             "a `margin` column: tie-group gap × the mean strength of the judgments behind the row when "
             "`--margin strength` and a strength was recorded, else × 1; 0 for ties and \"none acceptable\"."
-            if options.has_margin else "no margin column."
+            if options.has_margin
+            else "no margin column."
         ),
-        "- **Length balancing**: " + (
+        "- **Length balancing**: "
+        + (
             f"chosen may be the longer answer in at most {options.max_chosen_longer_rate:.0%} of pairs per split "
             "(streaming and deterministic: a chosen-longer pair is dropped when keeping it would pass the cap)."
-            if options.max_chosen_longer_rate is not None else "none."
+            if options.max_chosen_longer_rate is not None
+            else "none."
         ),
     ]
 
@@ -101,8 +109,14 @@ def _length_stats(lengths):
         return ordered[-1][0]
 
     mean = sum(length * count for length, count in ordered) / total
-    return {"count": total, "mean": round(mean, 1), "min": ordered[0][0], "p50": quantile(0.5),
-            "p90": quantile(0.9), "max": ordered[-1][0]}
+    return {
+        "count": total,
+        "mean": round(mean, 1),
+        "min": ordered[0][0],
+        "p50": quantile(0.5),
+        "p90": quantile(0.9),
+        "max": ordered[-1][0],
+    }
 
 
 def summary(stats):
@@ -131,10 +145,14 @@ def card_text(options, files, stats_summary, routing=()):
     (annotation.routing_records.routing_summaries) when the export is the routed mix."""
     configs = []
     for name, suffix in files["configs"]:
-        configs.append({
-            "config_name": name,
-            "data_files": [{"split": split, "path": f"data/{split}.{suffix}"} for split in files["splits"]],
-        })
+        configs.append(
+            {
+                "config_name": name,
+                "data_files": [
+                    {"split": split, "path": f"data/{split}.{suffix}"} for split in files["splits"]
+                ],
+            }
+        )
     meta = {
         "license": options.license,
         "pretty_name": f"PrefArena {options.format} preferences",
@@ -183,11 +201,18 @@ def card_text(options, files, stats_summary, routing=()):
         )
     if options.source == "routed":
         lines += routing_lines(routing, stats_summary["source_mix"])
-    lines += ["", "## Length statistics (characters)", "", "| text | count | mean | min | p50 | p90 | max |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Length statistics (characters)",
+        "",
+        "| text | count | mean | min | p50 | p90 | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, s in sorted(stats_summary["lengths_chars"].items()):
         if s:
-            lines.append(f"| {name} | {s['count']} | {s['mean']} | {s['min']} | {s['p50']} | {s['p90']} | {s['max']} |")
+            lines.append(
+                f"| {name} | {s['count']} | {s['mean']} | {s['min']} | {s['p50']} | {s['p90']} | {s['max']} |"
+            )
     lines += [
         "",
         "## Policies",
@@ -203,9 +228,13 @@ def card_text(options, files, stats_summary, routing=()):
         f"- minimum confidence: {options.min_confidence if options.min_confidence is not None else 'none'}; "
         f"models: {', '.join(options.models) or 'any'}; blind votes only: {'yes' if options.blind_only else 'no'}",
         f"- campaigns: {', '.join(options.campaigns) or 'any'}; minimum annotator reliability: "
-        + (f"{options.min_reliability} (judgments whose author's reliability is below it are dropped; an author with "
-           f"no reliability yet, and every AI judge, is kept: {stats_summary.get('unknown_reliability', 0)} such "
-           "judgments)" if options.min_reliability is not None else "none"),
+        + (
+            f"{options.min_reliability} (judgments whose author's reliability is below it are dropped; an author with "
+            f"no reliability yet, and every AI judge, is kept: {stats_summary.get('unknown_reliability', 0)} such "
+            "judgments)"
+            if options.min_reliability is not None
+            else "none"
+        ),
         f"- who could be read: {stats_summary.get('scope') or 'every judgment'}",
         "",
         "## Provenance columns",
@@ -231,7 +260,9 @@ def routing_lines(routing, source_mix):
     """The card's routing section: budget, policy, the share of each source, and the AI–human agreement per
     slice that the router estimated from its random audit share."""
     total = sum(source_mix.values())
-    shares = ", ".join(f"{source} {count / total:.1%} ({count} rows)" for source, count in sorted(source_mix.items()))
+    shares = ", ".join(
+        f"{source} {count / total:.1%} ({count} rows)" for source, count in sorted(source_mix.items())
+    )
     lines = [
         "",
         "## Routing",
@@ -244,18 +275,33 @@ def routing_lines(routing, source_mix):
     ]
     if not routing:
         return lines + ["- no campaign in this export has routing decisions."]
-    lines += ["", "| campaign | policy | human budget | audit share | model version |", "|---|---|---|---|---|"]
-    lines += [f"| {r['campaign']} | {r['policy']} | {r['budget']} | {r['audit']:.0%} | {r['model_version'] or '—'} |"
-              for r in routing]
-    lines += ["", "Estimated AI–human agreement per slice (prompt domain), from the audit share: items drawn at "
-              "random from the human budget, so the estimate is unbiased; 95% Wilson intervals.", ""]
+    lines += [
+        "",
+        "| campaign | policy | human budget | audit share | model version |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['campaign']} | {r['policy']} | {r['budget']} | {r['audit']:.0%} | {r['model_version'] or '—'} |"
+        for r in routing
+    ]
+    lines += [
+        "",
+        "Estimated AI–human agreement per slice (prompt domain), from the audit share: items drawn at "
+        "random from the human budget, so the estimate is unbiased; 95% Wilson intervals.",
+        "",
+    ]
     for r in routing:
         agreement = (r["estimates"] or {}).get("agreement_by_slice") or {}
         if not agreement:
             lines.append(f"- {r['campaign']}: no audited item has a human label yet.")
             continue
-        lines.append(f"- {r['campaign']}: " + "; ".join(
-            f"{name} {a['rate']:.0%} ({a['low']:.0%}–{a['high']:.0%}, n={a['n']})" for name, a in agreement.items()))
+        lines.append(
+            f"- {r['campaign']}: "
+            + "; ".join(
+                f"{name} {a['rate']:.0%} ({a['low']:.0%}–{a['high']:.0%}, n={a['n']})"
+                for name, a in agreement.items()
+            )
+        )
     return lines
 
 

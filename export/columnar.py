@@ -27,8 +27,12 @@ LOSS_, NONE_SHARE = 2, 3
 def applies(options):
     """Pair formats with every judgment its own rows, and no reliability lookup (a per-author
     database question the row path asks) nor routing reasons (the row path reads them per batch)."""
-    return (options.is_pairwise and options.aggregate == "none" and options.min_reliability is None
-            and options.source != "routed")
+    return (
+        options.is_pairwise
+        and options.aggregate == "none"
+        and options.min_reliability is None
+        and options.source != "routed"
+    )
 
 
 class ColumnarState:
@@ -78,7 +82,8 @@ class _RankingInfo:
                 # Every unordered pair (a < b) with its outcome: WIN a over b, LOSS_ b over a, or TIE.
                 self.relations = tuple(
                     (a, b, WIN if index[a] < index[b] else LOSS_ if index[a] > index[b] else TIE)
-                    for i, a in enumerate(ordered) for b in ordered[i + 1:]
+                    for i, a in enumerate(ordered)
+                    for b in ordered[i + 1 :]
                 )
 
 
@@ -115,8 +120,10 @@ def _units(options, info, none_acceptable):
 
 def _arrays(table):
     """A table's columns as single Arrow arrays (take and friends then return arrays too)."""
-    return {name: column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-            for name, column in zip(table.column_names, table.columns)}
+    return {
+        name: column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        for name, column in zip(table.column_names, table.columns)
+    }
 
 
 def _ragged(starts, lengths):
@@ -125,7 +132,9 @@ def _ragged(starts, lengths):
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(np.asarray(starts, dtype=np.int64) - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    shift = np.repeat(
+        np.asarray(starts, dtype=np.int64) - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths
+    )
     return shift + np.arange(total, dtype=np.int64)
 
 
@@ -135,7 +144,9 @@ def _codes(array):
     encoded = pc.dictionary_encode(array)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     if encoded.indices.null_count:
-        codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), len(encoded.dictionary), codes)
+        codes = np.where(
+            encoded.indices.is_null().to_numpy(zero_copy_only=False), len(encoded.dictionary), codes
+        )
     return codes.astype(np.int64), encoded.dictionary
 
 
@@ -162,12 +173,16 @@ def _counts(values):
 
 def _one_each(values, type_):
     """A list array holding one value per row."""
-    return pa.ListArray.from_arrays(pa.array(np.arange(len(values) + 1, dtype=np.int32)), values, type=pa.list_(type_))
+    return pa.ListArray.from_arrays(
+        pa.array(np.arange(len(values) + 1, dtype=np.int32)), values, type=pa.list_(type_)
+    )
 
 
 def _assistant(texts):
     roles = pa.array(np.full(len(texts), "assistant", dtype=object), type=pa.string())
-    return _one_each(pa.StructArray.from_arrays([roles, texts], fields=list(formats.MESSAGE)), formats.MESSAGE)
+    return _one_each(
+        pa.StructArray.from_arrays([roles, texts], fields=list(formats.MESSAGE)), formats.MESSAGE
+    )
 
 
 def _with_turns(shown, slots, messages):
@@ -178,7 +193,9 @@ def _with_turns(shown, slots, messages):
     turns = shown["turns"].take(pa.array(slots)).to_pylist()
     if not any(turns):
         return messages
-    return pa.array([orjson.loads(t) if t else m for t, m in zip(turns, messages.to_pylist())], type=formats.MESSAGES)
+    return pa.array(
+        [orjson.loads(t) if t else m for t, m in zip(turns, messages.to_pylist())], type=formats.MESSAGES
+    )
 
 
 def _append_one(lists, values):
@@ -234,8 +251,12 @@ def page_tables(state, judgments, shown, stats):
     candidate = np.flatnonzero(r_len[r_codes] == s_count[comp])
     if len(candidate):
         # Positions named by the ranking, sorted, against the comparison's shown positions.
-        pos_off = np.concatenate(([0], np.cumsum([len(i.positions) if i and i.positions else 0 for i in infos])))
-        pos_flat = np.array([p for i in infos if i and i.positions for p in i.positions] or [0], dtype=np.int64)
+        pos_off = np.concatenate(
+            ([0], np.cumsum([len(i.positions) if i and i.positions else 0 for i in infos]))
+        )
+        pos_flat = np.array(
+            [p for i in infos if i and i.positions for p in i.positions] or [0], dtype=np.int64
+        )
         lengths = r_len[r_codes[candidate]]
         named = pos_flat[_ragged(pos_off[r_codes[candidate]], lengths)]
         seen = s_pos[_ragged(s_start[comp[candidate]], lengths)]
@@ -303,8 +324,11 @@ def page_tables(state, judgments, shown, stats):
 
     stats.pairs += int(pair.sum())
     stats.chosen_longer += int((len_a[pair] > len_b[pair]).sum())
-    for name, values in (("chosen", len_a[pair]), ("rejected", len_b[pair]),
-                         ("completion (negative)", len_a[keep & negative])):
+    for name, values in (
+        ("chosen", len_a[pair]),
+        ("rejected", len_b[pair]),
+        ("completion (negative)", len_a[keep & negative]),
+    ):
         if len(values):
             stats.add_lengths(name, _counts(values))
 
@@ -312,9 +336,23 @@ def page_tables(state, judgments, shown, stats):
     for split, in_split in (("train", ~unit_test), ("test", unit_test)):
         chosen_units = np.flatnonzero(keep & in_split)
         if len(chosen_units):
-            table = _build(state, judgments, shown, prompts, row_j[chosen_units], row_t[chosen_units],
-                           agreement[chosen_units], slot_a[chosen_units], slot_b[chosen_units], u_neg, u_a, u_b,
-                           u_gap, u_tie, na)
+            table = _build(
+                state,
+                judgments,
+                shown,
+                prompts,
+                row_j[chosen_units],
+                row_t[chosen_units],
+                agreement[chosen_units],
+                slot_a[chosen_units],
+                slot_b[chosen_units],
+                u_neg,
+                u_a,
+                u_b,
+                u_gap,
+                u_tie,
+                na,
+            )
             sources, counts = np.unique(table["source"].to_numpy(zero_copy_only=False), return_counts=True)
             for source, count in zip(sources.tolist(), counts.tolist()):
                 stats.sources[source] += count
@@ -378,8 +416,23 @@ def _relation_key(comp, a, b, code):
 # ---------------------------------------------------------------- columns
 
 
-def _build(state, judgments, shown, prompts, row_j, row_t, agreement, slot_a, slot_b,
-           u_neg, u_a, u_b, u_gap, u_tie, na):
+def _build(
+    state,
+    judgments,
+    shown,
+    prompts,
+    row_j,
+    row_t,
+    agreement,
+    slot_a,
+    slot_b,
+    u_neg,
+    u_a,
+    u_b,
+    u_gap,
+    u_tie,
+    na,
+):
     """The output table for the kept units (row_j: their judgment, row_t: their template unit)."""
     options = state.options
     schema = formats.arrow_schema(options)
@@ -412,22 +465,35 @@ def _build(state, judgments, shown, prompts, row_j, row_t, agreement, slot_a, sl
         if options.format == "dpo":
             column.update(prompt=prompt_of("text"), chosen=chosen, rejected=rejected)
         elif options.format == "dpo-chat":
-            column.update(prompt=prompt_of("messages"), chosen=_with_turns(shown, slot_a, _assistant(chosen)),
-                          rejected=_with_turns(shown, slot_b, _assistant(rejected)))
+            column.update(
+                prompt=prompt_of("messages"),
+                chosen=_with_turns(shown, slot_a, _assistant(chosen)),
+                rejected=_with_turns(shown, slot_b, _assistant(rejected)),
+            )
         else:  # reward: the conversation is inside chosen and rejected
             conversation = prompt_of("messages")
-            column.update(chosen=_append_one(conversation, _assistant(chosen).values),
-                          rejected=_append_one(conversation, _assistant(rejected).values))
+            column.update(
+                chosen=_append_one(conversation, _assistant(chosen).values),
+                rejected=_append_one(conversation, _assistant(rejected).values),
+            )
         if options.has_margin:
             scale = np.ones(len(row_j))
             if options.margin == "strength":
                 strength = judgments["strength"].take(rows)
-                scale = np.where(strength.is_null().to_numpy(zero_copy_only=False), 1.0,
-                                 strength.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64))
+                scale = np.where(
+                    strength.is_null().to_numpy(zero_copy_only=False),
+                    1.0,
+                    strength.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64),
+                )
             margin = np.where(tie | na[row_j], 0.0, u_gap[row_t] * scale)
             column["margin"] = pa.array(margin, pa.float64())
-        column.update(chosen_model=model.take(pa.array(slot_a)), rejected_model=model.take(pa.array(slot_b)),
-                      chosen_position=pa.array(u_a[row_t]), rejected_position=pa.array(u_b[row_t]), tie=pa.array(tie))
+        column.update(
+            chosen_model=model.take(pa.array(slot_a)),
+            rejected_model=model.take(pa.array(slot_b)),
+            chosen_position=pa.array(u_a[row_t]),
+            rejected_position=pa.array(u_b[row_t]),
+            tie=pa.array(tie),
+        )
     column.update(_provenance(judgments, rows, row_j, agreement, negative | na[row_j]))
     return pa.Table.from_arrays([column[f.name].cast(f.type) for f in schema], schema=schema)
 
@@ -441,17 +507,23 @@ class _PagePrompts:
         self.codes, _ = _codes(judgments["prompt_id"])
         _, first = np.unique(self.codes, return_index=True)
         first = pa.array(first)
-        self.roles, self.contents = judgments["prompt_role"].take(first), judgments["prompt_content"].take(first)
+        self.roles, self.contents = (
+            judgments["prompt_role"].take(first),
+            judgments["prompt_content"].take(first),
+        )
         self.other = np.flatnonzero(self.contents.is_null().to_numpy(zero_copy_only=False))
         texts = judgments["conversation"].take(first).take(pa.array(self.other)).to_pylist()
         self.conversations = [_json(text) for text in texts]
         self.test = np.zeros(len(self.contents) + 1, dtype=bool)
         if options.test_fraction > 0:
-            conversations = [[{"role": r, "content": c}] for r, c in zip(self.roles.to_pylist(), self.contents.to_pylist())]
+            conversations = [
+                [{"role": r, "content": c}] for r, c in zip(self.roles.to_pylist(), self.contents.to_pylist())
+            ]
             for at, conversation in zip(self.other.tolist(), self.conversations):
                 conversations[at] = conversation
-            self.test[:len(conversations)] = [
-                split_for(prompt_key(c), options.seed, options.test_fraction) == "test" for c in conversations]
+            self.test[: len(conversations)] = [
+                split_for(prompt_key(c), options.seed, options.test_fraction) == "test" for c in conversations
+            ]
         self._columns = {}
 
     def column(self, kind, rows):
@@ -461,8 +533,10 @@ class _PagePrompts:
             if kind == "text":
                 simple, make, type_ = self.contents, formats.prompt_text, pa.string()
             else:
-                simple = _one_each(pa.StructArray.from_arrays([self.roles, self.contents], fields=list(formats.MESSAGE)),
-                                   formats.MESSAGE)
+                simple = _one_each(
+                    pa.StructArray.from_arrays([self.roles, self.contents], fields=list(formats.MESSAGE)),
+                    formats.MESSAGE,
+                )
                 make, type_ = formats.messages, formats.MESSAGES
             values = simple
             if len(self.other):
@@ -485,15 +559,22 @@ def _provenance(judgments, rows, row_j, agreement, none_acceptable):
         "prompt_id": take("prompt_id"),
         "judgment_ids": _one_each(ids, pa.int64()),
         "source": take("source"),
-        "annotators": _by_distinct([judgments["annotator_id"]], row_j,
-                                   lambda a: [] if a is None else [formats.annotator_pseudonym(a)],
-                                   pa.list_(pa.string())),
-        "judges": _by_distinct([judgments["judge_name"], judgments["judge_prompt_version"]], row_j,
-                               lambda name, version: ([f"{name}@{version}" if version else name] if name else []),
-                               pa.list_(pa.string())),
+        "annotators": _by_distinct(
+            [judgments["annotator_id"]],
+            row_j,
+            lambda a: [] if a is None else [formats.annotator_pseudonym(a)],
+            pa.list_(pa.string()),
+        ),
+        "judges": _by_distinct(
+            [judgments["judge_name"], judgments["judge_prompt_version"]],
+            row_j,
+            lambda name, version: [f"{name}@{version}" if version else name] if name else [],
+            pa.list_(pa.string()),
+        ),
         "n_judgments": pa.array(np.ones(len(row_j), dtype=np.int64)),
-        "agreement": pa.array(np.array([round(v, 6) for v in rounded[0].tolist()], dtype=np.float64)[
-            rounded[1].reshape(-1)]),
+        "agreement": pa.array(
+            np.array([round(v, 6) for v in rounded[0].tolist()], dtype=np.float64)[rounded[1].reshape(-1)]
+        ),
         "strength": take("strength").cast(pa.float64()),
         "confidence": take("confidence").cast(pa.float64()),
         "none_acceptable": pa.array(none_acceptable),

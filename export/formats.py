@@ -50,8 +50,13 @@ CORE = {
     "reward": [("chosen", MESSAGES), ("rejected", MESSAGES)],
     "kto": [("prompt", MESSAGES), ("completion", MESSAGES), ("label", pa.bool_())],
     "listwise": [("prompt", MESSAGES), ("responses", pa.list_(pa.string())), ("ranks", pa.list_(pa.int64()))],
-    "ratings": [("prompt", MESSAGES), ("response", pa.string()), ("rank", pa.int64()), ("rank_score", pa.float64()),
-                ("aspect_scores", pa.list_(ASPECT_SCORE))],
+    "ratings": [
+        ("prompt", MESSAGES),
+        ("response", pa.string()),
+        ("rank", pa.int64()),
+        ("rank_score", pa.float64()),
+        ("aspect_scores", pa.list_(ASPECT_SCORE)),
+    ],
 }
 EXTRA = {
     "dpo": PAIR_PROVENANCE,
@@ -92,7 +97,9 @@ def annotator_pseudonym(user_id):
 
 
 def messages(conversation):
-    return [{"role": str(t.get("role", "")), "content": str(t.get("content", ""))} for t in conversation or []]
+    return [
+        {"role": str(t.get("role", "")), "content": str(t.get("content", ""))} for t in conversation or []
+    ]
 
 
 def prompt_text(conversation):
@@ -133,8 +140,11 @@ def _provenance(group, judgments, agreement, none_acceptable):
             "judgment_ids": [j.id],
             "source": j.source,
             "annotators": [] if j.annotator_id is None else [annotator_pseudonym(j.annotator_id)],
-            "judges": [(f"{j.judge_name}@{j.judge_prompt_version}" if j.judge_prompt_version else j.judge_name)]
-            if j.judge_name else [],
+            "judges": [
+                (f"{j.judge_name}@{j.judge_prompt_version}" if j.judge_prompt_version else j.judge_name)
+            ]
+            if j.judge_name
+            else [],
             "n_judgments": 1,
             "agreement": round(agreement, 6),
             "strength": None if j.strength is None else j.strength / 1,
@@ -157,7 +167,8 @@ def _provenance(group, judgments, agreement, none_acceptable):
         "annotators": [annotator_pseudonym(j.annotator_id) for j in judgments if j.annotator_id is not None],
         "judges": [
             f"{j.judge_name}@{j.judge_prompt_version}" if j.judge_prompt_version else j.judge_name
-            for j in judgments if j.judge_name
+            for j in judgments
+            if j.judge_name
         ],
         "n_judgments": len(judgments),
         "agreement": round(agreement, 6),
@@ -196,8 +207,15 @@ def pair_rows(options, group, pair, margin, prov):
     if fmt == "kto":
         conversation = group_messages(group)
         return [
-            {"prompt": conversation, "completion": assistant(shown.text), "label": label,
-             "model": shown.model, "position": position, "tie": pair.tie, **prov}
+            {
+                "prompt": conversation,
+                "completion": assistant(shown.text),
+                "label": label,
+                "model": shown.model,
+                "position": position,
+                "tie": pair.tie,
+                **prov,
+            }
             for shown, position, label in ((chosen, pair.chosen, True), (rejected, pair.rejected, False))
         ]
     if fmt == "dpo":
@@ -205,15 +223,26 @@ def pair_rows(options, group, pair, margin, prov):
     elif fmt == "dpo-chat":
         # A multi-turn battle: the opening is the prompt; each side's answers and the follow-ups follow.
         turns = group.turns or {}
-        row = {"prompt": group_messages(group), "chosen": turns.get(pair.chosen) or assistant(chosen.text),
-               "rejected": turns.get(pair.rejected) or assistant(rejected.text)}
+        row = {
+            "prompt": group_messages(group),
+            "chosen": turns.get(pair.chosen) or assistant(chosen.text),
+            "rejected": turns.get(pair.rejected) or assistant(rejected.text),
+        }
     else:  # reward: implicit prompt, the conversation is inside chosen and rejected
         conversation = group_messages(group)
-        row = {"chosen": conversation + assistant(chosen.text), "rejected": conversation + assistant(rejected.text)}
+        row = {
+            "chosen": conversation + assistant(chosen.text),
+            "rejected": conversation + assistant(rejected.text),
+        }
     if options.has_margin:
         row["margin"] = float(margin)
-    row.update(chosen_model=chosen.model, rejected_model=rejected.model, chosen_position=pair.chosen,
-               rejected_position=pair.rejected, tie=pair.tie)
+    row.update(
+        chosen_model=chosen.model,
+        rejected_model=rejected.model,
+        chosen_position=pair.chosen,
+        rejected_position=pair.rejected,
+        tie=pair.tie,
+    )
     row.update(prov)
     return [row]
 
@@ -221,8 +250,15 @@ def pair_rows(options, group, pair, margin, prov):
 def negative_row(group, position, prov):
     """An unpaired KTO negative (a tied or "none acceptable" response, under kto-negative)."""
     shown = group.shown[position]
-    return {"prompt": group_messages(group), "completion": assistant(shown.text), "label": False,
-            "model": shown.model, "position": position, "tie": True, **prov}
+    return {
+        "prompt": group_messages(group),
+        "completion": assistant(shown.text),
+        "label": False,
+        "model": shown.model,
+        "position": position,
+        "tie": True,
+        **prov,
+    }
 
 
 def listwise_row(group, ranking, prov):
@@ -234,8 +270,14 @@ def listwise_row(group, ranking, prov):
             ranks.append(rank)
             models.append(shown.model)
             positions.append(position)
-    return {"prompt": group_messages(group), "responses": responses, "ranks": ranks,
-            "models": models, "positions": positions, **prov}
+    return {
+        "prompt": group_messages(group),
+        "responses": responses,
+        "ranks": ranks,
+        "models": models,
+        "positions": positions,
+        **prov,
+    }
 
 
 def rank_scores(ranking, k):
@@ -264,7 +306,11 @@ def aspect_scores(aspects, position, k):
         score = None
         if isinstance(value, dict):
             score = value.get(str(position), value.get(position))
-        elif isinstance(value, list) and len(value) == k and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        elif (
+            isinstance(value, list)
+            and len(value) == k
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
             score = value[position]
         elif isinstance(value, list) and value and all(isinstance(g, list) for g in value):
             score = rank_scores(value, k).get(position)
@@ -282,9 +328,16 @@ def rating_rows(group, judgment, ranking, prov, keep_position):
             if not keep_position(position):
                 continue
             shown = group.shown[position]
-            rows.append({
-                "prompt": group_messages(group), "response": shown.text, "rank": rank,
-                "rank_score": round(scores[position], 6), "aspect_scores": aspect_scores(judgment.aspects, position, k),
-                "model": shown.model, "position": position, **prov,
-            })
+            rows.append(
+                {
+                    "prompt": group_messages(group),
+                    "response": shown.text,
+                    "rank": rank,
+                    "rank_score": round(scores[position], 6),
+                    "aspect_scores": aspect_scores(judgment.aspects, position, k),
+                    "model": shown.model,
+                    "position": position,
+                    **prov,
+                }
+            )
     return rows

@@ -5,7 +5,7 @@ Every way in (the management command, the API, the page) builds an
 wherever it comes from. Pure Python: no Django import."""
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 FORMATS = ("dpo", "dpo-chat", "reward", "kto", "listwise", "ratings")
 PAIR_FORMATS = ("dpo", "dpo-chat", "reward", "kto")
@@ -85,10 +85,14 @@ def _fraction(data, key, default, *, below_one=False):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ExportOptionsError(f"{key.replace('_', ' ').capitalize()} must be a number between 0 and 1, not {value!r}.")
+        raise ExportOptionsError(
+            f"{key.replace('_', ' ').capitalize()} must be a number between 0 and 1, not {value!r}."
+        )
     if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
         upper = "below 1" if below_one else "at most 1"
-        raise ExportOptionsError(f"{key.replace('_', ' ').capitalize()} must be at least 0 and {upper}; got {value}.")
+        raise ExportOptionsError(
+            f"{key.replace('_', ' ').capitalize()} must be at least 0 and {upper}; got {value}."
+        )
     return value
 
 
@@ -97,13 +101,19 @@ def _integer(data, key, default, *, minimum=None):
     if value in (None, ""):
         return default
     if isinstance(value, bool):
-        raise ExportOptionsError(f"{key.replace('_', ' ').capitalize()} must be a whole number, not {value!r}.")
+        raise ExportOptionsError(
+            f"{key.replace('_', ' ').capitalize()} must be a whole number, not {value!r}."
+        )
     try:
         value = int(str(value).strip())
     except ValueError:
-        raise ExportOptionsError(f"{key.replace('_', ' ').capitalize()} must be a whole number, not {value!r}.")
+        raise ExportOptionsError(
+            f"{key.replace('_', ' ').capitalize()} must be a whole number, not {value!r}."
+        )
     if minimum is not None and value < minimum:
-        raise ExportOptionsError(f"{key.replace('_', ' ').capitalize()} must be at least {minimum}; got {value}.")
+        raise ExportOptionsError(
+            f"{key.replace('_', ' ').capitalize()} must be at least {minimum}; got {value}."
+        )
     return value
 
 
@@ -127,7 +137,7 @@ def _moment(data, key, *, end_of_day=False):
             )
         if end_of_day and len(text) == 10:  # a bare date: the whole day counts
             moment = datetime.combine(moment.date(), time.max)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _names(value):
@@ -200,7 +210,9 @@ def _check_fit(o):
             "use --ties drop or margin-zero, or --format kto."
         )
     if o.ties == "margin-zero" and o.format == "kto":
-        raise ExportOptionsError("KTO rows have no margin; use --ties drop or kto-negative with --format kto.")
+        raise ExportOptionsError(
+            "KTO rows have no margin; use --ties drop or kto-negative with --format kto."
+        )
     if o.margin == "strength" and o.format not in MARGIN_FORMATS:
         raise ExportOptionsError(f"A margin column exists only in the {', '.join(MARGIN_FORMATS)} formats.")
     if o.aggregate != "none" and not o.is_pairwise:

@@ -36,7 +36,7 @@ def break_ranking(ranking, method):
         for h in later:
             strict.extend((w, l, h - g) for w in group for l in groups[h])
         if method != "best-vs-rest" or g == 0:
-            tied.extend((a, b) for i, a in enumerate(group) for b in group[i + 1:])
+            tied.extend((a, b) for i, a in enumerate(group) for b in group[i + 1 :])
     return strict, tied
 
 
@@ -126,8 +126,14 @@ def aggregate_pairs(judgments, rankings, method, weight=unit_weight):
             continue
         outcome = winners[0]
         agreeing = [j for j, index in zip(judgments, indexes) if pair_outcome(index, a, b) == outcome]
-        gaps = [abs(index[a] - index[b]) for j, index in zip(judgments, indexes) if pair_outcome(index, a, b) == outcome]
-        verdicts.append(PairVerdict(a, b, outcome, best / total, agreeing, gap=max(1, round(sum(gaps) / len(gaps)))))
+        gaps = [
+            abs(index[a] - index[b])
+            for j, index in zip(judgments, indexes)
+            if pair_outcome(index, a, b) == outcome
+        ]
+        verdicts.append(
+            PairVerdict(a, b, outcome, best / total, agreeing, gap=max(1, round(sum(gaps) / len(gaps))))
+        )
     return verdicts, no_majority
 
 
@@ -146,7 +152,11 @@ class LengthBalancer:
 
     def admit(self, chosen_length, rejected_length):
         longer = chosen_length > rejected_length
-        if self.max_rate is not None and longer and (self.chosen_longer + 1) > self.max_rate * (self.kept + 1):
+        if (
+            self.max_rate is not None
+            and longer
+            and (self.chosen_longer + 1) > self.max_rate * (self.kept + 1)
+        ):
             self.dropped += 1
             return False
         self.kept += 1

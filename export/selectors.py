@@ -11,7 +11,6 @@ from collections import namedtuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.expressions import RawSQL
@@ -36,9 +35,22 @@ and other non-campaign votes; read only when reliability is needed); ``reliabili
 by the export service when a policy needs it."""
 
 _JUDGMENT_FIELDS = (
-    "id", "comparison_id", "ranking", "none_acceptable", "strength", "confidence", "rationale", "reason_tags",
-    "source", "annotator_id", "judge__name", "judge_prompt_version", "rubric_version", "identities_hidden",
-    "created_at", "aspects",
+    "id",
+    "comparison_id",
+    "ranking",
+    "none_acceptable",
+    "strength",
+    "confidence",
+    "rationale",
+    "reason_tags",
+    "source",
+    "annotator_id",
+    "judge__name",
+    "judge_prompt_version",
+    "rubric_version",
+    "identities_hidden",
+    "created_at",
+    "aspects",
 )
 Shown = namedtuple("Shown", "model text")
 
@@ -49,7 +61,17 @@ class ComparisonGroup:
     ``created_at`` is ISO 8601 text in UTC; ``cache`` holds per-comparison work (the prompt
     as text or messages) that every row of the comparison shares."""
 
-    __slots__ = ("id", "prompt_id", "conversation", "created_at", "shown", "judgments", "cache", "routing", "turns")
+    __slots__ = (
+        "id",
+        "prompt_id",
+        "conversation",
+        "created_at",
+        "shown",
+        "judgments",
+        "cache",
+        "routing",
+        "turns",
+    )
 
     def __init__(self, id, prompt_id, conversation, created_at, shown, judgments, routing=None, turns=None):
         self.id, self.prompt_id, self.conversation = id, prompt_id, conversation
@@ -74,13 +96,15 @@ def continued_turns(comparison_ids):
     went_on = {last: root for root, last in latest.items() if last != root}
     if not went_on:
         return {}
-    opening = dict(Comparison.objects.filter(id__in=list(went_on.values())).values_list("id", "prompt__conversation"))
+    opening = dict(
+        Comparison.objects.filter(id__in=list(went_on.values())).values_list("id", "prompt__conversation")
+    )
     turns = {}
-    for cid, position, conversation, text in ComparisonSlot.objects.filter(comparison_id__in=list(went_on)).values_list(
-        "comparison_id", "position", "response__prompt__conversation", "response__text"
-    ):
+    for cid, position, conversation, text in ComparisonSlot.objects.filter(
+        comparison_id__in=list(went_on)
+    ).values_list("comparison_id", "position", "response__prompt__conversation", "response__text"):
         root = went_on[cid]
-        later = conversation[len(opening[root]):]
+        later = conversation[len(opening[root]) :]
         turns.setdefault(root, {})[position] = [
             {"role": str(t.get("role", "")), "content": str(t.get("content", ""))} for t in later
         ] + [{"role": "assistant", "content": text}]
@@ -94,9 +118,13 @@ def campaign_membership(campaign_ids):
     from annotation.models import Assignment, CampaignItem
 
     campaign_ids = list(campaign_ids)
-    through_assignment = Exists(Assignment.objects.filter(judgment=OuterRef("pk"), item__campaign_id__in=campaign_ids))
+    through_assignment = Exists(
+        Assignment.objects.filter(judgment=OuterRef("pk"), item__campaign_id__in=campaign_ids)
+    )
     no_assignment = ~Exists(Assignment.objects.filter(judgment=OuterRef("pk")))
-    on_item = Exists(CampaignItem.objects.filter(comparison=OuterRef("comparison_id"), campaign_id__in=campaign_ids))
+    on_item = Exists(
+        CampaignItem.objects.filter(comparison=OuterRef("comparison_id"), campaign_id__in=campaign_ids)
+    )
     return Q(through_assignment) | (Q(no_assignment) & Q(on_item))
 
 
@@ -168,8 +196,10 @@ def _iso_sql(column):
     """SQL text of a timestamptz column exactly as Python's ``datetime.isoformat()`` writes it
     in UTC (microseconds only when there are some), so psycopg parses no datetime."""
     utc = f"({column} AT TIME ZONE 'UTC')"
-    return (f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN mod(extract(microseconds FROM {utc})::bigint, 1000000) "
-            f"= 0 THEN '' ELSE to_char({utc}, '.US') END || '+00:00'")
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN mod(extract(microseconds FROM {utc})::bigint, 1000000) "
+        f"= 0 THEN '' ELSE to_char({utc}, '.US') END || '+00:00'"
+    )
 
 
 def _as_text_columns(judgments, extra=()):
@@ -205,31 +235,85 @@ def _judgment_rows(options, batch_size, scope, with_campaign):
             rows = cursor.fetchmany(batch_size)
             if not rows:
                 break
-            for (jid, cid, ranking, none_acceptable, strength, confidence, rationale, tags, source, annotator_id,
-                 judge_name, judge_prompt_version, rubric_version, hidden, created_at, aspects, *rest) in rows:
-                yield make((jid, cid, decode(ranking), none_acceptable, strength, confidence, rationale, decode(tags),
-                            source, annotator_id, judge_name, judge_prompt_version, rubric_version, hidden,
-                            created_at, decode(aspects), rest[0] if rest else None, None))
+            for (
+                jid,
+                cid,
+                ranking,
+                none_acceptable,
+                strength,
+                confidence,
+                rationale,
+                tags,
+                source,
+                annotator_id,
+                judge_name,
+                judge_prompt_version,
+                rubric_version,
+                hidden,
+                created_at,
+                aspects,
+                *rest,
+            ) in rows:
+                yield make(
+                    (
+                        jid,
+                        cid,
+                        decode(ranking),
+                        none_acceptable,
+                        strength,
+                        confidence,
+                        rationale,
+                        decode(tags),
+                        source,
+                        annotator_id,
+                        judge_name,
+                        judge_prompt_version,
+                        rubric_version,
+                        hidden,
+                        created_at,
+                        decode(aspects),
+                        rest[0] if rest else None,
+                        None,
+                    )
+                )
 
 
 # ---------------------------------------------------------------- pages as Arrow tables (PostgreSQL)
 
 ARROW_JUDGMENT_COLUMNS = {
-    "id": pa.int64(), "comparison_id": pa.int64(), "ranking": pa.string(), "none_acceptable": pa.bool_(),
-    "strength": pa.int64(), "confidence": pa.int64(), "rationale": pa.string(), "reason_tags": pa.string(),
-    "source": pa.string(), "annotator_id": pa.int64(), "judge_name": pa.string(),
-    "judge_prompt_version": pa.string(), "rubric_version": pa.string(), "identities_hidden": pa.bool_(),
-    "created_at": pa.string(), "aspects": pa.string(),
+    "id": pa.int64(),
+    "comparison_id": pa.int64(),
+    "ranking": pa.string(),
+    "none_acceptable": pa.bool_(),
+    "strength": pa.int64(),
+    "confidence": pa.int64(),
+    "rationale": pa.string(),
+    "reason_tags": pa.string(),
+    "source": pa.string(),
+    "annotator_id": pa.int64(),
+    "judge_name": pa.string(),
+    "judge_prompt_version": pa.string(),
+    "rubric_version": pa.string(),
+    "identities_hidden": pa.bool_(),
+    "created_at": pa.string(),
+    "aspects": pa.string(),
     # From the comparison and its prompt:
-    "prompt_id": pa.int64(), "comparison_created_at": pa.string(), "prompt_role": pa.string(),
-    "prompt_content": pa.string(), "conversation": pa.string(),
+    "prompt_id": pa.int64(),
+    "comparison_created_at": pa.string(),
+    "prompt_role": pa.string(),
+    "prompt_content": pa.string(),
+    "conversation": pa.string(),
 }
 """The columns of each judgments table judgment_pages yields (JudgmentRow's, with the JSON
 columns still as text, plus the comparison's prompt and creation time). A prompt of one turn
 whose role and content are strings, the usual shape, comes as ``prompt_role`` and
 ``prompt_content`` with no ``conversation``; any other prompt as ``conversation`` (JSON text)."""
-ARROW_SHOWN_COLUMNS = {"comparison_id": pa.int64(), "position": pa.int64(), "model": pa.string(),
-                       "text": pa.string()}
+ARROW_SHOWN_COLUMNS = {
+    "comparison_id": pa.int64(),
+    "position": pa.int64(),
+    "model": pa.string(),
+    "text": pa.string(),
+}
 
 
 def judgment_pages(options, scope=None, page_size=10_000):
@@ -244,28 +328,43 @@ def judgment_pages(options, scope=None, page_size=10_000):
     inside a transaction too) and nothing else of Django, so read_ahead may run it on a thread."""
     filtered = _as_text_columns(filtered_judgments(options, scope).order_by())
     inner, params = filtered.query.sql_with_params()
-    own = {name: ARROW_JUDGMENT_COLUMNS[name] for name in list(ARROW_JUDGMENT_COLUMNS)[:len(_JUDGMENT_FIELDS)]}
+    own = {
+        name: ARROW_JUDGMENT_COLUMNS[name] for name in list(ARROW_JUDGMENT_COLUMNS)[: len(_JUDGMENT_FIELDS)]
+    }
     # The keyset condition and order go around the compiled query; PostgreSQL pushes them into it.
-    page_sql = (f"SELECT * FROM ({inner}) AS U({', '.join(own)}) WHERE U.comparison_id > %s "
-                "ORDER BY U.comparison_id, U.id LIMIT %s")
+    page_sql = (
+        f"SELECT * FROM ({inner}) AS U({', '.join(own)}) WHERE U.comparison_id > %s "
+        "ORDER BY U.comparison_id, U.id LIMIT %s"
+    )
     slot, response, endpoint = (m._meta.db_table for m in (ComparisonSlot, Response, ModelEndpoint))
-    shown_sql = (f'SELECT s.comparison_id, s.position, e.name, r.text FROM "{slot}" s '
-                 f'JOIN "{response}" r ON r.id = s.response_id LEFT JOIN "{endpoint}" e ON e.id = r.endpoint_id '
-                 "WHERE s.comparison_id BETWEEN %s AND %s AND s.comparison_id = ANY(%s) "
-                 "ORDER BY s.comparison_id, s.position")
+    shown_sql = (
+        f'SELECT s.comparison_id, s.position, e.name, r.text FROM "{slot}" s '
+        f'JOIN "{response}" r ON r.id = s.response_id LEFT JOIN "{endpoint}" e ON e.id = r.endpoint_id '
+        "WHERE s.comparison_id BETWEEN %s AND %s AND s.comparison_id = ANY(%s) "
+        "ORDER BY s.comparison_id, s.position"
+    )
     comparison, prompt = Comparison._meta.db_table, Prompt._meta.db_table
     # Each operator here yields NULL rather than an error on an unexpected shape.
-    one_turn = ("jsonb_typeof(p.conversation) = 'array' AND p.conversation -> 1 IS NULL "
-                "AND jsonb_typeof(p.conversation -> 0 -> 'role') = 'string' "
-                "AND jsonb_typeof(p.conversation -> 0 -> 'content') = 'string'")
-    heads_sql = (f"SELECT c.id, c.prompt_id, {_iso_sql('c.created_at')}, "
-                 f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'role' END, "
-                 f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'content' END, "
-                 f"CASE WHEN {one_turn} THEN NULL ELSE p.conversation::text END "
-                 f'FROM "{comparison}" c JOIN "{prompt}" p ON p.id = c.prompt_id '
-                 "WHERE c.id BETWEEN %s AND %s AND c.id = ANY(%s) ORDER BY c.id")
-    heads_columns = {"id": pa.int64(), **{name: ARROW_JUDGMENT_COLUMNS[name] for name in list(ARROW_JUDGMENT_COLUMNS)[
-        len(_JUDGMENT_FIELDS):]}}
+    one_turn = (
+        "jsonb_typeof(p.conversation) = 'array' AND p.conversation -> 1 IS NULL "
+        "AND jsonb_typeof(p.conversation -> 0 -> 'role') = 'string' "
+        "AND jsonb_typeof(p.conversation -> 0 -> 'content') = 'string'"
+    )
+    heads_sql = (
+        f"SELECT c.id, c.prompt_id, {_iso_sql('c.created_at')}, "
+        f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'role' END, "
+        f"CASE WHEN {one_turn} THEN p.conversation -> 0 ->> 'content' END, "
+        f"CASE WHEN {one_turn} THEN NULL ELSE p.conversation::text END "
+        f'FROM "{comparison}" c JOIN "{prompt}" p ON p.id = c.prompt_id '
+        "WHERE c.id BETWEEN %s AND %s AND c.id = ANY(%s) ORDER BY c.id"
+    )
+    heads_columns = {
+        "id": pa.int64(),
+        **{
+            name: ARROW_JUDGMENT_COLUMNS[name]
+            for name in list(ARROW_JUDGMENT_COLUMNS)[len(_JUDGMENT_FIELDS) :]
+        },
+    }
     connection.ensure_connection()
     raw = connection.connection
 
@@ -365,9 +464,14 @@ def _copy_csv(raw, sql, params, columns):
         read_options=pa_csv.ReadOptions(column_names=names, block_size=len(data) + 1, use_threads=False),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
         # Only an empty unquoted field is NULL: Arrow's default list would read a text "NA" or "null" as one.
-        convert_options=pa_csv.ConvertOptions(column_types=columns, true_values=["t"], false_values=["f"],
-                                              null_values=[""], strings_can_be_null=True,
-                                              quoted_strings_can_be_null=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=columns,
+            true_values=["t"],
+            false_values=["f"],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
     ).combine_chunks()
 
 
@@ -410,14 +514,22 @@ def _groups(judgments, decode_conversation=json.loads, routed=False):
             cursor.execute(
                 f'SELECT s.comparison_id, s.position, e.name, r.text FROM "{slot}" s '
                 f'JOIN "{response}" r ON r.id = s.response_id LEFT JOIN "{endpoint}" e ON e.id = r.endpoint_id '
-                "WHERE s.comparison_id = ANY(%s)", (ids,), prepare=True)
+                "WHERE s.comparison_id = ANY(%s)",
+                (ids,),
+                prepare=True,
+            )
             for comparison_id, position, model, text in cursor.fetchall():
                 shown.setdefault(comparison_id, {})[position] = Shown(model, text)
             cursor.execute(
                 f"SELECT c.id, c.prompt_id, p.conversation::text, {_iso_sql('c.created_at')} FROM \"{comparison}\" c "
-                f'JOIN "{prompt}" p ON p.id = c.prompt_id WHERE c.id = ANY(%s)', (ids,), prepare=True)
-            heads = {cid: (prompt_id, decode_conversation(conversation), created_at)
-                     for cid, prompt_id, conversation, created_at in cursor.fetchall()}
+                f'JOIN "{prompt}" p ON p.id = c.prompt_id WHERE c.id = ANY(%s)',
+                (ids,),
+                prepare=True,
+            )
+            heads = {
+                cid: (prompt_id, decode_conversation(conversation), created_at)
+                for cid, prompt_id, conversation, created_at in cursor.fetchall()
+            }
     else:
         slots = ComparisonSlot.objects.filter(comparison_id__in=ids).values_list(
             "comparison_id", "position", "response__endpoint__name", "response__text"
@@ -436,8 +548,16 @@ def _groups(judgments, decode_conversation=json.loads, routed=False):
         if end == len(judgments) or judgments[end].comparison_id != judgments[start].comparison_id:
             cid = judgments[start].comparison_id
             prompt_id, conversation, created_at = heads[cid]
-            yield ComparisonGroup(cid, prompt_id, conversation, created_at, shown.get(cid, {}), judgments[start:end],
-                                  routing.get(cid), turns.get(cid))
+            yield ComparisonGroup(
+                cid,
+                prompt_id,
+                conversation,
+                created_at,
+                shown.get(cid, {}),
+                judgments[start:end],
+                routing.get(cid),
+                turns.get(cid),
+            )
             start = end
 
 

@@ -24,11 +24,15 @@ class StartExportSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField(), required=False)
     blind_only = serializers.BooleanField(required=False)
     campaigns = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=serializers.CharField(),
+        required=False,
         help_text="Campaign slugs; a researcher may name only campaigns they manage (else 403).",
     )
     min_reliability = serializers.FloatField(
-        required=False, allow_null=True, min_value=0, max_value=1,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=1,
         help_text="Drop judgments whose annotator's reliability is below this; unknown reliability is kept.",
     )
     license = serializers.CharField(required=False, allow_blank=True)

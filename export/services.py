@@ -9,8 +9,8 @@ import logging
 import os
 import shutil
 import tempfile
-import zipfile
 import uuid
+import zipfile
 from collections import namedtuple
 from datetime import timedelta
 from pathlib import Path
@@ -66,8 +66,10 @@ def can_export(user):
 
 COMMAND_LINE_SCOPE = "every judgment (run by an operator from the command line)"
 ADMIN_SCOPE = "every judgment (an admin's export)"
-RESEARCHER_SCOPE = ("the campaigns the exporting researcher manages (created or was added to), and judgments "
-                    "outside every campaign (arena battles and other votes, which any researcher may export)")
+RESEARCHER_SCOPE = (
+    "the campaigns the exporting researcher manages (created or was added to), and judgments "
+    "outside every campaign (arena battles and other votes, which any researcher may export)"
+)
 
 
 def export_scope(user, options):
@@ -104,7 +106,9 @@ def export_scope(user, options):
             f"You may export only campaigns you manage, and you are not a researcher of "
             f"{', '.join(repr(r) for r in refused)}; ask its creator or an admin to add you."
         )
-    return selectors.campaign_membership(owned.values()) | selectors.outside_every_campaign(), RESEARCHER_SCOPE
+    return selectors.campaign_membership(
+        owned.values()
+    ) | selectors.outside_every_campaign(), RESEARCHER_SCOPE
 
 
 def _reliability_lookup():
@@ -130,8 +134,17 @@ def _reliability_lookup():
 # ---------------------------------------------------------------- the export itself
 
 
-def export_preferences(options, out_dir, *, overwrite=False, progress=None, batch_size=5000, user=None,
-                       columnar=None, page_size=10_000):
+def export_preferences(
+    options,
+    out_dir,
+    *,
+    overwrite=False,
+    progress=None,
+    batch_size=5000,
+    user=None,
+    columnar=None,
+    page_size=10_000,
+):
     """Write the dataset for ``options`` (ExportOptions or a dict) into ``out_dir``.
 
     ``user`` is who exports (see export_scope); None is the command line, which reads everything.
@@ -163,7 +176,9 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         balancers = {split: LengthBalancer(options.max_chosen_longer_rate) for split in SPLITS}
         if columnar is None:
             columnar = connection.vendor == "postgresql" and columnar_path.applies(options)
-        report = (lambda: progress(stats.judgments_read, sum(stats.rows.values()), total)) if progress else None
+        report = (
+            (lambda: progress(stats.judgments_read, sum(stats.rows.values()), total)) if progress else None
+        )
         if columnar:
             _write_columnar(options, scope, page_size, writers, stats, balancers, report)
         else:
@@ -179,8 +194,12 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, batc
         suffixes = [cls.suffix for cls in writers["train"].classes]
         configs = [("default" if i == 0 else suffix, suffix) for i, suffix in enumerate(suffixes)]
         (tmp / "README.md").write_text(
-            card_text(options, {"configs": configs, "splits": splits}, result_summary,
-                      routing_summaries(options.campaigns) if options.source == "routed" else ()),
+            card_text(
+                options,
+                {"configs": configs, "splits": splits},
+                result_summary,
+                routing_summaries(options.campaigns) if options.source == "routed" else (),
+            ),
             encoding="utf-8",
         )
         if progress:
@@ -214,8 +233,9 @@ def _write_rows(options, scope, batch_size, writers, stats, balancers, report):
     reliability = _reliability_lookup() if needs_reliability else None
     split_keys = {}  # prompt id -> split (only with a test split)
     batch_mark = 0
-    for group in selectors.comparison_groups(options, batch_size=batch_size, scope=scope,
-                                             with_campaign=needs_reliability):
+    for group in selectors.comparison_groups(
+        options, batch_size=batch_size, scope=scope, with_campaign=needs_reliability
+    ):
         stats.comparisons_read += 1
         stats.judgments_read += len(group.judgments)
         if reliability is not None:
@@ -243,7 +263,9 @@ def _check_destination(out_dir, overwrite):
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportPathError(f"{out_dir} is a file; give a folder path for the dataset.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise ExportPathError(f"{out_dir} already exists and is not empty; choose another path or allow overwriting.")
+        raise ExportPathError(
+            f"{out_dir} already exists and is not empty; choose another path or allow overwriting."
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -311,8 +333,9 @@ def _rows(options, group, stats, balancer):
         stats.add_length("chosen", chosen_len)
         stats.add_length("rejected", rejected_len)
         prov = formats.provenance(group, unit.judgments, unit.agreement, unit.none_acceptable)
-        yield from formats.pair_rows(options, group, unit, _margin(options, unit) if options.has_margin else None,
-                                    prov)
+        yield from formats.pair_rows(
+            options, group, unit, _margin(options, unit) if options.has_margin else None, prov
+        )
 
 
 class _RankingMemo:
@@ -331,7 +354,11 @@ class _RankingMemo:
             positions = [p for g in ranking or [] for p in (g if isinstance(g, list) else [None])]
             # Positions are whole numbers (a "1", 1.0 or true names no shown response).
             whole = all(type(p) is int for p in positions)
-            signature = tuple(sorted(positions)) if isinstance(ranking, list) and len(positions) >= 2 and whole else None
+            signature = (
+                tuple(sorted(positions))
+                if isinstance(ranking, list) and len(positions) >= 2 and whole
+                else None
+            )
             if len(self._entries) >= self.limit:
                 self._entries.clear()
             entry = self._entries[id(ranking)] = [ranking, signature, None, {}]
@@ -396,8 +423,14 @@ def _pair_units(options, group, judgments, stats):
             for winner, loser, gap in strict:
                 agreement = pair_agreement(judgments, indexes, winner, loser, WIN)
                 yield Pair(winner, loser, False, gap, [judgment], agreement, judgment.none_acceptable)
-            yield from _tied(options, stats, tied, [judgment], judgment.none_acceptable,
-                             lambda a, b: pair_agreement(judgments, indexes, a, b, TIE))
+            yield from _tied(
+                options,
+                stats,
+                tied,
+                [judgment],
+                judgment.none_acceptable,
+                lambda a, b: pair_agreement(judgments, indexes, a, b, TIE),
+            )
         return
 
     weight = judgment_weight if options.aggregate == "weighted" else unit_weight
@@ -425,7 +458,9 @@ def _pair_units(options, group, judgments, stats):
         yield Pair(winner, loser, False, verdict.gap, verdict.judgments, verdict.agreement, none_acceptable)
     for a, b in tied:
         verdict = tied_judgments[(a, b)]
-        yield from _tied(options, stats, [(a, b)], verdict.judgments, none_acceptable, lambda a, b: verdict.agreement)
+        yield from _tied(
+            options, stats, [(a, b)], verdict.judgments, none_acceptable, lambda a, b: verdict.agreement
+        )
 
 
 def _tied(options, stats, tied, judgments, none_acceptable, agreement_of):
@@ -476,8 +511,9 @@ def _per_judgment_rows(options, group, judgments, stats):
                 stats.add_length("response", len(text))
             yield row
         else:
-            rows = formats.rating_rows(group, judgment, judgment.ranking, prov,
-                                       lambda p: _model_ok(options, group, p))
+            rows = formats.rating_rows(
+                group, judgment, judgment.ranking, prov, lambda p: _model_ok(options, group, p)
+            )
             if not rows:
                 stats.dropped["model filter"] += 1
             for row in rows:
@@ -515,28 +551,39 @@ def run_export_job(job_id):
         ExportJob.objects.filter(pk=job_id)
         .exclude(status=ExportJob.Status.DONE)
         .exclude(_running_alive())
-        .update(status=ExportJob.Status.RUNNING, started_at=now, heartbeat_at=now, judgments_read=0,
-                rows_written=0, error="")
+        .update(
+            status=ExportJob.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            judgments_read=0,
+            rows_written=0,
+            error="",
+        )
     )
     job = ExportJob.objects.filter(pk=job_id).first()
     if not claimed:
         return job
 
     def progress(read, written, total):
-        ExportJob.objects.filter(pk=job.pk).update(judgments_read=read, rows_written=written, judgments_total=total)
+        ExportJob.objects.filter(pk=job.pk).update(
+            judgments_read=read, rows_written=written, judgments_total=total
+        )
 
     def stamp():
-        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(heartbeat_at=timezone.now())
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
 
     try:
         options = parse_options(job.options)
         with Heartbeat(stamp):
-            result = export_preferences(options, job.directory, overwrite=True, progress=progress,
-                                        user=job.created_by)
+            result = export_preferences(
+                options, job.directory, overwrite=True, progress=progress, user=job.created_by
+            )
     except (ExportOptionsError, ExportPathError, ExportNotAllowed) as exc:
         _fail(job, str(exc))
         return job
-    except Exception as exc:  # noqa: BLE001 - recorded on the job as a sentence, and logged in full
+    except Exception as exc:
         log.exception("Export job %s failed", job.public_id)
         _fail(job, f"The export failed unexpectedly ({type(exc).__name__}); an admin can see the worker log.")
         return job
@@ -561,9 +608,14 @@ def requeue_stranded_jobs():
     now = timezone.now()
     lost = ExportJob.objects.filter(
         Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale_before())
-        | Q(status=ExportJob.Status.QUEUED,
-            created_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS))
-        & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS)))
+        | Q(
+            status=ExportJob.Status.QUEUED,
+            created_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS),
+        )
+        & (
+            Q(heartbeat_at__isnull=True)
+            | Q(heartbeat_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS))
+        )
     )
     ids = list(lost.values_list("pk", flat=True)[:100])
     ExportJob.objects.filter(pk__in=ids).update(status=ExportJob.Status.QUEUED, heartbeat_at=now)
@@ -573,8 +625,9 @@ def requeue_stranded_jobs():
 
 
 def _fail(job, message):
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=message,
-                                               finished_at=timezone.now())
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.FAILED, error=message, finished_at=timezone.now()
+    )
     job.refresh_from_db()
 
 

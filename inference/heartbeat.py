@@ -43,7 +43,7 @@ class Heartbeat:
             while not self._stop.wait(self.interval):
                 try:
                     self.stamp()
-                except Exception:  # noqa: BLE001 - a missed stamp is retried; the task goes on
+                except Exception:
                     log.warning("heartbeat stamp failed", exc_info=True)
                     connections["default"].close()
         finally:

@@ -15,11 +15,31 @@ _lock = threading.Lock()
 _factory_ready = False
 
 LANGUAGE_NAMES = {
-    "en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish", "cs": "Czech", "sv": "Swedish",
-    "tr": "Turkish", "ar": "Arabic", "he": "Hebrew", "fa": "Persian", "hi": "Hindi", "bn": "Bengali",
-    "zh-cn": "Chinese (simplified)", "zh-tw": "Chinese (traditional)", "ja": "Japanese", "ko": "Korean",
-    "vi": "Vietnamese", "th": "Thai", "id": "Indonesian",
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "cs": "Czech",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "fa": "Persian",
+    "hi": "Hindi",
+    "bn": "Bengali",
+    "zh-cn": "Chinese (simplified)",
+    "zh-tw": "Chinese (traditional)",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "vi": "Vietnamese",
+    "th": "Thai",
+    "id": "Indonesian",
 }
 
 
@@ -46,7 +66,9 @@ def complexity(text):
     """simple, moderate or complex: many words or several asks make a prompt complex."""
     text = text or ""
     words = len(text.split())
-    asks = text.count("?") + len(re.findall(r"\b(and then|also|then|additionally|each|every|compare)\b", text, re.I))
+    asks = text.count("?") + len(
+        re.findall(r"\b(and then|also|then|additionally|each|every|compare)\b", text, re.I)
+    )
     return "complex" if words > 80 or asks >= 3 else ("moderate" if words > 25 or asks >= 1 else "simple")
 
 

@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import Q
 
 env_var_name = RegexValidator(
-    r"^[A-Za-z_][A-Za-z0-9_]*$", "Give the name of an environment variable (letters, digits, underscores), not a key."
+    r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "Give the name of an environment variable (letters, digits, underscores), not a key.",
 )
 
 
@@ -26,7 +27,9 @@ class ModelEndpoint(models.Model):
         LLM = "llm", "LLM judge (rubric prompt, every order)"
         REWARD_MODEL = "reward_model", "reward-model judge (scores each answer)"
 
-    name = models.SlugField(max_length=100, unique=True, help_text="Stable identifier, shown on the leaderboard.")
+    name = models.SlugField(
+        max_length=100, unique=True, help_text="Stable identifier, shown on the leaderboard."
+    )
     display_name = models.CharField(max_length=200, blank=True)
     backend = models.CharField(max_length=32, choices=Backend.choices, default=Backend.TRANSFORMERS)
     path = models.CharField(
@@ -35,7 +38,9 @@ class ModelEndpoint(models.Model):
         "e.g. http://127.0.0.1:8000/v1.",
     )
     api_model = models.CharField(
-        max_length=200, blank=True, help_text="HTTP backend: the model name the API expects (default: this endpoint's name)."
+        max_length=200,
+        blank=True,
+        help_text="HTTP backend: the model name the API expects (default: this endpoint's name).",
     )
     api_key_env = models.CharField(
         max_length=100,
@@ -44,25 +49,32 @@ class ModelEndpoint(models.Model):
         help_text="HTTP backend: the NAME of the environment variable that holds the API key on the workers "
         "(e.g. OPENAI_API_KEY). The key itself is never stored here.",
     )
-    timeout_s = models.PositiveIntegerField(default=120, help_text="HTTP backend: seconds before a request is abandoned.")
+    timeout_s = models.PositiveIntegerField(
+        default=120, help_text="HTTP backend: seconds before a request is abandoned."
+    )
     max_retries = models.PositiveSmallIntegerField(
-        default=3, help_text="HTTP backend: retries (with backoff) after a timeout, a refused connection, 429 or 5xx."
+        default=3,
+        help_text="HTTP backend: retries (with backoff) after a timeout, a refused connection, 429 or 5xx.",
     )
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="HTTP backend: requests in flight at once to this endpoint, per worker process."
     )
     context_tokens = models.PositiveIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="llama.cpp: the context window in tokens, prompt and answer together "
         "(empty: INFERENCE_LLAMA_CONTEXT or 4096, at most what the model was trained for).",
     )
     threads = models.PositiveSmallIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Local models on CPU (llama.cpp, transformers): threads for one answer (empty: INFERENCE_THREADS, "
         "else the worker's cores divided by INFERENCE_PARALLEL_ANSWERS, default 2).",
     )
     generation_params = models.JSONField(
-        default=dict, blank=True, help_text='e.g. {"max_new_tokens": 256, "temperature": 0.7, "system_prompt": "..."}'
+        default=dict,
+        blank=True,
+        help_text='e.g. {"max_new_tokens": 256, "temperature": 0.7, "system_prompt": "..."}',
     )
     identity_words = models.JSONField(
         default=list,
@@ -72,17 +84,25 @@ class ModelEndpoint(models.Model):
     )
     license = models.CharField(max_length=100, blank=True)
     provider = models.CharField(
-        max_length=100, blank=True, help_text="Who makes this model (e.g. a lab); shown after votes, counted on the sampling page."
+        max_length=100,
+        blank=True,
+        help_text="Who makes this model (e.g. a lab); shown after votes, counted on the sampling page.",
     )
     private = models.BooleanField(
-        default=False, help_text="A private (hidden) variant under test: capped per provider in arenas; not yet released."
+        default=False,
+        help_text="A private (hidden) variant under test: capped per provider in arenas; not yet released.",
     )
     released_at = models.DateTimeField(
-        null=True, blank=True, help_text="When this variant went public (empty: when it was added, unless private).",
+        null=True,
+        blank=True,
+        help_text="When this variant went public (empty: when it was added, unless private).",
     )
     enabled = models.BooleanField(default=True, help_text="Off = outage: never drawn into new battles.")
     judge_method = models.CharField(
-        max_length=16, choices=JudgeMethod.choices, blank=True, default="",
+        max_length=16,
+        choices=JudgeMethod.choices,
+        blank=True,
+        default="",
         help_text="Set to use this endpoint as an AI judge.",
     )
     judge_settings = models.JSONField(
@@ -95,11 +115,16 @@ class ModelEndpoint(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(name="endpoint_concurrency_at_least_1", condition=Q(max_concurrency__gte=1)),
             models.CheckConstraint(
-                name="endpoint_context_at_least_64", condition=Q(context_tokens__isnull=True) | Q(context_tokens__gte=64)
+                name="endpoint_concurrency_at_least_1", condition=Q(max_concurrency__gte=1)
             ),
-            models.CheckConstraint(name="endpoint_threads_at_least_1", condition=Q(threads__isnull=True) | Q(threads__gte=1)),
+            models.CheckConstraint(
+                name="endpoint_context_at_least_64",
+                condition=Q(context_tokens__isnull=True) | Q(context_tokens__gte=64),
+            ),
+            models.CheckConstraint(
+                name="endpoint_threads_at_least_1", condition=Q(threads__isnull=True) | Q(threads__gte=1)
+            ),
         ]
 
     def __str__(self):
@@ -146,12 +171,20 @@ class Prompt(models.Model):
 
     conversation = models.JSONField()
     category = models.CharField(
-        max_length=32, blank=True, db_index=True, help_text="coding, math, creative, general… (leaderboards per category)"
+        max_length=32,
+        blank=True,
+        db_index=True,
+        help_text="coding, math, creative, general… (leaderboards per category)",
     )
     language = models.CharField(
-        max_length=16, blank=True, db_index=True, help_text="Detected language code (e.g. en, fr); blank = too short to tell."
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text="Detected language code (e.g. en, fr); blank = too short to tell.",
     )
-    hard = models.BooleanField(default=False, db_index=True, help_text="A hard prompt: long, or complex by the tagger's rule.")
+    hard = models.BooleanField(
+        default=False, db_index=True, help_text="A hard prompt: long, or complex by the tagger's rule."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -186,9 +219,14 @@ class Response(models.Model):
     error = models.TextField(blank=True, help_text="Why generation failed (admins only).")
     generation_params = models.JSONField(default=dict, blank=True)
     cache_key = models.CharField(
-        max_length=32, blank=True, db_index=True, help_text="Digest of (model, parameters); pooled answers are unique by it."
+        max_length=32,
+        blank=True,
+        db_index=True,
+        help_text="Digest of (model, parameters); pooled answers are unique by it.",
     )
-    pooled = models.BooleanField(default=False, help_text="Generated ahead of time for a response pool (reusable).")
+    pooled = models.BooleanField(
+        default=False, help_text="Generated ahead of time for a response pool (reusable)."
+    )
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -199,12 +237,14 @@ class Response(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Last sign of life: queued again, claimed, or stamped by the worker generating it. "
         "A running answer whose stamp is stale lost its worker and is re-queued.",
     )
     attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="Claims so far; only the latest claim may write (a second try never writes twice)."
+        default=0,
+        help_text="Claims so far; only the latest claim may write (a second try never writes twice).",
     )
 
     class Meta:

@@ -47,7 +47,10 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.rstrip("/") == "/v1/models":
             if self.authorised():
-                self.send_json(200, {"object": "list", "data": [{"id": n, "object": "model"} for n in self.server.models]})
+                self.send_json(
+                    200,
+                    {"object": "list", "data": [{"id": n, "object": "model"} for n in self.server.models]},
+                )
         else:
             self.send_error_json(404, f"No route {self.path}.")
 
@@ -77,7 +80,10 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
                 self.server.in_flight -= 1
 
     def complete(self, body, path, messages):
-        params = {"max_new_tokens": int(body.get("max_tokens") or 256), "temperature": float(body.get("temperature", 1.0))}
+        params = {
+            "max_new_tokens": int(body.get("max_tokens") or 256),
+            "temperature": float(body.get("temperature", 1.0)),
+        }
         for ours, theirs in (("top_p", "top_p"), ("seed", "seed"), ("min_new_tokens", "min_tokens")):
             if body.get(theirs) is not None:
                 params[ours] = body[theirs]
@@ -89,12 +95,27 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
             except GenerationError as exc:
                 self.send_error_json(400, str(exc))
                 return
-            self.send_json(200, {
-                "id": ident, "object": "chat.completion", "created": created, "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                          "total_tokens": result.prompt_tokens + result.completion_tokens},
-            })
+            self.send_json(
+                200,
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": result.text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": result.prompt_tokens,
+                        "completion_tokens": result.completion_tokens,
+                        "total_tokens": result.prompt_tokens + result.completion_tokens,
+                    },
+                },
+            )
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -109,12 +130,19 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         def chunk(delta, finish=None):
-            event({"id": ident, "object": "chat.completion.chunk", "created": created, "model": body["model"],
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            event(
+                {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
 
         def on_text(text):
             if text.startswith(sent[0]) and len(text) > len(sent[0]):
-                chunk({"content": text[len(sent[0]):]})
+                chunk({"content": text[len(sent[0]) :]})
                 sent[0] = text
 
         chunk({"role": "assistant"})
@@ -126,9 +154,20 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
             return
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):
-            event({"id": ident, "object": "chat.completion.chunk", "created": created, "model": body["model"], "choices": [],
-                   "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                             "total_tokens": result.prompt_tokens + result.completion_tokens}})
+            event(
+                {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": result.prompt_tokens,
+                        "completion_tokens": result.completion_tokens,
+                        "total_tokens": result.prompt_tokens + result.completion_tokens,
+                    },
+                }
+            )
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 
@@ -138,7 +177,9 @@ class OpenAICompatibleServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, models, host="127.0.0.1", port=0, api_key="", device="auto", handler=ChatCompletionsHandler):
+    def __init__(
+        self, models, host="127.0.0.1", port=0, api_key="", device="auto", handler=ChatCompletionsHandler
+    ):
         super().__init__((host, port), handler)
         self.models = dict(models)
         self.api_key = api_key

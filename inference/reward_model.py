@@ -98,7 +98,9 @@ def train_bradley_terry(train, heldout, *, l2=1e-3, steps=300, lr=0.05, seed=0, 
     import torch
 
     if not train:
-        raise RewardModelError("There are no training pairs: the platform needs human judgments with a winner first.")
+        raise RewardModelError(
+            "There are no training pairs: the platform needs human judgments with a winner first."
+        )
     torch.manual_seed(seed)
     random.seed(seed)
     vectors, c_idx, r_idx = _embed_triples(list(train) + list(heldout), device)
@@ -156,7 +158,9 @@ def load_head(directory):
     with _lock:
         if key not in _heads:
             if not (directory / CONFIG_FILE).is_file() or not (directory / HEAD_FILE).is_file():
-                raise RewardModelError(f"{directory} is not a trained reward model (no {CONFIG_FILE} and {HEAD_FILE}).")
+                raise RewardModelError(
+                    f"{directory} is not a trained reward model (no {CONFIG_FILE} and {HEAD_FILE})."
+                )
             _heads[key] = load_file(str(directory / HEAD_FILE))["weight"]
         return _heads[key]
 

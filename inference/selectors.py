@@ -21,7 +21,8 @@ def in_progress(prefix=""):
 
     alive = q(heartbeat_at__gte=pending_since) | q(heartbeat_at__isnull=True, created_at__gte=pending_since)
     return (q(status=Response.Status.PENDING) & alive) | (
-        q(status=Response.Status.RUNNING) & (q(heartbeat_at__gte=stale_before()) | q(heartbeat_at__isnull=True))
+        q(status=Response.Status.RUNNING)
+        & (q(heartbeat_at__gte=stale_before()) | q(heartbeat_at__isnull=True))
     )
 
 
@@ -47,7 +48,9 @@ def pooled_answers(prompt, endpoints):
     """Finished pooled answers to this prompt by these models, newest first: battles and campaigns
     can show them at once instead of waiting for live generation."""
     return (
-        Response.objects.filter(prompt=prompt, endpoint__in=endpoints, pooled=True, status=Response.Status.DONE)
+        Response.objects.filter(
+            prompt=prompt, endpoint__in=endpoints, pooled=True, status=Response.Status.DONE
+        )
         .select_related("endpoint")
         .order_by("-finished_at")
     )
@@ -109,6 +112,10 @@ def endpoint_usage(endpoint, recent=1000):
         "p50_latency_ms": _percentile(ms, 0.5),
         "p95_latency_ms": _percentile(ms, 0.95),
         "tokens_per_s": round(tokens / (sum(ms) / 1000), 2) if ms and sum(ms) else None,
-        "mean_latency_ms": round(totals["mean_latency_ms"]) if totals["mean_latency_ms"] is not None else None,
-        "mean_first_token_ms": round(totals["mean_first_token_ms"]) if totals["mean_first_token_ms"] is not None else None,
+        "mean_latency_ms": round(totals["mean_latency_ms"])
+        if totals["mean_latency_ms"] is not None
+        else None,
+        "mean_first_token_ms": round(totals["mean_first_token_ms"])
+        if totals["mean_first_token_ms"] is not None
+        else None,
     }

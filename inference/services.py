@@ -28,7 +28,11 @@ def validate_conversation(conversation, max_chars):
         raise ValueError("The conversation must be a non-empty list of turns.")
     total = 0
     for i, turn in enumerate(conversation):
-        if not isinstance(turn, dict) or set(turn) - {"role", "content"} or not isinstance(turn.get("content"), str):
+        if (
+            not isinstance(turn, dict)
+            or set(turn) - {"role", "content"}
+            or not isinstance(turn.get("content"), str)
+        ):
             raise ValueError(f"Turn {i + 1} must be an object with a role and a text content.")
         if turn.get("role") not in ("system", "user", "assistant"):
             raise ValueError(f"Turn {i + 1} has role {turn.get('role')!r}; use system, user or assistant.")
@@ -48,7 +52,10 @@ def create_prompt(text, user=None, max_chars=None):
     max_chars = max_chars or settings.ARENA_MAX_PROMPT_CHARS
     conversation = validate_conversation([{"role": "user", "content": text}], max_chars)
     return Prompt.objects.create(
-        conversation=conversation, category=categorize(text), language=detect_language(text), hard=is_hard(text),
+        conversation=conversation,
+        category=categorize(text),
+        language=detect_language(text),
+        hard=is_hard(text),
         created_by=user,
     )
 
@@ -104,7 +111,11 @@ def _claim(response_ids, skip_locked=False):
             .values_list("pk", "attempts")
         )
         Response.objects.filter(pk__in=list(rows)).update(
-            status=Response.Status.RUNNING, started_at=now, heartbeat_at=now, text="", attempts=F("attempts") + 1
+            status=Response.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            text="",
+            attempts=F("attempts") + 1,
         )
     return {pk: attempts + 1 for pk, attempts in rows.items()}
 
@@ -169,7 +180,6 @@ def generate_response(response_id):
     )
 
 
-
 def backend_for(endpoint):
     """The endpoint's backend, set up with its timeouts, limits and key name."""
     from .backends import get_backend
@@ -194,7 +204,9 @@ def generate_responses_together(response_ids):
     Returns how many were answered."""
     claims = _claim(response_ids, skip_locked=True)
     groups = {}
-    for response in Response.objects.select_related("endpoint", "prompt").filter(pk__in=list(claims)).order_by("pk"):
+    for response in (
+        Response.objects.select_related("endpoint", "prompt").filter(pk__in=list(claims)).order_by("pk")
+    ):
         groups.setdefault((response.endpoint_id, response.cache_key), []).append(response)
     done = 0
     with Heartbeat(_stamp(claims)):
@@ -225,13 +237,19 @@ def _generate_group(responses, claims):
     done = 0
     for response, result in zip(responses, results):
         if result.text:
-            fields = dict(status=Response.Status.DONE, text=result.text, prompt_tokens=result.prompt_tokens,
-                          completion_tokens=result.completion_tokens)
+            fields = dict(
+                status=Response.Status.DONE,
+                text=result.text,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+            )
             done += 1
         else:
             fields = dict(status=Response.Status.FAILED, text="", error="The model returned an empty answer.")
         # Batched answers finish together: each carries the batch's latency.
-        _claimed({response.pk: mine[response.pk]}).update(latency_ms=latency_ms, finished_at=finished, **fields)
+        _claimed({response.pk: mine[response.pk]}).update(
+            latency_ms=latency_ms, finished_at=finished, **fields
+        )
     return done
 
 
@@ -246,11 +264,13 @@ def requeue_stranded_responses():
     now = timezone.now()
     stale = list(Response.objects.filter(_stale_running()).values_list("pk", "attempts"))
     requeued = [
-        pk for pk, attempt in stale
+        pk
+        for pk, attempt in stale
         if _claimed({pk: attempt}).update(status=Response.Status.PENDING, heartbeat_at=now)
     ]
     forgotten = Response.objects.annotate(alive_at=Coalesce("heartbeat_at", "created_at")).filter(
-        status=Response.Status.PENDING, pooled=False,
+        status=Response.Status.PENDING,
+        pooled=False,
         alive_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS),
     )
     waiting = list(forgotten.values_list("pk", flat=True)[:1000])
@@ -263,6 +283,7 @@ def requeue_stranded_responses():
 
 
 # -- response pools -------------------------------------------------------------------------------
+
 
 def pool_responses(pool):
     """The pooled responses a pool needs (one per prompt × model × parameters), created where missing.
@@ -296,7 +317,9 @@ def _pending_chunks(pool, chunk_size, retry_failed, by_prompt=False):
     pending = responses.filter(status=Response.Status.PENDING)
     if by_prompt:
         chunks = {}
-        for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list("pk", "prompt_id"):
+        for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list(
+            "pk", "prompt_id"
+        ):
             chunks.setdefault(prompt_id, []).append(pk)
         return list(chunks.values())
     pending = list(pending.order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True))
@@ -355,7 +378,9 @@ def pool_progress(pool):
 
 def create_pool(name, prompts, endpoints, params_override=None, description=""):
     with transaction.atomic():
-        pool = ResponsePool.objects.create(name=name, description=description, params_override=params_override or {})
+        pool = ResponsePool.objects.create(
+            name=name, description=description, params_override=params_override or {}
+        )
         pool.prompts.set(prompts)
         pool.endpoints.set(endpoints)
     return pool

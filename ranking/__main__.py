@@ -41,18 +41,29 @@ def build_parser():
     fit.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% intervals")
     fit.add_argument("--style-control", action="store_true", help="control for length and markdown (bt only)")
     fit.add_argument("--anchor", type=_anchor, help="MODEL=SCORE: shift the scale so MODEL has SCORE")
-    fit.add_argument("--ties", choices=("auto", "half", "davidson"), default="auto",
-                     help="auto: Davidson's tie model for bt on pairwise data with ties, else half a win each; "
-                          "half: Chatbot Arena / FastChat parity")
-    fit.add_argument("--both-bad", choices=("tie", "drop"), default="tie", help="Chatbot Arena 'tie (bothbad)'")
-    fit.add_argument("--skip-bad", action="store_true",
-                     help="skip bad records (not JSON, missing fields, unknown winner) and count them on stderr")
+    fit.add_argument(
+        "--ties",
+        choices=("auto", "half", "davidson"),
+        default="auto",
+        help="auto: Davidson's tie model for bt on pairwise data with ties, else half a win each; "
+        "half: Chatbot Arena / FastChat parity",
+    )
+    fit.add_argument(
+        "--both-bad", choices=("tie", "drop"), default="tie", help="Chatbot Arena 'tie (bothbad)'"
+    )
+    fit.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip bad records (not JSON, missing fields, unknown winner) and count them on stderr",
+    )
     fit.add_argument("--min-votes", type=int, default=10)
     fit.add_argument("--k-factor", type=float, default=4.0, help="online Elo K (method elo)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--full", action="store_true", help="print method, params and style coefficients too")
 
-    sim = sub.add_parser("simulate", help="convergence of each method on synthetic arenas with known strengths")
+    sim = sub.add_parser(
+        "simulate", help="convergence of each method on synthetic arenas with known strengths"
+    )
     sim.add_argument("--models", type=int, default=20)
     sim.add_argument("--k", type=_csv(int), default=[2, 4], help="comma-separated K values")
     sim.add_argument("--votes", type=int, default=4000)
@@ -60,8 +71,12 @@ def build_parser():
     sim.add_argument("--spread", type=float, default=1.0, help="sd of the true strengths (logits)")
     sim.add_argument("--tie-margin", type=float, default=0.0)
     sim.add_argument("--methods", type=_csv(str), default=list(METHODS))
-    sim.add_argument("--policies", type=_csv(str), default=["uniform", "adaptive"], help=f"of {', '.join(POLICIES)}")
-    sim.add_argument("--seeds", type=int, default=8, help="arenas per configuration (the median needs several)")
+    sim.add_argument(
+        "--policies", type=_csv(str), default=["uniform", "adaptive"], help=f"of {', '.join(POLICIES)}"
+    )
+    sim.add_argument(
+        "--seeds", type=int, default=8, help="arenas per configuration (the median needs several)"
+    )
     sim.add_argument("--jobs", type=int, default=1, help="arenas simulated in parallel processes")
     sim.add_argument("--every", type=int, default=50)
     sim.add_argument("--target", type=float, default=0.9)
@@ -89,8 +104,13 @@ def _fit(args):
     from .leaderboard import fit_leaderboard
     from .records import SHOW_SKIPPED, read_dump
 
-    dump = read_dump(args.input, both_bad=args.both_bad, skip_bad=args.skip_bad, style=args.style_control,
-                     keep_order=args.method in ("elo", "bayes"))
+    dump = read_dump(
+        args.input,
+        both_bad=args.both_bad,
+        skip_bad=args.skip_bad,
+        style=args.style_control,
+        keep_order=args.method in ("elo", "bayes"),
+    )
     if dump.skipped:
         shown = "; ".join(f"line {line}: {reason}" for line, reason in dump.skipped[:SHOW_SKIPPED])
         print(f"skipped {len(dump.skipped)} bad record(s) of {dump.records}: {shown}", file=sys.stderr)
@@ -113,8 +133,11 @@ def _fit(args):
         interval="laplace",
     )
     params = result.params
-    print(f"{params['judgments']} judgments, {params['interval']} intervals ({params['interval_note']}); "
-          f"ties: {params['ties']}", file=sys.stderr)
+    print(
+        f"{params['judgments']} judgments, {params['interval']} intervals ({params['interval_note']}); "
+        f"ties: {params['ties']}",
+        file=sys.stderr,
+    )
     if args.full:
         out = result.as_dict()
         out["skipped"] = len(dump.skipped)
@@ -132,9 +155,19 @@ def _simulate(args):
         if m not in METHODS:
             raise ValueError(f"Unknown method {m!r}; choose from {', '.join(METHODS)}.")
     results = simulate(
-        methods=args.methods, policies=args.policies, ks=args.k, seeds=args.seeds, n_models=args.models,
-        votes=args.votes, noise=args.noise, spread=args.spread, tie_margin=args.tie_margin, every=args.every,
-        k_factor=args.k_factor, target=args.target, jobs=max(1, args.jobs),
+        methods=args.methods,
+        policies=args.policies,
+        ks=args.k,
+        seeds=args.seeds,
+        n_models=args.models,
+        votes=args.votes,
+        noise=args.noise,
+        spread=args.spread,
+        tie_margin=args.tie_margin,
+        every=args.every,
+        k_factor=args.k_factor,
+        target=args.target,
+        jobs=max(1, args.jobs),
     )
     if args.plot:
         plot_curves(results, args.plot, args.target)

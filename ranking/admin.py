@@ -5,7 +5,15 @@ from .models import RatingSnapshot
 
 @admin.register(RatingSnapshot)
 class RatingSnapshotAdmin(admin.ModelAdmin):
-    list_display = ["id", "method", "style_control", "judgment_count", "bootstrap", "duration_ms", "computed_at"]
+    list_display = [
+        "id",
+        "method",
+        "style_control",
+        "judgment_count",
+        "bootstrap",
+        "duration_ms",
+        "computed_at",
+    ]
     list_filter = ["method", "style_control"]
     readonly_fields = [f.name for f in RatingSnapshot._meta.fields]
 

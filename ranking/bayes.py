@@ -41,10 +41,19 @@ KAPPA = 1e-4
 class WengLin:
     """The rater's state: mu and variance per model index (plain lists: K is small, numpy would cost more)."""
 
-    def __init__(self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0, gamma="information"):
+    def __init__(
+        self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0, gamma="information"
+    ):
         if gamma not in ("information", "sigma"):
             raise ValueError(f"gamma must be 'information' or 'sigma', got {gamma!r}.")
-        self.mu0, self.sigma0, self.beta, self.kappa, self.tau, self.gamma = mu0, sigma0, beta, kappa, tau, gamma
+        self.mu0, self.sigma0, self.beta, self.kappa, self.tau, self.gamma = (
+            mu0,
+            sigma0,
+            beta,
+            kappa,
+            tau,
+            gamma,
+        )
         self._mu = [float(mu0)] * n_models
         self._var = [float(sigma0) ** 2] * n_models
 

@@ -52,7 +52,9 @@ class PairProblem:
         self.absD = abs(self.D)
         self.W, self.L, self.T = (np.atleast_2d(np.asarray(x, dtype=np.float64)) for x in (W, L, T))
         self.N = self.W + self.L + self.T
-        self.A = None if ties == "davidson" else self.W + 0.5 * self.T  # half-tie wins: the gradient's data term
+        self.A = (
+            None if ties == "davidson" else self.W + 0.5 * self.T
+        )  # half-tie wins: the gradient's data term
         self.ties = ties
         self.reg = reg
         self.davidson = ties == "davidson"
@@ -113,7 +115,11 @@ class PairProblem:
             h_ee = -self.N * (e / Dn - (e / Dn) ** 2)
             h_de = self.N * s * e / Dn**2
         g = np.empty((B, self.dim), dtype=np.result_type(g_d, x))
-        g[:, : self.M] = g_d @ self._Ddense() - self.reg * x[:, : self.M] if B > 8 else (self.D.T @ g_d.T).T - self.reg * x[:, : self.M]
+        g[:, : self.M] = (
+            g_d @ self._Ddense() - self.reg * x[:, : self.M]
+            if B > 8
+            else (self.D.T @ g_d.T).T - self.reg * x[:, : self.M]
+        )
         if self.davidson:
             g[:, self.M] = g_e.sum(axis=1) - ETA_REG * x[:, self.M]
         if not hessian:

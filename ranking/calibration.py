@@ -73,13 +73,26 @@ def _k_votes(rng, theta, votes, k, tie_model, tie_rate):
             S = e.sum()
             q = 2 * tie_rate * (S - e[0]) / (2 * S - e[0] - e[1])
             if rng.random() < q:
-                groups[r:r + 2] = [groups[r] + groups[r + 1]]
+                groups[r : r + 2] = [groups[r] + groups[r + 1]]
         out.append(groups)
     return out
 
 
-def coverage(method="bt", votes=300, models=12, k=2, reps=100, tie_model="half", tie_rate=0.1, ties="half",
-             spread=1.0, bootstrap=0, seed=0, confidence=0.95, **fit_kw):
+def coverage(
+    method="bt",
+    votes=300,
+    models=12,
+    k=2,
+    reps=100,
+    tie_model="half",
+    tie_rate=0.1,
+    ties="half",
+    spread=1.0,
+    bootstrap=0,
+    seed=0,
+    confidence=0.95,
+    **fit_kw,
+):
     """{"coverage", "intervals", "mean_width", "zero_width"}: the share of rated models whose interval
     holds the truth, over ``reps`` replications."""
     from .leaderboard import fit_leaderboard
@@ -89,10 +102,21 @@ def coverage(method="bt", votes=300, models=12, k=2, reps=100, tie_model="half",
     widths = []
     for rep in range(reps):
         theta = rng.normal(0.0, spread, models)
-        data = (_pair_votes(rng, theta, votes, tie_model, tie_rate) if k == 2
-                else _k_votes(rng, theta, votes, k, tie_model, tie_rate))
-        result = fit_leaderboard(data, method=method, ties=ties, bootstrap=bootstrap, seed=seed * 7919 + rep,
-                                 min_votes=0, confidence=confidence, **fit_kw)
+        data = (
+            _pair_votes(rng, theta, votes, tie_model, tie_rate)
+            if k == 2
+            else _k_votes(rng, theta, votes, k, tie_model, tie_rate)
+        )
+        result = fit_leaderboard(
+            data,
+            method=method,
+            ties=ties,
+            bootstrap=bootstrap,
+            seed=seed * 7919 + rep,
+            min_votes=0,
+            confidence=confidence,
+            **fit_kw,
+        )
         rated = [r for r in result.rows if r["rating"] is not None]
         idx = np.array([int(r["model"][1:]) for r in rated])
         truth = CENTER + POINTS_PER_LOGIT * (theta[idx] - theta[idx].mean())
@@ -102,5 +126,10 @@ def coverage(method="bt", votes=300, models=12, k=2, reps=100, tie_model="half",
         total += len(rated)
         zero += int((hi - lo <= 1e-9).sum())
         widths.append(hi - lo)
-    return {"coverage": held / total, "intervals": total, "mean_width": float(np.concatenate(widths).mean()),
-            "zero_width": zero, "se": math.sqrt(0.95 * 0.05 / total)}
+    return {
+        "coverage": held / total,
+        "intervals": total,
+        "mean_width": float(np.concatenate(widths).mean()),
+        "zero_width": zero,
+        "se": math.sqrt(0.95 * 0.05 / total),
+    }

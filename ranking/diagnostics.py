@@ -20,7 +20,11 @@ from .judgments import Judgments
 
 def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     """``rankings``: a list of rankings, or their counted outcomes (a ``Judgments``)."""
-    data = rankings if isinstance(rankings, Judgments) and weights is None else Judgments.from_rankings(rankings, weights)
+    data = (
+        rankings
+        if isinstance(rankings, Judgments) and weights is None
+        else Judgments.from_rankings(rankings, weights)
+    )
     if data.n_judgments == 0:
         raise ValueError("No judgments to diagnose: pass at least one ranking.")
     arr = data.arrays()
@@ -28,7 +32,10 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     M = data.n_models
     W, L, T = data.pair_stats()
     # unweighted counts for battles
-    cw, cl, ct = (np.asarray(x) for x in (arr["A_w"].T @ arr["counts"], arr["A_l"].T @ arr["counts"], arr["A_t"].T @ arr["counts"]))
+    cw, cl, ct = (
+        np.asarray(x)
+        for x in (arr["A_w"].T @ arr["counts"], arr["A_l"].T @ arr["counts"], arr["A_t"].T @ arr["counts"])
+    )
     theta, _, H, _ = fit_pairs(pairs, M, W, L, T, reg=DEFAULT_REG)
     if order is None:
         order = sorted(data.models, key=lambda m: (-theta[data.index[m]], m))
@@ -83,7 +90,11 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
             # one Newton step of the refit with v extra votes (rank-one Hessian update, Sherman–Morrison):
             # gap change = v (1-p) s / (1 + v p (1-p) s); solve for the v that closes the gap
             denom = (1.0 - p_lower) * var * (1.0 - gap * p_lower)
-            votes = int(math.ceil(gap / denom)) if denom > 0 else _flip_by_refit(pairs, M, W, L, T, l, u, gap, var)
+            votes = (
+                int(math.ceil(gap / denom))
+                if denom > 0
+                else _flip_by_refit(pairs, M, W, L, T, l, u, gap, var)
+            )
         flips.append({"upper": order[r], "lower": order[r + 1], "votes": votes})
     return {
         "models": order,

@@ -63,8 +63,9 @@ def online_elo(rankings, k=32.0, initial=1000.0, scale=400.0, base=10.0, weights
     return sorted(rows.values(), key=lambda r: (-r.rating, r.model))
 
 
-def elo_bootstrap(rankings_idx, n_models, B, rng, k=4.0, weights=None, scale=400.0, base=10.0, initial=1000.0,
-                  chunk=1024):
+def elo_bootstrap(
+    rankings_idx, n_models, B, rng, k=4.0, weights=None, scale=400.0, base=10.0, initial=1000.0, chunk=1024
+):
     """Online Elo on B bootstrap resamples at once (each a resample of the judgments, in random order).
 
     ``rankings_idx``: rankings as tuples of tuples of model indices. Returns (B, n_models).

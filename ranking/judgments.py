@@ -67,7 +67,9 @@ def check_weights(weights, n):
     except (TypeError, ValueError):
         _fail("Weights must be numbers, one per ranking.")
     if w.ndim != 1 or len(w) != n:
-        _fail(f"Weights must be a flat list with one number per ranking: got {w.size} weights for {n} rankings.")
+        _fail(
+            f"Weights must be a flat list with one number per ranking: got {w.size} weights for {n} rankings."
+        )
     bad = ~np.isfinite(w)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -149,7 +151,9 @@ class Judgments:
         if raw is None:  # unhashable or malformed input: validate one by one for a precise message
             raw_keys, raw = [], Counter()
             for i, r in enumerate(rankings):
-                raw_keys.append((canonical_ranking(r, known=known, position=i), 1.0 if w is None else float(w[i])))
+                raw_keys.append(
+                    (canonical_ranking(r, known=known, position=i), 1.0 if w is None else float(w[i]))
+                )
                 raw[raw_keys[-1]] += 1
         keys = {}
         for (ranking, weight), count in raw.items():
@@ -180,8 +184,14 @@ class Judgments:
         if len(data.index) != len(models):
             _fail("Model names must be distinct.")
         a, b, outcome = (np.asarray(x, dtype=np.int64) for x in (a, b, outcome))
-        if len(a) and (a.min() < 0 or b.min() < 0 or max(a.max(), b.max()) >= M or (a == b).any()
-                       or outcome.min() < 0 or outcome.max() > 2):
+        if len(a) and (
+            a.min() < 0
+            or b.min() < 0
+            or max(a.max(), b.max()) >= M
+            or (a == b).any()
+            or outcome.min() < 0
+            or outcome.max() > 2
+        ):
             _fail("Pair outcomes need two different model indices and an outcome 0, 1 or 2 each.")
         key = (a * M + b) * 3 + outcome
         if M * M * 3 <= 4 * len(key) + 1_000_000:  # dense count table: O(battles), no sort
@@ -279,13 +289,18 @@ class Judgments:
         U = len(keys)
 
         def mat(r, c):
-            return sparse.csr_matrix((np.ones(len(r)), (np.asarray(r, int), np.asarray(c, int))), shape=(U, P))
+            return sparse.csr_matrix(
+                (np.ones(len(r)), (np.asarray(r, int), np.asarray(c, int))), shape=(U, P)
+            )
 
         gather = None
         rows_all = rows_w + rows_l + rows_t
         if len(rows_all) == U and len(set(rows_all)) == U:
             if all(len(set(c)) == len(c) for c in (cols_w, cols_l, cols_t)):
-                gather = [(np.asarray(r, int), np.asarray(c, int)) for r, c in ((rows_w, cols_w), (rows_l, cols_l), (rows_t, cols_t))]
+                gather = [
+                    (np.asarray(r, int), np.asarray(c, int))
+                    for r, c in ((rows_w, cols_w), (rows_l, cols_l), (rows_t, cols_t))
+                ]
         members_r, members_c = [], []
         for u, ranking in enumerate(rankings):
             for g in ranking:
@@ -342,7 +357,12 @@ class Judgments:
         wins = np.bincount(I, w, M) + np.bincount(J, l, M)
         losses = np.bincount(I, l, M) + np.bincount(J, w, M)
         ties = np.bincount(I, t, M) + np.bincount(J, t, M)
-        return n, np.rint(wins).astype(np.int64), np.rint(ties).astype(np.int64), np.rint(losses).astype(np.int64)
+        return (
+            n,
+            np.rint(wins).astype(np.int64),
+            np.rint(ties).astype(np.int64),
+            np.rint(losses).astype(np.int64),
+        )
 
 
 def resample_counts(counts, B, rng, exact=None):

@@ -39,7 +39,12 @@ class LeaderboardResult:
     strengths: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self):
-        return {"method": self.method, "params": self.params, "style_coefficients": self.style_coefficients, "rows": self.rows}
+        return {
+            "method": self.method,
+            "params": self.params,
+            "style_coefficients": self.style_coefficients,
+            "rows": self.rows,
+        }
 
 
 def rank_upper_bounds(ci_low, ci_high):
@@ -78,7 +83,9 @@ def _check_options(method, ties, style_control, features, bootstrap, min_votes, 
         if method != "bt":
             raise ValueError(f"Style control needs method 'bt' (a contextual Bradley–Terry), not {method!r}.")
         if features is None:
-            raise ValueError("Style control needs features: one {model: {tokens, headers, lists, bold}} per ranking.")
+            raise ValueError(
+                "Style control needs features: one {model: {tokens, headers, lists, bold}} per ranking."
+            )
         if ties == "davidson":
             raise ValueError("Style control counts ties as half a win; use ties='half'.")
     if features is not None and not isinstance(features, np.ndarray) and len(features) != n:
@@ -151,7 +158,9 @@ def fit_leaderboard(
     if prebuilt and not ordered and (method == "elo" or features is not None):
         raise ValueError("Sufficient statistics have no vote order or features: pass the rankings list.")
     if isinstance(features, np.ndarray) and not ordered:
-        raise ValueError("Flat style features need Judgments kept in order; pass one dict per ranking instead.")
+        raise ValueError(
+            "Flat style features need Judgments kept in order; pass one dict per ranking instead."
+        )
     if interval not in INTERVALS:
         raise ValueError(f"Unknown interval {interval!r}; choose one of {', '.join(INTERVALS)}.")
     if not 0 < confidence < 1:
@@ -208,7 +217,9 @@ def fit_leaderboard(
             boot = elo_bootstrap(seq, M, int(bootstrap), rng, k=float(k_factor), weights=w, initial=CENTER)
             rating = np.median(boot, axis=0)  # Chatbot Arena's convention: the bootstrap median
             interval = "bootstrap"
-            params["rating"] = "median of the bootstrap replays (the single in-order replay is order-dependent)"
+            params["rating"] = (
+                "median of the bootstrap replays (the single in-order replay is order-dependent)"
+            )
     elif method == "bayes":
         params["reg"] = reg
         pdata = data.derived("pl", lambda: pl_mod.PLData(data))
@@ -217,8 +228,13 @@ def fit_leaderboard(
         xs, _, _ = bt_mod.newton(prob, start)
         _, Hs = prob.derivatives(xs)
         # Fixed draws when no seed is given: the same judgments always give the same board.
-        draws, weights, ess = posterior_draws(prob, xs[0], Hs[0], rng if seed is not None else np.random.default_rng(0),
-                                              order=sorted(range(M), key=names.__getitem__))
+        draws, weights, ess = posterior_draws(
+            prob,
+            xs[0],
+            Hs[0],
+            rng if seed is not None else np.random.default_rng(0),
+            order=sorted(range(M), key=names.__getitem__),
+        )
         points = to_points(draws)
         rating = to_points(xs[0])  # the posterior mode: symmetric and deterministic (ties, orderings)
         strengths = {m: float(v) for m, v in zip(names, xs[0])}
@@ -233,7 +249,11 @@ def fit_leaderboard(
         params["style_reg"] = STYLE_REG
         if ordered:
             seq = data.sequence
-            pairs = style_pairs_flat(seq, features) if isinstance(features, np.ndarray) else style_pairs(seq, features, None, data.index)
+            pairs = (
+                style_pairs_flat(seq, features)
+                if isinstance(features, np.ndarray)
+                else style_pairs(seq, features, None, data.index)
+            )
         else:
             seq = [tuple(tuple(data.index[m] for m in g) for g in canonical_ranking(r)) for r in rankings]
             pairs = style_pairs(seq, features, w, data.index)
@@ -279,7 +299,9 @@ def fit_leaderboard(
             x_hat = theta if eta is None else np.r_[theta, eta]
             if eta is not None:
                 params["davidson_nu"] = float(math.exp(eta))
-            make_problem = lambda C: bt_mod.PairProblem(arr["pairs"], M, *data.pair_stats(C), ties=ties, reg=reg)  # noqa: E731
+            make_problem = lambda C: bt_mod.PairProblem(
+                arr["pairs"], M, *data.pair_stats(C), ties=ties, reg=reg
+            )
         else:
             pdata = data.derived("pl", lambda: pl_mod.PLData(data))
             lin, coef = pdata.stats()
@@ -310,8 +332,10 @@ def fit_leaderboard(
         params["interval_note"] = "Bradley–Terry Laplace half-widths around the Elo ratings"
     if method == "bayes":
         lo, hi = bayes_lo, bayes_hi
-        params["interval_note"] = (f"equal-tailed credible interval of the Bradley–Terry / Plackett–Luce posterior "
-                                   f"under the N(0, {1 / math.sqrt(reg):.3g}^2) prior, by importance sampling")
+        params["interval_note"] = (
+            f"equal-tailed credible interval of the Bradley–Terry / Plackett–Luce posterior "
+            f"under the N(0, {1 / math.sqrt(reg):.3g}^2) prior, by importance sampling"
+        )
     elif boot is not None:
         lo = np.quantile(boot, alpha, axis=0)
         hi = np.quantile(boot, 1 - alpha, axis=0)
@@ -321,15 +345,20 @@ def fit_leaderboard(
         floored = (lo > rating - half) | (hi < rating + half)
         lo, hi = np.minimum(lo, rating - half), np.maximum(hi, rating + half)
         params["interval_floored"] = int((floored & active).sum())
-        params["interval_note"] = (f"bootstrap percentiles, widened to the {'sandwich' if sandwich else 'Laplace'} "
-                                   f"interval where narrower ({params['interval_floored']} models)")
+        params["interval_note"] = (
+            f"bootstrap percentiles, widened to the {'sandwich' if sandwich else 'Laplace'} "
+            f"interval where narrower ({params['interval_floored']} models)"
+        )
     else:
         half = z * POINTS_PER_LOGIT * se
         lo, hi = rating - half, rating + half
         interval = "sandwich" if sandwich else "laplace"
         if method != "elo":
-            params["interval_note"] = ("sandwich (robust) covariance" if sandwich else
-                                       f"normal approximation to the posterior under the N(0, {1 / math.sqrt(reg):.3g}^2) prior")
+            params["interval_note"] = (
+                "sandwich (robust) covariance"
+                if sandwich
+                else f"normal approximation to the posterior under the N(0, {1 / math.sqrt(reg):.3g}^2) prior"
+            )
     params["interval"] = interval
     params["ties"] = ties
 
@@ -413,9 +442,20 @@ def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
     log_q = -0.5 * (nu + M) * np.log1p(maha / nu)
     # in slices of draws: the objective holds (draws, choice sets, set size) arrays, a gigabyte for
     # 4,000 draws over the 5,000 pairs of a 100-model arena at once
-    step = max(1, 2_000_000 // max(1, sum(len(ids) * members.shape[1] for ids, members, _ in
-                                           getattr(getattr(problem, "data", None), "groups", []))))
-    log_w = np.concatenate([problem.objective(x[i : i + step][:, back]) for i in range(0, draws, step)]) - log_q
+    step = max(
+        1,
+        2_000_000
+        // max(
+            1,
+            sum(
+                len(ids) * members.shape[1]
+                for ids, members, _ in getattr(getattr(problem, "data", None), "groups", [])
+            ),
+        ),
+    )
+    log_w = (
+        np.concatenate([problem.objective(x[i : i + step][:, back]) for i in range(0, draws, step)]) - log_q
+    )
     log_w -= log_w.max()
     w = np.exp(log_w)
     w /= w.sum()

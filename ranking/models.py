@@ -22,7 +22,9 @@ class RatingSnapshot(models.Model):
     last_judgment_id = models.BigIntegerField(null=True)
     rows = models.JSONField(help_text="Leaderboard rows, best first.")
     style_coefficients = models.JSONField(null=True, blank=True)
-    diagnostics = models.JSONField(null=True, blank=True, help_text="Win-rate and battle matrices, cycles, flip votes.")
+    diagnostics = models.JSONField(
+        null=True, blank=True, help_text="Win-rate and battle matrices, cycles, flip votes."
+    )
     params = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
 
@@ -30,7 +32,9 @@ class RatingSnapshot(models.Model):
         ordering = ["-computed_at", "-id"]
         get_latest_by = ["computed_at", "id"]
         indexes = [
-            models.Index(fields=["method", "style_control", "category", "-computed_at"], name="snapshot_view_latest")
+            models.Index(
+                fields=["method", "style_control", "category", "-computed_at"], name="snapshot_view_latest"
+            )
         ]
 
     def __str__(self):

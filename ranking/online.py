@@ -96,8 +96,21 @@ class OnlineRanker:
     "adaptive"), ``ties`` ("half" or "davidson", bt), ``k_factor`` (elo),
     ``min_votes``, ``refresh_every`` (adaptive matchmaking refits at most every this many votes)."""
 
-    def __init__(self, models, method="bt", policy="uniform", k=2, seed=None, *, weights=None, ties="half",
-                 k_factor=DEFAULT_K_FACTOR, min_votes=10, reg=bt_mod.DEFAULT_REG, refresh_every=1):
+    def __init__(
+        self,
+        models,
+        method="bt",
+        policy="uniform",
+        k=2,
+        seed=None,
+        *,
+        weights=None,
+        ties="half",
+        k_factor=DEFAULT_K_FACTOR,
+        min_votes=10,
+        reg=bt_mod.DEFAULT_REG,
+        refresh_every=1,
+    ):
         if method not in METHODS:
             raise ValueError(f"Unknown rating method {method!r}; choose one of {', '.join(METHODS)}.")
         if policy not in POLICIES:
@@ -110,13 +123,17 @@ class OnlineRanker:
         if len(set(models)) != len(models) or not all(isinstance(m, str) and m for m in models):
             raise ValueError("Models must be distinct non-empty strings.")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(models):
-            raise ValueError(f"k must be a whole number between 2 and the number of models ({len(models)}), got {k!r}.")
+            raise ValueError(
+                f"k must be a whole number between 2 and the number of models ({len(models)}), got {k!r}."
+            )
         self.models = models
         self.index = {m: i for i, m in enumerate(models)}
         self.method, self.policy, self.k, self.ties = method, policy, int(k), ties
         self.weights = weights
         if weights is not None:
-            choose_matchup(models, k=self.k, policy="weighted", weights=weights, rng=0)  # validates the weights
+            choose_matchup(
+                models, k=self.k, policy="weighted", weights=weights, rng=0
+            )  # validates the weights
         self.k_factor, self.min_votes, self.reg = float(k_factor), min_votes, reg
         self.rng = np.random.default_rng(seed)
         M = len(models)
@@ -206,7 +223,11 @@ class OnlineRanker:
     def matchmaking_stats(self):
         score, sigma = self._estimate()
         return {
-            m: {"score": float(score[i]), "sigma": float(sigma[i]) if math.isfinite(sigma[i]) else None, "n": int(self.n[i])}
+            m: {
+                "score": float(score[i]),
+                "sigma": float(sigma[i]) if math.isfinite(sigma[i]) else None,
+                "n": int(self.n[i]),
+            }
             for i, m in enumerate(self.models)
         }
 
@@ -218,7 +239,9 @@ class OnlineRanker:
                 self._match_stats = self.matchmaking_stats()
                 self._match_at = self.observed
             stats = self._match_stats
-        return choose_matchup(self.models, k=self.k, policy=self.policy, weights=self.weights, stats=stats, rng=self.rng)
+        return choose_matchup(
+            self.models, k=self.k, policy=self.policy, weights=self.weights, stats=stats, rng=self.rng
+        )
 
     def leaderboard(self):
         score, sigma = self._estimate()
@@ -232,14 +255,31 @@ class OnlineRanker:
         rows = []
         for i in order:
             if active[i]:
-                rows.append({
-                    "model": self.models[i], "score": float(score[i]), "rating": float(score[i]),
-                    "ci_low": float(lo[i]), "ci_high": float(hi[i]), "rank_ub": int(rub[i]), "n": int(self.n[i]),
-                    "sigma": float(sigma[i]), "preliminary": bool(self.n[i] < self.min_votes),
-                })
+                rows.append(
+                    {
+                        "model": self.models[i],
+                        "score": float(score[i]),
+                        "rating": float(score[i]),
+                        "ci_low": float(lo[i]),
+                        "ci_high": float(hi[i]),
+                        "rank_ub": int(rub[i]),
+                        "n": int(self.n[i]),
+                        "sigma": float(sigma[i]),
+                        "preliminary": bool(self.n[i] < self.min_votes),
+                    }
+                )
             else:
-                rows.append({
-                    "model": self.models[i], "score": None, "rating": None, "ci_low": None, "ci_high": None,
-                    "rank_ub": None, "n": 0, "sigma": None, "preliminary": True,
-                })
+                rows.append(
+                    {
+                        "model": self.models[i],
+                        "score": None,
+                        "rating": None,
+                        "ci_low": None,
+                        "ci_high": None,
+                        "rank_ub": None,
+                        "n": 0,
+                        "sigma": None,
+                        "preliminary": True,
+                    }
+                )
         return rows

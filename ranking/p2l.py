@@ -116,7 +116,9 @@ def fit_category_board(rankings, categories, shrink=None, reg=DEFAULT_REG, folds
             for f in range(folds):
                 train = [t for t in range(len(rankings)) if fold[t] != f]
                 test = [t for t in range(len(rankings)) if fold[t] == f]
-                keys, won, total = _pairs([rankings[t] for t in train], [categories[t] for t in train], models, cats)
+                keys, won, total = _pairs(
+                    [rankings[t] for t in train], [categories[t] for t in train], models, cats
+                )
                 theta, delta = _solve(keys, won, total, M, C, reg, s)
                 board = CategoryBoard(models, cats, theta, delta, s)
                 loss += board.log_loss([rankings[t] for t in test], [categories[t] for t in test]) * len(test)

@@ -34,7 +34,9 @@ def ranking_terms(ranking):
     for group in ranking:
         m = len(group)
         if m > MAX_TIE_GROUP:
-            raise ValueError(f"A tie group of {m} models is too large for Plackett–Luce (at most {MAX_TIE_GROUP}).")
+            raise ValueError(
+                f"A tie group of {m} models is too large for Plackett–Luce (at most {MAX_TIE_GROUP})."
+            )
         S = frozenset(remaining[start:])
         for x in group:
             linear[x] = linear.get(x, 0.0) + 1.0
@@ -146,7 +148,9 @@ class PLProblem:
                 cols = np.broadcast_to(members[:, None, :], (members.shape[0], size, size))
                 flat = (rows * self.M + cols).reshape(-1)
                 for b in range(B):
-                    H[b].reshape(-1)[:] += np.bincount(flat, weights=outer[b].reshape(-1), minlength=self.M * self.M)
+                    H[b].reshape(-1)[:] += np.bincount(
+                        flat, weights=outer[b].reshape(-1), minlength=self.M * self.M
+                    )
                     H[b][np.diag_indices(self.M)] -= np.bincount(
                         members.reshape(-1), weights=cp[b].reshape(-1), minlength=self.M
                     )

@@ -95,8 +95,13 @@ def _count_votes(result, rankings):
     min_votes = result.params.get("min_votes", 0)
     for row in result.rows:
         m = row["model"]
-        row.update(n=n.get(m, 0), wins=won.get(m, 0), ties=drew.get(m, 0), losses=lost.get(m, 0),
-                   preliminary=n.get(m, 0) < min_votes)
+        row.update(
+            n=n.get(m, 0),
+            wins=won.get(m, 0),
+            ties=drew.get(m, 0),
+            losses=lost.get(m, 0),
+            preliminary=n.get(m, 0) < min_votes,
+        )
         played = row["wins"] + row["ties"] + row["losses"]
         row["win_rate"] = (row["wins"] + 0.5 * row["ties"]) / played if played else None
 
@@ -107,7 +112,9 @@ def _weighted_fit(names, pa, pb, tied, right, **fit_kw):
     lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
     # outcome codes: (winner, loser, 0) for a decisive orientation, (low, high, 1) for a tie
     codes = np.concatenate([(pa * M + pb) * 2, (pb * M + pa) * 2, (lo * M + hi) * 2 + 1])
-    weight = np.concatenate([np.where(tied, 0.0, right), np.where(tied, 0.0, 1.0 - right), tied.astype(float)])
+    weight = np.concatenate(
+        [np.where(tied, 0.0, right), np.where(tied, 0.0, 1.0 - right), tied.astype(float)]
+    )
     keep = weight > 1e-12
     uniq, inverse = np.unique(codes[keep], return_inverse=True)
     totals = np.bincount(inverse, weight[keep])

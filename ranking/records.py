@@ -101,7 +101,9 @@ def _parse_line_record(rec, line, both_bad, style):
     missing = [k for k in ("model_a", "model_b", "winner") if rec.get(k) is None]
     if missing:
         if len(missing) == 3:
-            raise BadRecord(line, "neither a ranking record ('ranking') nor a battle (model_a, model_b, winner).")
+            raise BadRecord(
+                line, "neither a ranking record ('ranking') nor a battle (model_a, model_b, winner)."
+            )
         raise BadRecord(line, f"a battle needs model_a, model_b and winner; {', '.join(missing)} missing.")
     a, b, winner = rec["model_a"], rec["model_b"], rec["winner"]
     for key, name in (("model_a", a), ("model_b", b)):
@@ -110,7 +112,9 @@ def _parse_line_record(rec, line, both_bad, style):
     if a == b:
         raise BadRecord(line, f"model_a and model_b are the same model {a!r}.")
     if winner not in WINNERS:
-        raise BadRecord(line, f"unknown winner {winner!r} names no model (model_a, model_b, tie or tie (bothbad)).")
+        raise BadRecord(
+            line, f"unknown winner {winner!r} names no model (model_a, model_b, tie or tie (bothbad))."
+        )
     outcome = WINNERS.index(winner)
     if outcome == 3:
         if both_bad == "drop":
@@ -123,7 +127,9 @@ def _parse_line_record(rec, line, both_bad, style):
         for f in feats:
             for name, v in f.items():
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                    raise BadRecord(line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}.")
+                    raise BadRecord(
+                        line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}."
+                    )
     return "arena", (a, b, outcome, feats)
 
 
@@ -161,7 +167,9 @@ def _read_battles_columnar(path, both_bad, style, keep_order):
         table = pj.read_json(
             path,
             read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
-            parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore"),
+            parse_options=pj.ParseOptions(
+                explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore"
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # not JSON lines, or a value of another type: the line reader says where
@@ -175,7 +183,9 @@ def _read_battles_columnar(path, both_bad, style, keep_order):
     n = table.num_rows
     ia, ib = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
     win_enc = table.column("winner").combine_chunks().dictionary_encode()
-    lut = np.array([WINNERS.index(w) if w in WINNERS else -1 for w in win_enc.dictionary.to_pylist()], dtype=np.int64)
+    lut = np.array(
+        [WINNERS.index(w) if w in WINNERS else -1 for w in win_enc.dictionary.to_pylist()], dtype=np.int64
+    )
     outcome = lut[_numpy(win_enc.indices)]
     if (outcome < 0).any() or (ia == ib).any() or "" in models:
         return None
@@ -321,8 +331,13 @@ def _read_lines(path, both_bad, skip_bad, style, keep_order):
     if rankings:  # ranking records (battles among them become rankings too)
         out = [r for r in rankings]
         for a, b, outcome, feats in battles:
-            out.append(([[a], [b]] if outcome == 0 else [[b], [a]] if outcome == 1 else [[a, b]], 1.0,
-                        None if feats is None else {a: feats[0], b: feats[1]}))
+            out.append(
+                (
+                    [[a], [b]] if outcome == 0 else [[b], [a]] if outcome == 1 else [[a, b]],
+                    1.0,
+                    None if feats is None else {a: feats[0], b: feats[1]},
+                )
+            )
         feats = [f for _, _, f in out]
         return Dump(
             judgments=[r for r, _, _ in out],
@@ -332,7 +347,9 @@ def _read_lines(path, both_bad, skip_bad, style, keep_order):
             records=records,
             skipped=skipped,
         )
-    models, codes = np.unique(np.array([x for a, b, _, _ in battles for x in (a, b)], dtype=object), return_inverse=True)
+    models, codes = np.unique(
+        np.array([x for a, b, _, _ in battles for x in (a, b)], dtype=object), return_inverse=True
+    )
     codes = codes.reshape(-1, 2)
     ia, ib = codes[:, 0].astype(np.int64), codes[:, 1].astype(np.int64)
     outcome = np.array([o for _, _, o, _ in battles], dtype=np.int64)

@@ -2,7 +2,9 @@ from .models import RatingSnapshot
 
 
 def latest_snapshot(method="bt", style_control=False, category=""):
-    return RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
+    return RatingSnapshot.objects.filter(
+        method=method, style_control=style_control, category=category
+    ).first()
 
 
 def rated_categories():

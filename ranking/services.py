@@ -119,7 +119,7 @@ class _Board:
         stats = self.stats
         stats.extend([r.ranking for r in rows])
         models = stats.models
-        for row, key in zip(rows, stats.sequence[len(stats.sequence) - len(rows):]):
+        for row, key in zip(rows, stats.sequence[len(stats.sequence) - len(rows) :]):
             by_model = dict(zip(row.models, row.response_ids))
             self.responses.extend(by_model[models[m]] for group in key for m in group)
         self.last_id = max(self.last_id or 0, max(r.judgment_id for r in rows))
@@ -208,7 +208,11 @@ def _catch_up(ledger):
     if ledger.last_id is None:
         return ledger.absorb(list(judged_rankings()))
     # Every judgment's id (one index range, no joins); only the new ones are read in full.
-    ids = set(Judgment.objects.filter(id__gt=ledger.last_id - LATE_COMMIT_WINDOW).order_by().values_list("id", flat=True))
+    ids = set(
+        Judgment.objects.filter(id__gt=ledger.last_id - LATE_COMMIT_WINDOW)
+        .order_by()
+        .values_list("id", flat=True)
+    )
     if not ledger.recent <= ids:
         return None
     new = ids - ledger.recent - ledger.passed
@@ -245,7 +249,9 @@ def live_refit():
             bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
             written = []
             for category in sorted(changed):
-                written += _fit_views(ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch)
+                written += _fit_views(
+                    ledger.boards.get(category) or _Board(), category, bootstrap, light, ledger.epoch
+                )
             _live_refits += 1
             _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
         except BaseException:
@@ -295,7 +301,9 @@ def _write(snapshots, prune):
     with transaction.atomic():
         RatingSnapshot.objects.bulk_create(snapshots)
         if prune:
-            for method, style_control, category in {(s.method, s.style_control, s.category) for s in snapshots}:
+            for method, style_control, category in {
+                (s.method, s.style_control, s.category) for s in snapshots
+            }:
                 _prune(method, style_control, category)
 
 
@@ -312,7 +320,9 @@ def _fit_views(board, category, bootstrap, light, epoch):
         # with the resamples (6 vs 38 µs at 100 vs 1,000), so Elo takes fewer (its intervals are the
         # classic baseline's; Bradley–Terry's are the ones to cite).
         bootstrap = min(requested, settings.RANKING_ELO_BOOTSTRAP) if method == "elo" else requested
-        latest = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
+        latest = RatingSnapshot.objects.filter(
+            method=method, style_control=style_control, category=category
+        ).first()
         if (
             latest
             and latest.judgment_count == count
@@ -444,8 +454,11 @@ class _StyleTable:
                     transient[rid] = [feats[f] for f in FEATURES]
             ResponseStyle.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=5000)
             ids.append(np.array([style.response_id for style in fresh], dtype=np.int64))
-            values.append(np.array([[getattr(style, f) for f in FEATURES] for style in fresh],
-                                   dtype=np.float64).reshape(-1, len(FEATURES)))
+            values.append(
+                np.array(
+                    [[getattr(style, f) for f in FEATURES] for style in fresh], dtype=np.float64
+                ).reshape(-1, len(FEATURES))
+            )
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES))), transient
         return np.concatenate(ids), np.concatenate(values), transient

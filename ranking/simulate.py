@@ -17,8 +17,21 @@ from scipy.stats import kendalltau
 from .online import OnlineRanker
 
 
-def simulate_run(method, policy, k, n_models=20, votes=4000, noise=1.0, spread=1.0, tie_margin=0.0, every=50,
-                 seed=0, k_factor=16.0, refresh_every=None, target=0.9):
+def simulate_run(
+    method,
+    policy,
+    k,
+    n_models=20,
+    votes=4000,
+    noise=1.0,
+    spread=1.0,
+    tie_margin=0.0,
+    every=50,
+    seed=0,
+    k_factor=16.0,
+    refresh_every=None,
+    target=0.9,
+):
     # Matchmaking estimates refresh after about 5 pairwise comparisons' worth of votes:
     # every 5 votes at K=2, every vote at K=4 (a K-wise vote carries K(K-1)/2 pairs).
     # Elo and the Bayesian rater update in O(K^2) a vote, so they refresh every vote, as a live ranker does.
@@ -27,8 +40,15 @@ def simulate_run(method, policy, k, n_models=20, votes=4000, noise=1.0, spread=1
     rng = np.random.default_rng(seed)
     truth = rng.normal(0.0, spread, n_models)
     names = [f"model-{i:02d}" for i in range(n_models)]
-    ranker = OnlineRanker(names, method=method, policy=policy, k=k, seed=seed + 1, k_factor=k_factor,
-                          refresh_every=refresh_every)
+    ranker = OnlineRanker(
+        names,
+        method=method,
+        policy=policy,
+        k=k,
+        seed=seed + 1,
+        k_factor=k_factor,
+        refresh_every=refresh_every,
+    )
     index = {m: i for i, m in enumerate(names)}
     checkpoints, taus = [], []
     for t in range(1, votes + 1):
@@ -71,7 +91,9 @@ def _run(args):
     return simulate_run(method, policy, k, seed=seed, **kw)
 
 
-def simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), seeds=3, jobs=1, **kw):
+def simulate(
+    methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), seeds=3, jobs=1, **kw
+):
     """Every method × policy × K, over ``seeds`` arenas; per configuration the median votes to converge
     and the mean tau curve. ``jobs`` > 1 runs the arenas in that many processes (same results)."""
     configs = list(itertools.product(methods, policies, ks))
@@ -88,14 +110,19 @@ def simulate(methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptiv
         runs = flat[c * seeds : (c + 1) * seeds]
         conv = [r["converged_at"] for r in runs]
         settled = [c for c in conv if c is not None]
-        results.append({
-            "method": method,
-            "policy": policy,
-            "k": k,
-            "votes": runs[0]["votes"],
-            "tau_mean": [float(np.mean(col)) for col in zip(*(r["tau"] for r in runs))],
-            "converged_at": conv,
-            "median_votes_to_converge": (float(np.median([c if c is not None else np.inf for c in conv]))
-                                         if len(settled) * 2 > len(conv) else None),
-        })
+        results.append(
+            {
+                "method": method,
+                "policy": policy,
+                "k": k,
+                "votes": runs[0]["votes"],
+                "tau_mean": [float(np.mean(col)) for col in zip(*(r["tau"] for r in runs))],
+                "converged_at": conv,
+                "median_votes_to_converge": (
+                    float(np.median([c if c is not None else np.inf for c in conv]))
+                    if len(settled) * 2 > len(conv)
+                    else None
+                ),
+            }
+        )
     return results

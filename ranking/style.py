@@ -109,15 +109,17 @@ def style_pairs_flat(canon_rankings, flat):
     offsets = np.zeros(N, dtype=np.int64)
     np.cumsum(size[kid][:-1], out=offsets[1:])
     if flat.shape != (int(size[kid].sum()), len(FEATURES)):
-        raise ValueError(f"Flat style features must have shape (models over all rankings, {len(FEATURES)}) "
-                         f"= ({int(size[kid].sum())}, {len(FEATURES)}), got {flat.shape}.")
+        raise ValueError(
+            f"Flat style features must have shape (models over all rankings, {len(FEATURES)}) "
+            f"= ({int(size[kid].sum())}, {len(FEATURES)}), got {flat.shape}."
+        )
     if not np.isfinite(flat).all() or (flat < 0).any():
         raise ValueError("Style features must be non-negative finite numbers.")
     order = np.argsort(kid, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(kid, minlength=len(distinct)))]
     parts = []
     for k, ranking in enumerate(distinct):
-        t = order[bounds[k]:bounds[k + 1]]
+        t = order[bounds[k] : bounds[k + 1]]
         members = [m for g in ranking for m in g]
         where = {m: x for x, m in enumerate(members)}
         for a, b, y in ranking_pairs(ranking):
@@ -125,7 +127,14 @@ def style_pairs_flat(canon_rankings, flat):
             X = _differences(flat[offsets[t] + where[a]], flat[offsets[t] + where[b]])
             parts.append((np.full(n, a), np.full(n, b), np.full(n, y), X, t))
     if not parts:
-        return (np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, len(FEATURES))), np.zeros(0, int))
+        return (
+            np.zeros(0, int),
+            np.zeros(0, int),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros((0, len(FEATURES))),
+            np.zeros(0, int),
+        )
     a, b, y, X, jid = (np.concatenate(c) for c in zip(*parts))
     return a, b, y, np.ones(len(a)), X, jid
 
@@ -159,7 +168,9 @@ class StyleProblem:
         w = self.w if w is None else w
         z = self._z(x)
         ll = (w * (self.y * -np.logaddexp(0, -z) + (1 - self.y) * -np.logaddexp(0, z))).sum()
-        return ll - 0.5 * self.reg * (x[: self.M] ** 2).sum() - 0.5 * self.style_reg * (x[self.M :] ** 2).sum()
+        return (
+            ll - 0.5 * self.reg * (x[: self.M] ** 2).sum() - 0.5 * self.style_reg * (x[self.M :] ** 2).sum()
+        )
 
     def derivatives(self, x, w=None, hessian=True):
         w = self.w if w is None else w
@@ -178,7 +189,9 @@ class StyleProblem:
         H[:M, :M] = S + S.T
         H[np.arange(M), np.arange(M)] = -(S.sum(axis=0) + S.sum(axis=1)) - self.reg
         hX = h[:, None] * self.X
-        cross = np.stack([np.bincount(self.b, hX[:, k], M) - np.bincount(self.a, hX[:, k], M) for k in range(self.F)], 1)
+        cross = np.stack(
+            [np.bincount(self.b, hX[:, k], M) - np.bincount(self.a, hX[:, k], M) for k in range(self.F)], 1
+        )
         H[:M, M:] = cross
         H[M:, :M] = cross.T
         H[M:, M:] = -(self.X.T @ hX) - self.style_reg * np.eye(self.F)
@@ -252,14 +265,20 @@ class StyleProblem:
             end = min(start + chunk, len(order))
             if end < len(order):  # end at a judgment boundary
                 boundary = int(np.searchsorted(sorted_jid, sorted_jid[end], side="left"))
-                end = boundary if boundary > start else int(np.searchsorted(sorted_jid, sorted_jid[end], side="right"))
+                end = (
+                    boundary
+                    if boundary > start
+                    else int(np.searchsorted(sorted_jid, sorted_jid[end], side="right"))
+                )
             pairs = order[start:end]
             local = sorted_jid[start:end] - sorted_jid[start]
             n = int(local[-1]) + 1
             rp = r[pairs]
             cells = n * self.dim
-            scores = (np.bincount(local * self.dim + self.a[pairs], rp, cells)
-                      - np.bincount(local * self.dim + self.b[pairs], rp, cells)).reshape(n, self.dim)
+            scores = (
+                np.bincount(local * self.dim + self.a[pairs], rp, cells)
+                - np.bincount(local * self.dim + self.b[pairs], rp, cells)
+            ).reshape(n, self.dim)
             for k in range(self.F):
                 scores[:, M + k] = np.bincount(local, rp * self.X[pairs, k], n)
             S += scores.T @ scores

@@ -42,7 +42,7 @@ def warm_up_ranking_ledger(sender=None, **kwargs):
 def _warm_up():
     try:
         services.warm_up()
-    except Exception:  # noqa: BLE001 - the first live refit then reads everything itself
+    except Exception:
         log.exception("Warming the ranking ledger failed")
     finally:
         connections.close_all()  # this thread's own connection

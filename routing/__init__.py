@@ -10,4 +10,12 @@ from .agreement import SliceAgreement, agreement_by_slice, wilson_interval
 from .encoding import LABELS
 from .router import POLICIES, Decision, Router
 
-__all__ = ["LABELS", "POLICIES", "Decision", "Router", "SliceAgreement", "agreement_by_slice", "wilson_interval"]
+__all__ = [
+    "LABELS",
+    "POLICIES",
+    "Decision",
+    "Router",
+    "SliceAgreement",
+    "agreement_by_slice",
+    "wilson_interval",
+]

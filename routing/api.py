@@ -25,10 +25,18 @@ def _managed(request, slug):
 class RoutingSettingsSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     policy = serializers.ChoiceField(choices=CampaignRouting.Policy.values, required=False)
-    budget_share = serializers.FloatField(required=False, allow_null=True, help_text="Share of items people label, 0–1.")
-    budget_count = serializers.IntegerField(required=False, allow_null=True, help_text="Or a number of items.")
-    audit = serializers.FloatField(required=False, help_text="Share of the human budget drawn at random (0–1).")
-    judges = serializers.ListField(child=serializers.CharField(), required=False, help_text="Judge endpoint names.")
+    budget_share = serializers.FloatField(
+        required=False, allow_null=True, help_text="Share of items people label, 0–1."
+    )
+    budget_count = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Or a number of items."
+    )
+    audit = serializers.FloatField(
+        required=False, help_text="Share of the human budget drawn at random (0–1)."
+    )
+    judges = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Judge endpoint names."
+    )
     tagger = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     refit_every = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False)
@@ -70,10 +78,14 @@ class RoutingStateSerializer(RoutingSettingsSerializer):
     to_people = serializers.IntegerField(required=False)
     to_ai = serializers.IntegerField(required=False)
     undecided = serializers.IntegerField(required=False, help_text="Items still waiting for their AI labels.")
-    estimates = serializers.DictField(required=False, help_text="AI–human agreement per slice (audit share), gains.")
+    estimates = serializers.DictField(
+        required=False, help_text="AI–human agreement per slice (audit share), gains."
+    )
 
 
-NOT_FOUND_RESPONSE = OpenApiResponse(description='{"detail": "There is no such campaign, or it is not shared with you."}')
+NOT_FOUND_RESPONSE = OpenApiResponse(
+    description='{"detail": "There is no such campaign, or it is not shared with you."}'
+)
 
 
 def settings_payload(campaign):
@@ -82,25 +94,45 @@ def settings_payload(campaign):
     if routing is None:
         return {"enabled": False, "configured": False}
     return {
-        "configured": True, "enabled": routing.enabled, "policy": routing.policy, "budget_share": routing.budget_share,
-        "budget_count": routing.budget_count, "audit": routing.audit, "judges": [j.name for j in routing.judges.all()],
-        "tagger": routing.tagger.name if routing.tagger else None, "refit_every": routing.refit_every,
-        "seed": routing.seed, "model_version": routing.model_version, "fitted_at": routing.fitted_at,
-        "budget": report["budget"], "budget_used": report["budget_used"], "budget_left": report["budget_left"],
-        "to_people": report["to_people"], "to_ai": report["to_ai"], "undecided": report["undecided"],
+        "configured": True,
+        "enabled": routing.enabled,
+        "policy": routing.policy,
+        "budget_share": routing.budget_share,
+        "budget_count": routing.budget_count,
+        "audit": routing.audit,
+        "judges": [j.name for j in routing.judges.all()],
+        "tagger": routing.tagger.name if routing.tagger else None,
+        "refit_every": routing.refit_every,
+        "seed": routing.seed,
+        "model_version": routing.model_version,
+        "fitted_at": routing.fitted_at,
+        "budget": report["budget"],
+        "budget_used": report["budget_used"],
+        "budget_left": report["budget_left"],
+        "to_people": report["to_people"],
+        "to_ai": report["to_ai"],
+        "undecided": report["undecided"],
         "estimates": routing.estimates,
     }
 
 
 class RoutingSettingsView(APIView):
-    @extend_schema(summary="A campaign's routing settings and where its items stand",
-                   responses={200: RoutingStateSerializer, 404: NOT_FOUND_RESPONSE})
+    @extend_schema(
+        summary="A campaign's routing settings and where its items stand",
+        responses={200: RoutingStateSerializer, 404: NOT_FOUND_RESPONSE},
+    )
     def get(self, request, slug):
         return Response(settings_payload(_managed(request, slug)))
 
-    @extend_schema(request=RoutingSettingsSerializer, summary="Change the routing settings (fields left out keep their value)",
-                   responses={200: RoutingStateSerializer, 400: OpenApiResponse(description='{"detail": "<what to fix>"}'),
-                              404: NOT_FOUND_RESPONSE})
+    @extend_schema(
+        request=RoutingSettingsSerializer,
+        summary="Change the routing settings (fields left out keep their value)",
+        responses={
+            200: RoutingStateSerializer,
+            400: OpenApiResponse(description='{"detail": "<what to fix>"}'),
+            404: NOT_FOUND_RESPONSE,
+        },
+    )
     def put(self, request, slug):
         campaign = _managed(request, slug)
         if not isinstance(request.data, dict):
@@ -120,10 +152,14 @@ class RoutingSettingsView(APIView):
 
 
 class RoutingDecisionsView(APIView):
-    @extend_schema(summary="Each item's routing decision: where it went, the predicted gain, and why",
-                   parameters=[OpenApiParameter("limit", int, description="Page size (default 500)."),
-                               OpenApiParameter("offset", int)],
-                   responses={200: DecisionPageSerializer, 404: NOT_FOUND_RESPONSE})
+    @extend_schema(
+        summary="Each item's routing decision: where it went, the predicted gain, and why",
+        parameters=[
+            OpenApiParameter("limit", int, description="Page size (default 500)."),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: DecisionPageSerializer, 404: NOT_FOUND_RESPONSE},
+    )
     def get(self, request, slug):
         campaign = _managed(request, slug)
         paginator = LimitOffsetPagination()

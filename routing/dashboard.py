@@ -83,7 +83,9 @@ def chart_png(campaign):
         right.set_xlim(-0.02, 1.02)
         right.set_ylim(-0.05, 1.05)
     else:
-        right.text(0.5, 0.5, "No routed items labelled by people yet", ha="center", va="center", color="#6b7280")
+        right.text(
+            0.5, 0.5, "No routed items labelled by people yet", ha="center", va="center", color="#6b7280"
+        )
     right.set_xlabel("predicted gain of a human label")
     right.set_ylabel("realised (share disagreeing)")
     fig.tight_layout()

@@ -23,7 +23,7 @@ MISSING_SUFFIX = " missing"
 FeatureValue = Union[int, float, str, bool, None]
 Item = Mapping[str, Any]
 AILabel = Union[str, Sequence[Any]]
-CleanItem = dict[str, Union[float, str]]
+CleanItem = dict[str, float | str]
 Matrix = npt.NDArray[np.float64]
 
 
@@ -53,7 +53,9 @@ def check_labels(labels: Sequence[object], n: int, what: str) -> list[str]:
 
 def _check_number(value: float, i: int, key: str) -> float:
     if not math.isfinite(value):
-        raise ValueError(f"Item {i} has feature {key!r} = {value}; give a finite number, or None for a missing value.")
+        raise ValueError(
+            f"Item {i} has feature {key!r} = {value}; give a finite number, or None for a missing value."
+        )
     return value
 
 
@@ -94,7 +96,9 @@ def check_ai_labels(
     Each AI label is a string, or a (label, confidence) pair; without a pair the confidence is the
     item's ``confidence_key`` feature, and 0.5 where the item has none."""
     if isinstance(ai_labels, (str, bytes)) or not isinstance(ai_labels, Sequence):
-        raise ValueError(f"The AI labels must be a list with one label per item; got {type(ai_labels).__name__}.")
+        raise ValueError(
+            f"The AI labels must be a list with one label per item; got {type(ai_labels).__name__}."
+        )
     if len(ai_labels) != len(items):
         raise ValueError(f"There are {len(items)} items but {len(ai_labels)} AI labels; give one per item.")
     labels: list[str] = []
@@ -104,13 +108,19 @@ def check_ai_labels(
         source = f"feature {confidence_key!r} of item {i}"
         if isinstance(given, Sequence) and not isinstance(given, str):
             if len(given) != 2:
-                raise ValueError(f"The AI label of item {i} must be a label or a (label, confidence) pair; got {given!r}.")
+                raise ValueError(
+                    f"The AI label of item {i} must be a label or a (label, confidence) pair; got {given!r}."
+                )
             given, confidence = given[0], given[1]
             source = f"AI confidence of item {i}"
             if confidence is None:
                 confidence = DEFAULT_CONFIDENCE
         labels.append(check_label(given, f"The AI label of item {i}"))
-        if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 <= float(confidence) <= 1:
+        if (
+            isinstance(confidence, bool)
+            or not isinstance(confidence, numbers.Real)
+            or not 0 <= float(confidence) <= 1
+        ):
             raise ValueError(f"The {source} must be a number between 0 and 1; got {confidence!r}.")
         confidences.append(float(confidence))
     return labels, confidences
@@ -148,7 +158,11 @@ class FeatureEncoder:
                     row[key + MISSING_SUFFIX] = 1.0
             side = _side(label)
             for key, value in list(row.items()):
-                if isinstance(value, float) and key != self.confidence_key and not key.endswith(MISSING_SUFFIX):
+                if (
+                    isinstance(value, float)
+                    and key != self.confidence_key
+                    and not key.endswith(MISSING_SUFFIX)
+                ):
                     row[key + AI_SIDE_SUFFIX] = value * side
             row[AI_LABEL_FEATURE] = label
             rows.append(row)
@@ -176,4 +190,8 @@ class FeatureEncoder:
 
     @property
     def feature_names(self) -> list[str]:
-        return [] if self._vectorizer is None else [str(name) for name in self._vectorizer.get_feature_names_out()]
+        return (
+            []
+            if self._vectorizer is None
+            else [str(name) for name in self._vectorizer.get_feature_names_out()]
+        )

@@ -39,19 +39,27 @@ TAG_VALUES = {
     "format": {"none", "some", "strict"},
 }
 
-_SAFETY_HIGH = re.compile(r"\b(weapon|bomb|explosive|kill|suicide|self-harm|poison|overdose|hack into|malware)\b", re.I)
+_SAFETY_HIGH = re.compile(
+    r"\b(weapon|bomb|explosive|kill|suicide|self-harm|poison|overdose|hack into|malware)\b", re.I
+)
 _SAFETY_MODERATE = re.compile(
     r"\b(medication|dose|diagnos\w*|symptom|lawsuit|legal advice|invest\w*|loan|drug|alcohol|"
-    r"password|security|risk|danger\w*|illegal|surgery|pregnan\w*)\b", re.I)
+    r"password|security|risk|danger\w*|illegal|surgery|pregnan\w*)\b",
+    re.I,
+)
 _HEALTH = re.compile(r"\b(health|medic\w*|doctor|symptom|disease|diet|pain|therapy|vaccine)\b", re.I)
 _LEGAL = re.compile(r"\b(law|legal|contract|court|lawsuit|tenant|copyright|visa)\b", re.I)
 _FINANCE = re.compile(r"\b(money|invest\w*|stock|tax(es)?|loan|mortgage|budget|salary|crypto)\b", re.I)
 _SCIENCE = re.compile(r"\b(physics|chemistry|biology|molecule|quantum|evolution|climate|atom|cell)\b", re.I)
 _EXPERT = re.compile(
     r"\b(prove|theorem|derive|asymptotic|complexity of|kernel|compiler|pharmacokinetic|statute|"
-    r"eigen\w*|differential|regression|concurrency|cryptograph\w*)\b", re.I)
+    r"eigen\w*|differential|regression|concurrency|cryptograph\w*)\b",
+    re.I,
+)
 _FORMAT_STRICT = re.compile(
-    r"\b(exactly \d+|in \d+ words|json|yaml|csv|table|no more than|at most \d+|only (?:the|one)|one word)\b", re.I)
+    r"\b(exactly \d+|in \d+ words|json|yaml|csv|table|no more than|at most \d+|only (?:the|one)|one word)\b",
+    re.I,
+)
 _FORMAT_SOME = re.compile(r"\b(list|bullet|steps|numbered|paragraph|short|brief|summar\w*|format)\b", re.I)
 
 
@@ -62,15 +70,31 @@ def heuristic_tags(text):
     if category in ("coding", "math", "creative"):
         domain = category
     else:
-        domain = next((name for name, pattern in (("health", _HEALTH), ("legal", _LEGAL), ("finance", _FINANCE),
-                                                   ("science", _SCIENCE)) if pattern.search(text)), "general")
+        domain = next(
+            (
+                name
+                for name, pattern in (
+                    ("health", _HEALTH),
+                    ("legal", _LEGAL),
+                    ("finance", _FINANCE),
+                    ("science", _SCIENCE),
+                )
+                if pattern.search(text)
+            ),
+            "general",
+        )
     return {
         "domain": domain,
-        "expertise": "expert" if _EXPERT.search(text) else ("some" if domain in ("coding", "math", "science",
-                                                                                  "legal", "health") else "none"),
-        "safety": "high" if _SAFETY_HIGH.search(text) else ("moderate" if _SAFETY_MODERATE.search(text) else "none"),
+        "expertise": "expert"
+        if _EXPERT.search(text)
+        else ("some" if domain in ("coding", "math", "science", "legal", "health") else "none"),
+        "safety": "high"
+        if _SAFETY_HIGH.search(text)
+        else ("moderate" if _SAFETY_MODERATE.search(text) else "none"),
         "complexity": complexity(text),  # the same rule the arena's hard-prompt board uses
-        "format": "strict" if _FORMAT_STRICT.search(text) else ("some" if _FORMAT_SOME.search(text) else "none"),
+        "format": "strict"
+        if _FORMAT_STRICT.search(text)
+        else ("some" if _FORMAT_SOME.search(text) else "none"),
     }
 
 
@@ -91,20 +115,27 @@ def prompt_tags(text, tagger=None):
     if tagger is None:
         return tags, "heuristic"
     try:
-        reply = backend_for(tagger).generate(
-            tagger.path, [{"role": "user", "content": TAGGER_PROMPT.format(prompt=text[:4000])}],
-            {"max_new_tokens": 60, "temperature": 0},
-        ).text
+        reply = (
+            backend_for(tagger)
+            .generate(
+                tagger.path,
+                [{"role": "user", "content": TAGGER_PROMPT.format(prompt=text[:4000])}],
+                {"max_new_tokens": 60, "temperature": 0},
+            )
+            .text
+        )
     except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the heuristic tags
         log.warning("tagger %s failed, using heuristic tags: %s", tagger.name, exc)
         return tags, "heuristic"
     found = parse_tags(reply)
     tags.update(found)
-    return tags, f"{tagger.name}/{TAGGER_PROMPT_VERSION}" + ("" if len(found) == len(TAG_VALUES) else "+heuristic")
+    return tags, f"{tagger.name}/{TAGGER_PROMPT_VERSION}" + (
+        "" if len(found) == len(TAG_VALUES) else "+heuristic"
+    )
 
 
 def label_of(ranking):
-    """"a", "b" or "tie" from a K = 2 ranking of positions."""
+    """ "a", "b" or "tie" from a K = 2 ranking of positions."""
     if len(ranking) == 1:
         return "tie"
     return "a" if ranking[0] == [0] else "b"
@@ -123,8 +154,13 @@ def majority_label(labels):
 def judge_verdicts(comparison_ids, judges):
     """comparison id -> {judge name: (label, confidence 0–1 or None, position flip)}, in one query."""
     verdicts = {}
-    rows = (Judgment.objects.filter(comparison_id__in=list(comparison_ids), source=Judgment.Source.AI, judge__in=judges)
-            .order_by("pk").values_list("comparison_id", "judge__name", "ranking", "confidence", "reason_tags"))
+    rows = (
+        Judgment.objects.filter(
+            comparison_id__in=list(comparison_ids), source=Judgment.Source.AI, judge__in=judges
+        )
+        .order_by("pk")
+        .values_list("comparison_id", "judge__name", "ranking", "confidence", "reason_tags")
+    )
     for comparison_id, judge, ranking, confidence, tags in rows:
         score = None if confidence is None else max(0.0, min(1.0, (confidence - 1) / 4))
         verdicts.setdefault(comparison_id, {})[judge] = (label_of(ranking), score, FLIP_TAG in (tags or []))
@@ -152,8 +188,9 @@ def verdict_features(verdicts, lengths):
     features = {
         "ai_label": label or "none",
         "ai_confidence": confidence,
-        "ai_prefers_longer": bool(label in ("a", "b") and lengths[0] != lengths[1]
-                                  and (label == "a") == (lengths[0] > lengths[1])),
+        "ai_prefers_longer": bool(
+            label in ("a", "b") and lengths[0] != lengths[1] and (label == "a") == (lengths[0] > lengths[1])
+        ),
         "position_flip": any(flip for _, _, flip in verdicts.values()),
         "judges_disagree": len({lab for lab, _, _ in verdicts.values()}) > 1,
         "judges_count": len(verdicts),
@@ -187,7 +224,11 @@ def content_features(comparisons, judges, tagger=None):
     """comparison id -> (features, tagger version): the prompt's tags and the pair's own features (lengths,
     embedding similarity of the answers, the reward model's margin) — what costs a model call, so it is
     stored. Embeddings are computed in batches."""
-    slots = ComparisonSlot.objects.filter(comparison__in=comparisons).select_related("response").order_by("position")
+    slots = (
+        ComparisonSlot.objects.filter(comparison__in=comparisons)
+        .select_related("response")
+        .order_by("position")
+    )
     texts = {}
     for slot in slots:
         texts.setdefault(slot.comparison_id, []).append(slot.response.text)
@@ -222,12 +263,19 @@ def stored_features(comparisons, judges, tagger=None):
     """comparison id -> content features, computed once per tagger and reward judge, then read back."""
     reward = ",".join(sorted(j.name for j in judges if j.judge_method == j.JudgeMethod.REWARD_MODEL))
     key = f"{FEATURES_VERSION}:{tagger.name if tagger else ''}:{reward}"[:200]
-    stored = dict(ComparisonFeatures.objects.filter(comparison__in=comparisons, version=key)
-                  .values_list("comparison_id", "features"))
+    stored = dict(
+        ComparisonFeatures.objects.filter(comparison__in=comparisons, version=key).values_list(
+            "comparison_id", "features"
+        )
+    )
     missing = [c for c in comparisons if c.pk not in stored]
     for start in range(0, len(missing), 256):
-        for pk, (features, tagger_version) in content_features(missing[start:start + 256], judges, tagger).items():
+        for pk, (features, tagger_version) in content_features(
+            missing[start : start + 256], judges, tagger
+        ).items():
             ComparisonFeatures.objects.update_or_create(
-                comparison_id=pk, defaults={"features": features, "version": key, "tagger_version": tagger_version})
+                comparison_id=pk,
+                defaults={"features": features, "version": key, "tagger_version": tagger_version},
+            )
             stored[pk] = features
     return stored

@@ -11,7 +11,9 @@ class ComparisonFeatures(models.Model):
 
     comparison = models.OneToOneField(Comparison, on_delete=models.CASCADE, related_name="routing_features")
     features = models.JSONField(help_text="Feature name -> number, string or boolean.")
-    version = models.CharField(max_length=200, help_text="Feature code version, tagger and reward judge used.")
+    version = models.CharField(
+        max_length=200, help_text="Feature code version, tagger and reward judge used."
+    )
     tagger_version = models.CharField(max_length=200, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 

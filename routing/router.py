@@ -34,7 +34,7 @@ import hashlib
 import json
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class Decision:
     audit: bool  # a uniform random audit pick (part of the budget)
     ai_label: str
     ai_confidence: float
-    fallback: Optional[str]  # why "learned" fell back to "uncertainty", else None
+    fallback: str | None  # why "learned" fell back to "uncertainty", else None
     model_version: str
     reason: str  # the sentence ``explain`` returns
 
@@ -133,18 +133,18 @@ class Router:
         self.seed = int(seed)
         self.confidence_key = confidence_key
         self.model = model
-        self._encoder: Optional[FeatureEncoder] = None
+        self._encoder: FeatureEncoder | None = None
         self._estimator: Any = None
         self.model_description = "none: not fitted"
         self.seed_size = 0
-        self.seed_disagreement: Optional[float] = None
-        self.fallback: Optional[str] = "there is no seed set (fit was not called)"
+        self.seed_disagreement: float | None = None
+        self.fallback: str | None = "there is no seed set (fit was not called)"
         self.model_version = self._version(None)
         self.decisions: list[Decision] = []
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def _version(self, seed_set: Optional[list[Any]]) -> str:
+    def _version(self, seed_set: list[Any] | None) -> str:
         from sklearn import __version__ as sklearn_version
 
         payload = {
@@ -161,26 +161,33 @@ class Router:
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return f"routing-v{VERSION}-{hashlib.sha256(blob).hexdigest()[:12]}"
 
-    def fit(self, items: Sequence[object], ai_labels: Sequence[object], human_labels: Sequence[object]) -> Router:
+    def fit(
+        self, items: Sequence[object], ai_labels: Sequence[object], human_labels: Sequence[object]
+    ) -> Router:
         """Learn where people disagree with the AI, from comparisons labelled by both (the seed set)."""
         clean = check_items(items)
         labels, confidences = check_ai_labels(ai_labels, clean, self.confidence_key)
         human = check_labels(human_labels, len(clean), "human labels")
         y = np.array([a != h for a, h in zip(labels, human)], dtype=int)
-        fallback: Optional[str] = None
+        fallback: str | None = None
         if not len(y):
             fallback = "there is no seed set"
         elif y.min() == y.max():
             said = "disagreed with" if y[0] else "agreed with"
             fallback = f"the AI judge {said} people on every one of the {len(y)} seed comparisons"
-        encoder: Optional[FeatureEncoder] = None
+        encoder: FeatureEncoder | None = None
         estimator: Any = None
         description = f"none: {fallback}"
         if fallback is None:
             encoder = FeatureEncoder(self.confidence_key)
             estimator, description = self._fit_model(encoder.fit_transform(clean, labels, confidences), y)
         # Only a finished fit replaces the previous one.
-        self._encoder, self._estimator, self.model_description, self.fallback = encoder, estimator, description, fallback
+        self._encoder, self._estimator, self.model_description, self.fallback = (
+            encoder,
+            estimator,
+            description,
+            fallback,
+        )
         self.seed_size = len(clean)
         self.seed_disagreement = float(y.mean()) if len(y) else None
         self.model_version = self._version([clean, labels, confidences, human])
@@ -204,8 +211,9 @@ class Router:
                 # Pick the model by held-out log loss: boosting finds interactions, but needs data.
                 outer = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.seed)
                 scores = {
-                    name: cross_val_score(self._calibrated(name, c, len(y), folds), x, y, cv=outer,
-                                          scoring="neg_log_loss").mean()
+                    name: cross_val_score(
+                        self._calibrated(name, c, len(y), folds), x, y, cv=outer, scoring="neg_log_loss"
+                    ).mean()
                     for name in ("logistic", "boosting")
                 }
                 kind = max(scores, key=lambda name: scores[name])
@@ -223,8 +231,14 @@ class Router:
 
         search = make_pipeline(
             StandardScaler(),
-            LogisticRegressionCV(Cs=C_GRID, l1_ratios=(0.0,), cv=folds, scoring="neg_log_loss", max_iter=2000,
-                                 use_legacy_attributes=False),
+            LogisticRegressionCV(
+                Cs=C_GRID,
+                l1_ratios=(0.0,),
+                cv=folds,
+                scoring="neg_log_loss",
+                max_iter=2000,
+                use_legacy_attributes=False,
+            ),
         ).fit(x, y)
         return float(search[-1].C_)
 
@@ -242,7 +256,11 @@ class Router:
 
         if kind == "boosting":
             base = HistGradientBoostingClassifier(
-                learning_rate=0.05, max_iter=200, max_depth=3, min_samples_leaf=20, l2_regularization=1.0,
+                learning_rate=0.05,
+                max_iter=200,
+                max_depth=3,
+                min_samples_leaf=20,
+                l2_regularization=1.0,
                 random_state=self.seed,
             )
             return CalibratedClassifierCV(base, method="isotonic" if n >= 1000 else "sigmoid", cv=folds)
@@ -253,7 +271,11 @@ class Router:
     # -- choosing --------------------------------------------------------------------------
 
     def choose(
-        self, items: Sequence[object], ai_labels: Sequence[object], *, ids: Optional[Sequence[Hashable]] = None
+        self,
+        items: Sequence[object],
+        ai_labels: Sequence[object],
+        *,
+        ids: Sequence[Hashable] | None = None,
     ) -> list[int]:
         """Indices of the items to send to people, most valuable first (by the policy's own ranking).
 
@@ -355,15 +377,25 @@ class Router:
                 f"uniformly from all {n} items, so the AI judge's agreement with people is estimated without bias); {chance}."
             )
         elif destination == "ai" and k == 0:
-            text = f"Item {i} stays with the AI judge ({label!r}): the human budget is 0 of {n} items; {chance}."
+            text = (
+                f"Item {i} stays with the AI judge ({label!r}): the human budget is 0 of {n} items; {chance}."
+            )
         elif policy == "random":
-            went = "goes to people: drawn" if destination == "human" else f"stays with the AI judge ({label!r}): not drawn"
+            went = (
+                "goes to people: drawn"
+                if destination == "human"
+                else f"stays with the AI judge ({label!r}): not drawn"
+            )
             text = f"Item {i} {went} uniformly at random ({k} of {n} go to people); {chance}."
         elif policy == "learned":
             if destination == "human":
                 text = f"Item {i} goes to people: the learned router predicts {chance} (rank {rank} of {n}; {k} go to people)."
             else:
-                cut = f", at or below the {_percent(float(c['scores'][last]))} of the last item sent to people" if last is not None else ""
+                cut = (
+                    f", at or below the {_percent(float(c['scores'][last]))} of the last item sent to people"
+                    if last is not None
+                    else ""
+                )
                 text = f"Item {i} stays with the AI judge ({label!r}): the learned router predicts {chance}{cut} (rank {rank} of {n})."
         elif destination == "human":
             text = (
@@ -371,7 +403,11 @@ class Router:
                 f"from the least confident; {k} go to people); {chance}."
             )
         else:
-            cut = f", at or above the {c['confidences'][last]:.2f} of the last item sent to people" if last is not None else ""
+            cut = (
+                f", at or above the {c['confidences'][last]:.2f} of the last item sent to people"
+                if last is not None
+                else ""
+            )
             text = (
                 f"Item {i} stays with the AI judge ({label!r}): it is {confidence:.2f} confident{cut} "
                 f"(rank {rank} of {n} from the least confident); {chance}."

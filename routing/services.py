@@ -21,7 +21,7 @@ from annotation.judges import queue_judging
 from annotation.models import Assignment, CampaignItem, CampaignRouting, Judgment, RoutingDecision
 
 from . import Router, agreement_by_slice
-from .features import judge_verdicts, majority_label, label_of, stored_features, verdict_features
+from .features import judge_verdicts, label_of, majority_label, stored_features, verdict_features
 
 log = logging.getLogger(__name__)
 ROUTE_QUEUED_KEY = "routing:queued:{}"
@@ -33,10 +33,21 @@ def configure(campaign, data):
     """Change a campaign's routing settings from a plain dict (API body, form); a turned-on routing is
     applied at once on a worker. RoutingInvalid names what to fix."""
     if not isinstance(data, dict):
-        raise routing_records.RoutingInvalid("Send the routing settings as an object, e.g. {\"enabled\": true, …}.")
+        raise routing_records.RoutingInvalid(
+            "Send the routing settings as an object, e.g. {\"enabled\": true, …}."
+        )
     current = routing_records.routing_of(campaign)
-    unknown = set(data) - {"enabled", "policy", "budget_share", "budget_count", "audit", "judges", "tagger",
-                           "refit_every", "seed"}
+    unknown = set(data) - {
+        "enabled",
+        "policy",
+        "budget_share",
+        "budget_count",
+        "audit",
+        "judges",
+        "tagger",
+        "refit_every",
+        "seed",
+    }
     if unknown:
         raise routing_records.RoutingInvalid(f"Unknown routing setting(s): {', '.join(sorted(unknown))}.")
 
@@ -50,12 +61,23 @@ def configure(campaign, data):
         share, count = current.budget_share, current.budget_count
     elif share is None and count is None:
         share = 0.25
-    judges = data["judges"] if "judges" in data else ([j.name for j in current.judges.all()] if current else [])
-    tagger = data["tagger"] if "tagger" in data else (current.tagger.name if current and current.tagger else None)
+    judges = (
+        data["judges"] if "judges" in data else ([j.name for j in current.judges.all()] if current else [])
+    )
+    tagger = (
+        data["tagger"] if "tagger" in data else (current.tagger.name if current and current.tagger else None)
+    )
     routing = routing_records.save_routing(
-        campaign, enabled=value("enabled", False), policy=value("policy", CampaignRouting.Policy.LEARNED),
-        budget_share=share, budget_count=count, audit=value("audit", 0.05), judges=judges, tagger=tagger,
-        refit_every=value("refit_every", 20), seed=value("seed", 0),
+        campaign,
+        enabled=value("enabled", False),
+        policy=value("policy", CampaignRouting.Policy.LEARNED),
+        budget_share=share,
+        budget_count=count,
+        audit=value("audit", 0.05),
+        judges=judges,
+        tagger=tagger,
+        refit_every=value("refit_every", 20),
+        seed=value("seed", 0),
     )
     if routing.enabled:
         request_routing(campaign.pk, force=True)
@@ -98,22 +120,33 @@ def judgment_saved(judgment):
     ones call for a refit."""
     if judgment.source == Judgment.Source.HUMAN and not _any_routing_enabled():
         return
-    routing = (CampaignRouting.objects.filter(enabled=True, campaign__items__comparison_id=judgment.comparison_id)
-               .only("pk", "campaign_id", "refit_every", "labels_at_fit").first())
+    routing = (
+        CampaignRouting.objects.filter(enabled=True, campaign__items__comparison_id=judgment.comparison_id)
+        .only("pk", "campaign_id", "refit_every", "labels_at_fit")
+        .first()
+    )
     if routing is None:
         return
-    if judgment.source == Judgment.Source.AI or _human_labels(routing.campaign_id) - routing.labels_at_fit >= routing.refit_every:
+    if (
+        judgment.source == Judgment.Source.AI
+        or _human_labels(routing.campaign_id) - routing.labels_at_fit >= routing.refit_every
+    ):
         request_routing(routing.campaign_id)
 
 
 def _human_labels(campaign_id):
-    return Assignment.objects.filter(item__campaign_id=campaign_id, status=Assignment.Status.SUBMITTED,
-                                     item__kind=CampaignItem.Kind.REGULAR).count()
+    return Assignment.objects.filter(
+        item__campaign_id=campaign_id,
+        status=Assignment.Status.SUBMITTED,
+        item__kind=CampaignItem.Kind.REGULAR,
+    ).count()
 
 
 def _human_labels_by_comparison(items, cutoff=None):
     """comparison id -> the majority human label over the items' submitted judgments (id ≤ cutoff)."""
-    rows = Judgment.objects.filter(comparison_id__in=[i.comparison_id for i in items], source=Judgment.Source.HUMAN)
+    rows = Judgment.objects.filter(
+        comparison_id__in=[i.comparison_id for i in items], source=Judgment.Source.HUMAN
+    )
     if cutoff is not None:
         rows = rows.filter(pk__lte=cutoff)
     labels = {}
@@ -127,7 +160,11 @@ def _queue_missing_verdicts(items, judges, verdicts):
     wait = settings.ROUTING_JUDGE_WAIT_S
     for item in items:
         missing = [j for j in judges if j.name not in verdicts.get(item.comparison_id, {})]
-        missing = [j for j in missing if cache.add(JUDGING_QUEUED_KEY.format(item.comparison_id, j.pk), 1, timeout=wait)]
+        missing = [
+            j
+            for j in missing
+            if cache.add(JUDGING_QUEUED_KEY.format(item.comparison_id, j.pk), 1, timeout=wait)
+        ]
         if missing:
             queue_judging([item.comparison], missing)
 
@@ -148,19 +185,27 @@ def route_campaign(campaign_id):
 
 
 def _route(campaign_id):
-    routing = CampaignRouting.objects.filter(campaign_id=campaign_id, enabled=True).select_related(
-        "campaign", "tagger").first()
+    routing = (
+        CampaignRouting.objects.filter(campaign_id=campaign_id, enabled=True)
+        .select_related("campaign", "tagger")
+        .first()
+    )
     if routing is None:
         return {"routed": False}
     started = time.monotonic()
     campaign, judges = routing.campaign, list(routing.judges.all())
-    items = list(CampaignItem.objects.filter(campaign=campaign, kind=CampaignItem.Kind.REGULAR)
-                 .select_related("comparison__prompt").order_by("pk"))
+    items = list(
+        CampaignItem.objects.filter(campaign=campaign, kind=CampaignItem.Kind.REGULAR)
+        .select_related("comparison__prompt")
+        .order_by("pk")
+    )
     verdicts = judge_verdicts([i.comparison_id for i in items], judges)
     _queue_missing_verdicts(items, judges, verdicts)
     # An item is ready once every judge has spoken, or once it has waited long enough for a judge that failed.
     patience = timezone.now() - timedelta(seconds=settings.ROUTING_JUDGE_WAIT_S)
-    ready = [i for i in items if len(verdicts.get(i.comparison_id, {})) == len(judges) or i.created_at < patience]
+    ready = [
+        i for i in items if len(verdicts.get(i.comparison_id, {})) == len(judges) or i.created_at < patience
+    ]
     served = routing_records.served_item_ids(campaign)
 
     features = {}
@@ -172,8 +217,12 @@ def _route(campaign_id):
 
     # The model learns from items people labelled up to the last refit's cutoff; it refits after refit_every new labels.
     labelled = _human_labels(campaign.pk)
-    newest = Judgment.objects.filter(source=Judgment.Source.HUMAN, comparison__campaign_items__campaign=campaign) \
-        .aggregate(last=Max("pk"))["last"] or 0
+    newest = (
+        Judgment.objects.filter(
+            source=Judgment.Source.HUMAN, comparison__campaign_items__campaign=campaign
+        ).aggregate(last=Max("pk"))["last"]
+        or 0
+    )
     refit = not routing.model_version or labelled - routing.labels_at_fit >= routing.refit_every
     cutoff = newest if refit else routing.fit_cutoff
     human = _human_labels_by_comparison(ready, cutoff)
@@ -181,36 +230,72 @@ def _route(campaign_id):
     budget = routing_records.human_budget(routing, len(items))
     movable = [i for i in ready if i.pk not in served]
     remaining = max(0, budget - len(served & {i.pk for i in items}))
-    router = Router(policy=routing.policy, budget=min(1.0, remaining / len(movable)) if movable else 0.0,
-                    audit=routing.audit, seed=routing.seed)
-    router.fit([features[i.pk] for i in seed_items], [features[i.pk]["ai_label"] for i in seed_items],
-               [human[i.comparison_id] for i in seed_items])
+    router = Router(
+        policy=routing.policy,
+        budget=min(1.0, remaining / len(movable)) if movable else 0.0,
+        audit=routing.audit,
+        seed=routing.seed,
+    )
+    router.fit(
+        [features[i.pk] for i in seed_items],
+        [features[i.pk]["ai_label"] for i in seed_items],
+        [human[i.comparison_id] for i in seed_items],
+    )
     # Ids make the random draws (audit, ties) a property of each item, stable across refits.
-    chosen = set(router.choose([features[i.pk] for i in movable], [_ai_label(features[i.pk]) for i in movable],
-                               ids=[i.comparison_id for i in movable])) if movable else set()
+    chosen = (
+        set(
+            router.choose(
+                [features[i.pk] for i in movable],
+                [_ai_label(features[i.pk]) for i in movable],
+                ids=[i.comparison_id for i in movable],
+            )
+        )
+        if movable
+        else set()
+    )
     decisions = {}
     for index, item in enumerate(movable):
         decision = router.decisions[index]
         decisions[item.pk] = {
-            "destination": RoutingDecision.Destination.HUMAN if index in chosen else RoutingDecision.Destination.AI,
-            "policy": decision.policy, "predicted_gain": decision.predicted_gain, "reason": router.explain(index),
-            "audit": decision.audit, **_item_fields(features[item.pk]),
+            "destination": RoutingDecision.Destination.HUMAN
+            if index in chosen
+            else RoutingDecision.Destination.AI,
+            "policy": decision.policy,
+            "predicted_gain": decision.predicted_gain,
+            "reason": router.explain(index),
+            "audit": decision.audit,
+            **_item_fields(features[item.pk]),
         }
     for item in ready:
         if item.pk in served:  # stays with people (record_decisions keeps an earlier human decision as it is)
             decisions[item.pk] = {
-                "destination": RoutingDecision.Destination.HUMAN, "policy": routing.policy, "predicted_gain": None,
-                "reason": routing_records.SERVED_REASON, "audit": False, **_item_fields(features[item.pk]),
+                "destination": RoutingDecision.Destination.HUMAN,
+                "policy": routing.policy,
+                "predicted_gain": None,
+                "reason": routing_records.SERVED_REASON,
+                "audit": False,
+                **_item_fields(features[item.pk]),
             }
     version = router.model_version
     changed = routing_records.record_decisions(
-        campaign, decisions, model_version=version,
-        fit_cutoff=cutoff if refit else None, labels_at_fit=labelled if refit else None,
+        campaign,
+        decisions,
+        model_version=version,
+        fit_cutoff=cutoff if refit else None,
+        labels_at_fit=labelled if refit else None,
     )
     routing_records.record_estimates(campaign, _estimates(campaign, items, features, version))
-    report = {"routed": True, "items": len(items), "ready": len(ready), "to_people": len(chosen),
-              "budget": budget, "refit": refit, "seed_set": len(seed_items), "changed": changed,
-              "seconds": round(time.monotonic() - started, 2)}
+    report = {
+        "routed": True,
+        "items": len(items),
+        "ready": len(ready),
+        "to_people": len(chosen),
+        "budget": budget,
+        "refit": refit,
+        "seed_set": len(seed_items),
+        "changed": changed,
+        "seconds": round(time.monotonic() - started, 2),
+    }
     log.info("routed campaign %s: %s", campaign.slug, report)
     return report
 
@@ -218,8 +303,11 @@ def _route(campaign_id):
 def _item_fields(features):
     """What a decision records of the item itself: its slice and the AI judges' label and confidence."""
     label = features["ai_label"]
-    return {"slice": str(features.get("tag_domain", "")), "ai_label": "" if label == "none" else label,
-            "ai_confidence": features["ai_confidence"]}
+    return {
+        "slice": str(features.get("tag_domain", "")),
+        "ai_label": "" if label == "none" else label,
+        "ai_confidence": features["ai_confidence"],
+    }
 
 
 def _ai_label(features):
@@ -264,4 +352,3 @@ def _estimates(campaign, items, features, model_version):
 def _agreement_dict(value):
     rate, low, high, n = value
     return {"rate": round(rate, 4), "low": round(low, 4), "high": round(high, 4), "n": n}
-

@@ -14,5 +14,9 @@ urlpatterns = [
 # The API, under /api/ (no namespace, like the other apps' API names).
 api_urlpatterns = [
     path("campaigns/<slug:slug>/routing/", api.RoutingSettingsView.as_view(), name="api-campaign-routing"),
-    path("campaigns/<slug:slug>/routing/decisions/", api.RoutingDecisionsView.as_view(), name="api-campaign-routing-decisions"),
+    path(
+        "campaigns/<slug:slug>/routing/decisions/",
+        api.RoutingDecisionsView.as_view(),
+        name="api-campaign-routing-decisions",
+    ),
 ]

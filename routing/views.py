@@ -38,8 +38,12 @@ def routing_page(request, slug):
             error, status = "Some settings need fixing: see the messages next to them.", 400
     else:
         form = RoutingForm(initial=RoutingForm.initial_for(routing_of(campaign)))
-    return render(request, "routing/page.html", {"campaign": campaign, "form": form, "error": error,
-                                                 **dashboard.routing_report(campaign)}, status=status)
+    return render(
+        request,
+        "routing/page.html",
+        {"campaign": campaign, "form": form, "error": error, **dashboard.routing_report(campaign)},
+        status=status,
+    )
 
 
 @login_required
@@ -48,7 +52,9 @@ def panel(request, slug):
     campaign = campaign_services.managed_campaign(request.user, slug)
     if campaign is None:
         return HttpResponse(NOT_FOUND, status=404, content_type="text/plain")
-    return render(request, "routing/_panel.html", {"campaign": campaign, **dashboard.routing_report(campaign)})
+    return render(
+        request, "routing/_panel.html", {"campaign": campaign, **dashboard.routing_report(campaign)}
+    )
 
 
 @login_required

@@ -15,7 +15,6 @@ from django.conf import settings
 
 from inference.models import ModelEndpoint
 from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
-
 from tests.tiny_models import build_tiny_chat_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,10 +48,30 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     )
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking,export",
-         "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--hostname", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,inference,ranking,export",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
@@ -113,7 +132,9 @@ def arena(tiny_model_dirs):
         ModelEndpoint.objects.create(
             name=name, display_name=display, path=str(path), generation_params=TINY_PARAMS
         )
-        for path, (name, display) in zip(tiny_model_dirs, [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4")])
+        for path, (name, display) in zip(
+            tiny_model_dirs, [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4")]
+        )
     ]
     arena = Arena.objects.create(name="Test arena", slug="test", sample_prompts=["Say hello."])
     arena.endpoints.add(*endpoints)
@@ -126,9 +147,16 @@ def arena_k4(tiny_model_dirs, tmp_path_factory):
     from arena.models import Arena
 
     root = tmp_path_factory.mktemp("models4")
-    paths = [*tiny_model_dirs, *(build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (2, 3))]
-    names = [("zephyrine-qx7", "Zephyrine QX7"), ("quillon-mk4", "Quillon MK4"),
-             ("vorpalyn-tz5", "Vorpalyn TZ5"), ("brindlewick-j9", "Brindlewick J9")]
+    paths = [
+        *tiny_model_dirs,
+        *(build_tiny_chat_model(root / f"tiny-gpt2-{seed}", seed=seed) for seed in (2, 3)),
+    ]
+    names = [
+        ("zephyrine-qx7", "Zephyrine QX7"),
+        ("quillon-mk4", "Quillon MK4"),
+        ("vorpalyn-tz5", "Vorpalyn TZ5"),
+        ("brindlewick-j9", "Brindlewick J9"),
+    ]
     providers = ["Obsidra AI", "Obsidra AI", "Korvane", "Korvane"]
     endpoints = [
         ModelEndpoint.objects.create(
@@ -141,7 +169,17 @@ def arena_k4(tiny_model_dirs, tmp_path_factory):
     return arena
 
 
-MODEL_NAME_MARKERS = ["zephyrine", "quillon", "qx7", "mk4", "vorpalyn", "tz5", "brindlewick", "obsidra", "korvane"]
+MODEL_NAME_MARKERS = [
+    "zephyrine",
+    "quillon",
+    "qx7",
+    "mk4",
+    "vorpalyn",
+    "tz5",
+    "brindlewick",
+    "obsidra",
+    "korvane",
+]
 _RANDOM_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")
 
 
@@ -176,7 +214,9 @@ def web(client, voter):
 
 def battle_finished(api, battle_id):
     """The battle's API body once every answer of its latest turn is in (done or failed)."""
-    return wait_for(lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="the answers")
+    return wait_for(
+        lambda: (b := api.get(f"/api/battles/{battle_id}/").json())["finished"] and b, what="the answers"
+    )
 
 
 def assert_anonymous(text):
@@ -187,8 +227,11 @@ def assert_anonymous(text):
 def scan_until_finished(web, api, battle_url, battle_id):
     """Every page, htmx poll and API body of a battle while its models write, until done: no names."""
     while True:
-        for response in (web.get(battle_url), web.get(battle_url, HTTP_HX_REQUEST="true"),
-                         api.get(f"/api/battles/{battle_id}/")):
+        for response in (
+            web.get(battle_url),
+            web.get(battle_url, HTTP_HX_REQUEST="true"),
+            api.get(f"/api/battles/{battle_id}/"),
+        ):
             assert response.status_code == 200
             assert_anonymous("".join(f"{k}: {v}\n" for k, v in response.items()) + response.content.decode())
         if api.get(f"/api/battles/{battle_id}/").json()["finished"]:
@@ -208,8 +251,12 @@ def make_comparison(tiny_model_dirs):
         prompt = Prompt.objects.create(conversation=[{"role": "user", "content": prompt_text}])
         responses = []
         for i, text in enumerate(texts):
-            endpoint, _ = ModelEndpoint.objects.get_or_create(name=f"answerer-{i}", defaults={"path": str(tiny_model_dirs[0])})
-            responses.append(Response.objects.create(prompt=prompt, endpoint=endpoint, status="done", text=text))
+            endpoint, _ = ModelEndpoint.objects.get_or_create(
+                name=f"answerer-{i}", defaults={"path": str(tiny_model_dirs[0])}
+            )
+            responses.append(
+                Response.objects.create(prompt=prompt, endpoint=endpoint, status="done", text=text)
+            )
         return create_comparison(prompt, responses)
 
     return make
@@ -230,8 +277,13 @@ class ScriptedJudge(ChatCompletionsHandler):
         else:
             pick = max(answers, key=lambda a: len(a[1]))[0]
         reply = f"Best: {pick}\nReason: policy {self.policy}.\nConfidence: 4"
-        self.send_json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
-                             "usage": {"prompt_tokens": 10, "completion_tokens": 8}})
+        self.send_json(
+            200,
+            {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 8},
+            },
+        )
 
 
 @pytest.fixture
@@ -244,7 +296,11 @@ def scripted_judge():
         server.start_in_thread()
         servers.append(server)
         return ModelEndpoint.objects.create(
-            name=f"judge-{policy}", backend="openai", path=server.base_url, api_model="judge", judge_method="llm",
+            name=f"judge-{policy}",
+            backend="openai",
+            path=server.base_url,
+            api_model="judge",
+            judge_method="llm",
             max_retries=0,
         )
 

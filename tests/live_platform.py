@@ -35,8 +35,13 @@ class CannedAnswers(ChatCompletionsHandler):
         self.close_connection = True
 
         def chunk(delta, finish=None):
-            payload = {"id": "chatcmpl-canned", "object": "chat.completion.chunk", "created": int(time.time()),
-                       "model": body["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            payload = {
+                "id": "chatcmpl-canned",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
             self.wfile.flush()
 
@@ -94,9 +99,21 @@ class LivePlatform:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed")
         self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=open(self.workdir / "redis.log", "a"), stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=open(self.workdir / "redis.log", "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_until(self._redis_up, 20, "the private redis-server")
 
@@ -115,9 +132,26 @@ class LivePlatform:
     # -- workers and web -------------------------------------------------------------------------
     def start_worker(self, name, queues=QUEUES, beat=False, concurrency=2, **extra_env):
         log = self.workdir / f"worker-{name}.log"
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool", "threads",
-                   "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                   "--hostname", f"{name}-{os.getpid()}@%h"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"{name}-{os.getpid()}@%h",
+        ]
         if beat:
             command += ["--beat", "--schedule", str(self.workdir / f"beat-{name}")]
         process = self._spawn(command, log, extra_env)
@@ -128,8 +162,23 @@ class LivePlatform:
         self.web_port = free_port()
         log = self.workdir / "web.log"
         process = self._spawn(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"], log, extra_env)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--log-level",
+                "warning",
+            ],
+            log,
+            extra_env,
+        )
         wait_until(lambda: self._ready(process, log, self.url("/healthz")), 60, "gunicorn")
         return process
 
@@ -138,8 +187,14 @@ class LivePlatform:
 
     def _spawn(self, command, log, extra_env):
         env = {**self.env, **{key: str(value) for key, value in extra_env.items()}}
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log, "a"), stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         process.log_path = log
         self.processes.append(process)
         return process
@@ -188,12 +243,18 @@ def finished_battles(arena, voter, count, endpoints):
     from inference.models import Prompt, Response
 
     prompts = Prompt.objects.bulk_create(
-        Prompt(conversation=[{"role": "user", "content": f"Question {i} for {voter.username}."}]) for i in range(count))
+        Prompt(conversation=[{"role": "user", "content": f"Question {i} for {voter.username}."}])
+        for i in range(count)
+    )
     responses = Response.objects.bulk_create(
         Response(prompt=prompt, endpoint=endpoint, status="done", text=f"answer {side} . the sun is warm")
-        for prompt in prompts for side, endpoint in enumerate(endpoints))
+        for prompt in prompts
+        for side, endpoint in enumerate(endpoints)
+    )
     comparisons = Comparison.objects.bulk_create(Comparison(prompt=prompt, k=2) for prompt in prompts)
     ComparisonSlot.objects.bulk_create(
         ComparisonSlot(comparison=comparison, position=side, response=responses[2 * i + side])
-        for i, comparison in enumerate(comparisons) for side in (0, 1))
+        for i, comparison in enumerate(comparisons)
+        for side in (0, 1)
+    )
     return Battle.objects.bulk_create(Battle(arena=arena, comparison=c, voter=voter) for c in comparisons)

@@ -24,19 +24,30 @@ def _policy(mode):
 
 
 def _signup(client, path="/accounts/signup/", username="newcomer"):
-    return client.post(path, {"username": username, "email": f"{username}@example.org",
-                              "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    return client.post(
+        path,
+        {
+            "username": username,
+            "email": f"{username}@example.org",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
 
 
 def test_password_reset_by_email_link(client, make_user):
     make_user("forgetful", email="forgetful@example.org")
     assert client.post("/accounts/password_reset/", {"email": "forgetful@example.org"}).status_code == 302
-    assert client.post("/accounts/password_reset/", {"email": "nobody@example.org"}).status_code == 302  # no hint
+    assert (
+        client.post("/accounts/password_reset/", {"email": "nobody@example.org"}).status_code == 302
+    )  # no hint
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["forgetful@example.org"]
     link = re.search(r"http://\S+/accounts/reset/\S+/", mail.outbox[0].body).group(0)
     form = client.get(link, follow=True)
     assert form.status_code == 200 and b"Choose a new password" in form.content
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
     assert done.status_code == 302 and done["Location"] == "/accounts/reset/done/"
     assert client.login(username="forgetful", password=NEW_PASSWORD)
     assert b"not valid any more" in client.get(link, follow=True).content  # a link works once
@@ -60,7 +71,9 @@ def test_open_sign_up_makes_an_annotator(client, django_user_model):
     assert client.get("/arena/").status_code == 200  # signed in
 
 
-def test_invitation_links_make_one_account_with_their_role_until_they_expire(client, make_user, django_user_model):
+def test_invitation_links_make_one_account_with_their_role_until_they_expire(
+    client, make_user, django_user_model
+):
     admin = make_user("inviter", is_staff=True, is_superuser=True)
     _policy("invite")
     assert _signup(client).status_code == 403  # no link, no account
@@ -92,9 +105,13 @@ def test_a_user_creates_replaces_and_revokes_their_own_api_token(client, make_us
     created = client.post("/accounts/tokens/", {"action": "create"})
     key = re.search(rb'id="new-token">(\w+)<', created.content).group(1).decode()
     api = APIClient()
-    assert api.get("/api/exports/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 403  # known, not a researcher
+    assert (
+        api.get("/api/exports/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 403
+    )  # known, not a researcher
     assert key.encode() not in client.get("/accounts/tokens/").content  # shown once, on creation
-    replaced = re.search(rb'id="new-token">(\w+)<', client.post("/accounts/tokens/", {"action": "create"}).content).group(1)
+    replaced = re.search(
+        rb'id="new-token">(\w+)<', client.post("/accounts/tokens/", {"action": "create"}).content
+    ).group(1)
     assert api.get("/api/exports/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
     assert b"Revoked" in client.post("/accounts/tokens/", {"action": "revoke"}).content
     assert api.get("/api/exports/", HTTP_AUTHORIZATION=f"Token {replaced.decode()}").status_code == 401
@@ -113,9 +130,20 @@ def test_the_audit_log_records_who_changed_models_campaigns_and_exports(client, 
     endpoint = ModelEndpoint.objects.create(name="audited-model", path="/m")
     client.force_login(admin)
     page = client.get(f"/admin/inference/modelendpoint/{endpoint.pk}/change/")
-    form = {k: v for k, v in page.context["adminform"].form.initial.items() if v is not None and not isinstance(v, (list, dict))}
-    form.update(name="audited-model", path="/m", enabled="", backend=endpoint.backend,
-                generation_params="{}", identity_words="[]", display_name="Audited")
+    form = {
+        k: v
+        for k, v in page.context["adminform"].form.initial.items()
+        if v is not None and not isinstance(v, (list, dict))
+    }
+    form.update(
+        name="audited-model",
+        path="/m",
+        enabled="",
+        backend=endpoint.backend,
+        generation_params="{}",
+        identity_words="[]",
+        display_name="Audited",
+    )
     changed = client.post(f"/admin/inference/modelendpoint/{endpoint.pk}/change/", form)
     assert changed.status_code == 302, changed.content[:2000]
     entry = AuditEntry.objects.filter(target_type="inference.modelendpoint", action="update").get()
@@ -131,7 +159,9 @@ def test_the_audit_log_records_who_changed_models_campaigns_and_exports(client, 
     campaign = make_campaign(researcher, slug="audited", n_items=0)
     client.force_login(researcher)
     client.post("/campaigns/audited/status/", {"status": "paused"})
-    paused = AuditEntry.objects.filter(target_type="annotation.campaign", action="update", changes__has_key="status").get()
+    paused = AuditEntry.objects.filter(
+        target_type="annotation.campaign", action="update", changes__has_key="status"
+    ).get()
     assert paused.changes == {"status": ["open", "paused"]} and paused.via == "page"
     # the worker's progress writes are not logged; a deletion is, by the system when no one is signed in
     job.rows_written = 10

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 def comparison():
     prompt = Prompt.objects.create(conversation=[{"role": "user", "content": "hi"}])
     responses = [
-        Response.objects.create(prompt=prompt, endpoint=ModelEndpoint.objects.create(name=f"m{i}", path="/x"), status="done")
+        Response.objects.create(
+            prompt=prompt, endpoint=ModelEndpoint.objects.create(name=f"m{i}", path="/x"), status="done"
+        )
         for i in range(4)
     ]
     return create_comparison(prompt, responses)
@@ -54,7 +56,12 @@ def test_invalid_rankings_say_what_is_wrong(ranking, message):
 
 def test_comparison_keeps_the_shown_order(comparison):
     assert comparison.k == 4
-    assert [s.response.endpoint.name for s in comparison.slots.order_by("position")] == ["m0", "m1", "m2", "m3"]
+    assert [s.response.endpoint.name for s in comparison.slots.order_by("position")] == [
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+    ]
 
 
 def test_comparison_inputs_are_checked(comparison):
@@ -74,9 +81,16 @@ def test_comparison_inputs_are_checked(comparison):
 def test_k_wise_judgment_with_ties_and_all_fields(comparison, django_user_model):
     user = django_user_model.objects.create(username="u")
     judgment, created = record_judgment(
-        comparison, [[2], [0, 3], [1]], annotator=user, identities_hidden=True,
-        strength=2, confidence=3, aspects={"helpfulness": [[2], [0, 1, 3]]}, reason_tags=["accurate"],
-        rationale="C is right", time_spent_ms=4200,
+        comparison,
+        [[2], [0, 3], [1]],
+        annotator=user,
+        identities_hidden=True,
+        strength=2,
+        confidence=3,
+        aspects={"helpfulness": [[2], [0, 1, 3]]},
+        reason_tags=["accurate"],
+        rationale="C is right",
+        time_spent_ms=4200,
     )
     assert created and judgment.source == Judgment.Source.HUMAN
     judgment.refresh_from_db()
@@ -86,7 +100,9 @@ def test_k_wise_judgment_with_ties_and_all_fields(comparison, django_user_model)
 def test_retry_is_idempotent_and_a_change_is_a_conflict(comparison, django_user_model):
     user = django_user_model.objects.create(username="u")
     first, created = record_judgment(comparison, [[0], [1, 2, 3]], annotator=user, identities_hidden=True)
-    again, created_again = record_judgment(comparison, [[0], [1, 2, 3]], annotator=user, identities_hidden=True)
+    again, created_again = record_judgment(
+        comparison, [[0], [1, 2, 3]], annotator=user, identities_hidden=True
+    )
     assert created and not created_again and again.pk == first.pk
     with pytest.raises(JudgmentConflict, match="already voted"):
         record_judgment(comparison, [[1], [0, 2, 3]], annotator=user, identities_hidden=True)
@@ -95,8 +111,12 @@ def test_retry_is_idempotent_and_a_change_is_a_conflict(comparison, django_user_
 
 def test_ai_judgments_are_one_per_judge_and_prompt_version(comparison):
     judge = ModelEndpoint.objects.create(name="judge", path="/j")
-    _, created = record_judgment(comparison, [[0, 1, 2, 3]], judge=judge, judge_prompt_version="v1", identities_hidden=True)
-    _, created_v2 = record_judgment(comparison, [[0], [1, 2, 3]], judge=judge, judge_prompt_version="v2", identities_hidden=True)
+    _, created = record_judgment(
+        comparison, [[0, 1, 2, 3]], judge=judge, judge_prompt_version="v1", identities_hidden=True
+    )
+    _, created_v2 = record_judgment(
+        comparison, [[0], [1, 2, 3]], judge=judge, judge_prompt_version="v2", identities_hidden=True
+    )
     assert created and created_v2
     assert set(Judgment.objects.values_list("source", flat=True)) == {"ai"}
 
@@ -108,15 +128,29 @@ def test_exactly_one_author(comparison, django_user_model):
 
 def test_the_database_itself_refuses_broken_rows(comparison, django_user_model):
     user = django_user_model.objects.create(username="u")
-    Judgment.objects.create(comparison=comparison, ranking=[[0, 1, 2, 3]], source="human", annotator=user, identities_hidden=True)
+    Judgment.objects.create(
+        comparison=comparison, ranking=[[0, 1, 2, 3]], source="human", annotator=user, identities_hidden=True
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Judgment.objects.create(comparison=comparison, ranking=[[0, 1, 2, 3]], source="human", annotator=user, identities_hidden=True)
+        Judgment.objects.create(
+            comparison=comparison,
+            ranking=[[0, 1, 2, 3]],
+            source="human",
+            annotator=user,
+            identities_hidden=True,
+        )
     with pytest.raises(IntegrityError), transaction.atomic():  # a human judgment without an annotator
-        Judgment.objects.create(comparison=comparison, ranking=[[0, 1, 2, 3]], source="human", identities_hidden=True)
+        Judgment.objects.create(
+            comparison=comparison, ranking=[[0, 1, 2, 3]], source="human", identities_hidden=True
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Comparison.objects.create(prompt=comparison.prompt, k=1)
     slot = comparison.slots.first()
     with pytest.raises(IntegrityError), transaction.atomic():  # the same position twice
-        ComparisonSlot.objects.create(comparison=comparison, position=slot.position, response=Response.objects.create(prompt=comparison.prompt, endpoint=slot.response.endpoint))
+        ComparisonSlot.objects.create(
+            comparison=comparison,
+            position=slot.position,
+            response=Response.objects.create(prompt=comparison.prompt, endpoint=slot.response.endpoint),
+        )
     with pytest.raises(IntegrityError), transaction.atomic():  # the same response twice
         ComparisonSlot.objects.create(comparison=comparison, position=9, response=slot.response)

@@ -30,10 +30,10 @@ MARKUP = set("*_`#|~$\\")
 
 def visible_source(text):
     """The characters of ``text`` a reader must still find, in order, in its rendered form."""
-    text = re.sub(r"^ {0,3}\|?[ :|-]*-{3,}[ :|-]*$", "", text, flags=re.M)   # table delimiter rows
-    text = re.sub(r"^ {0,3}(```|~~~)\S*$", "", text, flags=re.M)              # fence lines and their info string
-    text = re.sub(r"^ {0,3}([-*+]|\d{1,9}[.)]) ", "", text, flags=re.M)       # list markers
-    text = re.sub(r"\]\([^)]*\)", "]", text)                                  # link destinations
+    text = re.sub(r"^ {0,3}\|?[ :|-]*-{3,}[ :|-]*$", "", text, flags=re.M)  # table delimiter rows
+    text = re.sub(r"^ {0,3}(```|~~~)\S*$", "", text, flags=re.M)  # fence lines and their info string
+    text = re.sub(r"^ {0,3}([-*+]|\d{1,9}[.)]) ", "", text, flags=re.M)  # list markers
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link destinations
     return [c for c in text if not c.isspace() and c not in MARKUP]
 
 
@@ -60,9 +60,16 @@ class _Text(HTMLParser):
 
 
 def test_markdown_renders_code_tables_and_math_spans():
-    html = render_markdown_inert("Tips:\n\n1. **Sleep** early\n2. Use `code`\n\n```\nx = 1\n```\n\n"
-                                 "| a | b |\n|---|---|\n| 1 | 2 |\n\nMath $x_1^2$ and\n\n$$\n\\frac{a}{b}\n$$")
-    assert "<strong>Sleep</strong>" in html and "<ol>" in html and "<code>code</code>" in html and "<pre>" in html
+    html = render_markdown_inert(
+        "Tips:\n\n1. **Sleep** early\n2. Use `code`\n\n```\nx = 1\n```\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\nMath $x_1^2$ and\n\n$$\n\\frac{a}{b}\n$$"
+    )
+    assert (
+        "<strong>Sleep</strong>" in html
+        and "<ol>" in html
+        and "<code>code</code>" in html
+        and "<pre>" in html
+    )
     assert "<table>" in html and "<td>2</td>" in html
     assert '<span class="math inline">x_1^2</span>' in html and '<div class="math block">' in html
 
@@ -108,9 +115,9 @@ def test_the_plain_view_holds_the_exact_text(name):
 @pytest.mark.parametrize(
     ("text", "markdown"),
     [
-        ("(17*20=340, 17*3=51)", False),                       # the reported bug: shown as typed
-        ("# Plan\n\n- one\n- two\n\nTotal 2*3", False),         # markdown, but an asterisk would be eaten
-        ("Here:\n\n```python\nprint(2*3)\n```", True),          # the asterisk is inside code
+        ("(17*20=340, 17*3=51)", False),  # the reported bug: shown as typed
+        ("# Plan\n\n- one\n- two\n\nTotal 2*3", False),  # markdown, but an asterisk would be eaten
+        ("Here:\n\n```python\nprint(2*3)\n```", True),  # the asterisk is inside code
         ("# Plan\n\nDo it.", True),
         ("- one\n- two", True),
         ("| a | b |\n|---|---|\n| 1 | 2 |", True),

@@ -30,7 +30,10 @@ def test_unknown_api_paths_answer_json_404(client):
         assert response.status_code == 404 and response["Content-Type"] == "application/json", path
         assert "no API endpoint" in response.json()["detail"]
     missing_slash = client.post("/api/leaderboard")
-    assert missing_slash.status_code == 404 and missing_slash.json()["detail"] == "Add the trailing slash: /api/leaderboard/"
+    assert (
+        missing_slash.status_code == 404
+        and missing_slash.json()["detail"] == "Add the trailing slash: /api/leaderboard/"
+    )
     # pages outside /api/ keep the HTML 404
     assert "text/html" in client.get("/nope/")["Content-Type"]
 
@@ -70,7 +73,10 @@ def test_import_is_checked_by_its_serializer(people):
     make_campaign(people["researcher"], slug="imp", n_items=0)
     api = APIClient()
     api.force_authenticate(people["researcher"])
-    assert "file: No file was submitted." in api.post("/api/campaigns/imp/import/", {}, format="multipart").json()["detail"]
+    assert (
+        "file: No file was submitted."
+        in api.post("/api/campaigns/imp/import/", {}, format="multipart").json()["detail"]
+    )
     upload = SimpleUploadedFile("items.xml", b"<items/>")
     response = api.post("/api/campaigns/imp/import/", {"file": upload, "format": "xml"}, format="multipart")
     assert response.status_code == 400 and "format" in response.json()["detail"]

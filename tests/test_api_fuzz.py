@@ -28,6 +28,7 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "80"))
 ROLES = ("admin", "researcher", "annotator")
 
+
 class TimeUp(Exception):
     """Ends one operation's examples when its share of FUZZ_SECONDS is spent."""
 
@@ -64,7 +65,12 @@ def fuzz_world(transactional_db, make_user):
     arena.endpoints.add(*[ModelEndpoint.objects.create(name=f"fuzz-m{i}", path="/nowhere") for i in range(2)])
     rubric = campaign_services.create_rubric("fuzz-rubric", template_spec("simple"), user=users["researcher"])
     campaign = campaign_services.create_campaign(
-        user=users["researcher"], name="Fuzz campaign", slug="fuzz", rubric=rubric, k=2, overlap=3,
+        user=users["researcher"],
+        name="Fuzz campaign",
+        slug="fuzz",
+        rubric=rubric,
+        k=2,
+        overlap=3,
     )
     items.import_items(campaign, jsonl(rows_k(30, 2)), "jsonl")
     held = queues.next_assignment(campaign, users["annotator"])
@@ -92,8 +98,13 @@ def test_the_api_survives_a_schema_driven_fuzz_as_every_role(fuzz_world, live_se
         headers = {"Authorization": f"Token {tokens[role]}", "Connection": "close"}
         started = [False]
 
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def example(case):
             if started[0] and time.monotonic() > run_deadline:
@@ -106,8 +117,12 @@ def test_the_api_survives_a_schema_driven_fuzz_as_every_role(fuzz_world, live_se
                         case.path_parameters[name] = values[sent[0] % len(values)]
             response = case.call(base_url=live_server.url, session=session, headers=headers)
             try:
-                case.validate_response(response, checks=CHECKS, headers=headers,
-                                       transport_kwargs={"base_url": live_server.url, "headers": headers})
+                case.validate_response(
+                    response,
+                    checks=CHECKS,
+                    headers=headers,
+                    transport_kwargs={"base_url": live_server.url, "headers": headers},
+                )
             except FailureGroup as exc:
                 for failure in exc.exceptions:
                     key = f"{operation.label} [{response.status_code}] {failure.title}"
@@ -120,8 +135,12 @@ def test_the_api_survives_a_schema_driven_fuzz_as_every_role(fuzz_world, live_se
         except TimeUp:
             pass
 
-    runs = [(operation, mode, role) for operation in operations for role in ROLES
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    runs = [
+        (operation, mode, role)
+        for operation in operations
+        for role in ROLES
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    ]
     try:
         for index, (operation, mode, role) in enumerate(runs):
             # Each run gets an equal share of the time left, so a slow machine sends fewer examples
@@ -131,5 +150,9 @@ def test_the_api_survives_a_schema_driven_fuzz_as_every_role(fuzz_world, live_se
     finally:
         session.close()  # a kept-alive connection holds a server thread, and its database connection
     assert sent[0] >= len(runs) - 6, "the fuzz reached too few operations"  # a few cannot be made invalid
-    assert not failures, (f"{len(failures)} distinct failures in {sent[0]} examples:\n" + "\n".join(failures)
-                          + "\n\n" + "\n\n".join(list(failures.values())[:8]))
+    assert not failures, (
+        f"{len(failures)} distinct failures in {sent[0]} examples:\n"
+        + "\n".join(failures)
+        + "\n\n"
+        + "\n\n".join(list(failures.values())[:8])
+    )

@@ -35,14 +35,25 @@ def trio(tiny_model_dirs):
 
 def _pooled(endpoints, text="Say hello.", answer="hello there", finished=None):
     prompt = Prompt.objects.create(conversation=[{"role": "user", "content": text}])
-    return [Response.objects.create(prompt=prompt, endpoint=e, status="done", pooled=True, text=answer,
-                                    finished_at=finished or timezone.now()) for e in endpoints]
+    return [
+        Response.objects.create(
+            prompt=prompt,
+            endpoint=e,
+            status="done",
+            pooled=True,
+            text=answer,
+            finished_at=finished or timezone.now(),
+        )
+        for e in endpoints
+    ]
 
 
 def _vote(arena, voter, endpoints, order, answer="hello there", finished=None):
     """A battle among `endpoints` shown in this order, ranked by `order` (tie groups of positions)."""
     responses = _pooled(endpoints, answer=answer, finished=finished)
-    battle = Battle.objects.create(arena=arena, voter=voter, comparison=create_comparison(responses[0].prompt, responses))
+    battle = Battle.objects.create(
+        arena=arena, voter=voter, comparison=create_comparison(responses[0].prompt, responses)
+    )
     return record_judgment(battle.comparison, order, annotator=voter, identities_hidden=True)[0]
 
 
@@ -62,13 +73,20 @@ def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "Every model variant that ever received a vote stays listed" in html
-    shares = dict(re.findall(r'<tr data-model="(\w+)"><td>\w+</td><td>(\d+)</td>', html.split('id="model-shares"')[1]))
+    shares = dict(
+        re.findall(r'<tr data-model="(\w+)"><td>\w+</td><td>(\d+)</td>', html.split('id="model-shares"')[1])
+    )
     assert sum(int(n) for n in shares.values()) == 12 and set(shares) <= {"alpha", "beta", "gamma"}
     providers = re.findall(r'<tr data-provider="([^"]+)">', html)
     assert set(providers) == {"North Lab", "South Lab"}
     assert "Weighted: by each model" in html and "policy: Weighted" in html
     whats = list(ArenaChange.objects.filter(arena=arena).values_list("what", flat=True))
-    assert {"arena opened", "alpha entered with weight", "gamma weight changed", "matchmaking changed"} <= set(whats)
+    assert {
+        "arena opened",
+        "alpha entered with weight",
+        "gamma weight changed",
+        "matchmaking changed",
+    } <= set(whats)
     assert "gamma weight changed" in html and "matchmaking changed" in html
 
 
@@ -113,7 +131,9 @@ def test_the_private_variant_cap(trio, tiny_model_dirs, settings):
     first = ModelEndpoint.objects.create(name="north-x1", provider="North Lab", private=True, path="/none")
     second = ModelEndpoint.objects.create(name="north-x2", provider="North Lab", private=True, path="/none")
     board.enter_model(arena, first)
-    with pytest.raises(ValidationError, match="North Lab already tests 1 private variants in this arena; the cap is 1"):
+    with pytest.raises(
+        ValidationError, match="North Lab already tests 1 private variants in this arena; the cap is 1"
+    ):
         board.enter_model(arena, second)
     with pytest.raises(ValidationError):
         ArenaEntry(arena=arena, endpoint=second).full_clean()
@@ -132,8 +152,14 @@ def test_the_integrity_report_flags_and_an_admin_excludes_with_the_votes_kept(cl
         _vote(arena, fan, [alpha, beta, gamma], [[2], [1], [0]])
     skimmer = make_user("skimmer")
     for _ in range(3):  # 2,400 characters judged the moment they finished
-        _vote(arena, skimmer, [alpha, beta, gamma], [[0], [1], [2]], answer="word " * 160,
-              finished=timezone.now() - timedelta(seconds=1))
+        _vote(
+            arena,
+            skimmer,
+            [alpha, beta, gamma],
+            [[0], [1], [2]],
+            answer="word " * 160,
+            finished=timezone.now() - timedelta(seconds=1),
+        )
     buster = make_user("buster")
     for _ in range(20):
         _vote(arena, buster, [alpha, beta, gamma], [[0], [1], [2]])
@@ -143,8 +169,10 @@ def test_the_integrity_report_flags_and_an_admin_excludes_with_the_votes_kept(cl
     assert client.get(reverse("arena:integrity")).status_code == 302  # not for visitors
     client.force_login(admin)
     html = client.get(reverse("arena:integrity")).content.decode()
-    flagged = {voter: set(re.findall(r'data-signal="(\w+)"', row))
-               for voter, row in re.findall(r'<tr data-voter="(\w+)">(.*?)</tr>', html, re.S)}
+    flagged = {
+        voter: set(re.findall(r'data-signal="(\w+)"', row))
+        for voter, row in re.findall(r'<tr data-voter="(\w+)">(.*?)</tr>', html, re.S)
+    }
     assert {"loyal", "disagree"} <= flagged["fan"]
     assert "fast" in flagged["skimmer"]
     assert "burst" in flagged["buster"]
@@ -152,9 +180,13 @@ def test_the_integrity_report_flags_and_an_admin_excludes_with_the_votes_kept(cl
     assert "Disagreed with the crowd" in html  # each signal explained
 
     before = rated_judgments().count()
-    refused = client.post(reverse("arena:integrity_action", args=["exclude"]), {"voter": fan.pk, "reason": ""})
+    refused = client.post(
+        reverse("arena:integrity_action", args=["exclude"]), {"voter": fan.pk, "reason": ""}
+    )
     assert refused.status_code == 400 and not VoterExclusion.objects.exists()
-    client.post(reverse("arena:integrity_action", args=["exclude"]), {"voter": fan.pk, "reason": "Fan of gamma."})
+    client.post(
+        reverse("arena:integrity_action", args=["exclude"]), {"voter": fan.pk, "reason": "Fan of gamma."}
+    )
     exclusion = VoterExclusion.objects.get()
     assert exclusion.excluded_by == admin and exclusion.reason == "Fan of gamma."
     assert rated_judgments().count() == before - 10 and Judgment.objects.filter(annotator=fan).count() == 10

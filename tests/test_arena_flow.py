@@ -27,17 +27,25 @@ def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
     assert all(s["text"] for s in body["sides"])
     assert body["votable"] and body["vote"] is None
 
-    voted = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a", "rationale": "A is clearer."}, format="json")
+    voted = api.post(
+        f"/api/battles/{battle_id}/vote/", {"choice": "a", "rationale": "A is clearer."}, format="json"
+    )
     assert voted.status_code == 201, voted.content
     revealed = {s["position"]: s["model"] for s in voted.json()["sides"]}
     assert set(revealed.values()) == {"Zephyrine QX7", "Quillon MK4"}
     assert voted.json()["vote"] == "a"
 
     judgment = Judgment.objects.get()
-    assert judgment.ranking == [[0], [1]] and judgment.identities_hidden and judgment.rationale == "A is clearer."
+    assert (
+        judgment.ranking == [[0], [1]]
+        and judgment.identities_hidden
+        and judgment.rationale == "A is clearer."
+    )
 
     # The worker's rank update: A's model gains what B's model loses.
-    board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
+    board = wait_for(
+        lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings"
+    )
     rows = {r["model"]: r for r in board["rows"]}
     winner = Battle.objects.get().comparison.slots.get(position=0).response.endpoint.name
     loser = ({"zephyrine-qx7", "quillon-mk4"} - {winner}).pop()
@@ -46,7 +54,9 @@ def test_battle_via_api_generates_reveals_and_moves_the_leaderboard(api, arena):
     assert board["rows"][0]["model"] == winner and board["method"] == "bt"
     assert rows[winner]["preliminary"]  # one vote is below the threshold
     # Views are written one after another by the same refit.
-    elo = wait_for(lambda: (e := api.get("/api/leaderboard/?method=elo").json())["rows"] and e, what="elo view")
+    elo = wait_for(
+        lambda: (e := api.get("/api/leaderboard/?method=elo").json())["rows"] and e, what="elo view"
+    )
     assert elo["rows"][0]["model"] == winner and elo["rows"][0]["rating"] == pytest.approx(1016)
 
 
@@ -78,7 +88,9 @@ def test_nothing_before_the_vote_names_a_model(api, web, arena):
             break
     final = web.get(battle_url).content.decode()
     assert_anonymous(final)
-    assert 'data-shortcut="a"' in final and "disabled" not in final.split('id="vote-buttons"')[1].split(">")[0]
+    assert (
+        'data-shortcut="a"' in final and "disabled" not in final.split('id="vote-buttons"')[1].split(">")[0]
+    )
 
     voted = web.post(reverse("arena:vote", args=[battle_id]), {"choice": "b"}, HTTP_HX_REQUEST="true")
     assert voted.status_code == 200
@@ -103,7 +115,9 @@ def test_a_retried_vote_is_idempotent_and_a_different_one_is_refused(api, arena)
 def test_both_bad_is_a_tie_with_the_flag(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "cold rain"}, format="json").json()["id"]
     battle_finished(api, battle_id)
-    assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "both_bad"}, format="json").status_code == 201
+    assert (
+        api.post(f"/api/battles/{battle_id}/vote/", {"choice": "both_bad"}, format="json").status_code == 201
+    )
     judgment = Judgment.objects.get()
     assert judgment.ranking == [[0, 1]] and judgment.none_acceptable
 
@@ -133,7 +147,9 @@ def test_malformed_json_is_a_400(api, arena):
 def test_votes_that_cannot_count(api, arena, make_user):
     battle_id = api.post("/api/battles/", {"prompt": "green tree"}, format="json").json()["id"]
 
-    unknown = api.post("/api/battles/5b1d3a4e-0000-4000-8000-000000000000/vote/", {"choice": "a"}, format="json")
+    unknown = api.post(
+        "/api/battles/5b1d3a4e-0000-4000-8000-000000000000/vote/", {"choice": "a"}, format="json"
+    )
     assert unknown.status_code == 404 and "No battle" in unknown.json()["detail"]
     garbage_id = api.post("/api/battles/not-a-uuid/vote/", {"choice": "a"}, format="json")
     assert garbage_id.status_code == 404
@@ -195,7 +211,9 @@ def test_the_leaderboard_page_shows_votes(api, web, arena):
     api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json")
     wait_for(lambda: api.get("/api/leaderboard/").json()["judgment_count"] == 1, what="ratings")
     page = web.get(reverse("arena:leaderboard")).content.decode()
-    assert "zephyrine-qx7" in page and "quillon-mk4" in page and "1 blind vote" in page and "preliminary" in page
+    assert (
+        "zephyrine-qx7" in page and "quillon-mk4" in page and "1 blind vote" in page and "preliminary" in page
+    )
     for view in ("?method=pl", "?method=bayes", "?method=elo", "?method=bt&style_control=1"):
         assert "1 blind vote" in web.get(reverse("arena:leaderboard") + view).content.decode()
     for kind in ("intervals", "heatmap"):
@@ -222,7 +240,9 @@ def test_an_answer_that_names_a_model_makes_the_vote_non_blind_and_unrated(api, 
     second = api.post("/api/battles/", {"prompt": "blue sky"}, format="json").json()["id"]
     battle_finished(api, second)
     api.post(f"/api/battles/{second}/vote/", {"choice": "a"}, format="json")
-    board = wait_for(lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings")
+    board = wait_for(
+        lambda: (b := api.get("/api/leaderboard/").json())["judgment_count"] == 1 and b, what="ratings"
+    )
     assert sum(row["n"] for row in board["rows"]) == 2  # one blind judgment, counted for each side
 
 

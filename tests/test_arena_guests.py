@@ -81,7 +81,9 @@ def test_new_guests_are_limited_per_address_and_the_check_hook_can_refuse(arena,
     url = reverse("arena:start_arena_battle", args=[arena.slug])
     assert Client().post(url, {"prompt": "one"}).status_code == 302
     again = Client().post(url, {"prompt": "two"})  # a fresh session from the same address
-    assert again.status_code == 429 and "Too many guests have come from your network" in again.content.decode()
+    assert (
+        again.status_code == 429 and "Too many guests have come from your network" in again.content.decode()
+    )
     assert GuestVoter.objects.count() == 1
 
     settings.ARENA_GUESTS_PER_IP_HOUR = 100
@@ -107,7 +109,9 @@ def test_a_personal_leaderboard_after_enough_votes(client, make_comparison, make
     assert "Vote 3 more times" in wait_page
     # answerer-0 beats answerer-1 three times in ada's votes.
     for _ in range(3):
-        record_judgment(make_comparison(["first", "second"]), [[0], [1]], annotator=ada, identities_hidden=True)
+        record_judgment(
+            make_comparison(["first", "second"]), [[0], [1]], annotator=ada, identities_hidden=True
+        )
     page = client.get(reverse("arena:my_board")).content.decode()
     rows = re.findall(r'<tr data-model="([^"]+)">', page)
     assert rows == ["answerer-0", "answerer-1"]

@@ -68,7 +68,10 @@ def test_a_k4_battle_is_ranked_with_a_tie_and_counted_by_every_method(api, arena
     assert {s["model"] for s in revealed["sides"]} == FOUR
     assert revealed["ranking"] == [[2], [0, 3], [1]] and revealed["ranking_text"] == "C > A = D > B"
     assert revealed["vote"] is None
-    assert api.post(url, {"ranking": [[2], [0, 3], [1]], "rationale": "C was best."}, format="json").status_code == 200
+    assert (
+        api.post(url, {"ranking": [[2], [0, 3], [1]], "rationale": "C was best."}, format="json").status_code
+        == 200
+    )
 
     judgment = Judgment.objects.get()
     assert judgment.ranking == [[2], [0, 3], [1]] and judgment.identities_hidden
@@ -92,7 +95,9 @@ def test_a_k4_battle_is_ranked_with_a_tie_and_counted_by_every_method(api, arena
 
 @WORKER
 def test_all_bad_alone_ties_every_answer(api, arena_k4):
-    battle_id = api.post("/api/battles/", {"prompt": "cold rain", "arena": "four"}, format="json").json()["id"]
+    battle_id = api.post("/api/battles/", {"prompt": "cold rain", "arena": "four"}, format="json").json()[
+        "id"
+    ]
     battle_finished(api, battle_id)
     voted = api.post(f"/api/battles/{battle_id}/vote/", {"none_acceptable": True}, format="json")
     assert voted.status_code == 201, voted.content
@@ -115,7 +120,9 @@ def test_nothing_before_a_k4_vote_names_a_model(api, web, arena_k4):
     bad = web.post(reverse("arena:vote", args=[battle_id]), {"ranking": "[[0], [1]]"}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400 and "missing positions: [2, 3]" in bad.content.decode()
     assert not Judgment.objects.exists()
-    voted = web.post(reverse("arena:vote", args=[battle_id]), {"ranking": "[[3], [0, 1], [2]]"}, HTTP_HX_REQUEST="true")
+    voted = web.post(
+        reverse("arena:vote", args=[battle_id]), {"ranking": "[[3], [0, 1], [2]]"}, HTTP_HX_REQUEST="true"
+    )
     html = voted.content.decode()
     assert voted.status_code == 200 and all(name in html for name in FOUR)
     assert "D &gt; A = B &gt; C" in html

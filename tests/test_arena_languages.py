@@ -14,8 +14,10 @@ from ranking import services as ranking_services
 from ranking.selectors import latest_snapshot, rated_categories
 
 FRENCH = "Quelle est la capitale de la France et pourquoi est-elle si célèbre ?"
-HARD = ("Compare quicksort and mergesort? Explain each step of both? Then prove their running times? "
-        + "Please explain the reasoning carefully, with an example for the worst case of each one. " * 6)
+HARD = (
+    "Compare quicksort and mergesort? Explain each step of both? Then prove their running times? "
+    + "Please explain the reasoning carefully, with an example for the worst case of each one. " * 6
+)
 
 
 def test_languages_and_hardness_from_the_text():
@@ -30,11 +32,16 @@ def test_languages_and_hardness_from_the_text():
 @pytest.mark.django_db
 def test_a_board_per_language_and_for_hard_prompts(client, make_user, tiny_model_dirs):
     ada = make_user("ada")
-    first, second = (ModelEndpoint.objects.create(name=n, path=str(tiny_model_dirs[0])) for n in ("left-m", "right-m"))
+    first, second = (
+        ModelEndpoint.objects.create(name=n, path=str(tiny_model_dirs[0])) for n in ("left-m", "right-m")
+    )
 
     def vote(text, winner):
         prompt = create_prompt(text, user=ada)
-        answers = [Response.objects.create(prompt=prompt, endpoint=e, status="done", text="ok") for e in (first, second)]
+        answers = [
+            Response.objects.create(prompt=prompt, endpoint=e, status="done", text="ok")
+            for e in (first, second)
+        ]
         ranking = [[0], [1]] if winner == first else [[1], [0]]
         record_judgment(create_comparison(prompt, answers), ranking, annotator=ada, identities_hidden=True)
         return prompt

@@ -23,7 +23,9 @@ def test_a_follow_up_is_answered_with_each_models_own_history_and_one_vote_cover
     first = api.get(f"/api/battles/{battle_id}/").json()
     assert first["can_follow_up"] and first["turns_left"] == 4
 
-    sent = web.post(reverse("arena:follow_up", args=[battle_id]), {"message": "and the moon"}, HTTP_HX_REQUEST="true")
+    sent = web.post(
+        reverse("arena:follow_up", args=[battle_id]), {"message": "and the moon"}, HTTP_HX_REQUEST="true"
+    )
     assert sent.status_code == 200
     assert_anonymous(sent.content.decode())
     scan_until_finished(web, api, battle_url, battle_id)
@@ -48,7 +50,11 @@ def test_a_follow_up_is_answered_with_each_models_own_history_and_one_vote_cover
     revealed = voted.json()
     assert all(s["model"] for t in revealed["turns"] for s in t["sides"])
     judgment = Judgment.objects.get()
-    assert judgment.comparison_id == battle.comparison_id and judgment.ranking == [[1], [0]] and judgment.identities_hidden
+    assert (
+        judgment.comparison_id == battle.comparison_id
+        and judgment.ranking == [[1], [0]]
+        and judgment.identities_hidden
+    )
     page = web.get(battle_url).content.decode()
     assert page.count("Zephyrine QX7") == 2 and page.count("Quillon MK4") == 2  # both turns revealed
     # The vote closed the conversation.
@@ -94,9 +100,13 @@ def test_a_per_turn_vote_is_kept_on_its_turn(api, arena):
     Arena.objects.filter(pk=arena.pk).update(per_turn_vote=True)
     battle_id = api.post("/api/battles/", {"prompt": "red bird"}, format="json").json()["id"]
     battle_finished(api, battle_id)
-    bad = api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0]]}, format="json")
+    bad = api.post(
+        f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0]]}, format="json"
+    )
     assert bad.status_code == 400 and "missing positions: [1]" in str(bad.json())
-    ok = api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0, 1]]}, format="json")
+    ok = api.post(
+        f"/api/battles/{battle_id}/follow-up/", {"message": "why", "turn_ranking": [[0, 1]]}, format="json"
+    )
     assert ok.status_code == 201
     assert ok.json()["turns"][0]["ranking"] == [[0, 1]]
     assert BattleTurn.objects.get(index=0).ranking == [[0, 1]]
@@ -106,7 +116,12 @@ def test_a_per_turn_vote_is_kept_on_its_turn(api, arena):
 def test_a_model_that_names_itself_on_a_later_turn_makes_the_vote_not_blind(api, arena):
     battle_id = api.post("/api/battles/", {"prompt": "hello"}, format="json").json()["id"]
     battle_finished(api, battle_id)
-    assert api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "who are you"}, format="json").status_code == 201
+    assert (
+        api.post(
+            f"/api/battles/{battle_id}/follow-up/", {"message": "who are you"}, format="json"
+        ).status_code
+        == 201
+    )
     battle_finished(api, battle_id)
     later = BattleTurn.objects.get(index=1).answers.get(position=0).response
     Response.objects.filter(pk=later.pk).update(text=f"I am {later.endpoint.display_name}.")
@@ -123,7 +138,12 @@ def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
 
     battle_id = api.post("/api/battles/", {"prompt": "the sun is warm"}, format="json").json()["id"]
     battle_finished(api, battle_id)
-    assert api.post(f"/api/battles/{battle_id}/follow-up/", {"message": "and the moon"}, format="json").status_code == 201
+    assert (
+        api.post(
+            f"/api/battles/{battle_id}/follow-up/", {"message": "and the moon"}, format="json"
+        ).status_code
+        == 201
+    )
     body = battle_finished(api, battle_id)
     assert api.post(f"/api/battles/{battle_id}/vote/", {"choice": "b"}, format="json").status_code == 201
     first, second = body["turns"]
@@ -141,5 +161,10 @@ def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
             {"role": "assistant", "content": second["sides"][position]["text"]},
         ]
     dpo = export_preferences({"format": "dpo", "file_format": "jsonl"}, tmp_path / "dpo", columnar=False)
-    [plain] = [json.loads(line) for n in dpo["files"] if n.endswith(".jsonl") for line in (tmp_path / "dpo" / n).read_text().splitlines()]
+    [plain] = [
+        json.loads(line)
+        for n in dpo["files"]
+        if n.endswith(".jsonl")
+        for line in (tmp_path / "dpo" / n).read_text().splitlines()
+    ]
     assert plain["prompt"] == "the sun is warm" and plain["chosen"] == first["sides"][1]["text"]

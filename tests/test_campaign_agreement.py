@@ -16,8 +16,18 @@ def test_cohen_kappa_by_hand():
 
 def test_fleiss_kappa_by_hand():
     # Fleiss (1971) / Wikipedia worked example: 10 items, 14 raters, 5 categories → κ ≈ 0.210
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     assert fleiss_kappa(table) == pytest.approx(0.2099, abs=1e-4)
     with pytest.raises(ValueError, match="same number"):
         fleiss_kappa([[1, 1], [2, 1]])
@@ -39,14 +49,15 @@ def test_against_reference_implementations_on_random_data():
     table = np.stack([(ratings == c).sum(axis=1) for c in range(4)], axis=1)
     n, N = 5, 50
     p_j = table.sum(axis=0) / (N * n)
-    P_i = ((table ** 2).sum(axis=1) - n) / (n * (n - 1))
-    expected = (P_i.mean() - (p_j ** 2).sum()) / (1 - (p_j ** 2).sum())
+    P_i = ((table**2).sum(axis=1) - n) / (n * (n - 1))
+    expected = (P_i.mean() - (p_j**2).sum()) / (1 - (p_j**2).sum())
     assert fleiss_kappa(table) == pytest.approx(expected)
     import krippendorff
 
     units = {u: {r: int(ratings[u, r]) for r in range(5)} for u in range(50)}
     assert krippendorff_alpha(units, "interval") == pytest.approx(
-        krippendorff.alpha(reliability_data=ratings.T.astype(float), level_of_measurement="interval"))
+        krippendorff.alpha(reliability_data=ratings.T.astype(float), level_of_measurement="interval")
+    )
 
 
 @pytest.mark.django_db
@@ -61,8 +72,15 @@ def test_campaign_agreement_per_aspect(people, make_user):
             a = queues.next_assignment(campaign, user)
             order = a.display_order
             screen = [[order.index(p) for p in g] for g in ranking]
-            queues.submit(campaign, user, a.pk, {"ranking": screen,
-                          "aspects": {"helpful": {"ratings": [ratings[order[s]] for s in range(2)]}}})
+            queues.submit(
+                campaign,
+                user,
+                a.pk,
+                {
+                    "ranking": screen,
+                    "aspects": {"helpful": {"ratings": [ratings[order[s]] for s in range(2)]}},
+                },
+            )
     result = campaign_agreement(campaign)
     assert result["overall"]["units"] == 2 and result["overall"]["alpha"] is None  # no variation: undefined
     assert result["helpful"]["units"] == 4

@@ -21,7 +21,10 @@ def jsonl(rows):
 
 def rows_k(n, k, start=0):
     return [
-        {"prompt": f"Question {start + i}?", "responses": [{"text": f"Answer {j} to {start + i}", "model": f"m{j}"} for j in range(k)]}
+        {
+            "prompt": f"Question {start + i}?",
+            "responses": [{"text": f"Answer {j} to {start + i}", "model": f"m{j}"} for j in range(k)],
+        }
         for i in range(n)
     ]
 
@@ -35,14 +38,28 @@ def people(make_user):
     admin = add_role(make_user("adam", is_staff=True), "admin")
     experts = Group.objects.create(name="experts")
     annotator.groups.add(experts)
-    return {"researcher": researcher, "other_researcher": other_researcher, "annotator": annotator,
-            "outsider": outsider, "admin": admin, "experts": experts}
+    return {
+        "researcher": researcher,
+        "other_researcher": other_researcher,
+        "annotator": annotator,
+        "outsider": outsider,
+        "admin": admin,
+        "experts": experts,
+    }
 
 
 def make_campaign(user, *, slug="c1", k=2, overlap=2, spec=None, groups=(), n_items=4, **fields):
     rubric = campaign_services.create_rubric(f"rubric-{slug}", spec or template_spec("simple"), user=user)
-    campaign = campaign_services.create_campaign(user=user, name=f"Campaign {slug}", slug=slug, rubric=rubric,
-                                                 k=k, overlap=overlap, groups=groups, **fields)
+    campaign = campaign_services.create_campaign(
+        user=user,
+        name=f"Campaign {slug}",
+        slug=slug,
+        rubric=rubric,
+        k=k,
+        overlap=overlap,
+        groups=groups,
+        **fields,
+    )
     if n_items:
         items.import_items(campaign, jsonl(rows_k(n_items, k)), "jsonl")
     return campaign

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from annotation import campaigns as campaign_services
-from annotation import items, queues, quality
+from annotation import items, quality, queues
 from annotation.models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, Rubric
 from annotation.rubrics import template_spec
 from inference.models import Prompt, Response
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.django_db
 RICH = {
     "ties_allowed": True,
     "strength": {"labels": ["slightly better", "clearly better"]},
-    "aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5},
-                {"key": "safe", "kind": "ranking"}],
+    "aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}, {"key": "safe", "kind": "ranking"}],
     "confidence": {"labels": ["low", "mid", "high"]},
     "reason_tags": ["accurate", "clear"],
     "rationale": "required",
@@ -30,9 +29,15 @@ RICH = {
 
 
 def good_payload(**over):
-    payload = {"ranking": [[0], [1]], "strength": 2, "confidence": 3,
-               "aspects": {"helpful": {"ratings": [5, 2]}, "safe": {"ranking": [[0, 1]]}},
-               "reason_tags": ["clear"], "rationale": "A is more accurate.", "edited_answer": "Better."}
+    payload = {
+        "ranking": [[0], [1]],
+        "strength": 2,
+        "confidence": 3,
+        "aspects": {"helpful": {"ratings": [5, 2]}, "safe": {"ranking": [[0, 1]]}},
+        "reason_tags": ["clear"],
+        "rationale": "A is more accurate.",
+        "edited_answer": "Better.",
+    }
     payload.update(over)
     return payload
 
@@ -48,7 +53,13 @@ def test_rubric_versions_and_templates(people):
     assert campaign.rubric == v2
     assert campaign_services.revise_rubric(v2, dict(v2.spec), user=r) == v2  # no change, no new version
     hs = template_spec("helpsteer2")
-    assert [a["key"] for a in hs["aspects"]] == ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
+    assert [a["key"] for a in hs["aspects"]] == [
+        "helpfulness",
+        "correctness",
+        "coherence",
+        "complexity",
+        "verbosity",
+    ]
     with pytest.raises(ValueError, match="unknown settings"):
         campaign_services.create_rubric("bad", {"colour": "red"})
 
@@ -62,13 +73,32 @@ def test_judgment_keeps_rubric_version_it_was_made_under(people):
     campaign.refresh_from_db()
     b = queues.next_assignment(campaign, people["annotator"])
     queues.submit(campaign, people["annotator"], b.pk, {"ranking": [[1], [0]]})
-    assert sorted(Judgment.objects.values_list("rubric_version", flat=True)) == ["rubric-c1@v1", "rubric-c1@v2"]
+    assert sorted(Judgment.objects.values_list("rubric_version", flat=True)) == [
+        "rubric-c1@v1",
+        "rubric-c1@v2",
+    ]
 
 
 def test_import_our_format_pairs_and_csv_with_dry_run(people):
     campaign = make_campaign(people["researcher"], slug="imp", k=2, n_items=0)
-    pairs = jsonl([{"prompt": "Hi?", "completion_a": "Hello", "completion_b": "Hey", "model_a": "Alpha 1", "model_b": "beta"},
-                   {"prompt": "Gold?", "response_a": "Right", "response_b": "Wrong", "kind": "gold", "expected_ranking": [[0], [1]]}])
+    pairs = jsonl(
+        [
+            {
+                "prompt": "Hi?",
+                "completion_a": "Hello",
+                "completion_b": "Hey",
+                "model_a": "Alpha 1",
+                "model_b": "beta",
+            },
+            {
+                "prompt": "Gold?",
+                "response_a": "Right",
+                "response_b": "Wrong",
+                "kind": "gold",
+                "expected_ranking": [[0], [1]],
+            },
+        ]
+    )
     report = items.import_items(campaign, pairs, "jsonl", dry_run=True)
     assert report.items == 2 and report.gold == 1 and "imported-alpha-1" in report.new_models
     assert CampaignItem.objects.count() == 0 and Prompt.objects.count() == 0  # dry run writes nothing
@@ -85,8 +115,10 @@ def test_import_our_format_pairs_and_csv_with_dry_run(people):
 
 def test_import_reports_each_bad_row_and_writes_nothing(people):
     campaign = make_campaign(people["researcher"], slug="bad", k=3, n_items=0)
-    bad = b'{"prompt": "ok", "responses": ["a", "b", "c"]}\n{"prompt": "two", "responses": ["a", "b"]}\nnot json\n' \
-          b'{"responses": ["a", "b", "c"]}\n{"prompt": "g", "responses": ["a", "b", ""], "kind": "gold"}\n'
+    bad = (
+        b'{"prompt": "ok", "responses": ["a", "b", "c"]}\n{"prompt": "two", "responses": ["a", "b"]}\nnot json\n'
+        b'{"responses": ["a", "b", "c"]}\n{"prompt": "g", "responses": ["a", "b", ""], "kind": "gold"}\n'
+    )
     with pytest.raises(items.ImportInvalid) as caught:
         items.import_items(campaign, bad, "jsonl")
     errors = caught.value.errors
@@ -103,8 +135,13 @@ def test_import_page_dry_run_and_errors(client, people):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     good = SimpleUploadedFile("x.jsonl", jsonl(rows_k(2, 2)))
-    response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": good, "format": "jsonl", "dry_run": "on"})
-    assert response.status_code == 200 and "Dry run (JSONL): this would create\n    2 items" in response.content.decode()
+    response = client.post(
+        f"/campaigns/{campaign.slug}/import/", {"file": good, "format": "jsonl", "dry_run": "on"}
+    )
+    assert (
+        response.status_code == 200
+        and "Dry run (JSONL): this would create\n    2 items" in response.content.decode()
+    )
     assert CampaignItem.objects.count() == 0
     bad = SimpleUploadedFile("x.jsonl", b'{"prompt": "x", "responses": ["only one"]}')
     response = client.post(f"/campaigns/{campaign.slug}/import/", {"file": bad, "format": "jsonl"})
@@ -112,16 +149,24 @@ def test_import_page_dry_run_and_errors(client, people):
 
 
 def test_display_order_is_recorded_and_translated(people):
-    campaign = make_campaign(people["researcher"], slug="order", k=3, n_items=1, spec={**RICH, "strength": None})
+    campaign = make_campaign(
+        people["researcher"], slug="order", k=3, n_items=1, spec={**RICH, "strength": None}
+    )
     a = queues.next_assignment(campaign, people["annotator"])
     Assignment.objects.filter(pk=a.pk).update(display_order=[2, 0, 1])
-    payload = good_payload(ranking=[[0], [1, 2]], strength=None,
-                           aspects={"helpful": {"ratings": [5, 3, 1]}, "safe": {"ranking": [[2], [0], [1]]}})
+    payload = good_payload(
+        ranking=[[0], [1, 2]],
+        strength=None,
+        aspects={"helpful": {"ratings": [5, 3, 1]}, "safe": {"ranking": [[2], [0], [1]]}},
+    )
     queues.submit(campaign, people["annotator"], a.pk, payload)
     j = Judgment.objects.get()
     # screen slot 0 showed position 2, slot 1 position 0, slot 2 position 1
     assert j.ranking == [[2], [0, 1]]
-    assert j.aspects == {"helpful": {"kind": "rating", "ratings": [3, 1, 5]}, "safe": {"kind": "ranking", "ranking": [[1], [2], [0]]}}
+    assert j.aspects == {
+        "helpful": {"kind": "rating", "ratings": [3, 1, 5]},
+        "safe": {"kind": "ranking", "ranking": [[1], [2], [0]]},
+    }
     assert j.rationale == "A is more accurate." and j.reason_tags == ["clear"] and j.confidence == 3
     assert j.source == "human" and j.identities_hidden and j.time_spent_ms is not None
     assert Assignment.objects.get(pk=a.pk).edited_answer == "Better."
@@ -171,10 +216,13 @@ def test_skip_needs_reason_and_undo_window(people):
 
 def test_gold_checks_warn_then_pause(people):
     r = people["researcher"]
-    campaign = make_campaign(r, slug="g", n_items=2, gold_rate=1.0, gold_min_checks=2, gold_warn_below=0.8,
-                             gold_pause_below=0.5)
-    gold_rows = [{"prompt": f"G{i}", "responses": ["good", "bad"], "kind": "gold", "expected_ranking": [[0], [1]]}
-                 for i in range(4)]
+    campaign = make_campaign(
+        r, slug="g", n_items=2, gold_rate=1.0, gold_min_checks=2, gold_warn_below=0.8, gold_pause_below=0.5
+    )
+    gold_rows = [
+        {"prompt": f"G{i}", "responses": ["good", "bad"], "kind": "gold", "expected_ranking": [[0], [1]]}
+        for i in range(4)
+    ]
     items.import_items(campaign, jsonl(gold_rows), "jsonl")
     user = people["annotator"]
 
@@ -202,7 +250,12 @@ def test_reliability_is_readable(people, make_user):
     others = [make_user("b1"), make_user("b2"), make_user("b3")]
     for u in others:
         u.groups.add(*people["annotator"].groups.all())
-    votes = [(people["annotator"], [[0], [1]]), (others[0], [[0], [1]]), (others[1], [[0], [1]]), (others[2], [[1], [0]])]
+    votes = [
+        (people["annotator"], [[0], [1]]),
+        (others[0], [[0], [1]]),
+        (others[1], [[0], [1]]),
+        (others[2], [[1], [0]]),
+    ]
     for u, ranking in votes:
         for _ in range(3):
             a = queues.next_assignment(campaign, u)
@@ -219,28 +272,40 @@ def test_reliability_is_readable(people, make_user):
 
 @pytest.fixture
 def api_setup(people, client):
-    campaign = make_campaign(people["researcher"], slug="api", n_items=3, spec=RICH, groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"], slug="api", n_items=3, spec=RICH, groups=[people["experts"]]
+    )
     client.force_login(people["annotator"])
     response = client.post("/api/campaigns/api/next/")
     assert response.status_code == 200, response.content
     return campaign, response.json(), client
 
 
-@pytest.mark.parametrize("change, status, sentence", [
-    ({"ranking": [[0]]}, 400, "missing positions: [1]"),
-    ({"ranking": [[0], [0]]}, 400, "A position appears more than once"),
-    ({"ranking": [[0], [5]]}, 400, "Position 5 is not one of the shown positions"),
-    ({"aspects": {"helpful": {"ratings": [6, 2]}, "safe": {"ranking": [[0, 1]]}}}, 400, "outside the scale 1–5"),
-    ({"rationale": "short"}, 400, "The rationale is 5 characters; write at least 10."),
-    ({"rationale": ""}, 400, "this rubric requires one"),
-    ({"confidence": 9}, 400, "Confidence must be between 1 and 3"),
-    ({"reason_tags": ["vibes"]}, 400, "'vibes' is not one of this rubric's reasons"),
-    ({"strength": None}, 400, "Say how much better"),
-])
+@pytest.mark.parametrize(
+    "change, status, sentence",
+    [
+        ({"ranking": [[0]]}, 400, "missing positions: [1]"),
+        ({"ranking": [[0], [0]]}, 400, "A position appears more than once"),
+        ({"ranking": [[0], [5]]}, 400, "Position 5 is not one of the shown positions"),
+        (
+            {"aspects": {"helpful": {"ratings": [6, 2]}, "safe": {"ranking": [[0, 1]]}}},
+            400,
+            "outside the scale 1–5",
+        ),
+        ({"rationale": "short"}, 400, "The rationale is 5 characters; write at least 10."),
+        ({"rationale": ""}, 400, "this rubric requires one"),
+        ({"confidence": 9}, 400, "Confidence must be between 1 and 3"),
+        ({"reason_tags": ["vibes"]}, 400, "'vibes' is not one of this rubric's reasons"),
+        ({"strength": None}, 400, "Say how much better"),
+    ],
+)
 def test_bad_submissions_are_refused(api_setup, change, status, sentence):
     campaign, item, client = api_setup
-    response = client.post(f"/api/campaigns/api/assignments/{item['assignment']}/submit/",
-                           good_payload(**change), content_type="application/json")
+    response = client.post(
+        f"/api/campaigns/api/assignments/{item['assignment']}/submit/",
+        good_payload(**change),
+        content_type="application/json",
+    )
     assert response.status_code == status
     assert sentence in response.json()["detail"]
     assert Judgment.objects.count() == 0
@@ -249,26 +314,41 @@ def test_bad_submissions_are_refused(api_setup, change, status, sentence):
 
 def test_submission_to_closed_campaign_and_unassigned_item(api_setup, people, client):
     campaign, item, client = api_setup
-    other = Assignment.objects.create(item=CampaignItem.objects.exclude(pk=Assignment.objects.get(pk=item["assignment"]).item_id).first(),
-                                      annotator=people["admin"], display_order=[0, 1], leased_at=timezone.now(),
-                                      expires_at=timezone.now() + timedelta(minutes=5))
-    response = client.post(f"/api/campaigns/api/assignments/{other.pk}/submit/", good_payload(), content_type="application/json")
+    other = Assignment.objects.create(
+        item=CampaignItem.objects.exclude(pk=Assignment.objects.get(pk=item["assignment"]).item_id).first(),
+        annotator=people["admin"],
+        display_order=[0, 1],
+        leased_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    response = client.post(
+        f"/api/campaigns/api/assignments/{other.pk}/submit/", good_payload(), content_type="application/json"
+    )
     assert response.status_code == 403 and "not assigned to you" in response.json()["detail"]
     Campaign.objects.filter(pk=campaign.pk).update(status="closed")
-    response = client.post(f"/api/campaigns/api/assignments/{item['assignment']}/submit/", good_payload(), content_type="application/json")
+    response = client.post(
+        f"/api/campaigns/api/assignments/{item['assignment']}/submit/",
+        good_payload(),
+        content_type="application/json",
+    )
     assert response.status_code == 409 and "This campaign is closed" in response.json()["detail"]
     assert Judgment.objects.count() == 0
 
 
 def test_good_api_submission_then_page_errors(api_setup, client):
     campaign, item, client = api_setup
-    response = client.post(f"/api/campaigns/api/assignments/{item['assignment']}/submit/", good_payload(),
-                           content_type="application/json")
+    response = client.post(
+        f"/api/campaigns/api/assignments/{item['assignment']}/submit/",
+        good_payload(),
+        content_type="application/json",
+    )
     assert response.status_code == 201, response.content
     assert Judgment.objects.count() == 1
     # the htmx page answers a bad form with the sentence in the error slot
     nxt = client.post("/api/campaigns/api/next/").json()
-    response = client.post(f"/campaigns/api/a/{nxt['assignment']}/submit/", {"ranking": "[[0]]"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/campaigns/api/a/{nxt['assignment']}/submit/", {"ranking": "[[0]]"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 400 and response["HX-Retarget"] == "#item-error"
     assert "missing positions" in response.content.decode()
     assert Judgment.objects.count() == 1
@@ -276,8 +356,21 @@ def test_good_api_submission_then_page_errors(api_setup, client):
 
 def test_annotation_page_renders_markdown_inert(client, people):
     campaign = make_campaign(people["researcher"], slug="md", n_items=0, spec=RICH)
-    items.import_items(campaign, jsonl([{"prompt": "**bold** <b>x</b>", "responses": [
-        "<script>alert(1)</script> and `code`", "<img src=x onerror=alert(1)>\n\n```py\nprint(1)\n```"]}]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {
+                    "prompt": "**bold** <b>x</b>",
+                    "responses": [
+                        "<script>alert(1)</script> and `code`",
+                        "<img src=x onerror=alert(1)>\n\n```py\nprint(1)\n```",
+                    ],
+                }
+            ]
+        ),
+        "jsonl",
+    )
     client.force_login(people["annotator"])
     html = client.get("/campaigns/md/item/", HTTP_HX_REQUEST="true").content.decode()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
@@ -292,15 +385,32 @@ def test_researcher_creates_rubric_and_campaign_in_the_app(client, people):
     response = client.post("/campaigns/rubrics/new/", {"family": "broken", "spec": '{"rationale": "maybe"}'})
     assert response.status_code == 400 and "rationale must be" in response.content.decode()
     rubric = Rubric.objects.get(family="hs")
-    form = {"name": "HS", "slug": "hs", "guidelines": "Be kind", "k": 4, "layout": "stacked", "rubric": rubric.pk,
-            "overlap": 2, "status": "open", "lease_seconds": 600, "undo_seconds": 30, "gold_rate": 0.1,
-            "gold_min_checks": 3, "gold_warn_below": 0.8, "gold_pause_below": 0.6, "profile_fields": "[]"}
+    form = {
+        "name": "HS",
+        "slug": "hs",
+        "guidelines": "Be kind",
+        "k": 4,
+        "layout": "stacked",
+        "rubric": rubric.pk,
+        "overlap": 2,
+        "status": "open",
+        "lease_seconds": 600,
+        "undo_seconds": 30,
+        "gold_rate": 0.1,
+        "gold_min_checks": 3,
+        "gold_warn_below": 0.8,
+        "gold_pause_below": 0.6,
+        "profile_fields": "[]",
+    }
     assert client.post("/campaigns/new/", {**form, "k": 9}).status_code == 400
     response = client.post("/campaigns/new/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     campaign = Campaign.objects.get(slug="hs")
     assert campaign.k == 4 and people["researcher"] in campaign.researchers.all()
-    response = client.post("/campaigns/rubrics/%d/revise/" % rubric.pk, {"family": "hs", "spec": json.dumps({**rubric.spec, "rationale": "required"})})
+    response = client.post(
+        "/campaigns/rubrics/%d/revise/" % rubric.pk,
+        {"family": "hs", "spec": json.dumps({**rubric.spec, "rationale": "required"})},
+    )
     assert response.status_code == 200
     campaign.refresh_from_db()
     assert campaign.rubric.label == "hs@v2"

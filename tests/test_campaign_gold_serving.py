@@ -28,7 +28,11 @@ def _judge_everything(campaign, user, rng):
         except queues.QueueEmpty:
             return kinds
         expected = assignment.item.expected_ranking
-        ranking = [[assignment.display_order.index(p) for p in group] for group in expected] if expected else [[0], [1]]
+        ranking = (
+            [[assignment.display_order.index(p) for p in group] for group in expected]
+            if expected
+            else [[0], [1]]
+        )
         queues.submit(campaign, user, assignment.pk, {"ranking": ranking})
         kinds.append(assignment.item.kind)
 
@@ -36,8 +40,13 @@ def _judge_everything(campaign, user, rng):
 def test_every_annotator_meets_the_single_gold_item_before_being_told_they_are_done(make_user):
     researcher = add_role(make_user("rita"), "researcher")
     campaign = make_campaign(researcher, slug="gold", k=2, overlap=2, n_items=4, gold_rate=0.2)
-    items.import_items(campaign, jsonl([{"prompt": "G", "responses": ["good", "bad"], "kind": "gold",
-                                         "expected_ranking": [[0], [1]]}]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [{"prompt": "G", "responses": ["good", "bad"], "kind": "gold", "expected_ranking": [[0], [1]]}]
+        ),
+        "jsonl",
+    )
     for name in ("ann", "bob"):
         kinds = _judge_everything(campaign, add_role(make_user(name), "annotator"), NeverLucky())
         assert kinds.count("gold") == 1 and kinds.count("regular") == 4, (name, kinds)
@@ -47,8 +56,21 @@ def test_every_annotator_meets_the_single_gold_item_before_being_told_they_are_d
 def test_checks_keep_the_rate_over_a_long_run(make_user):
     researcher = add_role(make_user("rita"), "researcher")
     campaign = make_campaign(researcher, slug="long", k=2, overlap=1, n_items=40, gold_rate=0.2)
-    items.import_items(campaign, jsonl([{"prompt": f"G{i}", "responses": ["good", "bad"], "kind": "gold",
-                                         "expected_ranking": [[0], [1]]} for i in range(20)]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {
+                    "prompt": f"G{i}",
+                    "responses": ["good", "bad"],
+                    "kind": "gold",
+                    "expected_ranking": [[0], [1]],
+                }
+                for i in range(20)
+            ]
+        ),
+        "jsonl",
+    )
     user = add_role(make_user("ann"), "annotator")
     kinds = _judge_everything(campaign, user, NeverLucky())
     assert kinds.count("regular") == 40

@@ -16,8 +16,10 @@ def _campaign(people):
 
 
 def _answer(campaign, **extra):
-    aspects = {a["key"]: ({"ranking": [[0], [1], [2], [3]]} if a["kind"] == "ranking" else {"ratings": [3, 3, 3, 3]})
-               for a in campaign.rubric.spec["aspects"]}
+    aspects = {
+        a["key"]: ({"ranking": [[0], [1], [2], [3]]} if a["kind"] == "ranking" else {"ratings": [3, 3, 3, 3]})
+        for a in campaign.rubric.spec["aspects"]
+    }
     return {"aspects": aspects, "confidence": 1, **extra}
 
 

@@ -8,22 +8,81 @@ pytestmark = pytest.mark.django_db
 
 PAGES = ["annotate", "item", "dashboard", "import", "edit", "disagreements", "chart", "new", "rubric"]
 URL = {
-    "annotate": "/campaigns/perm/", "item": "/campaigns/perm/item/", "dashboard": "/campaigns/perm/dashboard/",
-    "import": "/campaigns/perm/import/", "edit": "/campaigns/perm/edit/", "disagreements": "/campaigns/perm/disagreements/",
-    "chart": "/campaigns/perm/dashboard/progress.png", "new": "/campaigns/new/", "rubric": "/campaigns/rubrics/new/",
+    "annotate": "/campaigns/perm/",
+    "item": "/campaigns/perm/item/",
+    "dashboard": "/campaigns/perm/dashboard/",
+    "import": "/campaigns/perm/import/",
+    "edit": "/campaigns/perm/edit/",
+    "disagreements": "/campaigns/perm/disagreements/",
+    "chart": "/campaigns/perm/dashboard/progress.png",
+    "new": "/campaigns/new/",
+    "rubric": "/campaigns/rubrics/new/",
 }
 # role → expected status per page
 EXPECTED = {
-    "annotator": dict(annotate=200, item=200, dashboard=404, import_=404, edit=404, disagreements=404, chart=404, new=403, rubric=403),
-    "outsider": dict(annotate=404, item=404, dashboard=404, import_=404, edit=404, disagreements=404, chart=404, new=403, rubric=403),
+    "annotator": dict(
+        annotate=200,
+        item=200,
+        dashboard=404,
+        import_=404,
+        edit=404,
+        disagreements=404,
+        chart=404,
+        new=403,
+        rubric=403,
+    ),
+    "outsider": dict(
+        annotate=404,
+        item=404,
+        dashboard=404,
+        import_=404,
+        edit=404,
+        disagreements=404,
+        chart=404,
+        new=403,
+        rubric=403,
+    ),
     # a campaign's own researchers and admins may annotate it (they try the rubric as annotators see it)
-    "researcher": dict(annotate=200, item=200, dashboard=200, import_=200, edit=200, disagreements=200, chart=200, new=200, rubric=200),
-    "other_researcher": dict(annotate=404, item=404, dashboard=404, import_=404, edit=404, disagreements=404, chart=404, new=200, rubric=200),
-    "admin": dict(annotate=200, item=200, dashboard=200, import_=200, edit=200, disagreements=200, chart=200, new=200, rubric=200),
+    "researcher": dict(
+        annotate=200,
+        item=200,
+        dashboard=200,
+        import_=200,
+        edit=200,
+        disagreements=200,
+        chart=200,
+        new=200,
+        rubric=200,
+    ),
+    "other_researcher": dict(
+        annotate=404,
+        item=404,
+        dashboard=404,
+        import_=404,
+        edit=404,
+        disagreements=404,
+        chart=404,
+        new=200,
+        rubric=200,
+    ),
+    "admin": dict(
+        annotate=200,
+        item=200,
+        dashboard=200,
+        import_=200,
+        edit=200,
+        disagreements=200,
+        chart=200,
+        new=200,
+        rubric=200,
+    ),
 }
 API = {  # role → (next, agreement, import without a file)
-    "annotator": (200, 404, 404), "outsider": (404, 404, 404), "researcher": (200, 200, 400),
-    "other_researcher": (404, 404, 404), "admin": (200, 200, 400),
+    "annotator": (200, 404, 404),
+    "outsider": (404, 404, 404),
+    "researcher": (200, 200, 400),
+    "other_researcher": (404, 404, 404),
+    "admin": (200, 200, 400),
 }
 
 
@@ -47,8 +106,11 @@ def test_pages_per_role(client, people, campaign, role):
 @pytest.mark.parametrize("role", list(API))
 def test_api_per_role(client, people, campaign, role):
     client.force_login(people[role])
-    got = (client.post("/api/campaigns/perm/next/").status_code, client.get("/api/campaigns/perm/agreement/").status_code,
-           client.post("/api/campaigns/perm/import/").status_code)
+    got = (
+        client.post("/api/campaigns/perm/next/").status_code,
+        client.get("/api/campaigns/perm/agreement/").status_code,
+        client.post("/api/campaigns/perm/import/").status_code,
+    )
     assert got == API[role]
 
 
@@ -65,7 +127,11 @@ def test_an_annotator_only_sees_their_own_assignment(client, people, campaign, m
     client.force_login(other)
     held = client.post("/api/campaigns/perm/next/").json()["assignment"]
     client.force_login(people["annotator"])
-    response = client.post(f"/api/campaigns/perm/assignments/{held}/skip/", {"reason": "mine now"}, content_type="application/json")
+    response = client.post(
+        f"/api/campaigns/perm/assignments/{held}/skip/",
+        {"reason": "mine now"},
+        content_type="application/json",
+    )
     assert response.status_code == 403
     response = client.post(f"/campaigns/perm/a/{held}/submit/", {"ranking": "[[0],[1]]"})
     assert response.status_code == 403

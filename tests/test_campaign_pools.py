@@ -17,7 +17,10 @@ def _endpoint(name):
 
 def _answer(pool, endpoint, prompt, status="done", text=None):
     return Response.objects.create(
-        prompt=prompt, endpoint=endpoint, status=status, pooled=True,
+        prompt=prompt,
+        endpoint=endpoint,
+        status=status,
+        pooled=True,
         text=text if text is not None else (f"{endpoint.name} on {prompt.pk}" if status == "done" else ""),
         error="boom" if status == "failed" else "",
         cache_key=endpoint.cache_key(pool.params_for(endpoint)),
@@ -40,8 +43,14 @@ def pool():
     _answer(pool, models[0], two)
     _answer(pool, models[2], two)
     # an answer under other parameters is not the pool's
-    Response.objects.create(prompt=none, endpoint=models[1], status="done", pooled=True, text="other params",
-                            cache_key="different")
+    Response.objects.create(
+        prompt=none,
+        endpoint=models[1],
+        status="done",
+        pooled=True,
+        text="other params",
+        cache_key="different",
+    )
     return pool, models, prompts
 
 
@@ -84,38 +93,44 @@ def test_balanced_seeded_draw_and_prompts_times_models(people):
     campaign = make_campaign(people["researcher"], slug="bal", k=2, n_items=0)
     report = pool_items.build_items(campaign, pool=pool, seed=3, dry_run=True)
     assert report.items == 6 and report.models == {"b0": 4, "b1": 4, "b2": 4}  # 12 answers spread evenly
-    assert pool_items.build_items(campaign, pool=pool, seed=3, dry_run=True).planned == report.planned  # seeded
+    assert (
+        pool_items.build_items(campaign, pool=pool, seed=3, dry_run=True).planned == report.planned
+    )  # seeded
     # a subset of the pool's models, and prompts × models without a pool
     subset = pool_items.build_items(campaign, pool=pool, models=["b0", "b2"], dry_run=True)
     assert all(sorted(p["models"]) == ["b0", "b2"] for p in subset.planned)
-    chosen = pool_items.build_items(campaign, prompts=[prompts[0].pk, str(prompts[1].pk)], models=["b1", "b2"])
+    chosen = pool_items.build_items(
+        campaign, prompts=[prompts[0].pk, str(prompts[1].pk)], models=["b1", "b2"]
+    )
     assert chosen.items == 2 and chosen.source == "prompts × models"
     assert CampaignItem.objects.filter(campaign=campaign).count() == 2
 
 
-@pytest.mark.parametrize("body, sentence", [
-    ({"pool": "nope"}, "There is no response pool called 'nope'."),
-    ({"pool": "p1", "models": ["m0", "ghost"]}, "There is no model called 'ghost'."),
-    ({"pool": "p1", "models": ["m0"]}, "choose at least 2 models (you chose 1)"),
-    ({"pool": "p1", "models": ["m0", "outsider"]}, "is not one of the pool 'p1'"),
-    ({"pool": "p1", "prompts": [1]}, "not both"),
-    ({}, "Choose a response pool, or prompts and models."),
-    ({"prompts": [1]}, "Choose the models whose answers to use."),
-    ({"prompts": ["x"], "models": ["m0", "m1"]}, "prompts, item 1: A valid integer is required."),
-    ({"prompts": [999999], "models": ["m0", "m1"]}, "There is no prompt 999999."),
-    ({"pool": "p1", "seed": "abc"}, "seed: A valid integer is required."),
-    ({"pool": "p1", "models": "m0"}, "models: Expected a list of items"),
-    ({"pool": "p1", "dry_run": "maybe"}, "dry_run: Must be a valid boolean."),
-    # Wrong types are refused by the serializer before the service sees them (these were 500s).
-    ({"pool": {}}, "pool: Not a valid string."),
-    ({"pool": False}, "pool: Not a valid string."),
-    ({"pool": [None]}, "pool: Not a valid string."),
-    ({"pool": 0}, "There is no response pool called '0'."),
-    ({"prompts": {"1": 2}, "models": ["m0", "m1"]}, "prompts: Expected a list of items"),
-    ({"prompts": [1], "models": [{}, "m1"]}, "models, item 1: Not a valid string."),
-    ([{"pool": "p1"}], "Expected a dictionary"),
-
-])
+@pytest.mark.parametrize(
+    "body, sentence",
+    [
+        ({"pool": "nope"}, "There is no response pool called 'nope'."),
+        ({"pool": "p1", "models": ["m0", "ghost"]}, "There is no model called 'ghost'."),
+        ({"pool": "p1", "models": ["m0"]}, "choose at least 2 models (you chose 1)"),
+        ({"pool": "p1", "models": ["m0", "outsider"]}, "is not one of the pool 'p1'"),
+        ({"pool": "p1", "prompts": [1]}, "not both"),
+        ({}, "Choose a response pool, or prompts and models."),
+        ({"prompts": [1]}, "Choose the models whose answers to use."),
+        ({"prompts": ["x"], "models": ["m0", "m1"]}, "prompts, item 1: A valid integer is required."),
+        ({"prompts": [999999], "models": ["m0", "m1"]}, "There is no prompt 999999."),
+        ({"pool": "p1", "seed": "abc"}, "seed: A valid integer is required."),
+        ({"pool": "p1", "models": "m0"}, "models: Expected a list of items"),
+        ({"pool": "p1", "dry_run": "maybe"}, "dry_run: Must be a valid boolean."),
+        # Wrong types are refused by the serializer before the service sees them (these were 500s).
+        ({"pool": {}}, "pool: Not a valid string."),
+        ({"pool": False}, "pool: Not a valid string."),
+        ({"pool": [None]}, "pool: Not a valid string."),
+        ({"pool": 0}, "There is no response pool called '0'."),
+        ({"prompts": {"1": 2}, "models": ["m0", "m1"]}, "prompts: Expected a list of items"),
+        ({"prompts": [1], "models": [{}, "m1"]}, "models, item 1: Not a valid string."),
+        ([{"pool": "p1"}], "Expected a dictionary"),
+    ],
+)
 def test_api_refuses_bad_builds_and_writes_nothing(client, people, pool, body, sentence):
     _endpoint("outsider")
     make_campaign(people["researcher"], slug="api", k=2, n_items=0)
@@ -129,14 +144,28 @@ def test_api_refuses_bad_builds_and_writes_nothing(client, people, pool, body, s
 def test_api_build_and_permissions(client, people, pool):
     make_campaign(people["researcher"], slug="api", k=2, n_items=0, groups=[people["experts"]])
     client.force_login(people["annotator"])
-    assert client.post("/api/campaigns/api/build-items/", {"pool": "p1"}, content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/api/campaigns/api/build-items/", {"pool": "p1"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     client.force_login(people["other_researcher"])
-    assert client.post("/api/campaigns/api/build-items/", {"pool": "p1"}, content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/api/campaigns/api/build-items/", {"pool": "p1"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert CampaignItem.objects.count() == 0
     client.force_login(people["researcher"])
-    dry = client.post("/api/campaigns/api/build-items/", {"pool": "p1", "dry_run": True}, content_type="application/json")
+    dry = client.post(
+        "/api/campaigns/api/build-items/", {"pool": "p1", "dry_run": True}, content_type="application/json"
+    )
     assert dry.status_code == 200 and dry.json()["items"] == 2 and len(dry.json()["skipped"]) == 2
-    made = client.post("/api/campaigns/api/build-items/", {"pool": "p1", "seed": 1}, content_type="application/json")
+    made = client.post(
+        "/api/campaigns/api/build-items/", {"pool": "p1", "seed": 1}, content_type="application/json"
+    )
     assert made.status_code == 201 and CampaignItem.objects.count() == 2
 
 

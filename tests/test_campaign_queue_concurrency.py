@@ -94,7 +94,9 @@ class LockHolder(threading.Thread):
     @staticmethod
     def _waited_on(pid):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [pid])
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [pid]
+            )
             return cursor.fetchone()[0] > 0
 
     def __enter__(self):
@@ -142,7 +144,11 @@ def ask_next(campaign, user, client, via):
     if via == "api":
         client.force_login(user)
         response = client.post(f"/api/campaigns/{campaign.slug}/next/")
-        return response.status_code, (response.json()["assignment"] if response.status_code == 200 else None), response
+        return (
+            response.status_code,
+            (response.json()["assignment"] if response.status_code == 200 else None),
+            response,
+        )
     try:
         return 200, queues.next_assignment(campaign, user).pk, None
     except queues.QueueEmpty:
@@ -179,15 +185,19 @@ def test_a_lock_held_past_the_wait_answers_busy_and_retryable(last_item, client,
     assert response.status_code == 200 and Assignment.objects.get(annotator=second).item_id == item.pk
 
 
-
 def test_a_free_item_past_a_batch_of_locked_ones_is_served_at_once(people, make_user, settings):
     settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = 0.3  # a wait would end in QueueBusy
     campaign = make_campaign(people["researcher"], slug="many", overlap=1, n_items=queues.CANDIDATE_BATCH + 1)
     (annotator,) = crowd(people, make_user, 1)
-    first_batch = list(CampaignItem.objects.filter(campaign=campaign).order_by("id")[:queues.CANDIDATE_BATCH])
-    with LockHolder(lambda: list(CampaignItem.objects.select_for_update().filter(pk__in=[i.pk for i in first_batch]))):
+    first_batch = list(
+        CampaignItem.objects.filter(campaign=campaign).order_by("id")[: queues.CANDIDATE_BATCH]
+    )
+    with LockHolder(
+        lambda: list(CampaignItem.objects.select_for_update().filter(pk__in=[i.pk for i in first_batch]))
+    ):
         assignment = queues.next_assignment(campaign, annotator)
     assert assignment.item_id not in {i.pk for i in first_batch}
+
 
 # --- one annotator's write does not wait for another's on a different item -------------------------------
 
@@ -214,7 +224,6 @@ def test_a_submit_on_one_item_does_not_block_others_in_the_campaign(people, make
     assert Judgment.objects.filter(annotator=holder_user).count() == 1  # the holder's submit went through too
 
 
-
 class Draw:
     """An rng for next_assignment whose draws always (0.0) or never (0.99) pick a repeat or a check."""
 
@@ -230,8 +239,9 @@ class Draw:
 
 def test_a_repeat_being_served_does_not_lock_the_item_for_others(people, make_user, settings):
     settings.CAMPAIGN_QUEUE_LOCK_WAIT_SECONDS = 0.3  # a wait for the item would end in QueueBusy
-    campaign = make_campaign(people["researcher"], slug="rlock", overlap=2, n_items=1, repeat_rate=0.5,
-                             repeat_after=0)
+    campaign = make_campaign(
+        people["researcher"], slug="rlock", overlap=2, n_items=1, repeat_rate=0.5, repeat_after=0
+    )
     first, second = crowd(people, make_user, 2)
     judged = queues.next_assignment(campaign, first, rng=Draw(0.99))
     queues.submit(campaign, first, judged.pk, {"ranking": [[0], [1]]})
@@ -250,9 +260,13 @@ def test_a_check_being_submitted_is_still_served_to_others(people, make_user):
     first, second = crowd(people, make_user, 2)
     check = queues.next_assignment(campaign, first, rng=Draw(0.0))
     assert check.item.kind == "gold"
-    with LockHolder(lambda: queues.submit(campaign, first, check.pk, {"ranking": [[0], [1]]})), never_waiting("next"):
+    with (
+        LockHolder(lambda: queues.submit(campaign, first, check.pk, {"ranking": [[0], [1]]})),
+        never_waiting("next"),
+    ):
         served = queues.next_assignment(campaign, second, rng=Draw(0.0))
     assert served.item_id == check.item_id  # the check, not a regular item instead of it
+
 
 # --- a crowd runs a queue to completion -------------------------------------------------------------------
 
@@ -260,14 +274,19 @@ def test_a_check_being_submitted_is_still_served_to_others(people, make_user):
 def open_to(campaign, user, now):
     """The queue's rules, read independently: regular items this annotator neither submitted nor skipped
     whose submitted and unexpired leased assignments are still fewer than the overlap."""
-    done = Assignment.objects.filter(annotator=user, item__campaign=campaign,
-                                     status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+    done = Assignment.objects.filter(
+        annotator=user,
+        item__campaign=campaign,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+    )
     active = Q(assignments__status=Assignment.Status.SUBMITTED) | Q(
-        assignments__status=Assignment.Status.LEASED, assignments__expires_at__gt=now)
+        assignments__status=Assignment.Status.LEASED, assignments__expires_at__gt=now
+    )
     return set(
         CampaignItem.objects.filter(campaign=campaign, kind=CampaignItem.Kind.REGULAR)
         .exclude(pk__in=done.values("item_id"))
-        .annotate(active=Count("assignments", filter=active)).filter(active__lt=campaign.overlap)
+        .annotate(active=Count("assignments", filter=active))
+        .filter(active__lt=campaign.overlap)
         .values_list("pk", flat=True)
     )
 
@@ -279,7 +298,9 @@ def test_a_crowd_runs_the_queue_to_completion_with_no_false_nothing_left(people,
     annotator then was open when `next` ran too, unless someone skipped it since `next` started (a skip is
     the only way an item regains room here: leases outlive the test, and undo keeps the item held)."""
     n_workers, n_items, overlap = 8, 10, 3
-    campaign = make_campaign(people["researcher"], slug="crowd", overlap=overlap, n_items=n_items, undo_seconds=60)
+    campaign = make_campaign(
+        people["researcher"], slug="crowd", overlap=overlap, n_items=n_items, undo_seconds=60
+    )
     users = crowd(people, make_user, n_workers)
     guard = threading.Lock()
     skips = []  # (item id, time.monotonic() when the skip had committed)
@@ -288,8 +309,11 @@ def test_a_crowd_runs_the_queue_to_completion_with_no_false_nothing_left(people,
     barrier = threading.Barrier(n_workers)
 
     def complete():
-        submitted = Counter(Assignment.objects.filter(item__campaign=campaign, status=Assignment.Status.SUBMITTED)
-                            .values_list("item_id", flat=True))
+        submitted = Counter(
+            Assignment.objects.filter(
+                item__campaign=campaign, status=Assignment.Status.SUBMITTED
+            ).values_list("item_id", flat=True)
+        )
         return len(submitted) == n_items and set(submitted.values()) == {overlap}
 
     def work(user, seed):
@@ -324,7 +348,9 @@ def test_a_crowd_runs_the_queue_to_completion_with_no_false_nothing_left(people,
                         skips.append((assignment.item_id, time.monotonic()))
                     answers["skip"] += 1
                     continue
-                queues.submit(campaign, user, assignment.pk, {"ranking": rng.choice([[[0], [1]], [[1], [0]], [[0, 1]]])})
+                queues.submit(
+                    campaign, user, assignment.pk, {"ranking": rng.choice([[[0], [1]], [[1], [0]], [[0, 1]]])}
+                )
                 answers["submit"] += 1
                 if rng.random() < 0.2:  # take it back: the item is leased to them again and comes next
                     assert queues.undo_last(campaign, user).pk == assignment.pk
@@ -347,8 +373,14 @@ def test_a_crowd_runs_the_queue_to_completion_with_no_false_nothing_left(people,
     for item in CampaignItem.objects.filter(campaign=campaign):
         assert statuses[(item.pk, "submitted")] == overlap  # exactly the overlap
         assert statuses[(item.pk, "leased")] == 0  # nobody stopped with an item in hand
-        assert Judgment.objects.filter(comparison=item.comparison_id).count() == overlap  # undone ones are gone
+        assert (
+            Judgment.objects.filter(comparison=item.comparison_id).count() == overlap
+        )  # undone ones are gone
     pairs = Counter(Judgment.objects.values_list("comparison_id", "annotator_id"))
     assert max(pairs.values()) == 1  # nobody judged an item twice
-    skipped = set(Assignment.objects.filter(item__campaign=campaign, status="skipped").values_list("item__comparison", "annotator"))
+    skipped = set(
+        Assignment.objects.filter(item__campaign=campaign, status="skipped").values_list(
+            "item__comparison", "annotator"
+        )
+    )
     assert not skipped & set(pairs)  # nor judged one they skipped

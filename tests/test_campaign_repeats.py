@@ -24,8 +24,15 @@ def judge(campaign, user, ranking=((0,), (1,))):
 
 
 def test_repeat_served_later_in_new_order_and_never_counted_twice(people):
-    campaign = make_campaign(people["researcher"], slug="rep", n_items=5, overlap=1, repeat_rate=1.0, repeat_after=2,
-                             groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"],
+        slug="rep",
+        n_items=5,
+        overlap=1,
+        repeat_rate=1.0,
+        repeat_after=2,
+        groups=[people["experts"]],
+    )
     user = people["annotator"]
     first = judge(campaign, user)
     second = judge(campaign, user)  # first has only 1 later submission: no repeat yet
@@ -51,12 +58,24 @@ def test_repeat_served_later_in_new_order_and_never_counted_twice(people):
     assert nxt.is_repeat and nxt.original_id == second.pk
     queues.submit_repeat(campaign, user, nxt.pk, {"ranking": screen(nxt, [[1], [0]])})
     assert quality.self_consistency(user, campaign) == {"repeats": 2, "same_top": 0.5, "same_pairs": 0.5}
-    assert quality.self_consistency(people["admin"], campaign) == {"repeats": 0, "same_top": None, "same_pairs": None}
+    assert quality.self_consistency(people["admin"], campaign) == {
+        "repeats": 0,
+        "same_top": None,
+        "same_pairs": None,
+    }
 
 
 def test_kwise_pair_consistency_and_undo_of_a_repeat(people):
-    campaign = make_campaign(people["researcher"], slug="rk", k=3, n_items=3, overlap=1, repeat_rate=0.5,
-                             repeat_after=1, groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"],
+        slug="rk",
+        k=3,
+        n_items=3,
+        overlap=1,
+        repeat_rate=0.5,
+        repeat_after=1,
+        groups=[people["experts"]],
+    )
     user = people["annotator"]
     rng = random.Random(0)
     a = queues.next_assignment(campaign, user, rng=type("Never", (), {"random": lambda self: 0.99})())
@@ -69,7 +88,11 @@ def test_kwise_pair_consistency_and_undo_of_a_repeat(people):
     assert repeat.is_repeat and repeat.original_id == a.pk  # only a has a later submission
     # same top, but 1 and 2 tied: pairs (0,1) (0,2) kept, (1,2) changed
     queues.submit_repeat(campaign, user, repeat.pk, {"ranking": screen(repeat, [[0], [1, 2]])})
-    assert quality.self_consistency(user, campaign) == {"repeats": 1, "same_top": 1.0, "same_pairs": pytest.approx(2 / 3)}
+    assert quality.self_consistency(user, campaign) == {
+        "repeats": 1,
+        "same_top": 1.0,
+        "same_pairs": pytest.approx(2 / 3),
+    }
     undone = queues.undo_last(campaign, user)
     assert undone.is_repeat and undone.pk == repeat.pk and RepeatCheck.objects.get().status == "leased"
     assert Judgment.objects.count() == 2  # the undo took back the repeat, not a judgment
@@ -78,27 +101,44 @@ def test_kwise_pair_consistency_and_undo_of_a_repeat(people):
 
 def test_repeat_bad_input_api_and_dashboard(client, people):
     spec = {"rationale": "required", "rationale_min_length": 5}
-    campaign = make_campaign(people["researcher"], slug="ra", n_items=3, overlap=1, repeat_rate=1.0, repeat_after=1,
-                             spec=spec, groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"],
+        slug="ra",
+        n_items=3,
+        overlap=1,
+        repeat_rate=1.0,
+        repeat_after=1,
+        spec=spec,
+        groups=[people["experts"]],
+    )
     user = people["annotator"]
     client.force_login(user)
     for _ in range(2):
         item = client.post("/api/campaigns/ra/next/").json()
         assert "/assignments/" in item["submit_url"]
-        ok = client.post(item["submit_url"], {"ranking": [[0], [1]], "rationale": "plain enough"}, content_type="application/json")
+        ok = client.post(
+            item["submit_url"],
+            {"ranking": [[0], [1]], "rationale": "plain enough"},
+            content_type="application/json",
+        )
         assert ok.status_code == 201
     item = client.post("/api/campaigns/ra/next/").json()
     assert "/repeats/" in item["submit_url"]
     repeat = RepeatCheck.objects.get()
-    for body, sentence in [({"ranking": [[0]]}, "missing positions"), ({"ranking": [[0], [1]]}, "requires one"),
-                           ({"ranking": [[0], [1]], "rationale": "no"}, "write at least 5")]:
+    for body, sentence in [
+        ({"ranking": [[0]]}, "missing positions"),
+        ({"ranking": [[0], [1]]}, "requires one"),
+        ({"ranking": [[0], [1]], "rationale": "no"}, "write at least 5"),
+    ]:
         response = client.post(item["submit_url"], body, content_type="application/json")
         assert response.status_code == 400 and sentence in response.json()["detail"]
         repeat.refresh_from_db()
         assert repeat.status == "leased" and repeat.ranking is None
     # another annotator's repeat, and a repeat id that is not theirs
     client.force_login(people["admin"])
-    assert client.post(item["submit_url"], {"ranking": [[0], [1]]}, content_type="application/json").status_code in (403, 404)
+    assert client.post(
+        item["submit_url"], {"ranking": [[0], [1]]}, content_type="application/json"
+    ).status_code in (403, 404)
     client.force_login(user)
     skip = client.post(item["skip_url"], {"reason": ""}, content_type="application/json")
     assert skip.status_code == 400 and "Say why" in skip.json()["detail"]
@@ -107,8 +147,11 @@ def test_repeat_bad_input_api_and_dashboard(client, people):
     assert f'hx-post="/campaigns/ra/r/{repeat.pk}/submit/"' in html
     repeat.refresh_from_db()
     original = repeat.original.judgment.ranking  # answer the same as the first time, in the new screen order
-    response = client.post(f"/campaigns/ra/r/{repeat.pk}/submit/", {
-        "ranking": str(screen(repeat, original)), "rationale": "same again"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/campaigns/ra/r/{repeat.pk}/submit/",
+        {"ranking": str(screen(repeat, original)), "rationale": "same again"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200 and Judgment.objects.count() == 2
     assert RepeatCheck.objects.get().ranking == original
     client.force_login(people["researcher"])
@@ -119,11 +162,27 @@ def test_repeat_bad_input_api_and_dashboard(client, people):
 def test_repeat_rate_is_validated(client, people):
     rubric = campaign_services.create_rubric("rr", {}, user=people["researcher"])
     with pytest.raises(ValueError, match="repeat rate must be between 0 and 1"):
-        campaign_services.create_campaign(user=people["researcher"], name="R", slug="rr", rubric=rubric, repeat_rate=1.5)
+        campaign_services.create_campaign(
+            user=people["researcher"], name="R", slug="rr", rubric=rubric, repeat_rate=1.5
+        )
     client.force_login(people["researcher"])
-    form = {"name": "R", "slug": "rr", "k": 2, "layout": "stacked", "rubric": rubric.pk, "overlap": 2, "status": "open",
-            "lease_seconds": 600, "undo_seconds": 30, "gold_rate": 0, "gold_min_checks": 3, "gold_warn_below": 0.8,
-            "gold_pause_below": 0.6, "profile_fields": "[]", "repeat_rate": "1.5"}
+    form = {
+        "name": "R",
+        "slug": "rr",
+        "k": 2,
+        "layout": "stacked",
+        "rubric": rubric.pk,
+        "overlap": 2,
+        "status": "open",
+        "lease_seconds": 600,
+        "undo_seconds": 30,
+        "gold_rate": 0,
+        "gold_min_checks": 3,
+        "gold_warn_below": 0.8,
+        "gold_pause_below": 0.6,
+        "profile_fields": "[]",
+        "repeat_rate": "1.5",
+    }
     response = client.post("/campaigns/new/", form)
     assert response.status_code == 400 and "repeat rate must be between 0 and 1" in response.content.decode()
     assert not campaign_services.Campaign.objects.filter(slug="rr").exists()

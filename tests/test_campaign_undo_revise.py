@@ -15,8 +15,11 @@ from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (f
 
 pytestmark = pytest.mark.django_db
 
-RATED = {"aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}], "rationale": "optional",
-         "reason_tags": ["accurate", "concise"]}
+RATED = {
+    "aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}],
+    "rationale": "optional",
+    "reason_tags": ["accurate", "concise"],
+}
 
 
 def test_undo_after_a_skip_takes_back_the_skip_not_the_submission_before_it(people):
@@ -29,7 +32,12 @@ def test_undo_after_a_skip_takes_back_the_skip_not_the_submission_before_it(peop
 
     undone = queues.undo_last(campaign, user)
     assert undone.pk == b.pk and undone.status == "leased" and undone.skip_reason == ""
-    assert undone.undone == {"action": "skip", "answer": None, "edited_answer": "", "skip_reason": "I cannot decide"}
+    assert undone.undone == {
+        "action": "skip",
+        "answer": None,
+        "edited_answer": "",
+        "skip_reason": "I cannot decide",
+    }
     assert Assignment.objects.get(pk=a.pk).status == "submitted" and Judgment.objects.count() == 1
     assert queues.next_assignment(campaign, user).pk == b.pk
 
@@ -44,13 +52,23 @@ def test_undo_gives_back_every_answer_in_the_form_the_annotator_saw(people):
     campaign = make_campaign(people["researcher"], slug="r", k=3, n_items=1, spec=RATED)
     user = people["annotator"]
     a = queues.next_assignment(campaign, user)
-    payload = {"ranking": [[2], [0, 1]], "aspects": {"helpful": {"ratings": [4, 2, 5]}},
-               "rationale": "C is exact.", "reason_tags": ["concise"]}
+    payload = {
+        "ranking": [[2], [0, 1]],
+        "aspects": {"helpful": {"ratings": [4, 2, 5]}},
+        "rationale": "C is exact.",
+        "reason_tags": ["concise"],
+    }
     queues.submit(campaign, user, a.pk, payload)
     undone = queues.undo_last(campaign, user)
     values = form_values(undone.undone["answer"], undone.display_order, undone.undone["edited_answer"])
-    assert values == {"ranking": "[[2],[0,1]]", "rating-helpful-0": "4", "rating-helpful-1": "2", "rating-helpful-2": "5",
-                      "rationale": "C is exact.", "reason_tags": ["concise"]}
+    assert values == {
+        "ranking": "[[2],[0,1]]",
+        "rating-helpful-0": "4",
+        "rating-helpful-1": "2",
+        "rating-helpful-2": "5",
+        "rationale": "C is exact.",
+        "reason_tags": ["concise"],
+    }
 
 
 def test_a_repeated_identical_submit_is_idempotent_and_a_different_one_conflicts(people):
@@ -83,10 +101,20 @@ def test_revising_keeps_every_earlier_version(people):
     judgment = Judgment.objects.get()
     first_answer = queues.answer_of(judgment)
 
-    _, changed = queues.revise(campaign, user, a.pk, {"ranking": [[0], [1]], "aspects": {"helpful": {"ratings": [5, 1]}}})
+    _, changed = queues.revise(
+        campaign, user, a.pk, {"ranking": [[0], [1]], "aspects": {"helpful": {"ratings": [5, 1]}}}
+    )
     assert not changed and not JudgmentRevision.objects.exists()  # the same answer writes nothing
-    queues.revise(campaign, user, a.pk, {"ranking": [[1], [0]], "aspects": {"helpful": {"ratings": [2, 4]}},
-                                         "rationale": "B is right after all."})
+    queues.revise(
+        campaign,
+        user,
+        a.pk,
+        {
+            "ranking": [[1], [0]],
+            "aspects": {"helpful": {"ratings": [2, 4]}},
+            "rationale": "B is right after all.",
+        },
+    )
     queues.revise(campaign, user, a.pk, {"ranking": [[0, 1]], "aspects": {"helpful": {"ratings": [3, 3]}}})
 
     judgment.refresh_from_db()

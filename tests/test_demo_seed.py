@@ -30,9 +30,10 @@ def test_seed_demo_twice_gives_one_arena_two_models_and_working_logins(tmp_path)
 
 
 def test_the_demo_seeds_a_kwise_campaign_with_gold_and_a_routed_campaign(tmp_path):
+    from django.contrib.auth import get_user_model
+
     from annotation import queues
     from annotation.models import Campaign, CampaignItem, CampaignRouting
-    from django.contrib.auth import get_user_model
 
     call_command("seed_demo", models_dir=tmp_path)
     call_command("seed_demo", models_dir=tmp_path)  # twice: nothing doubles
@@ -43,6 +44,10 @@ def test_the_demo_seeds_a_kwise_campaign_with_gold_and_a_routed_campaign(tmp_pat
     routed = Campaign.objects.get(slug="demo-routed")
     routing = CampaignRouting.objects.get(campaign=routed)
     assert routing.enabled and [j.name for j in routing.judges.all()] == ["smollm2-judge"]
-    assert ModelEndpoint.objects.get(name="smollm2-judge").path == str(tmp_path.resolve() / "smollm2-135m-instruct")
+    assert ModelEndpoint.objects.get(name="smollm2-judge").path == str(
+        tmp_path.resolve() / "smollm2-135m-instruct"
+    )
     annotator = get_user_model().objects.get(username="annotator")
-    assert queues.next_assignment(kwise, annotator).item.campaign == kwise  # an annotator can start right away
+    assert (
+        queues.next_assignment(kwise, annotator).item.campaign == kwise
+    )  # an annotator can start right away

@@ -28,20 +28,43 @@ print(r.status, len(r.text))
 
 
 def test_demo_defaults_run_a_generation_through_a_real_worker(tmp_path, tiny_model_dirs):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    }
     env.update(DJANGO_SETTINGS_MODULE="config.settings", PREFARENA_VAR_DIR=str(tmp_path))
 
     def run(*args):
-        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120).stdout
+        return subprocess.run(
+            args, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
+        ).stdout
 
     run(sys.executable, "manage.py", "migrate", "--noinput", "-v", "0")
     pk = int(run(sys.executable, "-c", QUEUE_ONE, str(tiny_model_dirs[0]), json.dumps(TINY_PARAMS)).strip())
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference,ranking",
-             "--pool", "threads", "--concurrency", "1", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default,inference,ranking",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 90

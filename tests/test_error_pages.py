@@ -45,16 +45,24 @@ def test_the_favicon_is_served(client):
 
 
 def _snapshot(bootstrap, **params):
-    return RatingSnapshot.objects.create(method="bt", bootstrap=bootstrap, judgment_count=3, rows=[], params=params)
+    return RatingSnapshot.objects.create(
+        method="bt", bootstrap=bootstrap, judgment_count=3, rows=[], params=params
+    )
 
 
 @override_settings(RANKING_FULL_BOOTSTRAP=1000)
 def test_the_leaderboard_says_when_the_full_refit_will_run():
     _snapshot(100)
     label = leaderboard()["interval_label"]
-    assert label == "100 bootstrap resamples of a live refit; the full refit with 1,000 resamples runs every 5 minutes"
+    assert (
+        label
+        == "100 bootstrap resamples of a live refit; the full refit with 1,000 resamples runs every 5 minutes"
+    )
     full = _snapshot(1000)
-    assert leaderboard()["interval_label"] == "1,000 bootstrap resamples (full refit), never narrower than the Laplace interval"
+    assert (
+        leaderboard()["interval_label"]
+        == "1,000 bootstrap resamples (full refit), never narrower than the Laplace interval"
+    )
     _snapshot(0, interval="laplace")
     next_run = timezone.localtime(full.computed_at + timezone.timedelta(seconds=300))
     assert leaderboard()["interval_label"] == (

@@ -36,8 +36,10 @@ def models():
 
 def _comparison(models, label):
     prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"prompt {label}"}])
-    responses = [Response.objects.create(prompt=prompt, endpoint=models[p], status="done", text=f"{label}p{p}")
-                 for p in range(2)]
+    responses = [
+        Response.objects.create(prompt=prompt, endpoint=models[p], status="done", text=f"{label}p{p}")
+        for p in range(2)
+    ]
     return create_comparison(prompt, responses)
 
 
@@ -50,13 +52,20 @@ def _campaign(slug, owner, researchers=()):
 
 def _submit(campaign, comparison, annotator, ranking, kind="regular", expected=None, **fields):
     """A judgment made through a campaign item's assignment, as the annotation queue records it."""
-    item, _ = CampaignItem.objects.get_or_create(campaign=campaign, comparison=comparison,
-                                                 defaults={"kind": kind, "expected_ranking": expected})
+    item, _ = CampaignItem.objects.get_or_create(
+        campaign=campaign, comparison=comparison, defaults={"kind": kind, "expected_ranking": expected}
+    )
     judgment, _ = record_judgment(comparison, ranking, annotator=annotator, identities_hidden=True, **fields)
     now = timezone.now()
     Assignment.objects.create(
-        item=item, annotator=annotator, status="submitted", display_order=[0, 1], leased_at=now,
-        expires_at=now + timedelta(minutes=15), submitted_at=now, judgment=judgment,
+        item=item,
+        annotator=annotator,
+        status="submitted",
+        display_order=[0, 1],
+        leased_at=now,
+        expires_at=now + timedelta(minutes=15),
+        submitted_at=now,
+        judgment=judgment,
         check_passed=None if kind == "regular" else ranking == expected,
     )
     return judgment
@@ -93,8 +102,19 @@ def test_the_campaign_filter_takes_slugs_repeated_or_comma_separated(world, tmp_
     assert _labels(_rows(tmp_path / "a")) == ["a1p0>a1p1", "a1p0>a1p1"]  # the person and the AI judge
     export_preferences({"format": "dpo", "campaigns": "alpha, beta"}, tmp_path / "ab")
     assert _labels(_rows(tmp_path / "ab")) == ["a1p0>a1p1", "a1p0>a1p1", "b1p1>b1p0"]
-    call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "cmd"), "--campaign", "beta",
-                 "--campaign", "alpha", "--no-progress", stdout=io.StringIO())
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "cmd"),
+        "--campaign",
+        "beta",
+        "--campaign",
+        "alpha",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     assert _labels(_rows(tmp_path / "cmd")) == _labels(_rows(tmp_path / "ab"))
     assert "campaigns: alpha, beta" in (tmp_path / "cmd" / "README.md").read_text()
     assert parse_options({"format": "dpo", "campaigns": ["b,a", "a"]}).campaigns == ("a", "b")
@@ -108,13 +128,20 @@ def test_a_researcher_exports_their_campaigns_and_non_campaign_votes_only(world,
     # alpha (theirs) and the vote outside every campaign; never beta.
     assert _labels(_rows(tmp_path / "ra")) == ["a1p0>a1p1", "a1p0>a1p1", "freep0>freep1"]
     assert "outside every campaign" in result["summary"]["scope"]
-    assert "who could be read: the campaigns the exporting researcher manages" in (tmp_path / "ra" / "README.md").read_text()
+    assert (
+        "who could be read: the campaigns the exporting researcher manages"
+        in (tmp_path / "ra" / "README.md").read_text()
+    )
     export_preferences({"format": "dpo", "campaigns": ["alpha"]}, tmp_path / "helper", user=world["helper"])
     assert len(_rows(tmp_path / "helper")) == 2  # listed in alpha's researchers
     with pytest.raises(ExportNotAllowed) as refused:
-        export_preferences({"format": "dpo", "campaigns": ["alpha", "beta"]}, tmp_path / "no", user=world["ra"])
-    assert str(refused.value) == ("You may export only campaigns you manage, and you are not a researcher of 'beta'; "
-                                  "ask its creator or an admin to add you.")
+        export_preferences(
+            {"format": "dpo", "campaigns": ["alpha", "beta"]}, tmp_path / "no", user=world["ra"]
+        )
+    assert str(refused.value) == (
+        "You may export only campaigns you manage, and you are not a researcher of 'beta'; "
+        "ask its creator or an admin to add you."
+    )
     assert not (tmp_path / "no").exists()
     admin = world["voter"].__class__.objects.create_superuser("boss", password="pw-xxxxxxxx")
     export_preferences({"format": "dpo"}, tmp_path / "admin", user=admin)
@@ -149,7 +176,9 @@ def test_the_page_lists_only_exportable_campaigns_and_refuses_others(world, clie
 
 
 def test_a_job_whose_owner_lost_the_campaign_fails_with_a_sentence(world):
-    job = ExportJob.objects.create(created_by=world["rb"], format="dpo", options={"format": "dpo", "campaigns": ["alpha"]})
+    job = ExportJob.objects.create(
+        created_by=world["rb"], format="dpo", options={"format": "dpo", "campaigns": ["alpha"]}
+    )
     failed = services.run_export_job(job.pk)
     assert failed.status == "failed" and "not a researcher of 'alpha'" in failed.error
 
@@ -181,7 +210,10 @@ def reliability_world(models, make_user):
 
 def test_weighted_aggregation_follows_reliability_where_majority_follows_heads(reliability_world, tmp_path):
     w = reliability_world
-    low, high = annotator_reliability(w["low1"], w["campaign"]), annotator_reliability(w["high"], w["campaign"])
+    low, high = (
+        annotator_reliability(w["low1"], w["campaign"]),
+        annotator_reliability(w["high"], w["campaign"]),
+    )
     # gold 0/4 for the unreliable pair (their top choices split 1:1 on c, so no agreement evidence);
     # gold 4/4 for the reliable one, who disagreed with the others' majority on c: shrunk toward 0.5.
     assert low == pytest.approx(1 / 6) and high == pytest.approx(5 / 7)
@@ -195,7 +227,9 @@ def test_weighted_aggregation_follows_reliability_where_majority_follows_heads(r
     assert (maj[c]["chosen"], maj[c]["rejected"]) == ("cp0", "cp1")
     assert maj[c]["agreement"] == pytest.approx(2 / 3, abs=1e-5) and maj[c]["n_judgments"] == 2
     assert (wt[c]["chosen"], wt[c]["rejected"]) == ("cp1", "cp0")
-    assert wt[c]["agreement"] == pytest.approx((5 / 7) / (5 / 7 + 2 / 6), abs=1e-5) and wt[c]["n_judgments"] == 1
+    assert (
+        wt[c]["agreement"] == pytest.approx((5 / 7) / (5 / 7 + 2 / 6), abs=1e-5) and wt[c]["n_judgments"] == 1
+    )
     # The fresh annotator and the AI judge both weigh 0.5 (unknown): a draw yields nothing, as in majority.
     assert other not in maj and other not in wt
     card = (tmp_path / "wt" / "README.md").read_text()
@@ -216,8 +250,19 @@ def test_min_reliability_drops_unreliable_annotators_and_keeps_unknown_ones(reli
     card = (tmp_path / "min" / "README.md").read_text()
     assert "minimum annotator reliability: 0.5" in card and "2 such judgments" in card
     out = io.StringIO()
-    call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "cmd"), "--min-reliability", "0.5",
-                 "--no-progress", stdout=out)
-    assert (tmp_path / "cmd" / "data" / "train.jsonl").read_bytes() == (tmp_path / "min" / "data" / "train.jsonl").read_bytes()
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "cmd"),
+        "--min-reliability",
+        "0.5",
+        "--no-progress",
+        stdout=out,
+    )
+    assert (tmp_path / "cmd" / "data" / "train.jsonl").read_bytes() == (
+        tmp_path / "min" / "data" / "train.jsonl"
+    ).read_bytes()
     with pytest.raises(ExportOptionsError, match="Min reliability must be at least 0 and at most 1"):
         parse_options({"format": "dpo", "min_reliability": "2"})

@@ -20,19 +20,36 @@ def judged(make_user):
     models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(3)]
     judge = ModelEndpoint.objects.create(name="judge", path="/unused")
     person = make_user("rater")
-    rankings = [[[0], [1, 2]], [[2], [0], [1]], [[0, 1, 2]], [[1], [0], [2]]]  # a partial tie, strict, all tied, strict
+    rankings = [
+        [[0], [1, 2]],
+        [[2], [0], [1]],
+        [[0, 1, 2]],
+        [[1], [0], [2]],
+    ]  # a partial tie, strict, all tied, strict
     for i, ranking in enumerate(rankings):
         prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"Question {i}?"}])
-        responses = [Response.objects.create(prompt=prompt, endpoint=models[p], status="done", text=f"answer {p} " * (p + 1))
-                     for p in range(3)]
+        responses = [
+            Response.objects.create(
+                prompt=prompt, endpoint=models[p], status="done", text=f"answer {p} " * (p + 1)
+            )
+            for p in range(3)
+        ]
         comparison = create_comparison(prompt, responses)
-        record_judgment(comparison, ranking, annotator=person, identities_hidden=True, none_acceptable=(i == 3))
-        record_judgment(comparison, [[0], [1], [2]], judge=judge, identities_hidden=True, judge_prompt_version="v1")
+        record_judgment(
+            comparison, ranking, annotator=person, identities_hidden=True, none_acceptable=(i == 3)
+        )
+        record_judgment(
+            comparison, [[0], [1], [2]], judge=judge, identities_hidden=True, judge_prompt_version="v1"
+        )
 
 
 def _rows(folder):
-    return [json.loads(line) for path in sorted(Path(folder, "data").glob("*.jsonl"))
-            for line in path.read_text().splitlines() if line]
+    return [
+        json.loads(line)
+        for path in sorted(Path(folder, "data").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -44,7 +61,9 @@ def test_the_card_matches_the_data(judged, tmp_path, fmt, source):
     rows = _rows(out)
     # who voted: the card names exactly the sources the filter lets through, and the rows agree
     assert f"Made by PrefArena from {SOURCE_TEXT[source]}." in card
-    if source == "routed":  # no campaign here is routed: nothing to export (tests/test_routing_flow.py has the data)
+    if (
+        source == "routed"
+    ):  # no campaign here is routed: nothing to export (tests/test_routing_flow.py has the data)
         assert not rows and "This export is empty" in card
         return
     assert rows, card

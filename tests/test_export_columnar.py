@@ -20,11 +20,26 @@ CONVERSATIONS = [
     [{"role": "user", "content": "NA"}],  # texts a CSV reader could take for a missing value
     [{"role": "user", "content": "Say \"hi\",\nthen stop."}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "日本の首都は？"}],
-    [{"role": "user", "content": "Fix: print 'a' + 1"}, {"role": "assistant", "content": "Use str(1)."},
-     {"role": "user", "content": "Why?"}],
+    [
+        {"role": "user", "content": "Fix: print 'a' + 1"},
+        {"role": "assistant", "content": "Use str(1)."},
+        {"role": "user", "content": "Why?"},
+    ],
 ]
-TEXTS = ["Plain answer.", "A \"quoted\", comma, answer\nover two lines.", "Ünïcödé ✓ 答え", "", "x" * 300,
-         "**bold** and `code`", "NA", "null", "N/A", "t", "\\N", "line\r\nbreak"]
+TEXTS = [
+    "Plain answer.",
+    "A \"quoted\", comma, answer\nover two lines.",
+    "Ünïcödé ✓ 答え",
+    "",
+    "x" * 300,
+    "**bold** and `code`",
+    "NA",
+    "null",
+    "N/A",
+    "t",
+    "\\N",
+    "line\r\nbreak",
+]
 
 
 def _random_ranking(rng, k):
@@ -33,7 +48,7 @@ def _random_ranking(rng, k):
     groups, i = [], 0
     while i < k:
         size = rng.choice([1, 1, 1, 2]) if k - i > 1 else 1
-        groups.append(sorted(positions[i:i + size]))
+        groups.append(sorted(positions[i : i + size]))
         i += size
     return groups
 
@@ -51,37 +66,66 @@ def mixed(make_user):
     for number in range(70):
         k = rng.choice([2, 2, 2, 3, 4])
         prompt = rng.choice(prompts)
-        responses = [Response.objects.create(prompt=prompt, endpoint=models[m], status="done",
-                                             text=rng.choice(TEXTS) + ("" if rng.random() < 0.4 else f" #{number}.{m}"))
-                     for m in rng.sample(range(5), k)]
+        responses = [
+            Response.objects.create(
+                prompt=prompt,
+                endpoint=models[m],
+                status="done",
+                text=rng.choice(TEXTS) + ("" if rng.random() < 0.4 else f" #{number}.{m}"),
+            )
+            for m in rng.sample(range(5), k)
+        ]
         comparison = create_comparison(prompt, responses)
         comparisons.append(comparison)
         people = rng.sample(users, 7 if number == 13 else rng.choice([1, 1, 2, 3]))
         for person in people:
             record_judgment(
-                comparison, _random_ranking(rng, k), annotator=person, identities_hidden=rng.random() < 0.8,
-                none_acceptable=rng.random() < 0.1, strength=rng.choice([None, 1, 2, 3]),
-                confidence=rng.choice([None, 1, 5]), rationale=rng.choice(["", "B rambles,\n\"A\" is exact.", "✓", "NA", "null"]),
-                reason_tags=rng.choice([[], ["clear"], ["b", "a", "a"]]), rubric_version=rng.choice(["", "v1"]),
+                comparison,
+                _random_ranking(rng, k),
+                annotator=person,
+                identities_hidden=rng.random() < 0.8,
+                none_acceptable=rng.random() < 0.1,
+                strength=rng.choice([None, 1, 2, 3]),
+                confidence=rng.choice([None, 1, 5]),
+                rationale=rng.choice(["", "B rambles,\n\"A\" is exact.", "✓", "NA", "null"]),
+                reason_tags=rng.choice([[], ["clear"], ["b", "a", "a"]]),
+                rubric_version=rng.choice(["", "v1"]),
             )
         if rng.random() < 0.3:
-            record_judgment(comparison, _random_ranking(rng, k), judge=judge,
-                            judge_prompt_version=rng.choice(["", "p2"]), identities_hidden=True)
+            record_judgment(
+                comparison,
+                _random_ranking(rng, k),
+                judge=judge,
+                judge_prompt_version=rng.choice(["", "p2"]),
+                identities_hidden=True,
+            )
     # Rankings the service refuses, written directly: a position twice, one missing, not numbers.
     outsider = make_user("raw-writer")
     for comparison, ranking in zip(comparisons[:4], ([[0], [0]], [[0]], [["0"], ["1"]], [[0], [True]])):
-        Judgment.objects.create(comparison=comparison, ranking=ranking, source="human", annotator=outsider,
-                                identities_hidden=True)
+        Judgment.objects.create(
+            comparison=comparison, ranking=ranking, source="human", annotator=outsider, identities_hidden=True
+        )
     return comparisons
 
 
 OPTIONS = [
     {"format": "dpo"},
     {"format": "dpo", "rank_breaking": "adjacent", "ties": "margin-zero"},
-    {"format": "dpo-chat", "rank_breaking": "best-vs-rest", "margin": "strength", "test_fraction": 0.3, "seed": 3},
+    {
+        "format": "dpo-chat",
+        "rank_breaking": "best-vs-rest",
+        "margin": "strength",
+        "test_fraction": 0.3,
+        "seed": 3,
+    },
     {"format": "reward", "ties": "margin-zero", "margin": "strength", "min_agreement": 0.6},
     {"format": "kto", "ties": "kto-negative"},
-    {"format": "kto", "ties": "kto-negative", "rank_breaking": "adjacent", "models": "model-1,model-2,model-3"},
+    {
+        "format": "kto",
+        "ties": "kto-negative",
+        "rank_breaking": "adjacent",
+        "models": "model-1,model-2,model-3",
+    },
     {"format": "dpo", "max_chosen_longer_rate": 0.4, "test_fraction": 0.5, "source": "human"},
     {"format": "kto", "ties": "drop", "min_agreement": 0.5, "blind_only": True},
     {"format": "reward", "models": "model-0,model-4", "test_fraction": 0.4, "seed": 9},
@@ -164,8 +208,12 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops_early():
 
 def test_progress_is_reported_per_page(mixed, tmp_path):
     calls = []
-    export_preferences({"format": "dpo"}, tmp_path / "p", page_size=20,
-                       progress=lambda read, written, total: calls.append((read, written, total)))
+    export_preferences(
+        {"format": "dpo"},
+        tmp_path / "p",
+        page_size=20,
+        progress=lambda read, written, total: calls.append((read, written, total)),
+    )
     assert len(calls) > 3
     reads = [c[0] for c in calls]
     assert reads == sorted(reads) and calls[-1][0] == calls[-1][2] == Judgment.objects.count()

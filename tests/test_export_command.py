@@ -23,35 +23,87 @@ def judged(make_user):
     models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(2)]
     for i in range(30):
         prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"prompt {i}"}])
-        responses = [Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
-                     for m in models]
-        record_judgment(create_comparison(prompt, responses), [[i % 2], [1 - i % 2]], annotator=user,
-                        identities_hidden=True)
+        responses = [
+            Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
+            for m in models
+        ]
+        record_judgment(
+            create_comparison(prompt, responses),
+            [[i % 2], [1 - i % 2]],
+            annotator=user,
+            identities_hidden=True,
+        )
 
 
 def test_the_command_writes_the_dataset_and_the_card(judged, tmp_path):
     out, err = io.StringIO(), io.StringIO()
-    call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "ds"), "--file-format", "both",
-                 "--test-fraction", "0.2", "--license", "cc-by-4.0", stdout=out, stderr=err)
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "ds"),
+        "--file-format",
+        "both",
+        "--test-fraction",
+        "0.2",
+        "--license",
+        "cc-by-4.0",
+        stdout=out,
+        stderr=err,
+    )
     assert "Wrote 30 rows" in out.getvalue()
     assert "judgments" in err.getvalue() and "30/30" in err.getvalue()  # the tqdm bar
-    files = sorted(p.relative_to(tmp_path / "ds").as_posix() for p in (tmp_path / "ds").rglob("*") if p.is_file())
-    assert files == ["README.md", "data/test.jsonl", "data/test.parquet", "data/train.jsonl", "data/train.parquet"]
+    files = sorted(
+        p.relative_to(tmp_path / "ds").as_posix() for p in (tmp_path / "ds").rglob("*") if p.is_file()
+    )
+    assert files == [
+        "README.md",
+        "data/test.jsonl",
+        "data/test.parquet",
+        "data/train.jsonl",
+        "data/train.parquet",
+    ]
     card = (tmp_path / "ds" / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\n")
-    for needle in ("config_name: default", "path: data/train.parquet", "config_name: jsonl", "## Policies",
-                   "chosen-longer rate", "## Length statistics", "source mix (rows): human: 30", "Tied pairs"):
+    for needle in (
+        "config_name: default",
+        "path: data/train.parquet",
+        "config_name: jsonl",
+        "## Policies",
+        "chosen-longer rate",
+        "## Length statistics",
+        "source mix (rows): human: 30",
+        "Tied pairs",
+    ):
         assert needle in card, needle
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
 def test_a_second_export_to_the_same_folder_needs_overwrite(judged, tmp_path):
-    call_command("export_preferences", "--format", "kto", "--out", str(tmp_path / "ds"), "--no-progress",
-                 stdout=io.StringIO())
+    call_command(
+        "export_preferences",
+        "--format",
+        "kto",
+        "--out",
+        str(tmp_path / "ds"),
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     with pytest.raises(CommandError, match="already exists and is not empty"):
-        call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "ds"), stdout=io.StringIO())
-    call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "ds"), "--overwrite",
-                 "--no-progress", stdout=io.StringIO())
+        call_command(
+            "export_preferences", "--format", "dpo", "--out", str(tmp_path / "ds"), stdout=io.StringIO()
+        )
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "ds"),
+        "--overwrite",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     first = json.loads((tmp_path / "ds" / "data" / "train.jsonl").read_text().splitlines()[0])
     assert "chosen" in first and sorted(os.listdir(tmp_path)) == ["ds"]
 
@@ -59,7 +111,10 @@ def test_a_second_export_to_the_same_folder_needs_overwrite(judged, tmp_path):
 @pytest.mark.parametrize(
     "options, sentence",
     [
-        ({"format": "sft"}, "Unknown format 'sft'; choose one of: dpo, dpo-chat, reward, kto, listwise, ratings."),
+        (
+            {"format": "sft"},
+            "Unknown format 'sft'; choose one of: dpo, dpo-chat, reward, kto, listwise, ratings.",
+        ),
         ({}, "Choose a format"),
         ({"format": "dpo", "ties": "coinflip"}, "Unknown ties 'coinflip'"),
         ({"format": "dpo", "rank_breaking": "random"}, "Unknown rank breaking 'random'"),
@@ -95,8 +150,19 @@ def test_filters_that_match_nothing_give_an_empty_dataset_whose_card_says_so(jud
     import pyarrow.parquet as pq
 
     out = io.StringIO()
-    call_command("export_preferences", "--format", "dpo", "--out", str(tmp_path / "empty"), "--arena", "nowhere",
-                 "--file-format", "parquet", "--no-progress", stdout=out)
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--out",
+        str(tmp_path / "empty"),
+        "--arena",
+        "nowhere",
+        "--file-format",
+        "parquet",
+        "--no-progress",
+        stdout=out,
+    )
     assert "The export is empty" in out.getvalue()
     card = (tmp_path / "empty" / "README.md").read_text()
     assert "This export is empty: no judgment matched" in card and "| train | 0 |" in card
@@ -135,8 +201,17 @@ def test_a_failure_midway_leaves_no_partial_file(judged, tmp_path, monkeypatch):
 
 
 def test_parse_options_keeps_everything_for_the_card():
-    options = parse_options({"format": "reward", "models": "b, a ,a", "since": "2026-01-01", "until": "2026-01-31",
-                             "blind_only": "on", "seed": "3", "margin": "strength"})
+    options = parse_options(
+        {
+            "format": "reward",
+            "models": "b, a ,a",
+            "since": "2026-01-01",
+            "until": "2026-01-31",
+            "blind_only": "on",
+            "seed": "3",
+            "margin": "strength",
+        }
+    )
     assert options.models == ("a", "b") and options.blind_only and options.seed == 3 and options.has_margin
     data = options.as_dict()
     assert data["since"] == "2026-01-01T00:00:00+00:00" and data["until"].startswith("2026-01-31T23:59:59")

@@ -33,9 +33,13 @@ def judged(make_user):
     models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(2)]
     for i in range(8):
         prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"prompt {i}"}])
-        responses = [Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
-                     for m in models]
-        record_judgment(create_comparison(prompt, responses), [[0], [1]], annotator=user, identities_hidden=True)
+        responses = [
+            Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
+            for m in models
+        ]
+        record_judgment(
+            create_comparison(prompt, responses), [[0], [1]], annotator=user, identities_hidden=True
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -62,11 +66,17 @@ def _done(api, job_id):
 @pytest.mark.usefixtures("celery_worker_process")
 def test_the_api_starts_a_job_the_worker_runs_it_and_the_files_download(researcher, judged):
     api = _api(researcher)
-    started = api.post("/api/exports/", {"format": "dpo", "file_format": "both", "test_fraction": 0.25}, format="json")
+    started = api.post(
+        "/api/exports/", {"format": "dpo", "file_format": "both", "test_fraction": 0.25}, format="json"
+    )
     assert started.status_code == 202, started.content
     body = _done(api, started.json()["id"])
     assert body["status"] == "done", body["error"]
-    assert body["rows_written"] == 8 and body["progress_percent"] == 100 and body["summary"]["judgments_read"] == 8
+    assert (
+        body["rows_written"] == 8
+        and body["progress_percent"] == 100
+        and body["summary"]["judgments_read"] == 8
+    )
     names = {f["name"]: f["url"] for f in body["files"]}
     assert "README.md" in names and "data/train.jsonl" in names and "data/train.parquet" in names
     web = APIClient()
@@ -82,8 +92,11 @@ def test_the_page_starts_a_job_shows_progress_and_lists_the_download(client, res
     page = client.get(reverse("export:home"))
     assert page.status_code == 200 and "Start export" in page.content.decode()
     assert 'href="/export/"' in page.content.decode()  # the nav link, for researchers
-    started = client.post(reverse("export:start"), {"format": "kto", "file_format": "jsonl", "ties": "drop"},
-                          HTTP_HX_REQUEST="true")
+    started = client.post(
+        reverse("export:start"),
+        {"format": "kto", "file_format": "jsonl", "ties": "drop"},
+        HTTP_HX_REQUEST="true",
+    )
     assert started.status_code == 201 and "Export started" in started.content.decode()
     job = ExportJob.objects.get()
     wait_for(lambda: ExportJob.objects.get(pk=job.pk).status == "done", timeout=90, what="the export job")
@@ -94,7 +107,9 @@ def test_the_page_starts_a_job_shows_progress_and_lists_the_download(client, res
 
 def test_the_page_shows_a_bad_choice_as_a_sentence_and_starts_nothing(client, researcher):
     client.force_login(researcher)
-    response = client.post(reverse("export:start"), {"format": "dpo", "ties": "kto-negative"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("export:start"), {"format": "dpo", "ties": "kto-negative"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 400 and "only the kto format has" in response.content.decode()
     assert not ExportJob.objects.exists()
 
@@ -141,7 +156,10 @@ def test_running_a_job_twice_is_safe(researcher, judged):
     assert first.status == "done" and first.rows_written == 8
     finished_at = first.finished_at
     again = run_export_job(job.pk)
-    assert again.finished_at == finished_at and sorted(p.name for p in job.directory.iterdir()) == ["README.md", "data"]
+    assert again.finished_at == finished_at and sorted(p.name for p in job.directory.iterdir()) == [
+        "README.md",
+        "data",
+    ]
     # A job a live worker is running (its heartbeat is fresh) is left to it...
     ExportJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now())
     assert run_export_job(job.pk).status == "running"
@@ -151,7 +169,9 @@ def test_running_a_job_twice_is_safe(researcher, judged):
 
 
 def test_a_job_with_stored_options_that_no_longer_parse_fails_with_a_sentence(researcher):
-    job = ExportJob.objects.create(created_by=researcher, format="dpo", options={"format": "dpo", "ties": "coin"})
+    job = ExportJob.objects.create(
+        created_by=researcher, format="dpo", options={"format": "dpo", "ties": "coin"}
+    )
     failed = run_export_job(job.pk)
     assert failed.status == "failed" and "Unknown ties 'coin'" in failed.error
 

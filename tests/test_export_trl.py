@@ -27,16 +27,24 @@ def judged(make_user):
     models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(3)]
     people = [make_user(f"rater{i}") for i in range(2)]
     for i in range(12):
-        prompt = Prompt.objects.create(conversation=[{"role": "user", "content": " ".join(rng.choices(WORDS, k=5))}])
+        prompt = Prompt.objects.create(
+            conversation=[{"role": "user", "content": " ".join(rng.choices(WORDS, k=5))}]
+        )
         k = 3 if i % 4 == 0 else 2
         responses = [
-            Response.objects.create(prompt=prompt, endpoint=models[p], status="done",
-                                    text=" ".join(rng.choices(WORDS, k=rng.randint(3, 9))))
+            Response.objects.create(
+                prompt=prompt,
+                endpoint=models[p],
+                status="done",
+                text=" ".join(rng.choices(WORDS, k=rng.randint(3, 9))),
+            )
             for p in range(k)
         ]
         comparison = create_comparison(prompt, responses)
         ranking = [[p] for p in rng.sample(range(k), k)]
-        record_judgment(comparison, ranking, annotator=people[0], identities_hidden=True, strength=rng.choice([1, 2]))
+        record_judgment(
+            comparison, ranking, annotator=people[0], identities_hidden=True, strength=rng.choice([1, 2])
+        )
         if i % 3 == 0:
             record_judgment(comparison, [list(range(k))], annotator=people[1], identities_hidden=True)
 
@@ -49,8 +57,17 @@ def _load(folder):
 
 
 def _common(tmp_path):
-    return dict(output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3,
-                report_to=[], save_strategy="no", logging_steps=1, use_cpu=True, dataloader_num_workers=0)
+    return dict(
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        learning_rate=1e-3,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
 
 
 def _trained(trainer):
@@ -83,8 +100,10 @@ def test_reward_trainer_trains_on_the_export_with_margins(judged, tiny_model, tm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    export_preferences({"format": "reward", "file_format": "both", "margin": "strength", "ties": "margin-zero"},
-                       tmp_path / "data")
+    export_preferences(
+        {"format": "reward", "file_format": "both", "margin": "strength", "ties": "margin-zero"},
+        tmp_path / "data",
+    )
     dataset = _load(tmp_path / "data")
     assert "margin" in dataset.column_names and "prompt" not in dataset.column_names  # implicit prompt
     assert 0.0 in dataset["margin"]  # the tie votes, kept with margin 0
@@ -119,7 +138,8 @@ def test_every_format_loads_offline_with_a_test_split(judged, tmp_path):
     for fmt in ("dpo", "dpo-chat", "reward", "kto", "listwise", "ratings"):
         for file_format in ("jsonl", "parquet"):
             out = tmp_path / f"{fmt}-{file_format}"
-            result = export_preferences({"format": fmt, "file_format": file_format, "test_fraction": 0.3, "seed": 1},
-                                        out)
+            result = export_preferences(
+                {"format": fmt, "file_format": file_format, "test_fraction": 0.3, "seed": 1}, out
+            )
             loaded = load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
             assert {s: len(d) for s, d in loaded.items()} == result["summary"]["rows"], (fmt, file_format)

@@ -22,8 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 VOTERS = 6
 BATTLES_PER_VOTER = 60
-SHORT = dict(WORKER_HEARTBEAT_SECONDS=0.5, WORKER_STALE_AFTER_SECONDS=5, SWEEP_STRANDED_SECONDS=2,
-             INFERENCE_REQUEUE_PENDING_SECONDS=5, RANKING_FULL_REFIT_SECONDS=3600)
+SHORT = dict(
+    WORKER_HEARTBEAT_SECONDS=0.5,
+    WORKER_STALE_AFTER_SECONDS=5,
+    SWEEP_STRANDED_SECONDS=2,
+    INFERENCE_REQUEUE_PENDING_SECONDS=5,
+    RANKING_FULL_REFIT_SECONDS=3600,
+)
 
 
 @pytest.fixture
@@ -70,7 +75,11 @@ class Voter(threading.Thread):
                 if response.status_code in (200, 201):
                     self.accepted += 1
                     break
-                if response.status_code == 503 and response.headers.get("Retry-After") and response.json().get("detail"):
+                if (
+                    response.status_code == 503
+                    and response.headers.get("Retry-After")
+                    and response.json().get("detail")
+                ):
                     self.unavailable += 1
                     time.sleep(min(float(response.headers["Retry-After"]), 0.5))
                     continue
@@ -80,13 +89,17 @@ class Voter(threading.Thread):
 
 
 def test_votes_survive_a_redis_restart_and_dropped_database_connections(platform, make_user, tiny_model_dirs):
-    endpoints = [ModelEndpoint.objects.create(name=f"fault-model-{i}", path=str(tiny_model_dirs[i])) for i in (0, 1)]
+    endpoints = [
+        ModelEndpoint.objects.create(name=f"fault-model-{i}", path=str(tiny_model_dirs[i])) for i in (0, 1)
+    ]
     arena = Arena.objects.create(name="Fault arena", slug="faults")
     arena.endpoints.add(*endpoints)
     voters = []
     for i in range(VOTERS + 1):
         user = make_user(f"fault-voter-{i}")
-        voters.append((Token.objects.create(user=user).key, finished_battles(arena, user, BATTLES_PER_VOTER, endpoints)))
+        voters.append(
+            (Token.objects.create(user=user).key, finished_battles(arena, user, BATTLES_PER_VOTER, endpoints))
+        )
     probe_token, probe_battles = voters.pop()
     probe = requests.Session()
     probe.headers["Authorization"] = f"Token {probe_token}"
@@ -101,8 +114,9 @@ def test_votes_survive_a_redis_restart_and_dropped_database_connections(platform
     # Redis goes away: the rate limits cannot be counted, so a vote answers a retryable 503 (never a
     # 500), and readiness says what is down.
     platform.stop_redis()
-    vote = probe.post(platform.url(f"/api/battles/{probe_battles[0].public_id}/vote/"), json={"choice": "b"},
-                      timeout=10)
+    vote = probe.post(
+        platform.url(f"/api/battles/{probe_battles[0].public_id}/vote/"), json={"choice": "b"}, timeout=10
+    )
     assert vote.status_code == 503 and vote.headers["Retry-After"] and vote.json()["detail"], vote.text
     ready = requests.get(platform.url("/readyz"), timeout=10)
     assert ready.status_code == 503 and ready.headers["Retry-After"]
@@ -110,8 +124,9 @@ def test_votes_survive_a_redis_restart_and_dropped_database_connections(platform
     time.sleep(1)
     platform.start_redis()
     # Back: the same vote, retried, is stored.
-    vote = probe.post(platform.url(f"/api/battles/{probe_battles[0].public_id}/vote/"), json={"choice": "b"},
-                      timeout=10)
+    vote = probe.post(
+        platform.url(f"/api/battles/{probe_battles[0].public_id}/vote/"), json={"choice": "b"}, timeout=10
+    )
     assert vote.status_code == 201, vote.text
 
     # The database connections of the web processes and the worker are cut, again and again,
@@ -129,8 +144,10 @@ def test_votes_survive_a_redis_restart_and_dropped_database_connections(platform
     assert not problems, problems[:5]
     accepted = sum(client.accepted for client in clients)
     assert accepted == VOTERS * BATTLES_PER_VOTER
-    print(f"\n{accepted} votes accepted, {sum(c.unavailable for c in clients)} retryable 503s, "
-          f"{terminated} backends terminated")
+    print(
+        f"\n{accepted} votes accepted, {sum(c.unavailable for c in clients)} retryable 503s, "
+        f"{terminated} backends terminated"
+    )
 
     # A worker that held unacknowledged messages when Redis went away can exit (a kombu failure to
     # restore them on the closed connection; README "When something fails"): restart it, as the
@@ -143,6 +160,10 @@ def test_votes_survive_a_redis_restart_and_dropped_database_connections(platform
     total = accepted + 1
     assert Judgment.objects.count() == total
     assert requests.get(platform.url("/readyz"), timeout=10).status_code == 200
-    wait_until(lambda: RatingSnapshot.objects.filter(method="bt", style_control=False, category="",
-                                                     judgment_count=total).exists(), 60,
-               f"the leaderboard to count all {total} votes")
+    wait_until(
+        lambda: RatingSnapshot.objects.filter(
+            method="bt", style_control=False, category="", judgment_count=total
+        ).exists(),
+        60,
+        f"the leaderboard to count all {total} votes",
+    )

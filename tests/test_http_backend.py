@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from inference.backends import GenerationError, get_backend
-from inference.backends import openai_http
+from inference.backends import GenerationError, get_backend, openai_http
 from inference.models import ModelEndpoint, Prompt, Response
 from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
 from inference.services import generate_response
@@ -56,14 +55,19 @@ def test_streams_the_same_answer_the_local_backend_gives(serve, tiny_model_dirs)
 def test_without_streaming_too(serve, tiny_model_dirs):
     server = serve()
     result = http().generate(server.base_url, CONVERSATION, TINY_PARAMS)
-    assert result.text == get_backend("transformers").generate(str(tiny_model_dirs[0]), CONVERSATION, TINY_PARAMS).text
+    assert (
+        result.text
+        == get_backend("transformers").generate(str(tiny_model_dirs[0]), CONVERSATION, TINY_PARAMS).text
+    )
     assert result.completion_tokens >= 3
 
 
 def test_the_api_key_comes_from_the_named_environment_variable(serve, monkeypatch):
     server = serve(api_key="sk-test-secret-123")
     monkeypatch.delenv("TEST_ENDPOINT_KEY", raising=False)
-    with pytest.raises(GenerationError, match="TEST_ENDPOINT_KEY, named as this endpoint's API key, is not set"):
+    with pytest.raises(
+        GenerationError, match="TEST_ENDPOINT_KEY, named as this endpoint's API key, is not set"
+    ):
         http(api_key_env="TEST_ENDPOINT_KEY").generate(server.base_url, CONVERSATION, TINY_PARAMS)
     monkeypatch.setenv("TEST_ENDPOINT_KEY", "sk-wrong")
     with pytest.raises(GenerationError, match="HTTP 401: Incorrect API key") as wrong:
@@ -99,7 +103,9 @@ def test_retries_with_backoff_after_server_errors(serve):
 def test_gives_up_after_the_retries_with_the_servers_words(serve):
     handler = type("Flaky", (FlakyHandler,), {"failures": 10, "seen": 0})
     server = serve(handler)
-    with pytest.raises(GenerationError, match=r"HTTP 503: Overloaded, try later\. \(gave up after 2 attempts\)"):
+    with pytest.raises(
+        GenerationError, match=r"HTTP 503: Overloaded, try later\. \(gave up after 2 attempts\)"
+    ):
         http(max_retries=1).generate(server.base_url, CONVERSATION, TINY_PARAMS)
     assert handler.seen == 2
 
@@ -134,7 +140,9 @@ def test_garbage_is_a_clear_error(serve):
 
 
 def test_an_unreachable_endpoint_is_a_clear_error():
-    with pytest.raises(GenerationError, match=r"Could not reach the endpoint at http://127\.0\.0\.1:9/v1/chat/completions"):
+    with pytest.raises(
+        GenerationError, match=r"Could not reach the endpoint at http://127\.0\.0\.1:9/v1/chat/completions"
+    ):
         http(max_retries=1).generate("http://127.0.0.1:9/v1", CONVERSATION, TINY_PARAMS)
 
 
@@ -156,7 +164,10 @@ class SlowishHandler(ChatCompletionsHandler):
 def test_the_limit_is_shared_by_the_threads_of_a_worker(serve):
     server = serve(SlowishHandler)
     backend = http(max_concurrency=2)
-    threads = [threading.Thread(target=backend.generate, args=(server.base_url, CONVERSATION, TINY_PARAMS)) for _ in range(5)]
+    threads = [
+        threading.Thread(target=backend.generate, args=(server.base_url, CONVERSATION, TINY_PARAMS))
+        for _ in range(5)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -168,7 +179,11 @@ def test_the_limit_is_shared_by_the_threads_of_a_worker(serve):
 def test_a_worker_answers_through_an_http_endpoint_and_records_failures(serve):
     server = serve()
     endpoint = ModelEndpoint.objects.create(
-        name="remote-tiny", backend="openai", path=server.base_url, api_model="tiny", generation_params=TINY_PARAMS
+        name="remote-tiny",
+        backend="openai",
+        path=server.base_url,
+        api_model="tiny",
+        generation_params=TINY_PARAMS,
     )
     prompt = Prompt.objects.create(conversation=CONVERSATION)
     response = Response.objects.create(prompt=prompt, endpoint=endpoint, generation_params=TINY_PARAMS)
@@ -177,11 +192,17 @@ def test_a_worker_answers_through_an_http_endpoint_and_records_failures(serve):
     assert response.status == "done" and response.text and response.first_token_ms is not None
     assert response.completion_tokens >= 3
 
-    down = ModelEndpoint.objects.create(name="down", backend="openai", path="http://127.0.0.1:9/v1", max_retries=0)
+    down = ModelEndpoint.objects.create(
+        name="down", backend="openai", path="http://127.0.0.1:9/v1", max_retries=0
+    )
     failed = Response.objects.create(prompt=prompt, endpoint=down, generation_params=TINY_PARAMS)
     generate_response(failed.pk)
     failed.refresh_from_db()
-    assert failed.status == "failed" and failed.error.startswith("Could not reach the endpoint") and failed.text == ""
+    assert (
+        failed.status == "failed"
+        and failed.error.startswith("Could not reach the endpoint")
+        and failed.text == ""
+    )
 
 
 def test_the_server_rejects_unknown_models_with_a_sentence(serve):

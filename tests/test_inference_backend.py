@@ -11,7 +11,9 @@ CONVERSATION = [{"role": "user", "content": "the sun is warm"}]
 
 def test_generates_with_the_chat_template_and_streams(tiny_model_dirs):
     seen = []
-    result = get_backend("transformers").generate(str(tiny_model_dirs[0]), CONVERSATION, TINY_PARAMS, on_text=seen.append)
+    result = get_backend("transformers").generate(
+        str(tiny_model_dirs[0]), CONVERSATION, TINY_PARAMS, on_text=seen.append
+    )
     assert result.text
     assert 3 <= result.completion_tokens <= TINY_PARAMS["max_new_tokens"]
     assert result.prompt_tokens > 0

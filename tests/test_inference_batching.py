@@ -37,7 +37,9 @@ def test_a_prompt_over_the_models_context_is_a_clear_error(tiny_model_dirs):
 
 def test_max_new_tokens_is_clamped_to_what_the_context_leaves(tiny_model_dirs):
     near_limit = [{"role": "user", "content": "sun " * 500}]
-    result = get_backend("transformers").generate(str(tiny_model_dirs[0]), near_limit, {**TINY_PARAMS, "max_new_tokens": 100})
+    result = get_backend("transformers").generate(
+        str(tiny_model_dirs[0]), near_limit, {**TINY_PARAMS, "max_new_tokens": 100}
+    )
     assert result.prompt_tokens + result.completion_tokens <= 512
 
 
@@ -87,5 +89,7 @@ def test_device_and_dtype_are_chosen_automatically(monkeypatch):
 
 
 def test_choices_are_scored_by_likelihood(tiny_model_dirs):
-    scores = get_backend("transformers").score_choices(str(tiny_model_dirs[0]), CONVERSATIONS[0], ["yes", "no", "maybe"])
+    scores = get_backend("transformers").score_choices(
+        str(tiny_model_dirs[0]), CONVERSATIONS[0], ["yes", "no", "maybe"]
+    )
     assert len(scores) == 3 and all(s < 0 for s in scores) and len(set(scores)) == 3

@@ -57,7 +57,8 @@ def test_a_background_pool_waits_while_a_live_answer_is_waiting(tiny_model_dirs,
     arena, endpoints = _arena_with_pool(tiny_model_dirs, ["the sun is warm", "the moon is cold"])
     live = Response.objects.create(
         prompt=Prompt.objects.create(conversation=[{"role": "user", "content": "a typed prompt"}]),
-        endpoint=endpoints[0], generation_params=TINY_PARAMS,
+        endpoint=endpoints[0],
+        generation_params=TINY_PARAMS,
     )  # someone waits for it (its task is not queued here, so it stays pending)
     with transaction.atomic():
         queued = queue_sample_answers(arena)

@@ -14,7 +14,10 @@ def _pool(tiny_model_dirs, name="p1", n_prompts=3):
         ModelEndpoint.objects.create(name=f"m{i}-{name}", path=str(p), generation_params=TINY_PARAMS)
         for i, p in enumerate(tiny_model_dirs)
     ]
-    prompts = [Prompt.objects.create(conversation=[{"role": "user", "content": f"red sun {i}"}]) for i in range(n_prompts)]
+    prompts = [
+        Prompt.objects.create(conversation=[{"role": "user", "content": f"red sun {i}"}])
+        for i in range(n_prompts)
+    ]
     return create_pool(name, prompts, endpoints), endpoints, prompts
 
 
@@ -71,7 +74,9 @@ def test_the_management_command_fills_a_pool_with_a_progress_bar(tiny_model_dirs
 def test_usage_and_latency_figures_come_from_the_responses(tiny_model_dirs):
     pool, endpoints, _ = _pool(tiny_model_dirs, n_prompts=2)
     fill_pool(pool)
-    Response.objects.create(prompt=Prompt.objects.first(), endpoint=endpoints[0], status="failed", error="Boom.")
+    Response.objects.create(
+        prompt=Prompt.objects.first(), endpoint=endpoints[0], status="failed", error="Boom."
+    )
     usage = endpoint_usage(endpoints[0])
     assert (usage["answers"], usage["done"], usage["failed"]) == (3, 2, 1)
     assert usage["failure_rate"] == round(1 / 3, 4)
@@ -83,7 +88,9 @@ def test_admin_shows_usage_progress_and_never_a_key(tiny_model_dirs, admin_clien
     monkeypatch.setenv("SOME_PROVIDER_KEY", "sk-never-shown-42")
     pool, endpoints, _ = _pool(tiny_model_dirs, n_prompts=1)
     fill_pool(pool)
-    remote = ModelEndpoint.objects.create(name="remote", backend="openai", path="http://127.0.0.1:9/v1", api_key_env="SOME_PROVIDER_KEY")
+    remote = ModelEndpoint.objects.create(
+        name="remote", backend="openai", path="http://127.0.0.1:9/v1", api_key_env="SOME_PROVIDER_KEY"
+    )
     page = admin_client.get(f"/admin/inference/modelendpoint/{remote.pk}/change/").content.decode()
     assert "SOME_PROVIDER_KEY" in page and "sk-never-shown-42" not in page and ">set<" in page
     page = admin_client.get(f"/admin/inference/modelendpoint/{endpoints[0].pk}/change/").content.decode()
@@ -92,8 +99,18 @@ def test_admin_shows_usage_progress_and_never_a_key(tiny_model_dirs, admin_clien
     assert '<progress value="2" max="2">' in page
     bad = admin_client.post(
         "/admin/inference/modelendpoint/add/",
-        {"name": "x", "backend": "openai", "path": "http://h/v1", "api_key_env": "sk-live-abc def", "generation_params": "{}",
-         "identity_words": "[]", "judge_settings": "{}", "timeout_s": 5, "max_retries": 1, "max_concurrency": 1},
+        {
+            "name": "x",
+            "backend": "openai",
+            "path": "http://h/v1",
+            "api_key_env": "sk-live-abc def",
+            "generation_params": "{}",
+            "identity_words": "[]",
+            "judge_settings": "{}",
+            "timeout_s": 5,
+            "max_retries": 1,
+            "max_concurrency": 1,
+        },
     )
     assert "Give the name of an environment variable" in bad.content.decode()
 

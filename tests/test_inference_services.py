@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def response(tiny_model_dirs):
-    endpoint = ModelEndpoint.objects.create(name="tiny", path=str(tiny_model_dirs[0]), generation_params=TINY_PARAMS)
+    endpoint = ModelEndpoint.objects.create(
+        name="tiny", path=str(tiny_model_dirs[0]), generation_params=TINY_PARAMS
+    )
     prompt = Prompt.objects.create(conversation=[{"role": "user", "content": "red sun"}])
     return Response.objects.create(prompt=prompt, endpoint=endpoint, generation_params=TINY_PARAMS)
 
@@ -64,7 +66,10 @@ def test_a_failure_is_recorded_with_its_error(response):
         ([], "non-empty list"),
         ([{"role": "user"}], "Turn 1 must be an object"),
         ([{"role": "robot", "content": "x"}], "role 'robot'"),
-        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], "end with a non-empty user turn"),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            "end with a non-empty user turn",
+        ),
         ([{"role": "user", "content": "x" * 11}], "limit is 10"),
     ],
 )

@@ -29,7 +29,9 @@ class IgnoresStreamOptions(RecordingHandler):
 
     def complete(self, body, path, messages):
         type(self).bodies.append(body)
-        ChatCompletionsHandler.complete(self, {k: v for k, v in body.items() if k != "stream_options"}, path, messages)
+        ChatCompletionsHandler.complete(
+            self, {k: v for k, v in body.items() if k != "stream_options"}, path, messages
+        )
 
 
 class RefusesStreamOptions(RecordingHandler):
@@ -74,7 +76,9 @@ def test_a_stream_asks_for_usage_and_records_the_prompt_tokens(serve_with, tiny_
 
 def test_a_request_without_streaming_does_not_send_stream_options(serve_with):
     server = serve_with(RecordingHandler)
-    result = get_backend("openai", api_model="tiny", timeout_s=10).generate(server.base_url, CONVERSATION, TINY_PARAMS)
+    result = get_backend("openai", api_model="tiny", timeout_s=10).generate(
+        server.base_url, CONVERSATION, TINY_PARAMS
+    )
     assert "stream_options" not in RecordingHandler.bodies[0]
     assert result.prompt_tokens > 0
 
@@ -100,7 +104,11 @@ def test_unknown_prompt_tokens_are_stored_as_unknown(serve_with, db):
 
     server = serve_with(IgnoresStreamOptions)
     endpoint = ModelEndpoint.objects.create(
-        name="ignores-usage", backend="openai", path=server.base_url, api_model="tiny", generation_params=TINY_PARAMS
+        name="ignores-usage",
+        backend="openai",
+        path=server.base_url,
+        api_model="tiny",
+        generation_params=TINY_PARAMS,
     )
     prompt = Prompt.objects.create(conversation=CONVERSATION)
     response = Response.objects.create(prompt=prompt, endpoint=endpoint, generation_params=TINY_PARAMS)

@@ -11,7 +11,10 @@ pytestmark = pytest.mark.django_db
 
 def test_judge_comparisons_judges_each_once(tiny_model_dirs, make_comparison, capsys):
     ModelEndpoint.objects.create(
-        name="tiny-judge", path=str(tiny_model_dirs[1]), judge_method="llm", judge_settings={"confidence": "likelihood"}
+        name="tiny-judge",
+        path=str(tiny_model_dirs[1]),
+        judge_method="llm",
+        judge_settings={"confidence": "likelihood"},
     )
     make_comparison(["the sun is warm", "the moon is cold"])
     make_comparison(["red", "blue"])

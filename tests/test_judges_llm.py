@@ -53,7 +53,9 @@ def test_k_answers_are_judged_in_every_rotation(scripted_judge, make_comparison)
     judgment, _ = judge_comparison(comparison, scripted_judge("longest"))
     assert judgment.ranking == [[1], [0, 2]]
     assert judgment.rationale.count("Shown as") == 3
-    biased, _ = judge_comparison(make_comparison(["Blue.", "It is blue, mostly, by day.", "Grey."]), scripted_judge("first"))
+    biased, _ = judge_comparison(
+        make_comparison(["Blue.", "It is blue, mostly, by day.", "Grey."]), scripted_judge("first")
+    )
     assert "position-flip" in biased.reason_tags and biased.ranking == [[0, 1, 2]]
 
 
@@ -68,7 +70,10 @@ def test_judging_twice_records_one_judgment(scripted_judge, make_comparison):
 
 def test_a_local_model_judges_by_likelihood(tiny_model_dirs, make_comparison):
     judge = ModelEndpoint.objects.create(
-        name="tiny-judge", path=str(tiny_model_dirs[1]), judge_method="llm", judge_settings={"confidence": "likelihood"}
+        name="tiny-judge",
+        path=str(tiny_model_dirs[1]),
+        judge_method="llm",
+        judge_settings={"confidence": "likelihood"},
     )
     judgment, _ = judge_comparison(make_comparison(["the sun is warm", "the moon is cold"]), judge)
     assert judgment.judge_prompt_version == "pairwise-v1+likelihood"
@@ -79,7 +84,9 @@ def test_a_local_model_judges_by_likelihood(tiny_model_dirs, make_comparison):
 
 def test_what_cannot_be_judged_says_why(scripted_judge, make_comparison, tiny_model_dirs):
     comparison = make_comparison(["Blue.", "Green."])
-    comparison.slots.first().response.__class__.objects.filter(pk=comparison.slots.first().response_id).update(status="pending")
+    comparison.slots.first().response.__class__.objects.filter(
+        pk=comparison.slots.first().response_id
+    ).update(status="pending")
     with pytest.raises(JudgeError, match="1 answer\\(s\\) not finished"):
         judge_comparison(comparison, scripted_judge("first"))
     plain = ModelEndpoint.objects.create(name="not-a-judge", path=str(tiny_model_dirs[0]))
@@ -92,10 +99,15 @@ def test_judges_run_on_the_inference_workers(tiny_model_dirs, make_comparison, c
     from django.db import transaction
 
     judge = ModelEndpoint.objects.create(
-        name="worker-judge", path=str(tiny_model_dirs[1]), judge_method="llm", judge_settings={"confidence": "likelihood"}
+        name="worker-judge",
+        path=str(tiny_model_dirs[1]),
+        judge_method="llm",
+        judge_settings={"confidence": "likelihood"},
     )
     comparison = make_comparison(["the sun is warm", "the moon is cold"])
     with transaction.atomic():
         assert queue_judging([comparison], [judge]) == 1
-    judgment = wait_for(lambda: Judgment.objects.filter(comparison=comparison, judge=judge).first(), what="the AI judgment")
+    judgment = wait_for(
+        lambda: Judgment.objects.filter(comparison=comparison, judge=judge).first(), what="the AI judgment"
+    )
     assert judgment.source == "ai"

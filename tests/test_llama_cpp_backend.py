@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.backends import GenerationError, get_backend
+from inference.backends import GenerationError, get_backend, warm_models
 from inference.backends import llama_cpp_backend as lb
 from inference.backends import transformers_backend as tb
-from inference.backends import warm_models
 from inference.demo_models import _pip_install_if_missing, get_demo_model
 from tests.conftest import TINY_PARAMS
 
@@ -73,7 +72,9 @@ def test_a_model_is_loaded_once_per_file_context_and_threads(smollm2_gguf):
     first = lb.load(smollm2_gguf, context=512, threads=1)
     assert lb.load(smollm2_gguf, context=512, threads=1) is first
     assert lb.load(smollm2_gguf, context=512, threads=2) is not first
-    held = {(ctx, threads) for path, ctx, threads, _ in lb.loaded_models() if path == str(smollm2_gguf.resolve())}
+    held = {
+        (ctx, threads) for path, ctx, threads, _ in lb.loaded_models() if path == str(smollm2_gguf.resolve())
+    }
     assert {(512, 1), (512, 2)} <= held
 
 
@@ -123,8 +124,12 @@ def test_an_endpoint_on_llama_cpp_answers_through_the_generation_service(smollm2
     from inference.services import generate_response
 
     endpoint = ModelEndpoint.objects.create(
-        name="smol-gguf", backend=ModelEndpoint.Backend.LLAMA_CPP, path=str(smollm2_gguf),
-        context_tokens=1024, threads=1, generation_params=GREEDY,
+        name="smol-gguf",
+        backend=ModelEndpoint.Backend.LLAMA_CPP,
+        path=str(smollm2_gguf),
+        context_tokens=1024,
+        threads=1,
+        generation_params=GREEDY,
     )
     prompt = Prompt.objects.create(conversation=QUESTION)
     response = Response.objects.create(prompt=prompt, endpoint=endpoint, generation_params=GREEDY)

@@ -27,8 +27,12 @@ def test_readyz_checks_database_broker_and_cache(client):
 
 def test_readyz_names_what_is_down(client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:9/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
     response = client.get("/readyz")
     assert response.status_code == 503 and response["Retry-After"]
     body = response.json()
@@ -39,8 +43,15 @@ def test_readyz_names_what_is_down(client, settings):
 def test_log_format_json_writes_one_object_per_line():
     code = "import django, logging; django.setup(); logging.getLogger('prefarena.test').warning('disk %s full', 'var')"
     env = {**os.environ, "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     record = json.loads(result.stderr.strip().splitlines()[-1])
     assert record["message"] == "disk var full" and record["level"] == "WARNING"
     assert record["logger"] == "prefarena.test" and "time" in record
@@ -54,18 +65,33 @@ def test_pg_dump_and_restore_into_a_fresh_database_keep_every_row(make_compariso
     voter = make_user("backup-voter")
     for texts in (["warm sun", "cold moon"], ["red bird", "blue fish", "green tree"]):
         comparison = make_comparison(texts)
-        record_judgment(comparison, [[1], [0]] + ([[2]] if len(texts) == 3 else []), annotator=voter,
-                        identities_hidden=True)
+        record_judgment(
+            comparison,
+            [[1], [0]] + ([[2]] if len(texts) == 3 else []),
+            annotator=voter,
+            identities_hidden=True,
+        )
     db = connection.settings_dict
     restored = f"{db['NAME']}_restore_{os.getpid()}"
     server = ["-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"]]
-    tables = ["auth_user", "inference_prompt", "inference_response", "annotation_comparison",
-              "annotation_comparisonslot", "annotation_judgment", "django_migrations"]
+    tables = [
+        "auth_user",
+        "inference_prompt",
+        "inference_response",
+        "annotation_comparison",
+        "annotation_comparisonslot",
+        "annotation_judgment",
+        "django_migrations",
+    ]
 
     def counts(name):
         query = "; ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
-        out = subprocess.run(["psql", *server, "-d", name, "-At", "-F", " ", "-c", query], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(
+            ["psql", *server, "-d", name, "-At", "-F", " ", "-c", query],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return dict(line.split() for line in out.splitlines())
 
     dump = subprocess.run(["pg_dump", *server, "-Fc", db["NAME"]], capture_output=True, check=True).stdout

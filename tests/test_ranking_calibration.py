@@ -23,13 +23,17 @@ REPS = {30: 60, 300: 40, 3000: 20}
 @pytest.mark.parametrize("votes", [30, 300, 3000])
 @pytest.mark.parametrize("method", ["bt", "pl", "bayes"])
 def test_95_percent_intervals_hold_the_truth(method, votes):
-    result = coverage(method, votes=votes, models=12, reps=REPS[votes], tie_rate=0.1, seed=votes, **CASES[method])
+    result = coverage(
+        method, votes=votes, models=12, reps=REPS[votes], tie_rate=0.1, seed=votes, **CASES[method]
+    )
     assert result["zero_width"] == 0
     assert 0.90 <= result["coverage"] <= 0.99, result
 
 
 def test_bootstrap_intervals_are_honest_at_small_n_too():
-    result = coverage("bt", votes=30, models=12, reps=40, tie_model="davidson", ties="auto", bootstrap=100, seed=1)
+    result = coverage(
+        "bt", votes=30, models=12, reps=40, tie_model="davidson", ties="auto", bootstrap=100, seed=1
+    )
     assert result["zero_width"] == 0
     assert 0.90 <= result["coverage"] <= 0.99, result
 
@@ -49,9 +53,16 @@ def test_one_vote_moves_a_believable_amount_with_a_wide_interval(method, bootstr
 
 def test_style_control_and_davidson_intervals_are_never_points():
     data = [[["a"], ["b"]], [["a", "b"]]]
-    feats = [{"a": {"tokens": 10, "headers": 0, "lists": 0, "bold": 0},
-              "b": {"tokens": 30, "headers": 1, "lists": 0, "bold": 0}}] * 2
-    for kw in (dict(ties="davidson"), dict(style_control=True, features=feats), dict(style_control=True, features=feats,
-                                                                                       bootstrap=20, seed=0)):
+    feats = [
+        {
+            "a": {"tokens": 10, "headers": 0, "lists": 0, "bold": 0},
+            "b": {"tokens": 30, "headers": 1, "lists": 0, "bold": 0},
+        }
+    ] * 2
+    for kw in (
+        dict(ties="davidson"),
+        dict(style_control=True, features=feats),
+        dict(style_control=True, features=feats, bootstrap=20, seed=0),
+    ):
         for row in fit_leaderboard(data, **kw).rows:
             assert row["ci_high"] - row["ci_low"] > 100

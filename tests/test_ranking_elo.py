@@ -8,7 +8,7 @@ from ranking.elo import expected_score, online_elo, ranking_pairs
 def test_expected_score_is_symmetric_and_half_at_equal_ratings():
     assert expected_score(1000, 1000) == 0.5
     assert expected_score(1200, 1000) + expected_score(1000, 1200) == pytest.approx(1.0)
-    assert expected_score(1400, 1000) == pytest.approx(1 / (1 + 10 ** -1))
+    assert expected_score(1400, 1000) == pytest.approx(1 / (1 + 10**-1))
 
 
 def test_a_win_moves_both_by_half_k_from_equal_ratings():

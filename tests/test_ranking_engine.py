@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ranking.diagnostics import diagnostics
+from ranking.judgments import POINTS_PER_LOGIT, Judgments, resample_counts
 from ranking.leaderboard import fit_leaderboard, rank_upper_bounds
-from ranking.judgments import Judgments, POINTS_PER_LOGIT, resample_counts
 from ranking.matchmaking import choose_matchup
 from ranking.style import markdown_features
 
@@ -232,7 +232,9 @@ def test_style_control_removes_a_length_bias():
     rankings, feats = [], []
     for _ in range(6000):
         a, b = rng.choice(["verbose", "terse", "mid"], 2, replace=False)
-        la, lb = (int(rng.integers(400, 600)) if m == "verbose" else int(rng.integers(50, 600)) for m in (a, b))
+        la, lb = (
+            int(rng.integers(400, 600)) if m == "verbose" else int(rng.integers(50, 600)) for m in (a, b)
+        )
         p = 0.75 if la > lb else 0.25
         rankings.append([[a], [b]] if rng.random() < p else [[b], [a]])
         feats.append({m: {"tokens": n, "headers": 0, "lists": 0, "bold": 0} for m, n in ((a, la), (b, lb))})
@@ -240,7 +242,9 @@ def test_style_control_removes_a_length_bias():
     styled = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=20, seed=0)
     rows = by_model(styled)
     assert plain["verbose"]["rating"] - plain["terse"]["rating"] > 60
-    assert abs(rows["verbose"]["rating"] - rows["terse"]["rating"]) < 0.25 * (plain["verbose"]["rating"] - plain["terse"]["rating"])
+    assert abs(rows["verbose"]["rating"] - rows["terse"]["rating"]) < 0.25 * (
+        plain["verbose"]["rating"] - plain["terse"]["rating"]
+    )
     assert styled.style_coefficients["tokens"] > 0.3
     assert set(styled.style_coefficients) == {"tokens", "headers", "lists", "bold"}
 
@@ -261,7 +265,9 @@ def test_style_control_uses_markdown_density_not_counts():
     rankings, feats = [], []
     for _ in range(6000):
         a, b = rng.choice(["listy", "plain", "mid"], 2, replace=False)
-        fa, fb = ({"tokens": int(rng.integers(50, 500)), "headers": 0, "lists": 0, "bold": 0} for _ in range(2))
+        fa, fb = (
+            {"tokens": int(rng.integers(50, 500)), "headers": 0, "lists": 0, "bold": 0} for _ in range(2)
+        )
         for m, f in ((a, fa), (b, fb)):
             f["lists"] = int(f["tokens"] * (0.1 if m == "listy" else rng.uniform(0, 0.1)))
         p = 1.0 / (1.0 + np.exp(-30.0 * (fa["lists"] / fa["tokens"] - fb["lists"] / fb["tokens"])))
@@ -381,8 +387,10 @@ def test_adaptive_k4_draws_clusters_of_close_models_and_respects_outages():
     assert "c6" not in seen
     assert np.median(spans) <= 4  # neighbours in score, not the whole field
     # a model without votes is still boosted at K = 4, even among settled models
-    counts = sum("new" in choose_matchup(names + ["new"], k=4, policy="adaptive", stats=stats, rng=rng)
-                 for _ in range(300))
+    counts = sum(
+        "new" in choose_matchup(names + ["new"], k=4, policy="adaptive", stats=stats, rng=rng)
+        for _ in range(300)
+    )
     assert counts > 250
 
 
@@ -419,7 +427,10 @@ def test_bayes_sigma_tracks_the_fisher_information():
         ({"rankings": [[["a"], ["b"]]], "weights": [1.0, 2.0]}, "one number per ranking"),
         ({"rankings": [[["a"], ["b"]]], "method": "glicko"}, "Unknown rating method 'glicko'"),
         ({"rankings": [[["a"], ["b"]]], "style_control": True}, "Style control needs features"),
-        ({"rankings": [[["a"], ["b"]]], "style_control": True, "method": "pl", "features": [{}]}, "needs method 'bt'"),
+        (
+            {"rankings": [[["a"], ["b"]]], "style_control": True, "method": "pl", "features": [{}]},
+            "needs method 'bt'",
+        ),
         ({"rankings": [[["a"], ["b"]]], "ties": "davidson", "method": "pl"}, "Davidson ties"),
         ({"rankings": [[["a"], ["b"]]], "ties": "coin"}, "Unknown tie handling"),
         ({"rankings": [[["a"], ["b"]]], "anchor": ("zz", 1000)}, "Anchor model 'zz'"),
@@ -427,7 +438,11 @@ def test_bayes_sigma_tracks_the_fisher_information():
         ({"rankings": [["a", "b"]]}, "tie group that is not a list"),
         ({"rankings": []}, "No judgments"),
         (
-            {"rankings": [[["a"], ["b"]]], "style_control": True, "features": [{"a": {"tokens": 1, "headers": 0, "lists": 0, "bold": 0}}]},
+            {
+                "rankings": [[["a"], ["b"]]],
+                "style_control": True,
+                "features": [{"a": {"tokens": 1, "headers": 0, "lists": 0, "bold": 0}}],
+            },
             "no entry for model 'b'",
         ),
     ],
@@ -448,7 +463,10 @@ def test_bad_ranking_position_is_named():
     [
         ({"policy": "roulette"}, "Unknown matchmaking policy"),
         ({"k": 7}, "Cannot draw 7"),
-        ({"policy": "weighted", "weights": {m: 0 for m in NAMES[:5]}}, "Fewer than 2 models have a positive weight"),
+        (
+            {"policy": "weighted", "weights": {m: 0 for m in NAMES[:5]}},
+            "Fewer than 2 models have a positive weight",
+        ),
         ({"policy": "weighted", "weights": {"m0": float("nan")}}, "finite and non-negative"),
     ],
 )
@@ -471,11 +489,22 @@ def test_judgments_kept_in_order_serve_every_method_and_flat_style_features():
     for _ in range(300):
         x, y = rng.choice(4, 2, replace=False)
         rankings.append([[names[x]], [names[y]]] if rng.random() < 0.9 else [[names[x], names[y]]])
-        feats.append({names[m]: {"tokens": int(rng.integers(1, 200)), "headers": int(m), "lists": 1, "bold": 0}
-                      for m in (x, y)})
+        feats.append(
+            {
+                names[m]: {"tokens": int(rng.integers(1, 200)), "headers": int(m), "lists": 1, "bold": 0}
+                for m in (x, y)
+            }
+        )
     data = Judgments(keep_order=True).extend(rankings)
-    flat = np.array([[feats[t][data.models[m]][f] for f in ("tokens", "headers", "lists", "bold")]
-                     for t, key in enumerate(data.sequence) for g in key for m in g], dtype=float)
+    flat = np.array(
+        [
+            [feats[t][data.models[m]][f] for f in ("tokens", "headers", "lists", "bold")]
+            for t, key in enumerate(data.sequence)
+            for g in key
+            for m in g
+        ],
+        dtype=float,
+    )
     for method in ("elo", "bayes", "bt", "pl"):
         assert fit_leaderboard(data, method=method).rows == fit_leaderboard(rankings, method=method).rows
     styled = fit_leaderboard(rankings, features=feats, style_control=True)
@@ -501,8 +530,15 @@ def test_style_control_intervals_on_large_data_are_sandwich_and_match_a_bootstra
     rankings, feats = [], []
     for _ in range(3000):
         x, y = rng.choice(3, 2, replace=False)
-        rankings.append([[names[x]], [names[y]]] if rng.random() < 0.5 + 0.1 * (x - y) else [[names[y]], [names[x]]])
-        feats.append({names[m]: {"tokens": int(rng.integers(1, 300)), "headers": 0, "lists": 1, "bold": 0} for m in (x, y)})
+        rankings.append(
+            [[names[x]], [names[y]]] if rng.random() < 0.5 + 0.1 * (x - y) else [[names[y]], [names[x]]]
+        )
+        feats.append(
+            {
+                names[m]: {"tokens": int(rng.integers(1, 300)), "headers": 0, "lists": 1, "bold": 0}
+                for m in (x, y)
+            }
+        )
     exact = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=300, seed=0)
     monkeypatch.setattr(lb, "STYLE_LINEAR_BOOTSTRAP_ABOVE", 100)
     linear = fit_leaderboard(rankings, features=feats, style_control=True, bootstrap=300, seed=0)

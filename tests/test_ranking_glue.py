@@ -76,7 +76,12 @@ def test_a_burst_of_votes_queues_one_live_refit(models, users):
 
 
 @pytest.mark.parametrize(
-    "query, message", [("?method=glicko", "method"), ("?method=pl&style_control=1", "Bradley–Terry"), ("?style_control=maybe", "style_control")]
+    "query, message",
+    [
+        ("?method=glicko", "method"),
+        ("?method=pl&style_control=1", "Bradley–Terry"),
+        ("?style_control=maybe", "style_control"),
+    ],
 )
 def test_leaderboard_api_refuses_bad_views(client, query, message):
     response = client.get("/api/leaderboard/" + query)
@@ -164,10 +169,15 @@ def test_large_live_refits_update_the_counted_views_incrementally(models, users,
     _vote(users[:2], models[1], models[2])
     _vote(users[:1], models[2], models[0])
     written = services.live_refit()  # reads only the 3 new judgments
-    assert {(s.method, s.style_control) for s in written if s.category == ""} == {("bt", False), ("pl", False)}
+    assert {(s.method, s.style_control) for s in written if s.category == ""} == {
+        ("bt", False),
+        ("pl", False),
+    }
     live_bt = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
     assert live_bt.judgment_count == 12 and live_bt.diagnostics["models"]  # carried forward
-    assert RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 9  # waits for beat
+    assert (
+        RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 9
+    )  # waits for beat
     # The incremental counts give exactly what a refit from scratch gives (more resamples: a new snapshot).
     services.refit(bootstrap=settings.RANKING_LIVE_BOOTSTRAP + 50)
     full_bt = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
@@ -179,7 +189,9 @@ def test_large_live_refits_update_the_counted_views_incrementally(models, users,
 
 
 def _latest(method="bt", style_control=False, category=""):
-    return RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category).first()
+    return RatingSnapshot.objects.filter(
+        method=method, style_control=style_control, category=category
+    ).first()
 
 
 def test_full_refit_read_matches_the_judgments_rankings_categories_and_texts(models, users):
@@ -194,17 +206,31 @@ def test_full_refit_read_matches_the_judgments_rankings_categories_and_texts(mod
         slots = {s.position: s.response for s in judgment.comparison.slots.all()}
         names = {p: r.endpoint.name for p, r in slots.items()}
         texts = {names[p]: r.text for p, r in slots.items()}
-        expected.append((judgment.pk, [[names[p] for p in g] for g in judgment.ranking],
-                         judgment.comparison.prompt.category, texts))
+        expected.append(
+            (
+                judgment.pk,
+                [[names[p] for p in g] for g in judgment.ranking],
+                judgment.comparison.prompt.category,
+                texts,
+            )
+        )
     got = []
     for row in rows:
         texts = response_texts(row.response_ids)
-        got.append((row.judgment_id, [list(g) for g in row.ranking], row.category,
-                    {m: texts[rid][0] for m, rid in zip(row.models, row.response_ids)}))
+        got.append(
+            (
+                row.judgment_id,
+                [list(g) for g in row.ranking],
+                row.category,
+                {m: texts[rid][0] for m, rid in zip(row.models, row.response_ids)},
+            )
+        )
     assert got == expected and len(got) == 3
     assert [r.category for r in rows] == ["math", "math", ""]
     # Only new ids, or just the ones asked for.
-    assert [r.judgment_id for r in judged_rankings(after_id=rows[0].judgment_id)] == [r.judgment_id for r in rows[1:]]
+    assert [r.judgment_id for r in judged_rankings(after_id=rows[0].judgment_id)] == [
+        r.judgment_id for r in rows[1:]
+    ]
     assert [r.judgment_id for r in judged_rankings(ids=[rows[2].judgment_id])] == [rows[2].judgment_id]
 
 
@@ -249,8 +275,14 @@ def test_a_vote_committed_out_of_id_order_is_still_counted(models, users, settin
     assert _latest().judgment_count == 2
     later = Judgment.objects.order_by("-id").first()
     # The late vote commits now, with an id below one already read.
-    Judgment.objects.create(id=later.pk - 1, comparison_id=comparison_id, ranking=ranking, source="human",
-                            annotator_id=annotator_id, identities_hidden=True)
+    Judgment.objects.create(
+        id=later.pk - 1,
+        comparison_id=comparison_id,
+        ranking=ranking,
+        source="human",
+        annotator_id=annotator_id,
+        identities_hidden=True,
+    )
     services.live_refit()
     live = _latest()
     assert live.judgment_count == 3 and live.last_judgment_id == later.pk
@@ -279,7 +311,10 @@ def test_an_edited_or_deleted_judgment_makes_the_next_live_refit_read_all(
     assert _latest().judgment_count == 1
     # The full refit rewrites the views the live refit left (same count as before the edit, new epoch).
     assert {(s.method, s.style_control) for s in services.refit(bootstrap=0) if s.category == ""} == {
-        ("bt", True), ("bayes", False), ("elo", False)}
+        ("bt", True),
+        ("bayes", False),
+        ("elo", False),
+    }
     assert services.refit(bootstrap=0) == []
 
 
@@ -298,12 +333,16 @@ def test_style_features_are_stored_for_finished_answers_only(models, users):
     from ranking.models import ResponseStyle
     from ranking.style import markdown_features
 
-    _vote(users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh.")
+    _vote(
+        users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh."
+    )
     Response.objects.filter(endpoint=models[1]).update(status="running")  # still streaming: may grow
     services.refit(bootstrap=0)
     winner = Response.objects.get(endpoint=models[0])
     style = ResponseStyle.objects.get(response_id=winner.pk)
-    assert {f: getattr(style, f) for f in ("tokens", "headers", "lists", "bold")} == markdown_features(winner.text)
+    assert {f: getattr(style, f) for f in ("tokens", "headers", "lists", "bold")} == markdown_features(
+        winner.text
+    )
     assert (style.headers, style.lists, style.bold) == (1, 2, 1)
     assert ResponseStyle.objects.count() == 1
     assert _latest(style_control=True).style_coefficients is not None
@@ -315,7 +354,9 @@ def test_style_table_looks_up_features_in_vote_order_and_keeps_only_finished_ans
     from ranking.models import ResponseStyle
     from ranking.style import FEATURES, markdown_features
 
-    _vote(users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh.")
+    _vote(
+        users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh."
+    )
     done = Response.objects.get(endpoint=models[0])
     growing = Response.objects.get(endpoint=models[1])
     Response.objects.filter(pk=growing.pk).update(status="running")
@@ -331,13 +372,16 @@ def test_style_table_looks_up_features_in_vote_order_and_keeps_only_finished_ans
     assert sorted(table.ids.tolist()) == sorted([done.pk, growing.pk])
 
 
-def test_a_ranking_written_around_the_services_rates_nothing_and_breaks_nothing(models, users, django_user_model):
+def test_a_ranking_written_around_the_services_rates_nothing_and_breaks_nothing(
+    models, users, django_user_model
+):
     _vote(users[:2], models[0], models[1])
     comparison = Judgment.objects.first().comparison
     for ranking in ([[0], [5]], [[0], [0]], [["0"], ["1"]], [[0]], {"0": 1}):
         outsider = django_user_model.objects.create_user(f"raw-{Judgment.objects.count()}")
-        Judgment.objects.create(comparison=comparison, ranking=ranking, source="human", annotator=outsider,
-                                identities_hidden=True)
+        Judgment.objects.create(
+            comparison=comparison, ranking=ranking, source="human", annotator=outsider, identities_hidden=True
+        )
     services.refit(bootstrap=0)
     assert _latest().judgment_count == 2  # only the two votes the service recorded
     services.live_refit()
@@ -355,8 +399,9 @@ def test_a_starting_worker_that_runs_ranking_warms_its_ledger_on_a_side_thread(m
 
     def sender(queues, pool_module):
         pool = type("TaskPool", (), {"__module__": pool_module})()
-        return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=queues))),
-                               pool=pool)
+        return SimpleNamespace(
+            app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=queues))), pool=pool
+        )
 
     def warmers():
         return [t for t in threading.enumerate() if t.name == "ranking-warm-up"]

@@ -21,8 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_online_ranker_end_to_end(method, policy):
     rng = np.random.default_rng(0)
     weights = {"m0": 0.0} if policy == "weighted" else None
-    ranker = OnlineRanker(MODELS, method=method, policy=policy, k=3, seed=1, weights=weights,
-                          k_factor=16 if method == "elo" else 4)
+    ranker = OnlineRanker(
+        MODELS,
+        method=method,
+        policy=policy,
+        k=3,
+        seed=1,
+        weights=weights,
+        k_factor=16 if method == "elo" else 4,
+    )
     for _ in range(600):
         shown = ranker.next_matchup()
         assert len(shown) == 3 and len(set(shown)) == 3 and set(shown) <= set(MODELS)
@@ -80,16 +87,24 @@ def test_converged_at_requires_staying_above_target():
 
 
 def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "ranking", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranking", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     return proc
 
 
 def test_cli_fit_on_ranking_records(tmp_path):
     path = tmp_path / "rankings.jsonl"
-    lines = [{"ranking": [["a"], ["b", "c"]]}] * 6 + [{"ranking": [["b"], ["c"]]}] * 3 + [{"ranking": [["c"], ["a"]]}]
+    lines = (
+        [{"ranking": [["a"], ["b", "c"]]}] * 6
+        + [{"ranking": [["b"], ["c"]]}] * 3
+        + [{"ranking": [["c"], ["a"]]}]
+    )
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     for method in ("elo", "bt", "pl", "bayes"):
-        proc = run_cli("fit", "--input", str(path), "--method", method, "--bootstrap", "20", "--anchor", "b=1200")
+        proc = run_cli(
+            "fit", "--input", str(path), "--method", method, "--bootstrap", "20", "--anchor", "b=1200"
+        )
         assert proc.returncode == 0, proc.stderr
         rows = json.loads(proc.stdout)
         assert rows[0]["model"] == "a"
@@ -104,13 +119,21 @@ def test_cli_fit_on_chatbot_arena_battles_with_style_control(tmp_path):
     for _ in range(400):
         a, b = rng.choice(["gpt", "llama", "qwen"], 2, replace=False)
         winner = rng.choice(["model_a", "model_b", "tie", "tie (bothbad)"], p=[0.45, 0.35, 0.1, 0.1])
-        meta = {"sum_assistant_a_tokens": int(rng.integers(10, 900)), "sum_assistant_b_tokens": int(rng.integers(10, 900)),
-                "header_count_a": {"h1": 1, "h2": 0}, "header_count_b": {"h1": 0, "h2": 2},
-                "list_count_a": {"ordered": 0, "unordered": 3}, "list_count_b": {"ordered": 1, "unordered": 0},
-                "bold_count_a": {"**": 2, "__": 0}, "bold_count_b": {"**": 0, "__": 0}}
+        meta = {
+            "sum_assistant_a_tokens": int(rng.integers(10, 900)),
+            "sum_assistant_b_tokens": int(rng.integers(10, 900)),
+            "header_count_a": {"h1": 1, "h2": 0},
+            "header_count_b": {"h1": 0, "h2": 2},
+            "list_count_a": {"ordered": 0, "unordered": 3},
+            "list_count_b": {"ordered": 1, "unordered": 0},
+            "bold_count_a": {"**": 2, "__": 0},
+            "bold_count_b": {"**": 0, "__": 0},
+        }
         recs.append({"model_a": str(a), "model_b": str(b), "winner": str(winner), "conv_metadata": meta})
     path.write_text("\n".join(json.dumps(r) for r in recs))
-    proc = run_cli("fit", "--input", str(path), "--method", "bt", "--style-control", "--bootstrap", "10", "--full")
+    proc = run_cli(
+        "fit", "--input", str(path), "--method", "bt", "--style-control", "--bootstrap", "10", "--full"
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out["style_coefficients"]) == {"tokens", "headers", "lists", "bold"}
@@ -131,8 +154,25 @@ def test_cli_reports_bad_input(tmp_path):
 
 def test_cli_simulate_small(tmp_path):
     png = tmp_path / "curves.png"
-    proc = run_cli("simulate", "--models", "6", "--k", "2,3", "--votes", "200", "--every", "50", "--seeds", "1",
-                   "--methods", "bt,bayes", "--policies", "uniform,adaptive", "--plot", str(png))
+    proc = run_cli(
+        "simulate",
+        "--models",
+        "6",
+        "--k",
+        "2,3",
+        "--votes",
+        "200",
+        "--every",
+        "50",
+        "--seeds",
+        "1",
+        "--methods",
+        "bt,bayes",
+        "--policies",
+        "uniform,adaptive",
+        "--plot",
+        str(png),
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert len(out["results"]) == 2 * 2 * 2

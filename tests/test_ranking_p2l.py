@@ -33,7 +33,9 @@ def test_category_boards_beat_the_global_board_on_held_out_votes():
     assert board.log_loss(test, ctest) < flat.log_loss(test, ctest) - 0.01
     glob = fit_leaderboard(train, method="bt", ties="half")
     for m in "abc":  # the fully shrunk board is the global Bradley–Terry fit
-        assert flat.rating(m) == pytest.approx(next(r["rating"] for r in glob.rows if r["model"] == m), abs=0.5)
+        assert flat.rating(m) == pytest.approx(
+            next(r["rating"] for r in glob.rows if r["model"] == m), abs=0.5
+        )
 
 
 def test_without_category_effects_shrinkage_wins_and_bad_input():

@@ -77,7 +77,11 @@ MATRIX = {
     # (a campaign's researchers and admins may annotate it too; an empty body is refused before the lease
     # is looked up, so everyone let in gets the 400)
     "annotation:skip": ("POST", "/campaigns/{campaign}/a/{assignment}/skip/", (LOGIN, 400, 400, 400)),
-    "annotation:repeatsubmit": ("POST", "/campaigns/{campaign}/r/{assignment}/submit/", (LOGIN, 400, 400, 400)),
+    "annotation:repeatsubmit": (
+        "POST",
+        "/campaigns/{campaign}/r/{assignment}/submit/",
+        (LOGIN, 400, 400, 400),
+    ),
     "annotation:repeatskip": ("POST", "/campaigns/{campaign}/r/{assignment}/skip/", (LOGIN, 400, 400, 400)),
     "annotation:mine": ("GET", "/campaigns/{campaign}/mine/", (LOGIN, 200, 200, 200)),
     "annotation:revise": ("GET", "/campaigns/{campaign}/mine/{assignment}/", (LOGIN, 404, 404, 404)),
@@ -88,15 +92,39 @@ MATRIX = {
     "annotation:dashboard": ("GET", "/campaigns/{campaign}/dashboard/", (LOGIN, 404, 200, 200)),
     "annotation:chart": ("GET", "/campaigns/{campaign}/dashboard/progress.png", (LOGIN, 404, 200, 200)),
     "annotation:status": ("POST", "/campaigns/{campaign}/status/", (LOGIN, 404, 400, 400)),
-    "annotation:reopen": ("POST", "/campaigns/{campaign}/annotators/{annotator}/reopen/", (LOGIN, 404, 302, 302)),
+    "annotation:reopen": (
+        "POST",
+        "/campaigns/{campaign}/annotators/{annotator}/reopen/",
+        (LOGIN, 404, 302, 302),
+    ),
     "annotation:disagreements": ("GET", "/campaigns/{campaign}/disagreements/", (LOGIN, 404, 200, 200)),
-    "annotation:adjudicate": ("POST", "/campaigns/{campaign}/disagreements/{item}/adjudicate/", (LOGIN, 404, 400, 400)),
+    "annotation:adjudicate": (
+        "POST",
+        "/campaigns/{campaign}/disagreements/{item}/adjudicate/",
+        (LOGIN, 404, 400, 400),
+    ),
     # campaign API
     "api-campaign-next": ("POST", "/api/campaigns/{campaign}/next/", (401, 200, 200, 200)),
-    "api-campaign-submit": ("POST", "/api/campaigns/{campaign}/assignments/{assignment}/submit/", (401, 400, 400, 400)),
-    "api-campaign-skip": ("POST", "/api/campaigns/{campaign}/assignments/{assignment}/skip/", (401, 400, 400, 400)),
-    "api-campaign-repeatsubmit": ("POST", "/api/campaigns/{campaign}/repeats/{assignment}/submit/", (401, 400, 400, 400)),
-    "api-campaign-repeatskip": ("POST", "/api/campaigns/{campaign}/repeats/{assignment}/skip/", (401, 400, 400, 400)),
+    "api-campaign-submit": (
+        "POST",
+        "/api/campaigns/{campaign}/assignments/{assignment}/submit/",
+        (401, 400, 400, 400),
+    ),
+    "api-campaign-skip": (
+        "POST",
+        "/api/campaigns/{campaign}/assignments/{assignment}/skip/",
+        (401, 400, 400, 400),
+    ),
+    "api-campaign-repeatsubmit": (
+        "POST",
+        "/api/campaigns/{campaign}/repeats/{assignment}/submit/",
+        (401, 400, 400, 400),
+    ),
+    "api-campaign-repeatskip": (
+        "POST",
+        "/api/campaigns/{campaign}/repeats/{assignment}/skip/",
+        (401, 400, 400, 400),
+    ),
     "api-campaign-build-items": ("POST", "/api/campaigns/{campaign}/build-items/", (401, 404, 400, 400)),
     "api-campaign-undo": ("POST", "/api/campaigns/{campaign}/undo/", (401, 400, 400, 400)),
     "api-campaign-agreement": ("GET", "/api/campaigns/{campaign}/agreement/", (401, 404, 200, 200)),
@@ -106,7 +134,11 @@ MATRIX = {
     "routing:panel": ("GET", "/campaigns/{campaign}/routing/panel/", (LOGIN, 404, 200, 200)),
     "routing:chart": ("GET", "/campaigns/{campaign}/routing/chart.png", (LOGIN, 404, 200, 200)),
     "api-campaign-routing": ("GET", "/api/campaigns/{campaign}/routing/", (401, 404, 200, 200)),
-    "api-campaign-routing-decisions": ("GET", "/api/campaigns/{campaign}/routing/decisions/", (401, 404, 200, 200)),
+    "api-campaign-routing-decisions": (
+        "GET",
+        "/api/campaigns/{campaign}/routing/decisions/",
+        (401, 404, 200, 200),
+    ),
     # exports
     "export:home": ("GET", "/export/", (LOGIN, 403, 200, 200)),
     "export:jobs": ("GET", "/export/jobs/", (LOGIN, 403, 200, 200)),
@@ -146,12 +178,18 @@ ADMIN_MATRIX = [
     ("admin:index", STAFF_ONLY),
     ("admin:app_list", STAFF_ONLY),
     ("admin:*_changelist", STAFF_ONLY),
-    ("admin:ranking_ratingsnapshot_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # snapshots are computed
+    (
+        "admin:ranking_ratingsnapshot_add",
+        (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403),
+    ),  # snapshots are computed
     ("admin:accounts_auditentry_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # the log is read-only
     ("admin:accounts_auditentry_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     ("admin:accounts_signuppolicy_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # one row, edited
     ("admin:accounts_signuppolicy_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
-    ("admin:annotation_routingdecision_add", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),  # the router writes them
+    (
+        "admin:annotation_routingdecision_add",
+        (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403),
+    ),  # the router writes them
     # the arena's record of retirements, matchmaking changes and exclusions is never deleted; changes and
     # exclusions are written by the system and the integrity report, not added by hand
     ("admin:arena_retirement_delete", (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
@@ -206,7 +244,11 @@ def _admin_path(key, route, world):
     path = re.sub(r"<(path:object_id|id)>", "<path:object_id>", path)
     if "<path:object_id>" in path:
         app_label, model_name = path.split("/")[2:4]
-        model = next(m for m in admin.site._registry if (m._meta.app_label, m._meta.model_name) == (app_label, model_name))
+        model = next(
+            m
+            for m in admin.site._registry
+            if (m._meta.app_label, m._meta.model_name) == (app_label, model_name)
+        )
         obj = model._default_manager.order_by("pk").first()
         assert obj is not None, f"the role-matrix world has no {model.__name__} to open in the admin"
         path = path.replace("<path:object_id>", str(obj.pk))
@@ -216,13 +258,19 @@ def _admin_path(key, route, world):
 @pytest.fixture
 def world(make_user):
     """The demo's three roles, and one of each object the URLs name (from the annotator's side)."""
+    from django.contrib.auth import get_user_model
+
     from accounts import services as account_services
     from accounts.models import SignupPolicy
     from annotation import queues
-    from annotation.models import Adjudication, AnnotatorProfile, AnnotatorStanding, CampaignRouting, RoutingDecision
+    from annotation.models import (
+        Adjudication,
+        AnnotatorProfile,
+        AnnotatorStanding,
+        CampaignRouting,
+        RoutingDecision,
+    )
     from annotation.services import record_judgment
-    from django.contrib.auth import get_user_model
-
     from arena import board as arena_board
     from arena import services as arena_services
     from arena.models import Arena
@@ -260,9 +308,15 @@ def world(make_user):
     SignupPolicy.objects.update_or_create(pk=1, defaults={"mode": "invite"})
     invitation = account_services.create_invitation(users["admin"])
     return users, {
-        "arena": arena.slug, "campaign": campaign.slug, "assignment": assignment.pk, "battle": battle.public_id,
-        "export": job.public_id, "rubric": campaign.rubric.pk, "item": assignment.item.pk,
-        "annotator": users["annotator"].pk, "invitation": invitation.token,
+        "arena": arena.slug,
+        "campaign": campaign.slug,
+        "assignment": assignment.pk,
+        "battle": battle.public_id,
+        "export": job.public_id,
+        "rubric": campaign.rubric.pk,
+        "item": assignment.item.pk,
+        "annotator": users["annotator"].pk,
+        "invitation": invitation.token,
     }
 
 
@@ -316,7 +370,9 @@ def test_every_url_has_an_entry_and_every_role_gets_its_status(world):
 
 def test_the_matrix_paths_resolve_to_their_own_patterns():
     """Each entry's path reaches the pattern it is filed under (not, say, the JSON 404 catch-all)."""
-    ids = {k: "x1" for k in ("arena", "campaign", "battle", "export", "invitation")} | {k: 1 for k in ("assignment", "rubric", "item", "annotator")}
+    ids = {k: "x1" for k in ("arena", "campaign", "battle", "export", "invitation")} | {
+        k: 1 for k in ("assignment", "rubric", "item", "annotator")
+    }
     for key, (_, template, _) in MATRIX.items():
         match = resolve(template.format(**ids).split("?")[0])
         name = ":".join(match.namespaces + [match.url_name]) if match.url_name else match.route
@@ -331,11 +387,15 @@ def test_a_new_url_without_an_entry_is_caught():
 @pytest.mark.django_db
 def test_every_api_operation_in_the_schema_has_a_row(client):
     """Each operation (path and method) of the OpenAPI schema is in the matrix, not only its URL."""
-    rows = {(key, method) for key, (method, _, _) in MATRIX.items()} | {(key, method) for key, method, _, _ in MORE_METHODS}
+    rows = {(key, method) for key, (method, _, _) in MATRIX.items()} | {
+        (key, method) for key, method, _, _ in MORE_METHODS
+    }
     schema = client.get("/api/schema/?format=json").json()
     missing = []
     for template, operations in schema["paths"].items():
         match = resolve(re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1).endswith("_id") else "x1", template))
         key = ":".join(match.namespaces + [match.url_name])
-        missing += [f"{method.upper()} {template}" for method in operations if (key, method.upper()) not in rows]
+        missing += [
+            f"{method.upper()} {template}" for method in operations if (key, method.upper()) not in rows
+        ]
     assert not missing, f"API operations with no row in the role matrix: {missing}"

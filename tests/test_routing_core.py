@@ -24,8 +24,14 @@ def small_world(n, seed, confidence_informative=False):
         p_wrong = 0.7 if domain == "hard" or flip else 0.05
         wrong = rng.random() < p_wrong
         confidence = (0.4 if wrong else 0.9) if confidence_informative else rng.uniform(0.5, 1.0)
-        items.append({"domain": domain, "position_flip": flip, "ai_confidence": round(confidence, 3),
-                      "length_diff": rng.randint(-300, 300)})
+        items.append(
+            {
+                "domain": domain,
+                "position_flip": flip,
+                "ai_confidence": round(confidence, 3),
+                "length_diff": rng.randint(-300, 300),
+            }
+        )
         ai.append(FLIP[truth] if wrong else truth)
         human.append(truth)
     return items, ai, human
@@ -86,7 +92,9 @@ def test_with_ids_the_choice_does_not_depend_on_the_order_of_the_items(world):
     for policy in ("learned", "uncertainty", "random"):
         router = Router(policy=policy, budget=0.3, audit=0.1, seed=1).fit(seed_items, seed_ai, seed_human)
         first = {ids[i] for i in router.choose(items, ai, ids=ids)}
-        shuffled = router.choose([items[i] for i in order], [ai[i] for i in order], ids=[ids[i] for i in order])
+        shuffled = router.choose(
+            [items[i] for i in order], [ai[i] for i in order], ids=[ids[i] for i in order]
+        )
         assert {ids[order[j]] for j in shuffled} == first
 
 
@@ -109,7 +117,10 @@ def test_missing_unknown_and_none_features_work(world):
     assert gains[4] == gains[5]
     assert gains[4] > gains[3]  # a position flip is where this AI is wrong
     # A seed set where some items lack a number fits too, and "missing" is a signal of its own.
-    sparse = [{k: v for k, v in item.items() if not (k == "length_diff" and i % 3 == 0)} for i, item in enumerate(seed_items)]
+    sparse = [
+        {k: v for k, v in item.items() if not (k == "length_diff" and i % 3 == 0)}
+        for i, item in enumerate(seed_items)
+    ]
     Router(budget=0.5).fit(sparse, seed_ai, seed_human).choose(items[:20], ai[:20])
 
 
@@ -147,7 +158,9 @@ def test_empty_or_single_class_seed_set_falls_back_to_uncertainty_and_says_so(wo
     else:
         labels = list(seed_ai) if human == "same" else [FLIP[a] for a in seed_ai]
         router = Router(budget=0.25).fit(seed_items, seed_ai, labels)
-        why = ("agreed with" if human == "same" else "disagreed with") + " people on every one of the 200 seed"
+        why = (
+            "agreed with" if human == "same" else "disagreed with"
+        ) + " people on every one of the 200 seed"
     assert why in router.fallback
     chosen = router.choose(items, ai)
     reference = Router(policy="uncertainty", budget=0.25).choose(items, ai)
@@ -169,22 +182,34 @@ def test_explain_reads_well_for_every_kind_of_decision(world):
     for d in router.decisions:
         by_kind.setdefault((d.destination, d.audit), d)
     kept, audited = by_kind[("ai", False)], by_kind[("human", True)]
-    routed = min((d for d in router.decisions if d.destination == "human" and not d.audit), key=lambda d: d.rank)
+    routed = min(
+        (d for d in router.decisions if d.destination == "human" and not d.audit), key=lambda d: d.rank
+    )
     assert routed.index == [i for i in chosen if not router.decisions[i].audit][0]
-    assert router.explain(routed.index).startswith(f"Item {routed.index} goes to people: the learned router predicts a ")
+    assert router.explain(routed.index).startswith(
+        f"Item {routed.index} goes to people: the learned router predicts a "
+    )
     assert f"(rank {routed.rank} of {len(items)}; 100 go to people)." in router.explain(routed.index)
     text = router.explain(kept.index)
-    assert text.startswith(f"Item {kept.index} stays with the AI judge ('{kept.ai_label}'): the learned router predicts")
+    assert text.startswith(
+        f"Item {kept.index} stays with the AI judge ('{kept.ai_label}'): the learned router predicts"
+    )
     assert "of the last item sent to people" in text
-    assert "random audit pick" in router.explain(audited.index) and "without bias" in router.explain(audited.index)
+    assert "random audit pick" in router.explain(audited.index) and "without bias" in router.explain(
+        audited.index
+    )
     for d in router.decisions:
         text = router.explain(d.index)
         assert text.endswith(".") and "  " not in text and len(text) < 400 and "nan" not in text
         assert f"{round(100 * d.predicted_gain)}% chance that a person changes" in text
-    assert router.decisions[0].model_version == router.model_version.strip() and router.model_version.startswith("routing-v1-")
+    assert router.decisions[
+        0
+    ].model_version == router.model_version.strip() and router.model_version.startswith("routing-v1-")
     random_router = Router(policy="random", budget=0.1, audit=0.0).fit(seed_items, seed_ai, seed_human)
     picked = random_router.choose(items, ai)
-    assert random_router.explain(picked[0]).startswith(f"Item {picked[0]} goes to people: drawn uniformly at random (40 of 400")
+    assert random_router.explain(picked[0]).startswith(
+        f"Item {picked[0]} goes to people: drawn uniformly at random (40 of 400"
+    )
     nothing = Router(policy="uncertainty", budget=0.0)
     nothing.choose(items[:3], ai[:3])
     assert "the human budget is 0 of 3 items" in nothing.explain(2)
@@ -223,8 +248,14 @@ def test_small_seed_sets_fit_robustly():
         (lambda: Router().choose(["x"], ["a"]), "Item 0 must be a dict of features"),
         (lambda: Router().choose({"x": 1}, ["a"]), "The items must be a list"),
         (lambda: Router().choose([{}, {}], ["a"]), "There are 2 items but 1 AI labels"),
-        (lambda: Router().choose([{}], ["A"]), "The AI label of item 0 must be one of 'a', 'b' or 'tie'; got 'A'"),
-        (lambda: Router().choose([{}], [("a", 1.5)]), "AI confidence of item 0 must be a number between 0 and 1"),
+        (
+            lambda: Router().choose([{}], ["A"]),
+            "The AI label of item 0 must be one of 'a', 'b' or 'tie'; got 'A'",
+        ),
+        (
+            lambda: Router().choose([{}], [("a", 1.5)]),
+            "AI confidence of item 0 must be a number between 0 and 1",
+        ),
         (lambda: Router().choose([{"ai_confidence": "high"}], ["a"]), "feature 'ai_confidence' of item 0"),
         (lambda: Router().choose([{}], [("a", 0.5, 1)]), "a label or a (label, confidence) pair"),
         (lambda: Router().choose([{}, {}], ["a", "b"], ids=[1, 1]), "ids must be unique"),

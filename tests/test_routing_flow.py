@@ -24,7 +24,9 @@ def routed_rows(n):
     for i in range(n):
         long_text, short_text = f"{LONG} ({i})", f"Short answer {i}."
         first, second = (long_text, short_text) if i % 2 else (short_text, long_text)
-        rows.append({"id": f"item-{i}", "prompt": f"Question {i}: how does it work?", "responses": [first, second]})
+        rows.append(
+            {"id": f"item-{i}", "prompt": f"Question {i}: how does it work?", "responses": [first, second]}
+        )
     return rows
 
 
@@ -77,15 +79,27 @@ def test_bad_routing_settings_get_a_sentence_and_change_nothing(people):
 
 @pytest.mark.django_db
 def test_a_routed_campaign_serves_people_only_what_was_routed_to_them(people):
-    campaign = make_campaign(people["researcher"], slug="r2", k=2, overlap=1, n_items=6, groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"], slug="r2", k=2, overlap=1, n_items=6, groups=[people["experts"]]
+    )
     judge = ModelEndpoint.objects.create(name="a-judge", path="unused", judge_method="llm")
     routing_records.save_routing(campaign, enabled=True, policy="random", budget_count=2, judges=[judge.name])
     items = list(CampaignItem.objects.filter(campaign=campaign).order_by("pk"))
     with pytest.raises(queues.QueueEmpty):  # nothing routed yet: nothing served
         queues.next_assignment(campaign, people["annotator"])
-    decided = {item.pk: {"destination": "human" if i in (1, 4) else "ai", "policy": "random", "predicted_gain": None,
-                         "reason": "test", "audit": False, "slice": "", "ai_label": "a", "ai_confidence": 0.5}
-               for i, item in enumerate(items)}
+    decided = {
+        item.pk: {
+            "destination": "human" if i in (1, 4) else "ai",
+            "policy": "random",
+            "predicted_gain": None,
+            "reason": "test",
+            "audit": False,
+            "slice": "",
+            "ai_label": "a",
+            "ai_confidence": 0.5,
+        }
+        for i, item in enumerate(items)
+    }
     routing_records.record_decisions(campaign, decided)
     served = []
     for _ in range(2):
@@ -97,10 +111,14 @@ def test_a_routed_campaign_serves_people_only_what_was_routed_to_them(people):
         queues.next_assignment(campaign, people["annotator"])
     assert queues.progress(campaign, people["annotator"])["items"] == 2
     # A refit cannot move an item people labelled.
-    moved = routing_records.record_decisions(campaign, {items[1].pk: {**decided[items[1].pk], "destination": "ai"}})
+    moved = routing_records.record_decisions(
+        campaign, {items[1].pk: {**decided[items[1].pk], "destination": "ai"}}
+    )
     assert moved == 0 and RoutingDecision.objects.get(item=items[1]).destination == "human"
     # Turning routing off serves everything again.
-    routing_records.save_routing(campaign, enabled=False, policy="random", budget_count=2, judges=[judge.name])
+    routing_records.save_routing(
+        campaign, enabled=False, policy="random", budget_count=2, judges=[judge.name]
+    )
     assert queues.next_assignment(campaign, people["annotator"]).item_id not in served
 
 
@@ -110,7 +128,10 @@ def test_heuristic_tags_and_llm_tag_replies():
     assert heuristic_tags("What dose of this medication is safe?")["safety"] == "moderate"
     assert heuristic_tags("hi")["complexity"] == "simple"
     assert parse_tags("domain: Health\n**expertise**: expert\nsafety: maybe\nformat: none.") == {
-        "domain": "health", "expertise": "expert", "format": "none"}
+        "domain": "health",
+        "expertise": "expert",
+        "format": "none",
+    }
 
 
 @pytest.mark.slow
@@ -123,18 +144,35 @@ def test_routing_end_to_end_with_a_worker(people, scripted_judge, celery_worker_
     campaign = make_campaign(researcher, slug="routed", k=2, overlap=1, n_items=0, groups=[people["experts"]])
     judge = scripted_judge("longest")
     client = api(researcher)
-    response = client.put("/api/campaigns/routed/routing/", {
-        "enabled": True, "policy": "learned", "budget_share": 0.25, "audit": 0.25, "judges": [judge.name],
-        "refit_every": 2}, format="json")
+    response = client.put(
+        "/api/campaigns/routed/routing/",
+        {
+            "enabled": True,
+            "policy": "learned",
+            "budget_share": 0.25,
+            "audit": 0.25,
+            "judges": [judge.name],
+            "refit_every": 2,
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.content
     from annotation import items
 
     items.import_items(campaign, jsonl(routed_rows(16)), "jsonl")
-    wait_for(lambda: RoutingDecision.objects.filter(item__campaign=campaign).count() == 16, timeout=90,
-             what="a routing decision for every item")
-    assert Judgment.objects.filter(source="ai", judge=judge).count() == 16  # the judge labelled every item first
-    to_people = set(RoutingDecision.objects.filter(item__campaign=campaign, destination="human")
-                    .values_list("item_id", flat=True))
+    wait_for(
+        lambda: RoutingDecision.objects.filter(item__campaign=campaign).count() == 16,
+        timeout=90,
+        what="a routing decision for every item",
+    )
+    assert (
+        Judgment.objects.filter(source="ai", judge=judge).count() == 16
+    )  # the judge labelled every item first
+    to_people = set(
+        RoutingDecision.objects.filter(item__campaign=campaign, destination="human").values_list(
+            "item_id", flat=True
+        )
+    )
     assert len(to_people) == 4  # round(0.25 * 16)
     for decision in RoutingDecision.objects.filter(item__campaign=campaign):
         assert decision.reason and decision.ai_label in ("a", "b") and decision.policy
@@ -160,18 +198,38 @@ def test_routing_end_to_end_with_a_worker(people, scripted_judge, celery_worker_
         queues.submit(campaign, annotator, assignment.pk, {"ranking": [[screen], [1 - screen]]})
         assert len(served) <= 16
     assert len(served) == 4  # exactly the budget, whatever moved between queues at the refits
-    wait_for(lambda: CampaignRouting.objects.get(campaign=campaign).labels_at_fit >= 4, timeout=60,
-             what="the router to refit on the new human labels")
+    wait_for(
+        lambda: CampaignRouting.objects.get(campaign=campaign).labels_at_fit >= 4,
+        timeout=60,
+        what="the router to refit on the new human labels",
+    )
     routing = CampaignRouting.objects.get(campaign=campaign)
     assert routing.model_version and routing.fit_cutoff > 0
-    labelled = set(Assignment.objects.filter(item__campaign=campaign, status="submitted").values_list("item_id", flat=True))
-    assert set(RoutingDecision.objects.filter(item_id__in=labelled).values_list("destination", flat=True)) == {"human"}
+    labelled = set(
+        Assignment.objects.filter(item__campaign=campaign, status="submitted").values_list(
+            "item_id", flat=True
+        )
+    )
+    assert set(
+        RoutingDecision.objects.filter(item_id__in=labelled).values_list("destination", flat=True)
+    ) == {"human"}
 
     out = tmp_path / "routed"
-    call_command("export_preferences", "--format", "dpo", "--source", "routed", "--campaign", "routed", "--out", str(out))
+    call_command(
+        "export_preferences",
+        "--format",
+        "dpo",
+        "--source",
+        "routed",
+        "--campaign",
+        "routed",
+        "--out",
+        str(out),
+    )
     rows = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
     assert sorted(r["comparison_id"] for r in rows) == sorted(
-        CampaignItem.objects.filter(campaign=campaign).values_list("comparison_id", flat=True))  # each item once
+        CampaignItem.objects.filter(campaign=campaign).values_list("comparison_id", flat=True)
+    )  # each item once
     by_comparison = {i.comparison_id: i.pk for i in CampaignItem.objects.filter(campaign=campaign)}
     for row in rows:
         expected = "human" if by_comparison[row["comparison_id"]] in labelled else "ai"
@@ -191,21 +249,41 @@ def test_the_routed_export_in_both_file_formats(people, tmp_path):
     from annotation.services import record_judgment
     from export.services import export_preferences
 
-    campaign = make_campaign(people["researcher"], slug="mix", k=2, overlap=1, n_items=4, groups=[people["experts"]])
+    campaign = make_campaign(
+        people["researcher"], slug="mix", k=2, overlap=1, n_items=4, groups=[people["experts"]]
+    )
     judge = ModelEndpoint.objects.create(name="a-judge", path="unused", judge_method="llm")
-    routing_records.save_routing(campaign, enabled=True, policy="uncertainty", budget_count=2, judges=[judge.name])
+    routing_records.save_routing(
+        campaign, enabled=True, policy="uncertainty", budget_count=2, judges=[judge.name]
+    )
     items = list(CampaignItem.objects.filter(campaign=campaign).order_by("pk"))
     for item in items:
-        record_judgment(item.comparison, [[1], [0]], judge=judge, judge_prompt_version="v1", identities_hidden=True)
-    routing_records.record_decisions(campaign, {
-        item.pk: {"destination": "human" if i < 2 else "ai", "policy": "uncertainty", "predicted_gain": 0.5,
-                  "reason": f"Item {i}.", "audit": False, "slice": "general", "ai_label": "b", "ai_confidence": 0.5}
-        for i, item in enumerate(items)})
+        record_judgment(
+            item.comparison, [[1], [0]], judge=judge, judge_prompt_version="v1", identities_hidden=True
+        )
+    routing_records.record_decisions(
+        campaign,
+        {
+            item.pk: {
+                "destination": "human" if i < 2 else "ai",
+                "policy": "uncertainty",
+                "predicted_gain": 0.5,
+                "reason": f"Item {i}.",
+                "audit": False,
+                "slice": "general",
+                "ai_label": "b",
+                "ai_confidence": 0.5,
+            }
+            for i, item in enumerate(items)
+        },
+    )
     assignment = queues.next_assignment(campaign, people["annotator"])  # only item 0 gets a human label
     queues.submit(campaign, people["annotator"], assignment.pk, {"ranking": [[0], [1]]})
     labelled = assignment.item.comparison_id
 
-    result = export_preferences({"format": "dpo", "source": "routed", "file_format": "both"}, tmp_path / "mix")
+    result = export_preferences(
+        {"format": "dpo", "source": "routed", "file_format": "both"}, tmp_path / "mix"
+    )
     table = pq.read_table(tmp_path / "mix" / "data" / "train.parquet").to_pylist()
     lines = [json.loads(x) for x in (tmp_path / "mix" / "data" / "train.jsonl").read_text().splitlines()]
     assert [r["comparison_id"] for r in table] == [r["comparison_id"] for r in lines]
@@ -216,7 +294,10 @@ def test_the_routed_export_in_both_file_formats(people, tmp_path):
     assert not_yet["routing_reason"].startswith("Sent to people, who have not labelled it yet")
     assert result["summary"]["source_mix"] == {"ai": 3, "human": 1}
     card = (tmp_path / "mix" / "README.md").read_text()
-    assert "share of each source: ai 75.0% (3 rows), human 25.0% (1 rows)" in card and "| mix | uncertainty | 2 items |" in card
+    assert (
+        "share of each source: ai 75.0% (3 rows), human 25.0% (1 rows)" in card
+        and "| mix | uncertainty | 2 items |" in card
+    )
     # Other sources are untouched by routing: no routing columns.
     export_preferences({"format": "dpo", "source": "both"}, tmp_path / "both")
     row = json.loads((tmp_path / "both" / "data" / "train.jsonl").read_text().splitlines()[0])
@@ -232,14 +313,20 @@ def test_an_llm_tagger_over_http_with_the_heuristic_filling_gaps():
         def complete(self, body, path, messages):
             assert "Request:\nIs this mushroom safe to eat?" in messages[-1]["content"]
             reply = "domain: health\nexpertise: expert\nsafety: high\ncomplexity: banana"  # no format line
-            self.send_json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
-                                 "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+            self.send_json(
+                200,
+                {
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 5},
+                },
+            )
 
     server = OpenAICompatibleServer({"tagger": "unused"}, handler=Tagger)
     server.start_in_thread()
     try:
-        tagger = ModelEndpoint.objects.create(name="tagger", backend="openai", path=server.base_url,
-                                              api_model="tagger", max_retries=0)
+        tagger = ModelEndpoint.objects.create(
+            name="tagger", backend="openai", path=server.base_url, api_model="tagger", max_retries=0
+        )
         tags, version = prompt_tags("Is this mushroom safe to eat?", tagger)
     finally:
         server.shutdown()

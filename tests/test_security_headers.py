@@ -19,7 +19,10 @@ def test_pages_and_the_api_carry_the_policy(client):
     for path in ("/accounts/login/", "/arena/leaderboard/", "/api/leaderboard/", "/api/docs/"):
         response = client.get(path)
         policy = response["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        assert (
+            "script-src 'self'" in policy
+            and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        )
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, path
         assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
 
@@ -36,12 +39,22 @@ def test_no_inline_script_or_handler_is_left_in_templates():
 
 
 def _settings_with(**env):
-    code = ("import json; import config.settings as s; print(json.dumps({k: "
-            "getattr(s, k, None) for k in ['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', "
-            "'SECURE_HSTS_SECONDS', 'SECURE_PROXY_SSL_HEADER', 'CSRF_COOKIE_HTTPONLY']}))")
-    clean = {k: v for k, v in os.environ.items() if k not in ("HTTPS", "SECURE_PROXY_SSL_HEADER", "SECURE_COOKIES")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                            env={**clean, **env})
+    code = (
+        "import json; import config.settings as s; print(json.dumps({k: "
+        "getattr(s, k, None) for k in ['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', "
+        "'SECURE_HSTS_SECONDS', 'SECURE_PROXY_SSL_HEADER', 'CSRF_COOKIE_HTTPONLY']}))"
+    )
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("HTTPS", "SECURE_PROXY_SSL_HEADER", "SECURE_COOKIES")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**clean, **env},
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

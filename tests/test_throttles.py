@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def rates(**low):
     high = {scope: "100000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}
-    return override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**high, **low}})
+    return override_settings(
+        REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**high, **low}}
+    )
 
 
 @pytest.fixture
@@ -38,20 +40,31 @@ def test_battle_starts_per_user_answer_429_with_retry_after(make_user, address):
         assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
         assert "throttled" in refused.json()["detail"].lower()
         # another voter at another address is not held back by the first one's count
-        assert _api(other, address + "1").post("/api/battles/", {"prompt": "hi"}, format="json").status_code == 404
+        assert (
+            _api(other, address + "1").post("/api/battles/", {"prompt": "hi"}, format="json").status_code
+            == 404
+        )
         # reads do not count against the write scope
         assert all(api.get("/api/battles/nope/").status_code == 404 for _ in range(3))
 
 
 def test_one_address_shares_a_limit_across_accounts(make_user, address):
     with rates(votes_ip="2/min"):
-        codes = [_api(make_user(f"sock-{i}"), address).post("/api/battles/x/vote/", {"choice": "a"}, format="json").status_code
-                 for i in range(3)]
+        codes = [
+            _api(make_user(f"sock-{i}"), address)
+            .post("/api/battles/x/vote/", {"choice": "a"}, format="json")
+            .status_code
+            for i in range(3)
+        ]
         assert codes == [404, 404, 429]
         # X-Forwarded-For is not trusted without NUM_PROXIES: a client cannot choose its address
         spoofed = _api(make_user("sock-x"), address)
-        assert spoofed.post("/api/battles/x/vote/", {"choice": "a"}, format="json",
-                            HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+        assert (
+            spoofed.post(
+                "/api/battles/x/vote/", {"choice": "a"}, format="json", HTTP_X_FORWARDED_FOR="203.0.113.9"
+            ).status_code
+            == 429
+        )
 
 
 def test_exports_and_imports_are_limited(make_user, address):
@@ -82,5 +95,8 @@ def test_password_guessing_is_limited_per_address(client, make_user, address):
     make_user("victim")
     client.defaults["REMOTE_ADDR"] = address
     with rates(logins_ip="3/min"):
-        codes = [client.post("/accounts/login/", {"username": "victim", "password": f"guess{i}"}).status_code for i in range(4)]
+        codes = [
+            client.post("/accounts/login/", {"username": "victim", "password": f"guess{i}"}).status_code
+            for i in range(4)
+        ]
         assert codes == [200, 200, 200, 429]

@@ -15,8 +15,9 @@ from tests.live_platform import finished_battles
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_vote_takes_a_bounded_number_of_queries_and_its_retry_is_still_one_judgment(client, make_user, tiny_model_dirs,
-                                                                        django_assert_max_num_queries):
+def test_a_vote_takes_a_bounded_number_of_queries_and_its_retry_is_still_one_judgment(
+    client, make_user, tiny_model_dirs, django_assert_max_num_queries
+):
     endpoints = [ModelEndpoint.objects.create(name=f"lean-{i}", path=str(tiny_model_dirs[i])) for i in (0, 1)]
     arena = Arena.objects.create(name="Lean", slug="lean")
     voter = make_user("lean-voter")

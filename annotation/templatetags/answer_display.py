@@ -13,6 +13,9 @@ register = template.Library()
 def answer(text, mode, label="answer"):
     text = text or ""
     return {
-        "text": text, "label": label, "shown": shown_mode(text, mode),
-        "formatted": mark_safe(render_markdown_inert(text)), "markdown": MARKDOWN,
+        "text": text,
+        "label": label,
+        "shown": shown_mode(text, mode),
+        "formatted": mark_safe(render_markdown_inert(text)),
+        "markdown": MARKDOWN,
     }

@@ -29,7 +29,12 @@ def _reward_model():
     return RewardModelBackend
 
 
-_BACKENDS = {"transformers": _transformers, "llama_cpp": _llama_cpp, "openai": _openai, "reward_model": _reward_model}
+_BACKENDS = {
+    "transformers": _transformers,
+    "llama_cpp": _llama_cpp,
+    "openai": _openai,
+    "reward_model": _reward_model,
+}
 
 
 def get_backend(name, **options):
@@ -37,7 +42,9 @@ def get_backend(name, **options):
     try:
         factory = _BACKENDS[name]
     except KeyError:
-        raise ValueError(f"Unknown backend {name!r}; known backends: {', '.join(sorted(_BACKENDS))}.") from None
+        raise ValueError(
+            f"Unknown backend {name!r}; known backends: {', '.join(sorted(_BACKENDS))}."
+        ) from None
     return factory()(**options)
 
 

@@ -21,12 +21,21 @@ from pathlib import Path
 
 from . import warm_models
 from .base import (
-    Backend, Generation, GenerationError, cpu_threads_per_answer, cut_at_stop, max_new_tokens, plain_transcript, with_system_prompt,
+    Backend,
+    Generation,
+    GenerationError,
+    cpu_threads_per_answer,
+    cut_at_stop,
+    max_new_tokens,
+    plain_transcript,
+    with_system_prompt,
 )
 
 _KIND = "llama_cpp"
 DEFAULT_CONTEXT = 4096
-INSTALL_HINT = "install it with `./prefarena setup --llama` (pip builds it from source: 4-6 minutes on 2 idle cores)"
+INSTALL_HINT = (
+    "install it with `./prefarena setup --llama` (pip builds it from source: 4-6 minutes on 2 idle cores)"
+)
 
 
 def available():
@@ -44,7 +53,11 @@ def gguf_file(path):
     if path.is_dir():
         found = sorted(path.glob("*.gguf"))
         if len(found) != 1:
-            what = "no .gguf file" if not found else f"{len(found)} .gguf files ({', '.join(f.name for f in found)})"
+            what = (
+                "no .gguf file"
+                if not found
+                else f"{len(found)} .gguf files ({', '.join(f.name for f in found)})"
+            )
             raise GenerationError(f"{path} holds {what}; give the path of one GGUF file.")
         return found[0]
     if not path.is_file():
@@ -123,7 +136,9 @@ def load(path, context=None, threads=None):
     try:
         from llama_cpp import Llama
     except ImportError:
-        raise GenerationError(f"This endpoint uses llama.cpp, but llama-cpp-python is not installed on this worker; {INSTALL_HINT}.") from None
+        raise GenerationError(
+            f"This endpoint uses llama.cpp, but llama-cpp-python is not installed on this worker; {INSTALL_HINT}."
+        ) from None
     file = gguf_file(path).resolve()
     context = int(context or os.environ.get("INFERENCE_LLAMA_CONTEXT") or DEFAULT_CONTEXT)
     threads = int(threads or cpu_threads_per_answer())
@@ -135,8 +150,12 @@ def load(path, context=None, threads=None):
         warm_models.make_room("cpu", file.stat().st_size)
         try:
             llm = Llama(
-                model_path=str(file), n_ctx=context, n_batch=min(512, context), n_threads=threads,
-                n_threads_batch=threads, verbose=False,
+                model_path=str(file),
+                n_ctx=context,
+                n_batch=min(512, context),
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise GenerationError(f"Could not load the GGUF model {file}: {exc}") from exc

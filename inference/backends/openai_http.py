@@ -79,7 +79,9 @@ def request_body(model, conversation, params, stream):
 
 
 class OpenAIHTTPBackend(Backend):
-    def __init__(self, api_model="default", api_key_env="", timeout_s=120, max_retries=3, max_concurrency=4, **options):
+    def __init__(
+        self, api_model="default", api_key_env="", timeout_s=120, max_retries=3, max_concurrency=4, **options
+    ):
         super().__init__(**options)
         self.api_model = api_model
         self.api_key_env = api_key_env
@@ -106,7 +108,9 @@ class OpenAIHTTPBackend(Backend):
         headers = self._headers()
 
         def build(body):
-            return urllib.request.Request(chat_completions_url(path), data=json.dumps(body).encode(), headers=headers, method="POST")
+            return urllib.request.Request(
+                chat_completions_url(path), data=json.dumps(body).encode(), headers=headers, method="POST"
+            )
 
         request = build(body)
         attempt = 0
@@ -151,14 +155,16 @@ class OpenAIHTTPBackend(Backend):
             if exc.code in (400, 422) and "stream_options" in detail:
                 raise _StreamOptionsRejected(f"The endpoint answered HTTP {exc.code}{detail}.") from None
             if exc.code in _RETRY_STATUSES:
-                raise _Retryable(f"The endpoint answered HTTP {exc.code}{detail}", _retry_after(exc)) from None
+                raise _Retryable(
+                    f"The endpoint answered HTTP {exc.code}{detail}", _retry_after(exc)
+                ) from None
             raise GenerationError(f"The endpoint answered HTTP {exc.code}{detail}.") from None
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
             raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {reason}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
         except (ConnectionError, OSError) as exc:
             raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {exc}") from None
@@ -167,7 +173,7 @@ class OpenAIHTTPBackend(Backend):
                 if stream and "text/event-stream" in (response.headers.get("Content-Type") or ""):
                     return self._read_stream(response, on_text, started)
                 raw = response.read()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 raise _Retryable(f"The endpoint stopped sending for {self.timeout_s:g} s") from None
             except (ConnectionError, OSError) as exc:
                 raise _Retryable(f"The connection to the endpoint broke: {exc}") from None
@@ -190,11 +196,15 @@ class OpenAIHTTPBackend(Backend):
             try:
                 event = json.loads(data)
             except json.JSONDecodeError:
-                raise GenerationError(f"The endpoint streamed something that is not JSON: {data[:200]!r}") from None
+                raise GenerationError(
+                    f"The endpoint streamed something that is not JSON: {data[:200]!r}"
+                ) from None
             if not isinstance(event, dict):
                 raise GenerationError(f"The endpoint streamed an unexpected event: {data[:200]!r}")
             if event.get("error"):
-                raise GenerationError(f"The endpoint reported an error mid-answer: {str(event['error'])[:300]}")
+                raise GenerationError(
+                    f"The endpoint reported an error mid-answer: {str(event['error'])[:300]}"
+                )
             if event.get("usage"):
                 usage = event["usage"]
             for choice in event.get("choices") or []:
@@ -220,7 +230,9 @@ def _parse_completion(raw):
         usage = payload.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         snippet = raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)[:200]
-        raise GenerationError(f"The endpoint's answer is not an OpenAI chat completion: {snippet!r}") from None
+        raise GenerationError(
+            f"The endpoint's answer is not an OpenAI chat completion: {snippet!r}"
+        ) from None
     return Generation(
         text=text.strip(),
         prompt_tokens=_count(usage, "prompt_tokens"),

@@ -10,14 +10,25 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import torch  # noqa: E402  (after the offline switches)
-from transformers import (  # noqa: E402
-    AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextStreamer,
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextStreamer,
 )
 
-from . import warm_models  # noqa: E402
-from .base import (  # noqa: E402
-    Backend, Generation, GenerationError, cpu_threads_per_answer, cut_at_stop, max_new_tokens, plain_transcript, with_system_prompt,
+from . import warm_models
+from .base import (
+    Backend,
+    Generation,
+    GenerationError,
+    cpu_threads_per_answer,
+    cut_at_stop,
+    max_new_tokens,
+    plain_transcript,
+    with_system_prompt,
 )
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -135,7 +146,10 @@ def render_prompt(tokenizer, conversation, system_prompt=""):
 
 
 def context_length(model, tokenizer):
-    for value in (getattr(model.config, "max_position_embeddings", None), getattr(model.config, "n_positions", None)):
+    for value in (
+        getattr(model.config, "max_position_embeddings", None),
+        getattr(model.config, "n_positions", None),
+    ):
         if value:
             return int(value)
     limit = getattr(tokenizer, "model_max_length", None)
@@ -148,14 +162,18 @@ def _generation_kwargs(params, tokenizer, max_new_tokens, prompt_width=None):
         "max_new_tokens": max_new_tokens,
         "min_new_tokens": min(int(params.get("min_new_tokens", 0)), max_new_tokens),
         "do_sample": temperature > 0,
-        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id
+        if tokenizer.pad_token_id is not None
+        else tokenizer.eos_token_id,
     }
     if temperature > 0:
         kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 0.95)))
     if params.get("repetition_penalty"):
         kwargs["repetition_penalty"] = float(params["repetition_penalty"])
     if params.get("stop") and prompt_width is not None:  # ends once one is written; the text is cut before it
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopStrings(tokenizer, params["stop"], prompt_width)])
+        kwargs["stopping_criteria"] = StoppingCriteriaList(
+            [_StopStrings(tokenizer, params["stop"], prompt_width)]
+        )
     if "seed" in params:
         torch.manual_seed(int(params["seed"]))
     return kwargs
@@ -192,14 +210,19 @@ class TransformersBackend(Backend):
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_tokens = int(inputs["input_ids"].shape[1])
         kwargs = _generation_kwargs(
-            params, tokenizer, max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)), prompt_tokens
+            params,
+            tokenizer,
+            max_new_tokens(params, prompt_tokens, context_length(model, tokenizer)),
+            prompt_tokens,
         )
         if on_text is not None:
             kwargs["streamer"] = _CallbackStreamer(tokenizer, on_text)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_tokens = output[0, prompt_tokens:]
-        text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
+        text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[
+            0
+        ].strip()
         return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens))
 
     def generate_batch(self, path, conversations, params=None, device="auto"):
@@ -220,7 +243,9 @@ class TransformersBackend(Backend):
         inputs = inputs.to(model.device)
         width = int(inputs["input_ids"].shape[1])
         lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1)]
-        kwargs = _generation_kwargs(params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)), width)
+        kwargs = _generation_kwargs(
+            params, tokenizer, max_new_tokens(params, width, context_length(model, tokenizer)), width
+        )
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         stop_ids = _stop_ids(model, tokenizer)
@@ -232,8 +257,12 @@ class TransformersBackend(Backend):
                 if token in stop_ids:
                     new_tokens = new_tokens[: i + 1]
                     break
-            text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[0].strip()
-            results.append(Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens)))
+            text = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), params.get("stop"))[
+                0
+            ].strip()
+            results.append(
+                Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(new_tokens))
+            )
         return results
 
     def score_choices(self, path, conversation, choices, params=None, device="auto"):

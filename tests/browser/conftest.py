@@ -6,8 +6,14 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -17,7 +23,9 @@ def playwright_driver():
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}; the test command installs it (apt-get install chromium).")
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}; the test command installs it (apt-get install chromium)."
+        )
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
     # make between page actions are still plain synchronous calls.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -29,7 +37,11 @@ def _chromium(playwright, **options):
     """Debian's Chromium in a fresh profile; returns (context, profile dir)."""
     profile = tempfile.mkdtemp(prefix="prefarena-chromium-")
     context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1280, "height": 900},
+        profile,
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 1280, "height": 900},
         **options,
     )
     return context, profile

@@ -17,10 +17,16 @@ TEXTS = list(TRICKY.values())
 
 def _campaign(researcher, slug, mode):
     campaign = make_campaign(researcher, slug=slug, k=5, overlap=1, n_items=0, display_mode=mode)
-    items.import_items(campaign, jsonl([
-        {"prompt": "First *half* 2*3", "responses": TEXTS[:5]},
-        {"prompt": "Second half", "responses": TEXTS[5:]},
-    ]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {"prompt": "First *half* 2*3", "responses": TEXTS[:5]},
+                {"prompt": "Second half", "responses": TEXTS[5:]},
+            ]
+        ),
+        "jsonl",
+    )
     return campaign
 
 
@@ -44,7 +50,9 @@ def test_plain_answers_read_exactly_as_stored(page, live_server, make_user):
     seen = []
     for number in (1, 2):
         _wait_for_item(page)
-        assert page.locator(".prompt .view-plain").inner_text() == ("First *half* 2*3" if number == 1 else "Second half")
+        assert page.locator(".prompt .view-plain").inner_text() == (
+            "First *half* 2*3" if number == 1 else "Second half"
+        )
         boxes = page.locator(".response .answer-box")
         assert boxes.count() == 5
         for i in range(5):
@@ -57,9 +65,14 @@ def test_plain_answers_read_exactly_as_stored(page, live_server, make_user):
             toggle = boxes.nth(0).locator(".answer-toggle")
             assert toggle.inner_text() == "Show formatted"
             toggle.click()
-            assert boxes.nth(0).locator(".view-markdown").is_visible() and toggle.get_attribute("aria-pressed") == "true"
+            assert (
+                boxes.nth(0).locator(".view-markdown").is_visible()
+                and toggle.get_attribute("aria-pressed") == "true"
+            )
             toggle.click()
-            assert boxes.nth(0).locator(".view-plain").is_visible() and toggle.inner_text() == "Show formatted"
+            assert (
+                boxes.nth(0).locator(".view-plain").is_visible() and toggle.inner_text() == "Show formatted"
+            )
         _skip(page)
     assert sorted(seen) == sorted(TEXTS)
     assert page.evaluate("window.pwned === undefined")
@@ -93,8 +106,21 @@ def test_math_is_typeset_by_the_local_katex_and_the_source_is_one_click_away(pag
     researcher = add_role(make_user("rita"), "researcher")
     add_role(make_user("ann", password="correct-horse-battery"), "annotator")
     campaign = make_campaign(researcher, slug="math", k=2, overlap=1, n_items=0, display_mode="auto")
-    items.import_items(campaign, jsonl([{"prompt": "Euler", "responses": [
-        "Euler's identity:\n\n$$\ne^{i\\pi} + 1 = 0\n$$\n\nwith `pi` the constant.", "(17*20=340, 17*3=51)"]}]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {
+                    "prompt": "Euler",
+                    "responses": [
+                        "Euler's identity:\n\n$$\ne^{i\\pi} + 1 = 0\n$$\n\nwith `pi` the constant.",
+                        "(17*20=340, 17*3=51)",
+                    ],
+                }
+            ]
+        ),
+        "jsonl",
+    )
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     log_in(page, f"{live_server.url}/campaigns/math/", "ann")
@@ -104,8 +130,14 @@ def test_math_is_typeset_by_the_local_katex_and_the_source_is_one_click_away(pag
     assert math_box.count() == 1 and plain_box.count() == 1  # auto: one of each
     assert plain_box.locator(".view-plain").inner_text() == "(17*20=340, 17*3=51)"
     assert math_box.locator(".katex-display").count() == 1
-    assert page.evaluate("getComputedStyle(document.querySelector('.katex')).fontFamily").startswith("KaTeX_Main")
+    assert page.evaluate("getComputedStyle(document.querySelector('.katex')).fontFamily").startswith(
+        "KaTeX_Main"
+    )
     math_box.locator(".answer-toggle").click()
-    assert math_box.locator(".view-plain").inner_text().startswith("Euler's identity:\n\n$$\ne^{i\\pi} + 1 = 0\n$$")
+    assert (
+        math_box.locator(".view-plain")
+        .inner_text()
+        .startswith("Euler's identity:\n\n$$\ne^{i\\pi} + 1 = 0\n$$")
+    )
     page.screenshot(path=str(TEST_OUTPUT / "display-auto-math.png"), full_page=True)
     assert all(url.startswith(live_server.url) for url in requests)  # KaTeX and its fonts are served here

@@ -5,8 +5,11 @@ import pytest
 from tests.browser.conftest import no_names
 from tests.conftest import TEST_OUTPUT
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker_process")]
-
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_process"),
+]
 
 
 def test_a_battle_in_the_browser(page, live_server, arena, make_user):
@@ -62,5 +65,7 @@ def test_a_battle_in_the_browser(page, live_server, arena, make_user):
     first_row = page.locator("table.leaderboard tbody tr").first
     assert first_row.get_attribute("data-model") == winner.lower().replace(" ", "-")  # A won, so A leads
     assert "1 blind vote" in page.content()
-    page.wait_for_function("[...document.querySelectorAll('.plots img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.plots img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     page.screenshot(path=str(TEST_OUTPUT / "leaderboard.png"), full_page=True)

@@ -7,17 +7,23 @@ from annotation.models import Judgment
 from tests.browser.conftest import no_names, start_battle
 from tests.conftest import TEST_OUTPUT
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("celery_worker_process")]
-
-
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_process"),
+]
 
 
 def _columns(page):
-    return page.evaluate("getComputedStyle(document.getElementById('sides')).gridTemplateColumns.split(' ').length")
+    return page.evaluate(
+        "getComputedStyle(document.getElementById('sides')).gridTemplateColumns.split(' ').length"
+    )
 
 
-def test_a_k4_battle_streamed_ranked_with_a_tie_by_keyboard_and_revealed(page, live_server, arena_k4, make_user):
+def test_a_k4_battle_streamed_ranked_with_a_tie_by_keyboard_and_revealed(
+    page, live_server, arena_k4, make_user
+):
     make_user("kay", password="correct-horse-battery")
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
     start_battle(page, live_server, arena_k4.slug, "the moon is bright", "kay", "correct-horse-battery")

@@ -8,10 +8,12 @@ from arena.models import Arena, BattleTurn, GuestVoter
 from tests.browser.conftest import no_names, start_battle
 from tests.conftest import TEST_OUTPUT
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("celery_worker_process")]
-
-
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_process"),
+]
 
 
 def test_a_multi_turn_battle_with_a_follow_up_is_voted(page, live_server, arena, make_user):
@@ -64,7 +66,9 @@ def test_the_sampling_page(page, live_server, arena_k4, make_user):
     page.goto(f"{live_server.url}/arena/sampling/")
     page.wait_for_selector("#model-shares")
     assert page.locator("#model-shares tbody tr").count() == 4
-    providers = sorted(page.locator("#provider-shares tbody tr").evaluate_all("rows => rows.map(r => r.dataset.provider)"))
+    providers = sorted(
+        page.locator("#provider-shares tbody tr").evaluate_all("rows => rows.map(r => r.dataset.provider)")
+    )
     assert providers == ["Korvane", "Obsidra AI"]
     assert "4 models per battle" in page.content()
     page.screenshot(path=str(TEST_OUTPUT / "arena-sampling.png"), full_page=True)

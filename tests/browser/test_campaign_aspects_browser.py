@@ -11,9 +11,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SPEC = {
     "rationale": "off",
-    "aspects": [{"key": "truthful", "label": "Truthfulness", "kind": "ranking", "strength": {"labels": ["slightly", "clearly"]},
-                 "confidence": {"labels": ["unsure", "sure"]}, "reason_tags": ["fewer errors", "cites sources"],
-                 "rationale": "required"}],
+    "aspects": [
+        {
+            "key": "truthful",
+            "label": "Truthfulness",
+            "kind": "ranking",
+            "strength": {"labels": ["slightly", "clearly"]},
+            "confidence": {"labels": ["unsure", "sure"]},
+            "reason_tags": ["fewer errors", "cites sources"],
+            "rationale": "required",
+        }
+    ],
 }
 
 
@@ -33,20 +41,35 @@ def test_kwise_aspect_follow_ups(page, live_server, make_user):
     page.locator("body").click(position={"x": 5, "y": 5})
     for key in ["b", "a", "c", "Shift+D", "n", "d", "Shift+C", "a", "b"]:
         page.keyboard.press(key)
-    assert page.locator(".rank-widget[data-input=ranking] input[type=hidden]").input_value() == "[[1],[0],[2,3]]"
-    assert page.locator(".rank-widget[data-input=aspect-truthful] input[type=hidden]").input_value() == "[[3,2],[0],[1]]"
-    assert page.locator("fieldset.aspect-strength").evaluate("fs => fs.disabled")  # C and D tie for first: no strength
+    assert (
+        page.locator(".rank-widget[data-input=ranking] input[type=hidden]").input_value() == "[[1],[0],[2,3]]"
+    )
+    assert (
+        page.locator(".rank-widget[data-input=aspect-truthful] input[type=hidden]").input_value()
+        == "[[3,2],[0],[1]]"
+    )
+    assert page.locator("fieldset.aspect-strength").evaluate(
+        "fs => fs.disabled"
+    )  # C and D tie for first: no strength
     page.check("input[name=aspect-truthful-confidence][value='2']")
     page.check("input[name=aspect-truthful-reason_tags][value='cites sources']")
     page.fill("textarea[name=aspect-truthful-rationale]", "C and D cite their sources.")
     page.keyboard.press("Escape")
     page.screenshot(path=str(TEST_OUTPUT / "campaign-aspects-before-submit.png"), full_page=True)
     page.locator("#submit-judgment").click()
-    page.wait_for_function("document.querySelector('#progress') && document.querySelector('#progress').innerText === 'Item 2 of 2'")
+    page.wait_for_function(
+        "document.querySelector('#progress') && document.querySelector('#progress').innerText === 'Item 2 of 2'"
+    )
 
     judgment = Judgment.objects.get()
     order = Assignment.objects.get(judgment=judgment).display_order
     assert judgment.ranking == [[order[1]], [order[0]], sorted([order[2], order[3]])]
-    assert judgment.aspects == {"truthful": {
-        "kind": "ranking", "ranking": [sorted([order[2], order[3]]), [order[0]], [order[1]]],
-        "confidence": 2, "reason_tags": ["cites sources"], "rationale": "C and D cite their sources."}}
+    assert judgment.aspects == {
+        "truthful": {
+            "kind": "ranking",
+            "ranking": [sorted([order[2], order[3]]), [order[0]], [order[1]]],
+            "confidence": 2,
+            "reason_tags": ["cites sources"],
+            "rationale": "C and D cite their sources.",
+        }
+    }

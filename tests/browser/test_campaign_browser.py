@@ -11,9 +11,12 @@ from tests.test_campaign_fixtures import add_role, jsonl, make_campaign
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SPEC = {
-    "aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5},
-                {"key": "correct", "kind": "rating", "min": 0, "max": 4}],
-    "rationale": "required", "rationale_min_length": 10,
+    "aspects": [
+        {"key": "helpful", "kind": "rating", "min": 1, "max": 5},
+        {"key": "correct", "kind": "rating", "min": 0, "max": 4},
+    ],
+    "rationale": "required",
+    "rationale_min_length": 10,
 }
 
 
@@ -23,10 +26,19 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     campaign = make_campaign(researcher, slug="k4", k=4, overlap=1, n_items=0, spec=SPEC)
     from annotation import items
 
-    items.import_items(campaign, jsonl([
-        {"prompt": "Name a colour", "responses": ["**Red**", "Blue <script>window.pwned=1</script>", "Green", "`Teal`"]},
-        {"prompt": "Second item", "responses": ["w", "x", "y", "z"]},
-    ]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {
+                    "prompt": "Name a colour",
+                    "responses": ["**Red**", "Blue <script>window.pwned=1</script>", "Green", "`Teal`"],
+                },
+                {"prompt": "Second item", "responses": ["w", "x", "y", "z"]},
+            ]
+        ),
+        "jsonl",
+    )
 
     page.goto(f"{live_server.url}/campaigns/k4/")
     page.fill("input[name=username]", "ann")
@@ -41,7 +53,9 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     page.locator("body").click(position={"x": 5, "y": 5})
     for key in ["c", "a", "Shift+D", "b"]:
         page.keyboard.press(key)
-    assert page.locator(".rank-widget[data-input=ranking] input[type=hidden]").input_value() == "[[2],[0,3],[1]]"
+    assert (
+        page.locator(".rank-widget[data-input=ranking] input[type=hidden]").input_value() == "[[2],[0,3],[1]]"
+    )
     # two aspects, every response
     helpful = [5, 2, 4, 3]
     correct = [4, 0, 3, 1]
@@ -52,15 +66,19 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     page.keyboard.press("Escape")
     page.screenshot(path=str(TEST_OUTPUT / "campaign-before-submit.png"), full_page=True)
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#progress') && document.querySelector('#progress').innerText === 'Item 2 of 2'")
+    page.wait_for_function(
+        "document.querySelector('#progress') && document.querySelector('#progress').innerText === 'Item 2 of 2'"
+    )
     assert page.evaluate("window.notReloaded === true")  # htmx swap, no page load
 
     judgment = Judgment.objects.get()
     order = Assignment.objects.get(judgment=judgment).display_order  # screen slot → comparison position
     assert judgment.ranking == [sorted([order[2]]), sorted([order[0], order[3]]), sorted([order[1]])]
     by_position = lambda values: [values[order.index(p)] for p in range(4)]  # noqa: E731
-    assert judgment.aspects == {"helpful": {"kind": "rating", "ratings": by_position(helpful)},
-                                "correct": {"kind": "rating", "ratings": by_position(correct)}}
+    assert judgment.aspects == {
+        "helpful": {"kind": "rating", "ratings": by_position(helpful)},
+        "correct": {"kind": "rating", "ratings": by_position(correct)},
+    }
     assert judgment.rationale == "C names the colour plainly."
     assert judgment.rubric_version == "rubric-k4@v1"
 
@@ -69,8 +87,12 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     page.keyboard.press("a")
     page.keyboard.press("Enter")
     page.wait_for_selector(".field-error")  # checked before sending: each problem next to its field
-    assert "are not placed yet" in page.locator(".rank-widget[data-input=ranking] + .field-error").inner_text()
-    assert "Helpful: rate Response" in page.locator("fieldset[data-aspect=helpful] + .field-error").inner_text()
+    assert (
+        "are not placed yet" in page.locator(".rank-widget[data-input=ranking] + .field-error").inner_text()
+    )
+    assert (
+        "Helpful: rate Response" in page.locator("fieldset[data-aspect=helpful] + .field-error").inner_text()
+    )
     assert Judgment.objects.count() == 1
 
 

@@ -20,7 +20,9 @@ document.addEventListener("securitypolicyviolation",
 
 def test_pages_run_under_the_policy_with_no_violation(strict_page, live_server, make_user):
     page = strict_page
-    admin = add_role(make_user("csp-admin", password="correct-horse-battery", is_staff=True, is_superuser=True), "admin")
+    admin = add_role(
+        make_user("csp-admin", password="correct-horse-battery", is_staff=True, is_superuser=True), "admin"
+    )
     make_campaign(admin, slug="csp", n_items=2)
     arena = Arena.objects.create(name="CSP arena", slug="csp", sample_prompts=["Say hello."])
     arena.endpoints.add(*[ModelEndpoint.objects.create(name=f"csp-m{i}", path="/nowhere") for i in range(2)])

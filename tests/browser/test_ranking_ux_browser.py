@@ -11,8 +11,12 @@ from tests.test_campaign_fixtures import add_role, make_campaign
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-SPEC = {"aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}],
-        "rationale": "required", "rationale_min_length": 10, "none_acceptable": True}
+SPEC = {
+    "aspects": [{"key": "helpful", "kind": "rating", "min": 1, "max": 5}],
+    "rationale": "required",
+    "rationale_min_length": 10,
+    "none_acceptable": True,
+}
 
 
 def _login(page, url, username="ann"):
@@ -35,7 +39,9 @@ def _shown(page):
 
 
 def _next_item(page, previous):
-    page.wait_for_function(f"document.querySelector('.item') && document.querySelector('.item').dataset.assignment !== '{previous}'")
+    page.wait_for_function(
+        f"document.querySelector('.item') && document.querySelector('.item').dataset.assignment !== '{previous}'"
+    )
 
 
 def test_k2_b_then_enter_submits_and_the_toast_undo_restores_every_answer(page, live_server, make_user):
@@ -51,10 +57,13 @@ def test_k2_b_then_enter_submits_and_the_toast_undo_restores_every_answer(page, 
     assert errors.count() == 3
     texts = errors.all_inner_texts()
     assert "Overall ranking: rank the responses" in texts[0]
-    assert "Helpful: rate Response A, B too." in texts[1] and "Say why: this campaign asks for it." in texts[2]
+    assert (
+        "Helpful: rate Response A, B too." in texts[1] and "Say why: this campaign asks for it." in texts[2]
+    )
     assert page.locator(".rank-widget[data-input=ranking] + .field-error").count() == 1
     assert errors.first.is_visible() and page.evaluate(
-        "(() => { const r = document.querySelector('.field-error').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()")
+        "(() => { const r = document.querySelector('.field-error').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()"
+    )
     page.wait_for_function("document.getElementById('announce').textContent.includes('3 things to fix')")
     page.screenshot(path=str(TEST_OUTPUT / "ranking-errors.png"), full_page=True)
     assert Judgment.objects.count() == 0
@@ -70,7 +79,9 @@ def test_k2_b_then_enter_submits_and_the_toast_undo_restores_every_answer(page, 
     _next_item(page, first)
     toast = page.locator("#toast")
     assert toast.is_visible() and "Submitted." in toast.inner_text()
-    assert page.evaluate("document.querySelector('.prompt').getBoundingClientRect().top") < 200  # next item at its prompt
+    assert (
+        page.evaluate("document.querySelector('.prompt').getBoundingClientRect().top") < 200
+    )  # next item at its prompt
     page.screenshot(path=str(TEST_OUTPUT / "ranking-toast.png"))
     judgment = Judgment.objects.get()
     order = Assignment.objects.get(judgment=judgment).display_order
@@ -105,7 +116,9 @@ def test_the_last_response_places_itself_and_focus_stays_on_the_chips(page, live
     from tests.test_campaign_fixtures import jsonl
 
     campaign = make_campaign(researcher, slug="k3", k=3, overlap=1, n_items=0)
-    items.import_items(campaign, jsonl([{"prompt": "Q", "responses": ["Alpha line\nmore", "Beta", "Gamma"]}]), "jsonl")
+    items.import_items(
+        campaign, jsonl([{"prompt": "Q", "responses": ["Alpha line\nmore", "Beta", "Gamma"]}]), "jsonl"
+    )
     _login(page, f"{live_server.url}/campaigns/k3/")
     names = page.locator(".pool .chip").evaluate_all("chips => chips.map(c => c.getAttribute('aria-label'))")
     assert sorted(name.split(": ", 1)[1] for name in names) == ["Alpha line", "Beta", "Gamma"]
@@ -114,7 +127,9 @@ def test_the_last_response_places_itself_and_focus_stays_on_the_chips(page, live
     assert page.evaluate("document.activeElement.classList.contains('rank-widget')")
     page.keyboard.press("a")
     assert _ranking(page) == "[[2],[0],[1]]"  # B went last by itself
-    page.wait_for_function("document.getElementById('announce').textContent.includes('Response B placed last')")
+    page.wait_for_function(
+        "document.getElementById('announce').textContent.includes('Response B placed last')"
+    )
     assert page.locator(".tiers .chip").first.get_attribute("aria-label").startswith("Response C: ")
     page.keyboard.press("Enter")
     page.wait_for_selector("#queue-done")
@@ -169,7 +184,10 @@ def test_an_annotator_revises_a_judgment_and_the_earlier_one_is_kept(page, live_
     assert "earlier version is kept" in page.locator(".notice").inner_text()
     revision = JudgmentRevision.objects.get()
     order = Assignment.objects.get(pk=first).display_order
-    assert revision.ranking == [[order[0]], [order[1]]] and revision.judgment.ranking == [[order[1]], [order[0]]]
+    assert revision.ranking == [[order[0]], [order[1]]] and revision.judgment.ranking == [
+        [order[1]],
+        [order[0]],
+    ]
 
 
 def test_the_item_page_fits_a_phone(page, live_server, make_user):

@@ -16,8 +16,10 @@ def test_import_dry_run_keeps_the_file_and_a_reimport_creates_nothing(page, live
     researcher = add_role(make_user("rita", password="correct-horse-battery"), "researcher")
     make_campaign(researcher, slug="imp", k=2, overlap=1, n_items=0)
     path = tmp_path / "items.csv"
-    path.write_text("id,prompt,completion_a,completion_b,model_a,model_b\n"
-                    "q1,What is 17*3?,51,\"(17*20=340, 17*3=51)\",m1,m2\nq1,Again,x,y,m1,m2\nq2,Hello,hi,hey,m1,m2\n")
+    path.write_text(
+        "id,prompt,completion_a,completion_b,model_a,model_b\n"
+        "q1,What is 17*3?,51,\"(17*20=340, 17*3=51)\",m1,m2\nq1,Again,x,y,m1,m2\nq2,Hello,hi,hey,m1,m2\n"
+    )
     log_in(page, f"{live_server.url}/campaigns/imp/import/", "rita")
     page.set_input_files("#id_file", str(path))
     assert page.locator("#id_dry_run").is_checked()
@@ -27,7 +29,11 @@ def test_import_dry_run_keeps_the_file_and_a_reimport_creates_nothing(page, live
     assert "Dry run (CSV): this would create 2 items" in report
     assert "Row 3: id 'q1' repeats row 2; skipped" in page.locator("#import-duplicates").inner_text()
     assert page.locator(".preview-item").count() == 2
-    assert page.locator(".preview-item .view-plain").all_inner_texts()[:3] == ["What is 17*3?", "51", "(17*20=340, 17*3=51)"]
+    assert page.locator(".preview-item .view-plain").all_inner_texts()[:3] == [
+        "What is 17*3?",
+        "51",
+        "(17*20=340, 17*3=51)",
+    ]
     page.screenshot(path=str(TEST_OUTPUT / "import-dry-run.png"), full_page=True)
     assert CampaignItem.objects.count() == 0
 
@@ -45,11 +51,15 @@ def test_import_dry_run_keeps_the_file_and_a_reimport_creates_nothing(page, live
 def test_adjudication_shows_texts_and_orders_and_ranks_by_drag(page, live_server, make_user):
     researcher = add_role(make_user("rita", password="correct-horse-battery"), "researcher")
     campaign = make_campaign(researcher, slug="adj", k=3, overlap=2, n_items=0)
-    items.import_items(campaign, jsonl([{"prompt": "Best fruit?", "responses": ["Apple", "Banana", "Cherry"]}]), "jsonl")
+    items.import_items(
+        campaign, jsonl([{"prompt": "Best fruit?", "responses": ["Apple", "Banana", "Cherry"]}]), "jsonl"
+    )
     for name, ranking in (("ann", [[0], [1], [2]]), ("bob", [[2], [0, 1]])):
         user = add_role(make_user(name), "annotator")
         a = queues.next_assignment(campaign, user)
-        queues.submit(campaign, user, a.pk, {"ranking": [[a.display_order.index(p) for p in g] for g in ranking]})
+        queues.submit(
+            campaign, user, a.pk, {"ranking": [[a.display_order.index(p) for p in g] for g in ranking]}
+        )
     log_in(page, f"{live_server.url}/campaigns/adj/disagreements/", "rita")
     article = page.locator("article.disagreement")
     article.wait_for()
@@ -74,8 +84,20 @@ def test_adjudication_shows_texts_and_orders_and_ranks_by_drag(page, live_server
 def test_every_annotator_is_served_the_gold_item(page, live_server, make_user):
     researcher = add_role(make_user("rita"), "researcher")
     campaign = make_campaign(researcher, slug="gold", k=2, overlap=2, n_items=4, gold_rate=0.2)
-    items.import_items(campaign, jsonl([{"prompt": "Gold: which is right? 2+2", "responses": ["4", "5"], "kind": "gold",
-                                         "expected_ranking": [[0], [1]]}]), "jsonl")
+    items.import_items(
+        campaign,
+        jsonl(
+            [
+                {
+                    "prompt": "Gold: which is right? 2+2",
+                    "responses": ["4", "5"],
+                    "kind": "gold",
+                    "expected_ranking": [[0], [1]],
+                }
+            ]
+        ),
+        "jsonl",
+    )
     for name in ("ann", "bob"):
         add_role(make_user(name, password="correct-horse-battery"), "annotator")
         page.context.clear_cookies()
@@ -87,7 +109,11 @@ def test_every_annotator_is_served_the_gold_item(page, live_server, make_user):
                 break
             prompts.append(page.locator(".prompt .view-plain").inner_text())
             shown = page.locator(".item").get_attribute("data-assignment")
-            four = [i for i, text in enumerate(page.locator(".response .view-plain").all_inner_texts()) if text == "4"]
+            four = [
+                i
+                for i, text in enumerate(page.locator(".response .view-plain").all_inner_texts())
+                if text == "4"
+            ]
             page.locator("body").click(position={"x": 5, "y": 5})
             page.keyboard.press("ab"[four[0]] if four else "a")
             page.keyboard.press("Enter")

@@ -15,7 +15,9 @@ def test_rubric_then_campaign(page, live_server, make_user):
     add_role(make_user("rita", password="correct-horse-battery"), "researcher")
     log_in(page, f"{live_server.url}/campaigns/rubrics/new/", "rita")
     page.wait_for_selector("#id_template")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the dropdown fits at 1280 px
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth"
+    )  # the dropdown fits at 1280 px
     assert not page.locator("#template-spec-preview").is_visible()
     page.select_option("#id_template", "multipref")
     assert '"strength"' in page.locator("#template-spec-preview pre").inner_text()

@@ -42,11 +42,22 @@ def test_routing_settings_dashboard_and_a_routed_queue(page, live_server, make_u
 
     # The router (here: its decisions written directly, as the worker would) sends two items to people.
     items = list(CampaignItem.objects.filter(campaign=campaign).order_by("pk"))
-    routing_records.record_decisions(campaign, {
-        item.pk: {"destination": "human" if i in (2, 5) else "ai", "policy": "uncertainty",
-                  "predicted_gain": 0.9 if i in (2, 5) else 0.1, "reason": f"Reason for item {i}.", "audit": False,
-                  "slice": "general", "ai_label": "a", "ai_confidence": 0.2 if i in (2, 5) else 0.9}
-        for i, item in enumerate(items)})
+    routing_records.record_decisions(
+        campaign,
+        {
+            item.pk: {
+                "destination": "human" if i in (2, 5) else "ai",
+                "policy": "uncertainty",
+                "predicted_gain": 0.9 if i in (2, 5) else 0.1,
+                "reason": f"Reason for item {i}.",
+                "audit": False,
+                "slice": "general",
+                "ai_label": "a",
+                "ai_confidence": 0.2 if i in (2, 5) else 0.9,
+            }
+            for i, item in enumerate(items)
+        },
+    )
     page.goto(f"{live_server.url}/campaigns/routed/routing/")
     assert page.locator("#routing-no-estimates").count() == 1  # an empty state, not an empty chart
     page.goto(f"{live_server.url}/campaigns/routed/dashboard/")
@@ -64,16 +75,22 @@ def test_routing_settings_dashboard_and_a_routed_queue(page, live_server, make_u
     annotator = browser.new_page()
     log_in(annotator, f"{live_server.url}/campaigns/routed/", "ann")
     annotator.wait_for_selector("#judgment-form")
-    assert annotator.locator("#progress").inner_text() == "Item 1 of 2"  # only what was routed to people counts
+    assert (
+        annotator.locator("#progress").inner_text() == "Item 1 of 2"
+    )  # only what was routed to people counts
     for step in (1, 2):
         annotator.locator("body").click(position={"x": 5, "y": 5})
         for key in ("a", "b", "Enter"):
             annotator.keyboard.press(key)
         if step == 1:
-            annotator.wait_for_function("document.querySelector('#progress') && "
-                                        "document.querySelector('#progress').innerText === 'Item 2 of 2'")
+            annotator.wait_for_function(
+                "document.querySelector('#progress') && "
+                "document.querySelector('#progress').innerText === 'Item 2 of 2'"
+            )
     annotator.wait_for_selector("text=done everything")
     served = set(Assignment.objects.values_list("item_id", flat=True))
     assert served == {items[2].pk, items[5].pk}
-    assert set(RoutingDecision.objects.filter(item_id__in=served).values_list("destination", flat=True)) == {"human"}
+    assert set(RoutingDecision.objects.filter(item_id__in=served).values_list("destination", flat=True)) == {
+        "human"
+    }
     annotator.close()

@@ -11,9 +11,15 @@ class Command(BaseCommand):
     help = "Run AI judges (all enabled ones, or --judge NAME) over comparisons whose answers are all done."
 
     def add_arguments(self, parser):
-        parser.add_argument("--judge", action="append", help="judge endpoint name (repeatable; default: every enabled judge)")
-        parser.add_argument("--comparison", type=int, action="append", help="comparison id (repeatable; default: all)")
-        parser.add_argument("--limit", type=int, default=None, help="at most this many comparisons (newest first)")
+        parser.add_argument(
+            "--judge", action="append", help="judge endpoint name (repeatable; default: every enabled judge)"
+        )
+        parser.add_argument(
+            "--comparison", type=int, action="append", help="comparison id (repeatable; default: all)"
+        )
+        parser.add_argument(
+            "--limit", type=int, default=None, help="at most this many comparisons (newest first)"
+        )
 
     def handle(self, *args, judge=None, comparison=None, limit=None, verbosity=1, **options):
         judges = active_judges()
@@ -21,7 +27,9 @@ class Command(BaseCommand):
             judges = judges.filter(name__in=judge)
             missing = set(judge) - set(judges.values_list("name", flat=True))
             if missing:
-                raise CommandError(f"No enabled judge named {', '.join(sorted(missing))}; set a judge method in the admin.")
+                raise CommandError(
+                    f"No enabled judge named {', '.join(sorted(missing))}; set a judge method in the admin."
+                )
         judges = list(judges)
         if not judges:
             raise CommandError("No enabled AI judge: set an endpoint's judge method in the admin first.")

@@ -20,7 +20,9 @@ class Command(BaseCommand):
         if not 0 < heldout_fraction < 1:
             raise CommandError("--heldout-fraction must be between 0 and 1.")
         try:
-            endpoint, report = train_reward_judge(name=name, heldout_fraction=heldout_fraction, seed=seed, steps=steps)
+            endpoint, report = train_reward_judge(
+                name=name, heldout_fraction=heldout_fraction, seed=seed, steps=steps
+            )
         except JudgeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Registered judge {endpoint.name} ({endpoint.path})")

@@ -34,6 +34,10 @@ class Command(BaseCommand):
         )
         campaigns = seed_demo_campaigns(models_dir / "smollm2-135m-instruct")
         queued = queue_sample_answers(arena)
-        self.stdout.write(f"Arena {arena.name!r} with {arena.endpoints.count()} models ({backend}); campaigns: "
-                          + ", ".join(c.slug for c in campaigns) + "; users: " + ", ".join(u[0] for u in DEMO_USERS)
-                          + (f"; {queued} answers to the sample prompts queued for the worker" if queued else ""))
+        self.stdout.write(
+            f"Arena {arena.name!r} with {arena.endpoints.count()} models ({backend}); campaigns: "
+            + ", ".join(c.slug for c in campaigns)
+            + "; users: "
+            + ", ".join(u[0] for u in DEMO_USERS)
+            + (f"; {queued} answers to the sample prompts queued for the worker" if queued else "")
+        )

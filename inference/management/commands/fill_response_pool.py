@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("pool", help="the pool's name")
         parser.add_argument("--chunk-size", type=int, default=8, help="answers generated together (batched)")
-        parser.add_argument("--workers", action="store_true", help="queue chunks on the inference workers instead")
+        parser.add_argument(
+            "--workers", action="store_true", help="queue chunks on the inference workers instead"
+        )
         parser.add_argument("--retry-failed", action="store_true", help="try failed answers again")
 
     def handle(self, *args, pool, chunk_size, workers, retry_failed, verbosity=1, **options):
@@ -35,5 +37,7 @@ class Command(BaseCommand):
         )
         done, failed, total = pool_progress(pool)
         with tqdm(total=total, initial=total - pending, unit="answer", disable=verbosity < 1) as bar:
-            done, failed, total = fill_pool(pool, chunk_size=chunk_size, retry_failed=retry_failed, on_progress=bar.update)
+            done, failed, total = fill_pool(
+                pool, chunk_size=chunk_size, retry_failed=retry_failed, on_progress=bar.update
+            )
         self.stdout.write(f"{pool.name}: {done} of {total} answers done, {failed} failed.")

@@ -7,7 +7,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from inference.demo_models import DEMO_MODELS, demo_backend, dir_size, ensure_demo_gguf, ensure_demo_models, smoke_test
+from inference.demo_models import (
+    DEMO_MODELS,
+    demo_backend,
+    dir_size,
+    ensure_demo_gguf,
+    ensure_demo_models,
+    smoke_test,
+)
 
 
 class Command(BaseCommand):
@@ -26,12 +33,16 @@ class Command(BaseCommand):
             choices=[m.name for m in DEMO_MODELS],
             help="only this model (repeatable; default: all)",
         )
-        parser.add_argument("--check", action="store_true", help="then load each model and answer one question")
+        parser.add_argument(
+            "--check", action="store_true", help="then load each model and answer one question"
+        )
 
     def handle(self, *args, models_dir=None, model=None, check=False, verbosity=1, **options):
         models_dir = models_dir or Path(getattr(settings, "MODELS_DIR", Path("var/models")))
         paths = ensure_demo_models(models_dir, progress=verbosity >= 1, names=model)
-        if demo_backend() == "llama_cpp":  # the demo will answer with llama.cpp: it reads the GGUF files as they are
+        if (
+            demo_backend() == "llama_cpp"
+        ):  # the demo will answer with llama.cpp: it reads the GGUF files as they are
             ensure_demo_gguf(models_dir, progress=verbosity >= 1, names=model)
         for name, path in paths.items():
             self.stdout.write(f"{name}\t{path}\t{dir_size(path) / 2**20:.0f} MiB")

@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--model", action="append", required=True, help="NAME=DIRECTORY (repeatable)")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001)
-        parser.add_argument("--api-key-env", default="", help="name of an environment variable holding the key to require")
+        parser.add_argument(
+            "--api-key-env", default="", help="name of an environment variable holding the key to require"
+        )
 
     def handle(self, *args, model, host, port, api_key_env, **options):
         models = {}
