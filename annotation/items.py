@@ -27,7 +27,8 @@ from django.utils.text import slugify
 from inference.models import ModelEndpoint, Prompt, Response
 
 from .models import CampaignItem
-from .services import create_comparison, validate_ranking
+from .rankings import validate_ranking
+from .services import create_comparison
 
 MAX_ROWS = 20_000
 MAX_TEXT = 100_000

@@ -3,6 +3,7 @@
 from django.db.models import Count, Q
 
 from .models import AnnotatorStanding, Assignment, CampaignItem
+from .rankings import validate_ranking
 
 
 def _strict_pairs(ranking):
@@ -98,7 +99,6 @@ def adjudicate(item, user, ranking, note=""):
 
     from .campaigns import require_manage
     from .models import Adjudication
-    from .services import validate_ranking
 
     require_manage(user, item.campaign)
     ranking = validate_ranking(ranking, item.comparison.k)

@@ -22,7 +22,7 @@ A spec is a dict:
 
 import copy
 
-from .services import validate_ranking
+from .rankings import validate_ranking
 
 DEFAULT_SPEC = {
     "ties_allowed": True,

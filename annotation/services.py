@@ -3,32 +3,11 @@
 from django.db import IntegrityError, transaction
 
 from .models import Comparison, ComparisonSlot, Judgment
+from .rankings import validate_ranking
 
 
 class JudgmentConflict(ValueError):
     """This author already judged the comparison, differently."""
-
-
-def validate_ranking(ranking, k):
-    """Tie groups that cover positions 0..k-1 exactly once, best first, as lists of ints.
-
-    Raises ValueError with a sentence that says what is wrong."""
-    if not isinstance(ranking, list) or not ranking:
-        raise ValueError("The ranking must be a non-empty list of tie groups, e.g. [[0], [1]].")
-    seen = []
-    for group in ranking:
-        if not isinstance(group, list) or not group:
-            raise ValueError("Each tie group must be a non-empty list of positions, e.g. [0, 1].")
-        for position in group:
-            if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < k:
-                raise ValueError(f"Position {position!r} is not one of the shown positions 0..{k - 1}.")
-        seen.extend(group)
-    if len(seen) != len(set(seen)):
-        raise ValueError("A position appears more than once in the ranking.")
-    if len(seen) != k:
-        missing = sorted(set(range(k)) - set(seen))
-        raise ValueError(f"The ranking must place every shown response; missing positions: {missing}.")
-    return [sorted(group) for group in ranking]
 
 
 @transaction.atomic

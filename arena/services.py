@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Judgment
-from annotation.services import create_comparison, record_judgment, validate_ranking
+from annotation.rankings import validate_ranking
+from annotation.services import create_comparison, record_judgment
 from inference.models import Prompt, Response
 from inference.selectors import in_progress, pooled_answers_for
 from inference.services import create_prompt, request_responses

@@ -4,7 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from annotation.models import Comparison, ComparisonSlot, Judgment
-from annotation.services import JudgmentConflict, create_comparison, record_judgment, validate_ranking
+from annotation.rankings import validate_ranking
+from annotation.services import JudgmentConflict, create_comparison, record_judgment
 from inference.models import ModelEndpoint, Prompt, Response
 
 pytestmark = pytest.mark.django_db
