@@ -85,6 +85,11 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
     assert BattleTurn.objects.filter(battle=battle).count() == 1 and Prompt.objects.count() == prompts
     ArenaEntry.objects.filter(arena=arena).update(max_context_chars=None)
 
+    # Within every character bound, but past the tiny models' 512-token window (counted with their tokenizer).
+    too_many_tokens = api.post(url, {"message": " ".join(["sun"] * 600)}, format="json")
+    assert too_many_tokens.status_code == 400 and "grown too long" in str(too_many_tokens.json())
+    assert BattleTurn.objects.filter(battle=battle).count() == 1 and Prompt.objects.count() == prompts
+
     # This arena takes no per-turn vote.
     per_turn = api.post(url, {"message": "go on", "turn_ranking": [[0], [1]]}, format="json")
     assert per_turn.status_code == 400 and "not a vote per turn" in str(per_turn.json())
