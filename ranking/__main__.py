@@ -142,7 +142,7 @@ def _fit(args):
         out = result.as_dict()
         out["skipped"] = len(dump.skipped)
         return out
-    return result.rows
+    return result.row_dicts()
 
 
 def _simulate(args):

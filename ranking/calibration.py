@@ -117,11 +117,11 @@ def coverage(
             confidence=confidence,
             **fit_kw,
         )
-        rated = [r for r in result.rows if r["rating"] is not None]
-        idx = np.array([int(r["model"][1:]) for r in rated])
+        rated = [r for r in result.rows if r.rating is not None]
+        idx = np.array([int(r.model[1:]) for r in rated])
         truth = CENTER + POINTS_PER_LOGIT * (theta[idx] - theta[idx].mean())
-        lo = np.array([r["ci_low"] for r in rated])
-        hi = np.array([r["ci_high"] for r in rated])
+        lo = np.array([r.ci_low for r in rated])
+        hi = np.array([r.ci_high for r in rated])
         held += int(((lo <= truth) & (truth <= hi)).sum())
         total += len(rated)
         zero += int((hi - lo <= 1e-9).sum())

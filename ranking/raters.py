@@ -93,17 +93,16 @@ def _count_votes(result, rankings):
             else:
                 won[a], lost[b] = won.get(a, 0) + 1, lost.get(b, 0) + 1
     min_votes = result.params.get("min_votes", 0)
-    for row in result.rows:
-        m = row["model"]
-        row.update(
-            n=n.get(m, 0),
-            wins=won.get(m, 0),
-            ties=drew.get(m, 0),
-            losses=lost.get(m, 0),
-            preliminary=n.get(m, 0) < min_votes,
+    result.rows = [
+        row.with_counts(
+            n.get(row.model, 0),
+            won.get(row.model, 0),
+            drew.get(row.model, 0),
+            lost.get(row.model, 0),
+            min_votes,
         )
-        played = row["wins"] + row["ties"] + row["losses"]
-        row["win_rate"] = (row["wins"] + 0.5 * row["ties"]) / played if played else None
+        for row in result.rows
+    ]
 
 
 def _weighted_fit(names, pa, pb, tied, right, **fit_kw):
