@@ -144,7 +144,7 @@ def newton(problem, x0, max_iter=100, tol=1e-8):
     obj = problem.objective(x)
     done = np.zeros(x.shape[0], dtype=bool)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count of iterations taken is returned)
         act = ~done
         sub = problem.take(act)
         g, H = sub.derivatives(x[act])

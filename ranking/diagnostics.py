@@ -50,12 +50,12 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     pos = np.array([data.index[m] for m in order])
     inv = np.empty(M, dtype=int)
     inv[pos] = np.arange(M)
-    I, J = inv[pairs[:, 0]], inv[pairs[:, 1]]
+    pi, pj = inv[pairs[:, 0]], inv[pairs[:, 1]]
     battles = np.zeros((M, M), dtype=np.int64)
     won = np.zeros((M, M))
-    battles[I, J] = battles[J, I] = np.rint(cw + cl + ct).astype(np.int64)
-    won[I, J] = cw + 0.5 * ct
-    won[J, I] = cl + 0.5 * ct
+    battles[pi, pj] = battles[pj, pi] = np.rint(cw + cl + ct).astype(np.int64)
+    won[pi, pj] = cw + 0.5 * ct
+    won[pj, pi] = cl + 0.5 * ct
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(battles > 0, won / np.maximum(battles, 1), np.nan)
     win_rate = [[None if math.isnan(v) else round(float(v), 6) for v in row] for row in rate]
@@ -78,13 +78,13 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     cov = np.linalg.inv(-H)
     flips = []
     for r in range(M - 1):
-        u, l = pos[r], pos[r + 1]
-        gap = theta[u] - theta[l]
+        u, low = pos[r], pos[r + 1]
+        gap = theta[u] - theta[low]
         if gap <= 0:
             votes = 0
         else:
             e = np.zeros(M)
-            e[l], e[u] = 1.0, -1.0
+            e[low], e[u] = 1.0, -1.0
             var = float(e @ cov @ e)
             p_lower = 1.0 / (1.0 + math.exp(gap))
             # one Newton step of the refit with v extra votes (rank-one Hessian update, Sherman–Morrison):
@@ -93,7 +93,7 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
             votes = (
                 int(math.ceil(gap / denom))
                 if denom > 0
-                else _flip_by_refit(pairs, M, W, L, T, l, u, gap, var)
+                else _flip_by_refit(pairs, M, W, L, T, low, u, gap, var)
             )
         flips.append({"upper": order[r], "lower": order[r + 1], "votes": votes})
     return {

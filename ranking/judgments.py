@@ -352,11 +352,11 @@ class Judgments:
         M = self.n_models
         c = arr["counts"]
         n = np.rint(arr["members"].T @ c).astype(np.int64)
-        w, l, t = (np.asarray(arr[k].T @ c) for k in ("A_w", "A_l", "A_t"))
-        I, J = arr["pairs"][:, 0], arr["pairs"][:, 1]
-        wins = np.bincount(I, w, M) + np.bincount(J, l, M)
-        losses = np.bincount(I, l, M) + np.bincount(J, w, M)
-        ties = np.bincount(I, t, M) + np.bincount(J, t, M)
+        w, lo, t = (np.asarray(arr[k].T @ c) for k in ("A_w", "A_l", "A_t"))
+        pi, pj = arr["pairs"][:, 0], arr["pairs"][:, 1]
+        wins = np.bincount(pi, w, M) + np.bincount(pj, lo, M)
+        losses = np.bincount(pi, lo, M) + np.bincount(pj, w, M)
+        ties = np.bincount(pi, t, M) + np.bincount(pj, t, M)
         return (
             n,
             np.rint(wins).astype(np.int64),

@@ -90,14 +90,7 @@ def _parse_line_record(rec, line, both_bad, style):
     if not isinstance(rec, dict):
         raise BadRecord(line, "a record must be a JSON object.")
     if "ranking" in rec:
-        feats = rec.get("features")
-        if feats is not None and not isinstance(feats, dict):
-            raise BadRecord(line, "'features' must be an object of model -> counts.")
-        try:
-            canonical_ranking(rec["ranking"])
-        except ValueError as err:
-            raise BadRecord(line, str(err)) from None
-        return "ranking", (rec["ranking"], rec.get("weight", 1.0), feats)
+        return "ranking", _ranking_record(rec, line)
     missing = [k for k in ("model_a", "model_b", "winner") if rec.get(k) is None]
     if missing:
         if len(missing) == 3:
@@ -120,17 +113,33 @@ def _parse_line_record(rec, line, both_bad, style):
         if both_bad == "drop":
             return None, None
         outcome = 2
-    feats = None
     meta = rec.get("conv_metadata")
-    if style and isinstance(meta, dict):
-        feats = (arena_features(meta, "a"), arena_features(meta, "b"))
-        for f in feats:
-            for name, v in f.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                    raise BadRecord(
-                        line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}."
-                    )
+    feats = _battle_features(meta, line) if style and isinstance(meta, dict) else None
     return "arena", (a, b, outcome, feats)
+
+
+def _ranking_record(rec, line):
+    """(ranking, weight, features) of a ranking record; raises BadRecord naming the line."""
+    feats = rec.get("features")
+    if feats is not None and not isinstance(feats, dict):
+        raise BadRecord(line, "'features' must be an object of model -> counts.")
+    try:
+        canonical_ranking(rec["ranking"])
+    except ValueError as err:
+        raise BadRecord(line, str(err)) from None
+    return rec["ranking"], rec.get("weight", 1.0), feats
+
+
+def _battle_features(meta, line):
+    """Both answers' style counts from a battle's conv_metadata; raises BadRecord naming the line."""
+    feats = (arena_features(meta, "a"), arena_features(meta, "b"))
+    for f in feats:
+        for name, v in f.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise BadRecord(
+                    line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}."
+                )
+    return feats
 
 
 def read_dump(path, both_bad="tie", skip_bad=False, style=False, keep_order=False):
