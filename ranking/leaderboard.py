@@ -23,10 +23,18 @@ import numpy.typing as npt
 from . import bt as bt_mod
 from . import pl as pl_mod
 from .elo import elo_bootstrap, online_elo
-from .judgments import CENTER, POINTS_PER_LOGIT, Judgments, canonical_ranking, check_weights, resample_counts
+from .judgments import (
+    CENTER,
+    POINTS_PER_LOGIT,
+    Judgments,
+    Key,
+    canonical_ranking,
+    check_weights,
+    resample_counts,
+)
 from .style import FEATURES, STYLE_REG, StyleProblem, style_pairs, style_pairs_flat, zscore
 
-Array = npt.NDArray[np.float64]
+Array = npt.NDArray[Any]
 Ranking = Sequence[Sequence[str]]
 Params = dict[str, Any]
 
@@ -132,20 +140,20 @@ class Intervals:
     params: Params  # interval_note, and interval_floored for a floored bootstrap
 
 
-def rank_upper_bounds(ci_low, ci_high):
+def rank_upper_bounds(ci_low: npt.ArrayLike, ci_high: npt.ArrayLike) -> npt.NDArray[np.int_]:
     """1 + the number of models whose lower bound is above this model's upper bound."""
     lo = np.asarray(ci_low, dtype=float)
     hi = np.asarray(ci_high, dtype=float)
-    return 1 + (lo[None, :] > hi[:, None]).sum(axis=1)
+    return np.asarray(1 + (lo[None, :] > hi[:, None]).sum(axis=1))
 
 
-def centered_se(H, active):
+def centered_se(H: Array, active: npt.NDArray[np.bool_]) -> Array:
     """Laplace standard errors (logits) of theta_i - mean(theta over active models)."""
     M = len(active)
     return _centered(np.linalg.inv(-H)[:M, :M], active)
 
 
-def _centered(cov, active):
+def _centered(cov: Array, active: npt.NDArray[np.bool_]) -> Array:
     """Standard errors of theta_i - mean(theta over active models) from theta's covariance."""
     M = len(active)
     idx = np.flatnonzero(active)
@@ -157,7 +165,16 @@ def _centered(cov, active):
     return se
 
 
-def _check_options(method, ties, style_control, features, bootstrap, min_votes, anchor, n):
+def _check_options(
+    method: str,
+    ties: str,
+    style_control: bool,
+    features: Any,
+    bootstrap: object,
+    min_votes: object,
+    anchor: object,
+    n: int,
+) -> None:
     if method not in METHODS:
         raise ValueError(f"Unknown rating method {method!r}; choose one of {', '.join(METHODS)}.")
     if ties not in TIES:
@@ -358,11 +375,12 @@ def fit_bayes(data: Judgments, reg: float, x0: Array | None, rng: np.random.Gene
     """The Bradley–Terry / Plackett–Luce posterior under the N(0, 1/reg) prior: its mode as the
     rating, importance-weighted posterior draws for the credible interval."""
     M, names, active = data.n_models, data.models, _active(data)
-    pdata = data.derived("pl", lambda: pl_mod.PLData(data))
+    pdata: pl_mod.PLData = data.derived("pl", lambda: pl_mod.PLData(data))
     prob = pl_mod.PLProblem(pdata, *pdata.stats(), reg=reg)
     start = np.zeros((1, M)) if x0 is None else x0[None, :]
     xs, _, _ = bt_mod.newton(prob, start)
     _, Hs = prob.derivatives(xs)
+    assert Hs is not None
     draws, weights, ess = posterior_draws(
         prob, xs[0], Hs[0], rng, order=sorted(range(M), key=names.__getitem__)
     )
@@ -398,7 +416,7 @@ def fit_style(
     M, names, active = data.n_models, data.models, _active(data)
     params: Params = {"reg": reg, "style_reg": STYLE_REG}
     if isinstance(rankings, Judgments):
-        seq = rankings.sequence
+        seq = _sequence(rankings, data)
         pairs = (
             style_pairs_flat(seq, features)
             if isinstance(features, np.ndarray)
@@ -480,7 +498,7 @@ def fit_pl(
 ) -> MethodFit:
     """Plackett–Luce (ties as tie groups) on counted outcomes; Laplace standard errors, and a
     bootstrap of fixed-Hessian solves when asked."""
-    pdata = data.derived("pl", lambda: pl_mod.PLData(data))
+    pdata: pl_mod.PLData = data.derived("pl", lambda: pl_mod.PLData(data))
     prob = pl_mod.PLProblem(pdata, *pdata.stats(), reg=reg)
     start = np.zeros((1, data.n_models)) if x0 is None else x0[None, :]
     xs, iters, _ = bt_mod.newton(prob, start)
@@ -490,6 +508,7 @@ def fit_pl(
         return pl_mod.PLProblem(pdata, *pdata.stats(C), reg=reg)
 
     params: Params = {"reg": reg, "iterations": int(iters)}
+    assert Hs is not None
     return _counted_fit(data, xs[0], xs[0], Hs[0], problem, bootstrap, rng, exact_resample, params)
 
 
@@ -606,14 +625,21 @@ def rows(data: Judgments, rating: Array, lo: Array, hi: Array, min_votes: int) -
     return board
 
 
-def _normal_quantile(q):
+def _normal_quantile(q: float) -> float:
     return NormalDist().inv_cdf(q)
 
 
 POSTERIOR_DRAWS = 4000
 
 
-def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
+def posterior_draws(
+    problem: bt_mod.Problem,
+    x_hat: Array,
+    H: Array,
+    rng: np.random.Generator,
+    draws: int = POSTERIOR_DRAWS,
+    order: Sequence[int] | None = None,
+) -> tuple[Array, Array, float]:
     """Draws from the posterior of a BT/PL problem (log posterior = problem.objective) with their
     self-normalised importance weights and the effective number of draws. Proposal: the Laplace
     normal widened by 1.2, as a Student t with 8 degrees of freedom, so the skewed posterior of a
@@ -621,9 +647,9 @@ def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
     sample under 10%), the Laplace normal itself is used with equal weights. ``order``: the models'
     order for drawing (e.g. by name), so the draws do not depend on how the models are indexed."""
     M = len(x_hat)
-    order = np.arange(M) if order is None else np.asarray(order)
-    back = np.argsort(order)
-    x_hat, H = x_hat[order], H[np.ix_(order, order)]
+    perm = np.arange(M) if order is None else np.asarray(order)
+    back = np.argsort(perm)
+    x_hat, H = x_hat[perm], H[np.ix_(perm, perm)]
     cov = np.linalg.inv(-H)
     chol = np.linalg.cholesky((cov + cov.T) / 2 * 1.2**2)
     nu = 8.0
@@ -660,36 +686,37 @@ def posterior_draws(problem, x_hat, H, rng, draws=POSTERIOR_DRAWS, order=None):
     return x[:, back], w, float(ess)
 
 
-def _weighted_quantile(values, weights, q):
+def _weighted_quantile(values: Array, weights: Array, q: float) -> Array:
     """Per column of values (S, M): the q-quantile of the weighted draws."""
     order = np.argsort(values, axis=0)
     sorted_vals = np.take_along_axis(values, order, axis=0)
     cum = np.cumsum(weights[order], axis=0)
     idx = (cum < q).sum(axis=0)
-    return sorted_vals[np.minimum(idx, len(values) - 1), np.arange(values.shape[1])]
+    return np.asarray(sorted_vals[np.minimum(idx, len(values) - 1), np.arange(values.shape[1])])
 
 
-def _pairwise_with_ties(data):
+def _pairwise_with_ties(data: Judgments) -> bool:
     """Every judgment compares two models and at least one is a tie."""
     keys = [key for key, _ in data.counts]
     return all(sum(len(g) for g in key) == 2 for key in keys) and any(len(key) == 1 for key in keys)
 
 
-def _bt_laplace_se(data, reg, active):
+def _bt_laplace_se(data: Judgments, reg: float, active: npt.NDArray[np.bool_]) -> Array:
     arr = data.arrays()
     W, L, T = data.pair_stats()
     theta, _, H, _ = bt_mod.fit_pairs(arr["pairs"], data.n_models, W, L, T, ties="half", reg=reg)
     return centered_se(H, active)
 
 
-def _sequence(rankings, data):
+def _sequence(rankings: list[Ranking] | Judgments, data: Judgments) -> list[Key]:
     """The rankings in their given order as index tuples (for order-dependent methods)."""
     if isinstance(rankings, Judgments):
+        assert rankings.sequence is not None  # _check_inputs: only ordered Judgments get here
         return rankings.sequence
     return [tuple(tuple(sorted(data.index[m] for m in g)) for g in r) for r in rankings]
 
 
-def _warm_start_vector(warm_start, names):
+def _warm_start_vector(warm_start: object, names: Sequence[str]) -> Array | None:
     if warm_start is None:
         return None
     if isinstance(warm_start, LeaderboardResult):

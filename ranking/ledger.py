@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .judgments import Judgments
+from .judgments import Judgments, Key
 
 # Ids are taken at insert but visible at commit, so a vote can appear below ids already read.
 # A live refit looks this many ids back for such late commits (vote transactions last
@@ -46,14 +46,20 @@ class Board:
         ] = {}  # (method, style control) -> its last fit, to warm-start the next
 
     @property
+    def sequence(self) -> list[Key]:
+        assert self.stats.sequence is not None  # kept in order
+        return self.stats.sequence
+
+    @property
     def count(self) -> int:
-        return len(self.stats.sequence)
+        return len(self.sequence)
 
     def add(self, rows: Sequence[JudgedRow]) -> None:
         stats = self.stats
         stats.extend([r.ranking for r in rows])
         models = stats.models
-        for row, key in zip(rows, stats.sequence[len(stats.sequence) - len(rows) :]):
+        sequence = self.sequence
+        for row, key in zip(rows, sequence[len(sequence) - len(rows) :]):
             by_model = dict(zip(row.models, row.response_ids))
             self.responses.extend(by_model[models[m]] for group in key for m in group)
         self.last_id = max(self.last_id or 0, max(r.judgment_id for r in rows))
