@@ -11,6 +11,7 @@
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from .bt import DEFAULT_REG, fit_pairs
 from .judgments import Judgments
 
 
-def diagnostics(rankings, order=None, max_cycles=100, weights=None):
+def diagnostics(
+    rankings: Any, order: list[str] | None = None, max_cycles: int = 100, weights: Any = None
+) -> dict[str, Any]:
     """``rankings``: a list of rankings, or their counted outcomes (a ``Judgments``)."""
     data = (
         rankings
@@ -78,6 +81,7 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     cov = np.linalg.inv(-H)
     flips = []
     for r in range(M - 1):
+        votes: int | None
         u, low = pos[r], pos[r + 1]
         gap = theta[u] - theta[low]
         if gap <= 0:
@@ -105,19 +109,21 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     }
 
 
-def _flip_by_refit(pairs, M, W, L, T, lower, upper, gap, var):
+def _flip_by_refit(
+    pairs: Any, M: int, W: Any, L: Any, T: Any, lower: int, upper: int, gap: float, var: float
+) -> int | None:
     """Votes to flip by exact refits (doubling, then bisection) when the one-step estimate does not apply."""
     key = (min(lower, upper), max(lower, upper))
     p = next(i for i, pr in enumerate(map(tuple, pairs)) if pr == key)
 
-    def flipped(v):
+    def flipped(v: int) -> bool:
         W2, L2 = W.copy(), L.copy()
         if lower < upper:
             W2[p] += v
         else:
             L2[p] += v
         th, _, _, _ = fit_pairs(pairs, M, W2, L2, T)
-        return th[lower] >= th[upper]
+        return bool(th[lower] >= th[upper])
 
     hi = max(1, int(gap / max(var, 1e-12)))
     while not flipped(hi):

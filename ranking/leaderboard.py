@@ -210,7 +210,7 @@ def _check_options(
 def fit_leaderboard(
     rankings: Iterable[Ranking] | Judgments,
     method: str = "bt",
-    weights: Sequence[float] | None = None,
+    weights: npt.ArrayLike | None = None,
     features: Sequence[dict[str, dict[str, float]]] | Array | None = None,
     style_control: bool = False,
     bootstrap: int = 0,
@@ -308,7 +308,7 @@ def fit_leaderboard(
 def _check_inputs(
     rankings: list[Ranking] | Judgments,
     method: str,
-    weights: Sequence[float] | None,
+    weights: object,
     features: object,
     interval: str,
     confidence: float,
