@@ -16,7 +16,7 @@ from annotation.services import create_comparison, record_judgment
 from arena import board, selectors, services, transparency
 from arena.models import Arena, ArenaChange, ArenaEntry, Battle, VoterExclusion
 from inference.models import ModelEndpoint, Prompt, Response
-from ranking import services as ranking_services
+from ranking.glue import refits
 
 pytestmark = [pytest.mark.django_db]
 
@@ -108,7 +108,7 @@ def test_provisional_private_and_retired_rows(trio, make_user, settings):
     ada = make_user("ada")
     for _ in range(3):
         _vote(arena, ada, [alpha, beta, gamma], [[0], [1], [2]])
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     rows = {r["model"]: r for r in selectors.leaderboard()["rows"]}
     assert not rows["alpha"]["provisional"] and rows["alpha"]["votes_since_release"] == 3
     assert rows["gamma"]["private"] and rows["gamma"]["provisional"]
@@ -174,7 +174,7 @@ def test_the_integrity_report_flags_and_an_admin_excludes_with_the_votes_kept(cl
     buster = make_user("buster")
     for _ in range(20):
         _vote(arena, buster, [alpha, beta, gamma], [[0], [1], [2]])
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
 
     admin = make_user("root", is_staff=True)
     assert client.get(reverse("arena:integrity")).status_code == 302  # not for visitors
@@ -211,7 +211,7 @@ def test_votes_to_flip_the_top_spot(client, trio, make_user):
     ada = make_user("ada")
     for order in ([[0], [1]],) * 5 + ([[1], [0]],) * 2:
         _vote(arena, ada, [alpha, beta], order)
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     flip = transparency.top_spot_flip()
     assert flip["top"] == "alpha" and flip["new_top"] == "beta" and flip["total"] == 7
     assert 1 <= flip["votes"] <= 5
