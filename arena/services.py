@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.errors import HasStatus
 from annotation.models import Judgment
 from annotation.rankings import validate_ranking
 from annotation.services import create_comparison, record_judgment
@@ -28,20 +29,29 @@ MAX_RATIONALE_CHARS = 5000
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
-class BattleNotFound(LookupError):
+class BattleNotFound(HasStatus, LookupError):
     """No battle with this id is open to this user."""
 
+    status_code = 404
 
-class BattleNotReady(ValueError):
+
+class BattleNotReady(HasStatus, ValueError):
     """The answers are not all there (still generating, or one failed)."""
 
+    status_code = 409
 
-class TooManyOpenBattles(ValueError):
+
+class TooManyOpenBattles(HasStatus, ValueError):
     """The voter already has as many battles generating as one person may."""
 
+    status_code = 429
+    retry_after = 10  # battles free up as their answers finish: seconds, usually
 
-class BattleClosed(ValueError):
+
+class BattleClosed(HasStatus, ValueError):
     """The battle was voted on (or has used its turns): it takes no more messages."""
+
+    status_code = 409
 
 
 TOO_LONG = (
