@@ -4,13 +4,13 @@ import json
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import TextField
+from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from inference.models import Response
 
 from . import roles
-from .models import Judgment
+from .models import CampaignItem, Judgment
 
 
 class JudgedRanking(NamedTuple):
@@ -23,11 +23,21 @@ class JudgedRanking(NamedTuple):
     hard: bool = False  # a hard prompt (long, or complex)
 
 
+# "Campaign votes are not rated": campaign items are often imported answers, judged under a campaign's own
+# rubric (and undone often). The rule's one home: the two functions below, for a queryset and for one row.
+NOT_A_CAMPAIGN_VOTE = Q(comparison__campaign_items__isnull=True)
+
+
+def is_campaign_vote(judgment: Judgment) -> bool:
+    """True when the judgment is on a campaign item: the leaderboard never rates it."""
+    return CampaignItem.objects.filter(comparison_id=judgment.comparison_id).exists()
+
+
 def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
     """The judgments the model leaderboard rates: blind ones, outside campaigns
     (campaign items are often imported answers, judged under a campaign's own rubric), less the
     voters an admin excluded (their votes are kept) and, with RANKING_EXCLUDE_GUESTS, guests."""
-    judgments = Judgment.objects.filter(source=source, comparison__campaign_items__isnull=True)
+    judgments = Judgment.objects.filter(NOT_A_CAMPAIGN_VOTE, source=source)
     left_out = [roles.BOARD_EXCLUDED, *([roles.GUEST] if settings.RANKING_EXCLUDE_GUESTS else [])]
     judgments = judgments.exclude(annotator__groups__name__in=left_out)
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments

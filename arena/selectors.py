@@ -15,11 +15,12 @@ from inference.categories import CATEGORIES
 from inference.languages import language_name
 from inference.models import Response
 from inference.selectors import retrying
+from ranking.leaderboard import METHODS as RATING_METHODS
 from ranking.leaderboard import fit_leaderboard
 from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
-from .services import battle_turns, vote_choice
+from .battles import battle_turns, vote_choice
 from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
@@ -95,7 +96,19 @@ def ranking_text(ranking):
     return " > ".join(" = ".join(chr(ord("A") + p) for p in group) for group in ranking)
 
 
-METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}
+# Display names, in the board's order; the methods themselves are ranking.leaderboard.METHODS.
+METHOD_NAMES = {
+    "bt": "Bradley–Terry",
+    "pl": "Plackett–Luce",
+    "bayes": "Bayesian (Weng–Lin)",
+    "elo": "Online Elo",
+}
+METHODS = {
+    method: METHOD_NAMES.get(method, method)
+    for method in sorted(
+        RATING_METHODS, key=lambda m: list(METHOD_NAMES).index(m) if m in METHOD_NAMES else 99
+    )
+}
 
 
 def parse_view(method, style_control, category=""):
