@@ -43,6 +43,9 @@ RUBRICS = {
     ),
 }
 DEFAULT_RUBRIC = "pairwise-v1"
+# Sent by name (annotation/tasks.py registers them): nothing imports tasks back.
+JUDGE_COMPARISON = "annotation.judge_comparison"
+TRAIN_REWARD_JUDGE = "annotation.train_reward_judge"
 JUDGE_PARAMS = {"max_new_tokens": 96, "temperature": 0}
 FLIP_TAG = "position-flip"
 CONSISTENT_TAG = "position-consistent"
@@ -238,14 +241,17 @@ def judge_comparison(comparison, endpoint):
     )
 
 
+def queue_reward_training(name: str = "reward-minilm") -> None:
+    """Queue the reward-model judge's training on the inference workers, after commit."""
+    transaction.on_commit(lambda: enqueue(TRAIN_REWARD_JUDGE, name))
+
+
 def queue_judging(comparisons, judges):
     """Queue each judge on each comparison (after commit); returns how many tasks."""
-    from .tasks import judge_comparison as task
-
     count = 0
     for comparison in comparisons:
         for judge in judges:
-            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: enqueue(task, c, j))
+            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: enqueue(JUDGE_COMPARISON, c, j))
             count += 1
     return count
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from itertools import islice
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -67,12 +68,10 @@ def request_refit():
 
 def _queue_live_refit():
     """Send a live refit; with the broker down the vote still stands and the sweeper refits later."""
-    from .tasks import live_refit
-
     try:
         # No countdown: a worker holding an unacknowledged ETA message when Redis restarts can
         # exit (kombu fails to restore it on the closed connection; seen in tests/test_faults.py).
-        live_refit.delay()
+        current_app.send_task("ranking.live_refit")  # by name: services never import tasks
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("could not queue a live refit (the sweeper will): %s", exc)
         return False
