@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelEndpoint
+from inference.reward_model import save_reward_model, train_bradley_terry
 from inference.services import backend_for, enqueue
 
 from .models import Judgment
@@ -290,8 +291,6 @@ def train_reward_judge(name="reward-minilm", heldout_fraction=0.2, out_dir=None,
     register it as a reward-model judge. Held out by prompt (a prompt's pairs are all on one side).
 
     Returns (endpoint, report with held-out pairwise accuracy)."""
-    from inference.reward_model import save_reward_model, train_bradley_terry
-
     pairs = human_preference_pairs()
     if len(pairs) < 10:
         raise JudgeError(

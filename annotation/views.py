@@ -18,7 +18,7 @@ from . import items as item_import
 from .campaigns import CampaignForbidden
 from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm, payload_from_form
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
-from .rubrics import TEMPLATES, scale_points, validate_spec
+from .rubrics import TEMPLATES, parse_spec, scale_points, validate_spec
 
 
 def problem(request, message, status, target="#item-error"):
@@ -270,7 +270,7 @@ def shown_responses(texts):
 
 
 def _item_context(campaign, assignment, user, restore=None):
-    spec = validate_spec(campaign.rubric.spec)
+    spec = parse_spec(campaign.rubric.spec)
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
     shown = shown_responses([slots[position].text for position in assignment.display_order])
@@ -375,7 +375,7 @@ def next_item(request, campaign):
 @campaign_view()
 def submit(request, campaign, assignment_id, repeat=False):
     try:
-        payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+        payload = payload_from_form(request.POST, parse_spec(campaign.rubric.spec), campaign.k)
         (queues.submit_repeat if repeat else queues.submit)(campaign, request.user, assignment_id, payload)
     except (ValueError, CampaignForbidden, LookupError) as exc:
         return refused(request, exc)
@@ -462,7 +462,7 @@ def revise(request, campaign, assignment_id):
     )
     if request.method == "POST":
         try:
-            payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+            payload = payload_from_form(request.POST, parse_spec(campaign.rubric.spec), campaign.k)
             queues.revise(campaign, request.user, assignment_id, payload)
         except (ValueError, CampaignForbidden, LookupError) as exc:
             return refused(request, exc)
@@ -566,7 +566,7 @@ def disagreements(request, campaign):
         {
             "campaign": campaign,
             "rows": rows,
-            "spec": validate_spec(campaign.rubric.spec),
+            "spec": parse_spec(campaign.rubric.spec),
             "k": campaign.k,
         },
     )

@@ -13,14 +13,15 @@ from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
 from inference.categories import CATEGORIES
 from inference.languages import language_name
-from inference.models import Response
-from inference.selectors import retrying
+from inference.models import Response, ResponsePool
+from inference.selectors import pool_answers, retrying
 from ranking.leaderboard import METHODS as RATING_METHODS
 from ranking.leaderboard import fit_leaderboard
 from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
 from .battles import battle_turns, vote_choice
+from .demo import sample_pool_name
 from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
@@ -270,11 +271,6 @@ def sample_answers(arena):
 
     {"prompts": texts to draw from (the ready ones, or all while none is), "ready", "total",
     "filling": whether a pool is still answering them on the worker}."""
-    from inference.models import ResponsePool
-    from inference.selectors import pool_answers
-
-    from .demo import sample_pool_name
-
     texts = list(arena.sample_prompts or [])
     pool = ResponsePool.objects.filter(name=sample_pool_name(arena)).first()
     if pool is None or not texts:
