@@ -18,6 +18,7 @@ import math
 import re
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from inference.models import ModelEndpoint
 from inference.reward_model import save_reward_model, train_bradley_terry
 from inference.services import backend_for, enqueue
 
-from .models import Judgment
+from .models import Comparison, Judgment
 from .services import record_judgment
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def queue_reward_training(name: str = "reward-minilm") -> None:
     transaction.on_commit(lambda: enqueue(TRAIN_REWARD_JUDGE, name))
 
 
-def queue_judging(comparisons, judges):
+def queue_judging(comparisons: Iterable[Comparison], judges: Iterable[ModelEndpoint]) -> int:
     """Queue each judge on each comparison (after commit); returns how many tasks."""
     count = 0
     for comparison in comparisons:

@@ -170,7 +170,7 @@ class RubricSpec:
         return out
 
 
-def parse_spec(spec) -> RubricSpec:
+def parse_spec(spec: dict | RubricSpec) -> RubricSpec:
     """The spec checked and normalised, or ValueError with a sentence. Parsed once per distinct spec:
     a campaign's rubric is read on every request, and its checks cost more than a JSON dump."""
     if isinstance(spec, RubricSpec):
@@ -187,7 +187,7 @@ def _parse_text(text):
     return _parse(json.loads(text))
 
 
-def validate_spec(spec) -> dict:
+def validate_spec(spec: dict | RubricSpec) -> dict:
     """A complete, normalised spec dict (what a Rubric stores), or ValueError with a sentence."""
     return parse_spec(spec).as_dict()
 
@@ -436,7 +436,9 @@ def _in_screen_ranking(ranking, k, what):
         raise SubmissionInvalid(f"{what}: {exc}") from None
 
 
-def check_submission(spec, k, payload, display_order):
+def check_submission(
+    spec: RubricSpec | dict, k: int, payload: dict, display_order: list[int]
+) -> tuple[dict, str]:
     """Validate a submission (made in screen slots) against the rubric (a RubricSpec, or a spec dict already
     validated); return Judgment/Assignment fields with every position translated to comparison positions.
 

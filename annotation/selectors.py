@@ -1,10 +1,11 @@
 """Reads of the record of truth that other rooms rely on."""
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Q, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from inference.models import Response
@@ -33,7 +34,9 @@ def is_campaign_vote(judgment: Judgment) -> bool:
     return CampaignItem.objects.filter(comparison_id=judgment.comparison_id).exists()
 
 
-def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
+def rated_judgments(
+    source: str = Judgment.Source.HUMAN, identities_hidden_only: bool = True
+) -> QuerySet[Judgment]:
     """The judgments the model leaderboard rates: blind ones, outside campaigns
     (campaign items are often imported answers, judged under a campaign's own rubric), less the
     voters an admin excluded (their votes are kept) and, with RANKING_EXCLUDE_GUESTS, guests."""
@@ -43,7 +46,12 @@ def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments
 
 
-def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, after_id=None, ids=None):
+def judged_rankings(
+    source: str = Judgment.Source.HUMAN,
+    identities_hidden_only: bool = True,
+    after_id: int | None = None,
+    ids: Iterable[int] | None = None,
+) -> Iterator[JudgedRanking]:
     """Yield a JudgedRanking per rated judgment, oldest first (only ids above after_id, or only
     those in ids).
 
@@ -117,7 +125,7 @@ def _named_ranking(ranking, by_position):
     return tuple(tuple(by_position[p] for p in group) for group in groups)
 
 
-def response_texts(response_ids):
+def response_texts(response_ids: Iterable[int]) -> dict:
     """{response id: (text, final)} for the given responses; final once the answer is done (it no
     longer grows)."""
     rows = Response.objects.filter(id__in=list(response_ids)).values_list("id", "text", "status")

@@ -22,6 +22,7 @@ from ranking.selectors import latest_snapshot, rated_categories
 
 from .battles import battle_turns, vote_choice
 from .demo import sample_pool_name
+from .models import Arena, Battle
 from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
@@ -45,7 +46,7 @@ def _side(position, response, revealed):
     }
 
 
-def battle_payload(battle, user, judgment=_UNKNOWN):
+def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
     """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
     if judgment is _UNKNOWN:
         judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
@@ -92,7 +93,7 @@ def battle_payload(battle, user, judgment=_UNKNOWN):
     }
 
 
-def ranking_text(ranking):
+def ranking_text(ranking: list) -> str:
     """Tie groups of positions as the voter saw them: [[2], [0, 3], [1]] -> "C > A = D > B"."""
     return " > ".join(" = ".join(chr(ord("A") + p) for p in group) for group in ranking)
 
@@ -112,7 +113,7 @@ METHODS = {
 }
 
 
-def parse_view(method, style_control, category=""):
+def parse_view(method: str | None, style_control, category: str | None = "") -> tuple[str, bool, str]:
     """The leaderboard view asked for, as (method, style control, category); ValueError with a sentence for a bad one."""
     method = method or "bt"
     if method not in METHODS:
@@ -138,7 +139,7 @@ HARD = "hard"
 LANGUAGE_BOARD = re.compile(r"lang:[a-z]{2,3}(-[a-z]{2,4})?")
 
 
-def board_label(key):
+def board_label(key: str) -> str:
     """What a board key reads as in the picker: a category, "Hard prompts", or a language."""
     if key == HARD:
         return "Hard prompts (long or complex)"
@@ -197,7 +198,7 @@ def _interval(snapshot):
     return snapshot.params.get("interval") or ("bootstrap" if snapshot.bootstrap else "none")
 
 
-def leaderboard(method="bt", style_control=False, category=""):
+def leaderboard(method: str = "bt", style_control: bool = False, category: str = "") -> dict:
     """The latest leaderboard of one view: rows best first (empty before any vote)."""
     snapshot = latest_snapshot(method, style_control, category)
     return {
@@ -234,7 +235,7 @@ def leaderboard(method="bt", style_control=False, category=""):
 PERSONAL_BOOTSTRAP = 200
 
 
-def personal_board(user):
+def personal_board(user) -> dict:
     """The voter's own counted votes fitted with the board's engine (Bradley–Terry, bootstrap
     intervals), beside the public rank and rating of each model; empty rows until they have
     ARENA_PERSONAL_BOARD_MIN_VOTES votes."""
@@ -266,7 +267,7 @@ def personal_board(user):
     return board
 
 
-def sample_answers(arena):
+def sample_answers(arena: Arena) -> dict:
     """The arena's sample prompts for "Random prompt": those whose answers are ready first.
 
     {"prompts": texts to draw from (the ready ones, or all while none is), "ready", "total",

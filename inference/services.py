@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 
 from celery import current_app
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from .categories import categorize
 from .heartbeat import Heartbeat, stale_before
 from .languages import detect_language, is_hard
-from .models import Prompt, Response, ResponsePool
+from .models import ModelEndpoint, Prompt, Response, ResponsePool
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def create_prompt(text, user=None, max_chars=None):
     )
 
 
-def request_responses(prompt, endpoints):
+def request_responses(prompt: Prompt, endpoints: Iterable[ModelEndpoint]) -> list[Response]:
     """Pending responses for each endpoint; generation is queued once the transaction commits."""
     responses = [
         Response.objects.create(
@@ -99,7 +100,7 @@ def enqueue(task, *args, **kwargs) -> bool:
     return True
 
 
-def retry_failed(response_ids) -> int:
+def retry_failed(response_ids: Iterable[int]) -> int:
     """Failed answers back to pending and queued again after commit (the admin's "try again"); only those
     that failed. Returns how many."""
     ids = list(
@@ -274,7 +275,7 @@ def _generate_group(responses, claims):
     return done
 
 
-def requeue_stranded_responses():
+def requeue_stranded_responses() -> list[int]:
     """The sweeper's part for answers (beat, every SWEEP_STRANDED_SECONDS). A running answer whose
     worker stopped stamping it goes back to pending and is queued again (any pooled or battle
     answer); a pending battle answer with no sign of life for INFERENCE_REQUEUE_PENDING_SECONDS
@@ -356,7 +357,9 @@ def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
     return pool_progress(pool)
 
 
-def queue_pool(pool, chunk_size=8, retry_failed=False, background=False):
+def queue_pool(
+    pool: ResponsePool, chunk_size: int = 8, retry_failed: bool = False, background: bool = False
+) -> int:
     """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many.
 
     ``background``: a chunk per prompt, and each chunk waits while people wait for live answers

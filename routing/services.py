@@ -85,7 +85,7 @@ def configure(campaign, data):
     return routing
 
 
-def request_routing(campaign_id, *, force=False, countdown=1):
+def request_routing(campaign_id: int, *, force: bool = False, countdown: float = 1) -> None:
     """Queue one routing pass for the campaign unless one is already queued (a burst of verdicts costs one)."""
     if force:
         cache.delete(ROUTE_QUEUED_KEY.format(campaign_id))
