@@ -24,10 +24,11 @@ import copy
 import functools
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .rankings import validate_ranking
 
-DEFAULT_SPEC = {
+DEFAULT_SPEC: dict[str, Any] = {
     "ties_allowed": True,
     "strength": None,
     "aspects": [],

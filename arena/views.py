@@ -155,6 +155,13 @@ def sampling(request):
     return render(request, "arena/sampling.html", {"data": transparency.sampling()})
 
 
+@require_GET
+def sampling_image(request, group):
+    response = HttpResponse(plots.shares_png(transparency.sampling(), group), content_type="image/png")
+    response["Cache-Control"] = "max-age=60"  # the shares themselves are cached for a minute
+    return response
+
+
 def _admin_only(request):
     """A 403 with a sentence unless the user is an admin (login_required has let only members in)."""
     if request.user.is_staff or has_role(request.user, roles.ADMIN):

@@ -60,6 +60,8 @@ def _vote(arena, voter, endpoints, order, answer="hello there", finished=None):
 def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, trio, make_user):
     arena, (alpha, beta, gamma) = trio
     ada = make_user("ada")
+    chart = reverse("arena:sampling_image", args=["models"])
+    empty_chart = client.get(chart).content
     _pooled([alpha, beta, gamma])
     for _ in range(6):
         services.start_battle(arena, ada, "Say hello.")
@@ -88,6 +90,15 @@ def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, 
         "matchmaking changed",
     } <= set(whats)
     assert "gamma weight changed" in html and "matchmaking changed" in html
+
+    # The shares as pictures: each chart the page links is a PNG drawn from the battles, not the empty placeholder.
+    for group in ("models", "providers"):
+        url = reverse("arena:sampling_image", args=[group])
+        assert f'src="{url}"' in html
+        image = client.get(url)
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG") and image.content != empty_chart
+    assert client.get("/arena/sampling/nobody.png").status_code == 404
 
 
 def test_provisional_private_and_retired_rows(trio, make_user, settings):
