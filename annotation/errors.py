@@ -46,6 +46,7 @@ def problem_for(request, exc: BaseException, *, target: str, app: str = "annotat
     is for an error the view chose to catch that names no status of its own."""
     status = status_of(exc) or default
     response = problem(request, str(exc), status, target=target, app=app)
-    if getattr(exc, "retry_after", None) is not None:
-        response["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response

@@ -13,6 +13,7 @@
 The judge prompt version (rubric + confidence mode, or the reward model's training id) is
 part of the Judgment, so a changed rubric is a new judge in the scorecard."""
 
+import functools
 import logging
 import math
 import re
@@ -253,7 +254,7 @@ def queue_judging(comparisons: Iterable[Comparison], judges: Iterable[ModelEndpo
     count = 0
     for comparison in comparisons:
         for judge in judges:
-            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: enqueue(JUDGE_COMPARISON, c, j))
+            transaction.on_commit(functools.partial(enqueue, JUDGE_COMPARISON, comparison.pk, judge.pk))
             count += 1
     return count
 

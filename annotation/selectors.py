@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db.models import Q, QuerySet, TextField
@@ -79,8 +79,8 @@ def judged_rankings(
             "comparison__prompt__hard",
         )
     )
-    shared = {}  # identical (names, positions) and (ranking, names) share one tuple
-    current = None
+    shared: dict[tuple, tuple] = {}  # identical (names, positions) and (ranking, names) share one tuple
+    current: Any = None
     # A full read streams through a server-side cursor; a few ids are cheaper fetched at once.
     for judgment_id, ranking_text, category, position, response_id, name, language, hard in (
         rows if ids is not None else rows.iterator(chunk_size=5000)

@@ -5,6 +5,7 @@ through one and not the other."""
 import json
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -51,7 +52,7 @@ def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
     """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
     if judgment is _UNKNOWN:
         judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
-    turns = [
+    turns: list[dict[str, Any]] = [
         {
             "index": index,
             "message": turn.message if turn else battle.comparison.prompt.last_user_text,
@@ -257,7 +258,7 @@ def personal_board(user) -> dict:
     ARENA_PERSONAL_BOARD_MIN_VOTES votes."""
     ids = list(rated_judgments().filter(annotator=user).values_list("id", flat=True))
     needed = max(settings.ARENA_PERSONAL_BOARD_MIN_VOTES - len(ids), 0)
-    board = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
+    board: dict[str, Any] = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
     if needed or not ids:
         return board
     rankings = [judged.ranking for judged in judged_rankings(ids=ids)]
@@ -293,7 +294,7 @@ def sample_answers(arena: Arena) -> dict:
     if pool is None or not texts:
         return {"prompts": texts, "ready": 0, "total": len(texts), "filling": False}
     wanted = set(pool.endpoints.values_list("pk", flat=True))
-    answered = {}
+    answered: dict[str, set[int]] = {}
     for conversation, endpoint_id in pool_answers(pool).values_list("prompt__conversation", "endpoint_id"):
         answered.setdefault(conversation[-1]["content"], set()).add(endpoint_id)
     ready = [text for text in texts if answered.get(text, set()) >= wanted]

@@ -1,5 +1,6 @@
 """Writes for inference: queue answers, and produce them (in a worker only)."""
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -83,7 +84,7 @@ def request_responses(prompt: Prompt, endpoints: Iterable[ModelEndpoint]) -> lis
         for endpoint in endpoints
     ]
     for response in responses:
-        transaction.on_commit(lambda pk=response.pk: enqueue(GENERATE_RESPONSE, pk))
+        transaction.on_commit(functools.partial(enqueue, GENERATE_RESPONSE, response.pk))
     return responses
 
 
@@ -110,7 +111,7 @@ def retry_failed(response_ids: Iterable[int]) -> int:
     )
     Response.objects.filter(pk__in=ids).update(status=Response.Status.PENDING, error="", text="")
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: enqueue(GENERATE_RESPONSE, pk))
+        transaction.on_commit(functools.partial(enqueue, GENERATE_RESPONSE, pk))
     return len(ids)
 
 
@@ -367,7 +368,7 @@ def queue_pool(
     chunks = _pending_chunks(pool, chunk_size, retry_failed, by_prompt=background)
     for chunk in chunks:
         transaction.on_commit(
-            lambda ids=chunk: enqueue(GENERATE_RESPONSES_TOGETHER, ids, background=background)
+            functools.partial(enqueue, GENERATE_RESPONSES_TOGETHER, chunk, background=background)
         )
     return sum(len(chunk) for chunk in chunks)
 
