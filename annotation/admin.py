@@ -2,7 +2,9 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from .judges import active_judges, queue_judging, queue_reward_training
 from .models import Comparison, ComparisonSlot, Judgment
+from .scorecard import judge_scorecard
 
 
 class SlotInline(admin.TabularInline):
@@ -39,8 +41,6 @@ class ComparisonAdmin(admin.ModelAdmin):
 
     @admin.action(description="Have the enabled AI judges judge these comparisons (on the inference workers)")
     def judge_with_ai(self, request, queryset):
-        from .judges import active_judges, queue_judging
-
         judges = list(active_judges())
         if not judges:
             self.message_user(
@@ -81,8 +81,6 @@ class JudgmentAdmin(admin.ModelAdmin):
         return [scorecard, *super().get_urls()]
 
     def scorecard_view(self, request):
-        from .scorecard import judge_scorecard
-
         context = {
             **self.admin_site.each_context(request),
             "title": "AI judge scorecard",
@@ -95,9 +93,7 @@ class JudgmentAdmin(admin.ModelAdmin):
         description="Train a reward-model judge from all human judgments (on the inference workers)"
     )
     def train_reward_judge(self, request, queryset):
-        from .tasks import train_reward_judge
-
-        train_reward_judge.delay()
+        queue_reward_training()
         self.message_user(
             request,
             "Training queued; the judge appears under Model endpoints as reward-minilm.",

@@ -4,30 +4,17 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+# Refusals from the queue and the services (CampaignForbidden 403, AssignmentGone 409, QueueBusy 503, a bad
+# answer 400, ...) carry their HTTP status (annotation.errors); config.api_errors answers them.
 from . import agreement, pool_items, queues
 from . import campaigns as campaign_services
 from . import items as item_import
-from .campaigns import CampaignForbidden
 from .models import Campaign
-from .services import JudgmentConflict
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _raise(exc):
-    if isinstance(exc, (CampaignForbidden, queues.NotAssigned)):
-        raise PermissionDenied(str(exc)) from exc
-    if isinstance(exc, (queues.AssignmentGone, queues.CampaignNotOpen, JudgmentConflict)):
-        raise Conflict(str(exc)) from exc
-    raise ValidationError({"detail": str(exc)}) from exc
 
 
 def _campaign(request, slug, manage=False):
@@ -163,14 +150,7 @@ class NextView(APIView):
             assignment = queues.next_assignment(campaign, request.user)
         except queues.QueueEmpty:
             return Response(status=status.HTTP_204_NO_CONTENT)  # a 204 carries no body
-        except queues.QueueBusy as exc:
-            return Response(
-                {"detail": str(exc)},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": str(exc.retry_after)},
-            )
-        except (ValueError, CampaignForbidden) as exc:
-            _raise(exc)
+        # QueueBusy (503, Retry-After) and other refusals answer through config.api_errors
         return Response(assignment_payload(assignment, campaign, request.user))
 
 
@@ -187,15 +167,10 @@ class SubmitView(APIView):
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         submission = dict(validated(SubmissionSerializer, request))
-        try:
-            if self.repeat:
-                repeat = queues.submit_repeat(campaign, request.user, assignment_id, submission)
-                return Response(
-                    {"repeat": repeat.pk, "ranking": repeat.ranking}, status=status.HTTP_201_CREATED
-                )
-            assignment = queues.submit(campaign, request.user, assignment_id, submission)
-        except (ValueError, CampaignForbidden, LookupError) as exc:
-            _raise(exc)
+        if self.repeat:
+            repeat = queues.submit_repeat(campaign, request.user, assignment_id, submission)
+            return Response({"repeat": repeat.pk, "ranking": repeat.ranking}, status=status.HTTP_201_CREATED)
+        assignment = queues.submit(campaign, request.user, assignment_id, submission)
         return Response(
             {
                 "judgment": assignment.judgment_id,
@@ -218,12 +193,7 @@ class SkipView(APIView):
     def post(self, request, slug, assignment_id):
         campaign = _campaign(request, slug)
         reason = validated(SkipSerializer, request)["reason"]
-        try:
-            (queues.skip_repeat if self.repeat else queues.skip)(
-                campaign, request.user, assignment_id, reason
-            )
-        except (ValueError, CampaignForbidden, LookupError) as exc:
-            _raise(exc)
+        (queues.skip_repeat if self.repeat else queues.skip)(campaign, request.user, assignment_id, reason)
         return Response({"skipped": assignment_id})
 
 
@@ -237,10 +207,7 @@ class UndoView(APIView):
     )
     def post(self, request, slug):
         campaign = _campaign(request, slug)
-        try:
-            assignment = queues.undo_last(campaign, request.user)
-        except (ValueError, CampaignForbidden) as exc:
-            _raise(exc)
+        assignment = queues.undo_last(campaign, request.user)
         # "undone": what was taken back (a submission's answer, in comparison positions, or a skip's reason)
         return Response(
             {**assignment_payload(assignment, campaign, request.user), "undone": assignment.undone}
@@ -324,16 +291,13 @@ class BuildItemsView(APIView):
         campaign = _campaign(request, slug, manage=True)
         data = validated(BuildItemsSerializer, request)
         dry_run = data["dry_run"]
-        try:
-            report = pool_items.build_items(
-                campaign,
-                pool=data.get("pool"),
-                prompts=data.get("prompts"),
-                models=data.get("models"),
-                seed=data["seed"],
-                dry_run=dry_run,
-                user=request.user,
-            )
-        except (ValueError, CampaignForbidden) as exc:
-            _raise(exc)
+        report = pool_items.build_items(
+            campaign,
+            pool=data.get("pool"),
+            prompts=data.get("prompts"),
+            models=data.get("models"),
+            seed=data["seed"],
+            dry_run=dry_run,
+            user=request.user,
+        )
         return Response(report.as_dict(), status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)

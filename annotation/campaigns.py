@@ -4,14 +4,17 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from . import roles
+from .errors import HasStatus
 from .models import Campaign, Rubric
 from .rubrics import validate_spec
 
 RESERVED_SLUGS = {"new", "rubrics", "profile"}
 
 
-class CampaignForbidden(PermissionError):
+class CampaignForbidden(HasStatus, PermissionError):
     """The user may not do this in this campaign; the message says why."""
+
+    status_code = 403
 
 
 # --- who may do what -------------------------------------------------------

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from inference.models import ModelEndpoint, ResponsePool
 
 from .models import Campaign, Rubric
-from .rubrics import TEMPLATES, validate_spec
+from .rubrics import TEMPLATES, SubmissionInvalid, validate_spec
 
 
 class RubricForm(forms.Form):
@@ -193,3 +193,50 @@ class BuildItemsForm(forms.Form):
         if data.get("pool") is None and not data["prompt_ids"]:
             raise forms.ValidationError("Choose a response pool, or give prompt ids and models.")
         return data
+
+
+# --- the annotation page's form -------------------------------------------------
+
+
+def payload_from_form(post, spec, k):
+    """The form's fields as the submission payload the rubric check reads (screen slots)."""
+
+    def json_field(name):
+        raw = post.get(name, "")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise SubmissionInvalid(f"The {name} field is not valid JSON.") from None
+
+    aspects = {}
+    for aspect in spec["aspects"]:
+        key = aspect["key"]
+        if aspect["kind"] == "ranking":
+            aspects[key] = {"ranking": json_field(f"aspect-{key}")}
+        else:
+            aspects[key] = {"ratings": [post.get(f"rating-{key}-{slot}") or None for slot in range(k)]}
+        # per-aspect follow-ups (only sent when the aspect asks for them)
+        for name in ("strength", "confidence"):
+            if post.get(f"aspect-{key}-{name}"):
+                aspects[key][name] = post.get(f"aspect-{key}-{name}")
+        if post.getlist(f"aspect-{key}-reason_tags"):
+            aspects[key]["reason_tags"] = post.getlist(f"aspect-{key}-reason_tags")
+        if post.get(f"aspect-{key}-rationale"):
+            aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
+    if not post.get("ranking"):  # the page's words, not the API's ("a non-empty list of tie groups")
+        raise SubmissionInvalid(
+            "Rank the responses first: click them best first, drag them, or press their letters "
+            "(with two: A, B, T for a tie, X if both are bad)."
+        )
+    return {
+        "ranking": json_field("ranking"),
+        "strength": post.get("strength") or None,
+        "confidence": post.get("confidence") or None,
+        "aspects": aspects,
+        "reason_tags": post.getlist("reason_tags"),
+        "rationale": post.get("rationale", ""),
+        "none_acceptable": post.get("none_acceptable", "") == "on",
+        "edited_answer": post.get("edited_answer", ""),
+    }

@@ -176,18 +176,33 @@ def parse_row(number, record, k):
     if len(responses) != k:
         raise ValueError(f"it has {len(responses)} responses; this campaign shows K={k} per item")
     for i, (text, model) in enumerate(responses, start=1):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"response {i} is empty")
-        if len(text) > MAX_TEXT:
-            raise ValueError(f"response {i} is longer than {MAX_TEXT} characters")
-        if not isinstance(model, str):
-            raise ValueError(f"the model name of response {i} must be text")
-        if model and not slugify(model):
-            raise ValueError(f"the model name {model!r} of response {i} has no letters or digits")
+        _check_response(i, text, model)
     kind = record.get("kind") or "regular"
     if kind not in CampaignItem.Kind.values:
         raise ValueError(f"kind must be regular, gold or attention, not {kind!r}")
-    expected = record.get("expected_ranking")
+    return ParsedRow(
+        number,
+        conversation,
+        [(t, m.strip()) for t, m in responses],
+        str(record.get("id") or ""),
+        kind,
+        _expected_ranking(record.get("expected_ranking"), kind, k),
+    )
+
+
+def _check_response(i, text, model):
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"response {i} is empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"response {i} is longer than {MAX_TEXT} characters")
+    if not isinstance(model, str):
+        raise ValueError(f"the model name of response {i} must be text")
+    if model and not slugify(model):
+        raise ValueError(f"the model name {model!r} of response {i} has no letters or digits")
+
+
+def _expected_ranking(expected, kind, k):
+    """A gold or attention item's expected ranking (JSON text or a list), checked; None for a regular item."""
     if isinstance(expected, str) and expected.strip():
         try:
             expected = json.loads(expected)
@@ -197,17 +212,10 @@ def parse_row(number, record, k):
     if kind != "regular":
         if expected is None:
             raise ValueError(f"a {kind} item needs expected_ranking, e.g. [[0], [1]]")
-        expected = validate_ranking(expected, k)
-    elif expected is not None:
+        return validate_ranking(expected, k)
+    if expected is not None:
         raise ValueError("only gold and attention items carry an expected_ranking")
-    return ParsedRow(
-        number,
-        conversation,
-        [(t, m.strip()) for t, m in responses],
-        str(record.get("id") or ""),
-        kind,
-        expected,
-    )
+    return None
 
 
 def parse_file(content, file_format, k):

@@ -13,11 +13,13 @@
 The judge prompt version (rubric + confidence mode, or the reward model's training id) is
 part of the Judgment, so a changed rubric is a new judge in the scorecard."""
 
+import functools
 import logging
 import math
 import re
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -25,9 +27,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelEndpoint
+from inference.reward_model import save_reward_model, train_bradley_terry
 from inference.services import backend_for, enqueue
 
-from .models import Judgment
+from .models import Comparison, Judgment
 from .services import record_judgment
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,9 @@ RUBRICS = {
     ),
 }
 DEFAULT_RUBRIC = "pairwise-v1"
+# Sent by name (annotation/tasks.py registers them): nothing imports tasks back.
+JUDGE_COMPARISON = "annotation.judge_comparison"
+TRAIN_REWARD_JUDGE = "annotation.train_reward_judge"
 JUDGE_PARAMS = {"max_new_tokens": 96, "temperature": 0}
 FLIP_TAG = "position-flip"
 CONSISTENT_TAG = "position-consistent"
@@ -238,14 +244,17 @@ def judge_comparison(comparison, endpoint):
     )
 
 
-def queue_judging(comparisons, judges):
-    """Queue each judge on each comparison (after commit); returns how many tasks."""
-    from .tasks import judge_comparison as task
+def queue_reward_training(name: str = "reward-minilm") -> None:
+    """Queue the reward-model judge's training on the inference workers, after commit."""
+    transaction.on_commit(lambda: enqueue(TRAIN_REWARD_JUDGE, name))
 
+
+def queue_judging(comparisons: Iterable[Comparison], judges: Iterable[ModelEndpoint]) -> int:
+    """Queue each judge on each comparison (after commit); returns how many tasks."""
     count = 0
     for comparison in comparisons:
         for judge in judges:
-            transaction.on_commit(lambda c=comparison.pk, j=judge.pk: enqueue(task, c, j))
+            transaction.on_commit(functools.partial(enqueue, JUDGE_COMPARISON, comparison.pk, judge.pk))
             count += 1
     return count
 
@@ -284,8 +293,6 @@ def train_reward_judge(name="reward-minilm", heldout_fraction=0.2, out_dir=None,
     register it as a reward-model judge. Held out by prompt (a prompt's pairs are all on one side).
 
     Returns (endpoint, report with held-out pairwise accuracy)."""
-    from inference.reward_model import save_reward_model, train_bradley_terry
-
     pairs = human_preference_pairs()
     if len(pairs) < 10:
         raise JudgeError(

@@ -95,39 +95,9 @@ def _status_note(statuses):
 
 def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
     """(report, plan): what would be created and why prompts were skipped; writes nothing."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        try:
-            seed = int(str(seed).strip())
-        except ValueError:
-            raise BuildInvalid(f"The seed must be a whole number, not {seed!r}.") from None
+    seed = _seed(seed)
     k = campaign.k
-    if pool is not None and prompts:
-        raise BuildInvalid("Build from a pool or from a list of prompts, not both.")
-    if pool is not None:
-        if not isinstance(pool, (str, ResponsePool)):
-            raise BuildInvalid("Name the response pool as text.")
-        if isinstance(pool, str):
-            pool = ResponsePool.objects.filter(name=pool.strip()).first() or pool
-            if isinstance(pool, str):
-                raise BuildInvalid(f"There is no response pool called {pool!r}.")
-        pool_models = list(pool.endpoints.all())
-        endpoints = _endpoints_by_name(models) if models else pool_models
-        outside = [e.name for e in endpoints if e not in pool_models]
-        if outside:
-            raise BuildInvalid(f"The model {outside[0]!r} is not one of the pool {pool.name!r}'s models.")
-        prompt_ids = list(pool.prompts.order_by("pk").values_list("pk", flat=True))
-        wanted = {e.pk for e in endpoints}
-        answers = pool_answers(pool, status=None).filter(endpoint_id__in=wanted)
-        source = f"pool {pool.name}"
-    elif prompts:
-        if not models:
-            raise BuildInvalid("Choose the models whose answers to use.")
-        endpoints = _endpoints_by_name(models)
-        prompt_ids = sorted(_prompt_ids(prompts))
-        answers = Response.objects.filter(pooled=True, prompt_id__in=prompt_ids, endpoint__in=endpoints)
-        source = "prompts × models"
-    else:
-        raise BuildInvalid("Choose a response pool, or prompts and models.")
+    endpoints, prompt_ids, answers, source = _source(pool, prompts, models)
     if len(endpoints) < k:
         raise BuildInvalid(
             f"This campaign shows K={k} answers per item; choose at least {k} models (you chose {len(endpoints)})."
@@ -161,15 +131,7 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
             continue
         by_model = done.get(prompt_id, {})
         if len(by_model) < k:
-            have = len(by_model)
-            words = (
-                "no finished answer"
-                if have == 0
-                else f"only {have} finished answer{'s' if have != 1 else ''}"
-            )
-            report.skipped.append(
-                f"prompt {prompt_id}: {words} from the chosen models, {k} needed{_status_note(other.get(prompt_id, []))}"
-            )
+            report.skipped.append(_too_few(prompt_id, len(by_model), k, other.get(prompt_id, [])))
             continue
         names = sorted(by_model)
         rng.shuffle(names)
@@ -182,6 +144,53 @@ def plan_items(campaign, *, pool=None, prompts=None, models=None, seed=0):
     report.items = len(plan)
     report.models = {name: used[name] for name in sorted(used)}
     return report, plan
+
+
+def _seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        try:
+            return int(str(seed).strip())
+        except ValueError:
+            raise BuildInvalid(f"The seed must be a whole number, not {seed!r}.") from None
+    return seed
+
+
+def _source(pool, prompts, models):
+    """(endpoints, prompt ids, their answers, the source's description) from a pool or prompts × models."""
+    if pool is not None and prompts:
+        raise BuildInvalid("Build from a pool or from a list of prompts, not both.")
+    if pool is not None:
+        return _pool_source(pool, models)
+    if not prompts:
+        raise BuildInvalid("Choose a response pool, or prompts and models.")
+    if not models:
+        raise BuildInvalid("Choose the models whose answers to use.")
+    endpoints = _endpoints_by_name(models)
+    prompt_ids = sorted(_prompt_ids(prompts))
+    answers = Response.objects.filter(pooled=True, prompt_id__in=prompt_ids, endpoint__in=endpoints)
+    return endpoints, prompt_ids, answers, "prompts × models"
+
+
+def _pool_source(pool, models):
+    if not isinstance(pool, (str, ResponsePool)):
+        raise BuildInvalid("Name the response pool as text.")
+    if isinstance(pool, str):
+        pool = ResponsePool.objects.filter(name=pool.strip()).first() or pool
+        if isinstance(pool, str):
+            raise BuildInvalid(f"There is no response pool called {pool!r}.")
+    pool_models = list(pool.endpoints.all())
+    endpoints = _endpoints_by_name(models) if models else pool_models
+    outside = [e.name for e in endpoints if e not in pool_models]
+    if outside:
+        raise BuildInvalid(f"The model {outside[0]!r} is not one of the pool {pool.name!r}'s models.")
+    prompt_ids = list(pool.prompts.order_by("pk").values_list("pk", flat=True))
+    answers = pool_answers(pool, status=None).filter(endpoint_id__in={e.pk for e in endpoints})
+    return endpoints, prompt_ids, answers, f"pool {pool.name}"
+
+
+def _too_few(prompt_id, have, k, other_statuses):
+    words = "no finished answer" if have == 0 else f"only {have} finished answer{'s' if have != 1 else ''}"
+    return f"prompt {prompt_id}: {words} from the chosen models, {k} needed{_status_note(other_statuses)}"
 
 
 def build_items(campaign, *, pool=None, prompts=None, models=None, seed=0, dry_run=False, user=None):

@@ -1,16 +1,17 @@
 """Reads of the record of truth that other rooms rely on."""
 
 import json
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from inference.models import Response
 
 from . import roles
-from .models import Judgment
+from .models import CampaignItem, Judgment
 
 
 class JudgedRanking(NamedTuple):
@@ -23,17 +24,34 @@ class JudgedRanking(NamedTuple):
     hard: bool = False  # a hard prompt (long, or complex)
 
 
-def rated_judgments(source=Judgment.Source.HUMAN, identities_hidden_only=True):
+# "Campaign votes are not rated": campaign items are often imported answers, judged under a campaign's own
+# rubric (and undone often). The rule's one home: the two functions below, for a queryset and for one row.
+NOT_A_CAMPAIGN_VOTE = Q(comparison__campaign_items__isnull=True)
+
+
+def is_campaign_vote(judgment: Judgment) -> bool:
+    """True when the judgment is on a campaign item: the leaderboard never rates it."""
+    return CampaignItem.objects.filter(comparison_id=judgment.comparison_id).exists()
+
+
+def rated_judgments(
+    source: str = Judgment.Source.HUMAN, identities_hidden_only: bool = True
+) -> QuerySet[Judgment]:
     """The judgments the model leaderboard rates: blind ones, outside campaigns
     (campaign items are often imported answers, judged under a campaign's own rubric), less the
     voters an admin excluded (their votes are kept) and, with RANKING_EXCLUDE_GUESTS, guests."""
-    judgments = Judgment.objects.filter(source=source, comparison__campaign_items__isnull=True)
+    judgments = Judgment.objects.filter(NOT_A_CAMPAIGN_VOTE, source=source)
     left_out = [roles.BOARD_EXCLUDED, *([roles.GUEST] if settings.RANKING_EXCLUDE_GUESTS else [])]
     judgments = judgments.exclude(annotator__groups__name__in=left_out)
     return judgments.filter(identities_hidden=True) if identities_hidden_only else judgments
 
 
-def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, after_id=None, ids=None):
+def judged_rankings(
+    source: str = Judgment.Source.HUMAN,
+    identities_hidden_only: bool = True,
+    after_id: int | None = None,
+    ids: Iterable[int] | None = None,
+) -> Iterator[JudgedRanking]:
     """Yield a JudgedRanking per rated judgment, oldest first (only ids above after_id, or only
     those in ids).
 
@@ -61,8 +79,8 @@ def judged_rankings(source=Judgment.Source.HUMAN, identities_hidden_only=True, a
             "comparison__prompt__hard",
         )
     )
-    shared = {}  # identical (names, positions) and (ranking, names) share one tuple
-    current = None
+    shared: dict[tuple, tuple] = {}  # identical (names, positions) and (ranking, names) share one tuple
+    current: Any = None
     # A full read streams through a server-side cursor; a few ids are cheaper fetched at once.
     for judgment_id, ranking_text, category, position, response_id, name, language, hard in (
         rows if ids is not None else rows.iterator(chunk_size=5000)
@@ -107,7 +125,7 @@ def _named_ranking(ranking, by_position):
     return tuple(tuple(by_position[p] for p in group) for group in groups)
 
 
-def response_texts(response_ids):
+def response_texts(response_ids: Iterable[int]) -> dict:
     """{response id: (text, final)} for the given responses; final once the answer is done (it no
     longer grows)."""
     rows = Response.objects.filter(id__in=list(response_ids)).values_list("id", "text", "status")

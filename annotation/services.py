@@ -2,12 +2,15 @@
 
 from django.db import IntegrityError, transaction
 
+from .errors import HasStatus
 from .models import Comparison, ComparisonSlot, Judgment
 from .rankings import validate_ranking
 
 
-class JudgmentConflict(ValueError):
+class JudgmentConflict(HasStatus, ValueError):
     """This author already judged the comparison, differently."""
+
+    status_code = 409
 
 
 @transaction.atomic

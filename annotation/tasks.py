@@ -6,8 +6,7 @@ from celery import shared_task
 
 from inference.backends import GenerationError
 from inference.models import ModelEndpoint
-from inference.services import live_answers_waiting
-from inference.tasks import BACKGROUND_RETRY_S
+from inference.services import BACKGROUND_RETRY_S, live_answers_waiting
 
 from . import judges
 from .models import Comparison
@@ -18,7 +17,7 @@ JUDGE_TIME_LIMIT_S = 900
 
 @shared_task(
     bind=True,
-    name="annotation.judge_comparison",
+    name=judges.JUDGE_COMPARISON,
     acks_late=True,
     soft_time_limit=JUDGE_TIME_LIMIT_S,
     time_limit=JUDGE_TIME_LIMIT_S + 30,
@@ -39,7 +38,7 @@ def judge_comparison(self, comparison_id, judge_id):
     return judgment.pk
 
 
-@shared_task(name="annotation.train_reward_judge", acks_late=True, soft_time_limit=3600, time_limit=3630)
+@shared_task(name=judges.TRAIN_REWARD_JUDGE, acks_late=True, soft_time_limit=3600, time_limit=3630)
 def train_reward_judge(name="reward-minilm"):
     endpoint, report = judges.train_reward_judge(name)
     return {"endpoint": endpoint.pk, **report}

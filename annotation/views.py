@@ -1,5 +1,6 @@
 """Campaign pages (htmx). Views parse input, call one service, render."""
 
+import functools
 import json
 import secrets
 
@@ -10,34 +11,24 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
 
 from . import campaigns as campaign_services
+from . import errors, pool_items, quality, queues, reports
 from . import items as item_import
-from . import pool_items, quality, queues, reports
 from .campaigns import CampaignForbidden
-from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm
+from .forms import BuildItemsForm, CampaignForm, ImportForm, ProfileForm, RubricForm, payload_from_form
 from .models import AnnotatorProfile, Assignment, Campaign, CampaignItem, Rubric
-from .rubrics import TEMPLATES, SubmissionInvalid, scale_points, validate_spec
-from .services import JudgmentConflict
+from .rubrics import TEMPLATES, parse_spec, scale_points, validate_spec
 
 
 def problem(request, message, status, target="#item-error"):
     """A 4xx with a sentence: into the page's message slot for htmx, as a page otherwise."""
-    if request.htmx:
-        response = render(request, "annotation/_message.html", {"message": message}, status=status)
-        return reswap(retarget(response, target), "innerHTML")
-    return render(request, "annotation/problem.html", {"message": message}, status=status)
+    return errors.problem(request, message, status, target=target)
 
 
-def status_for(exc):
-    if isinstance(exc, CampaignForbidden):
-        return 403
-    if isinstance(exc, queues.NotAssigned):
-        return 403
-    if isinstance(exc, (queues.AssignmentGone, queues.CampaignNotOpen, JudgmentConflict)):
-        return 409
-    return 400
+def refused(request, exc, target="#item-error"):
+    """A domain error's page, at the status the error carries (annotation.errors)."""
+    return errors.problem_for(request, exc, target=target)
 
 
 def _visible(request, slug):
@@ -58,8 +49,31 @@ def _managed(request, slug):
     return campaign
 
 
+NOT_FOUND = "There is no such campaign, or it is not shared with you."
+
+
 def _not_found(request):
-    return problem(request, "There is no such campaign, or it is not shared with you.", 404)
+    return problem(request, NOT_FOUND, 404)
+
+
+def campaign_view(manage=False, plain_not_found=False):
+    """Open a campaign view: the campaign named by the URL's slug if the user may see it (manage it, with
+    manage=True), else a 404 with a sentence (plain text with plain_not_found, for images). The view is
+    called with the campaign in place of the slug."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, slug, *args, **kwargs):
+            campaign = (_managed if manage else _visible)(request, slug)
+            if campaign is None:
+                if plain_not_found:
+                    return HttpResponse(NOT_FOUND, status=404, content_type="text/plain")
+                return _not_found(request)
+            return view(request, campaign, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 @login_required
@@ -112,10 +126,8 @@ def campaign_create(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def campaign_edit(request, slug):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def campaign_edit(request, campaign):
     form = CampaignForm(request.POST or None, instance=campaign)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -175,10 +187,8 @@ def rubric_create(request, rubric_id=None):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_items(request, slug):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def import_items(request, campaign):
     form = ImportForm(request.POST or None, request.FILES or None)
     context = {"campaign": campaign, "form": form}
     status = 200
@@ -214,11 +224,9 @@ def import_items(request, slug):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def build_items(request, slug):
+@campaign_view(manage=True)
+def build_items(request, campaign):
     """Items from response pools or prompts × models (answers that already exist; nothing is generated)."""
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
     form = BuildItemsForm(request.POST if request.method == "POST" else None)
     context = {"campaign": campaign, "form": form}
     status = 200
@@ -238,7 +246,7 @@ def build_items(request, slug):
                     user=request.user,
                 )
             except (ValueError, CampaignForbidden) as exc:
-                context["error"], status = str(exc), status_for(exc)
+                context["error"], status = str(exc), errors.status_of(exc)
     return render(request, "annotation/build_items.html", context, status=status)
 
 
@@ -262,7 +270,7 @@ def shown_responses(texts):
 
 
 def _item_context(campaign, assignment, user, restore=None):
-    spec = validate_spec(campaign.rubric.spec)
+    spec = parse_spec(campaign.rubric.spec)
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
     shown = shown_responses([slots[position].text for position in assignment.display_order])
@@ -337,7 +345,7 @@ def _render_next(request, campaign, undone=None):
             {"campaign": campaign, "message": str(exc), "retry_after": exc.retry_after},
         )
     except (CampaignForbidden, queues.CampaignNotOpen) as exc:
-        return problem(request, str(exc), status_for(exc), target="#work")
+        return refused(request, exc, target="#work")
     restore = None
     if undone is not None and getattr(undone, "undone", None) and undone.undone["answer"]:
         restore = form_values(undone.undone["answer"], undone.display_order, undone.undone["edited_answer"])
@@ -348,10 +356,8 @@ def _render_next(request, campaign, undone=None):
 
 @login_required
 @require_GET
-def annotate(request, slug):
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view()
+def annotate(request, campaign):
     if not campaign_services.can_annotate(request.user, campaign):
         return problem(request, "You are not one of this campaign's annotators.", 403)
     return render(request, "annotation/annotate.html", {"campaign": campaign})
@@ -359,68 +365,20 @@ def annotate(request, slug):
 
 @login_required
 @require_GET
-def next_item(request, slug):
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view()
+def next_item(request, campaign):
     return _render_next(request, campaign)
-
-
-def payload_from_form(post, spec, k):
-    """The form's fields as the submission payload the rubric check reads (screen slots)."""
-
-    def json_field(name):
-        raw = post.get(name, "")
-        if not raw:
-            return None
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            raise SubmissionInvalid(f"The {name} field is not valid JSON.") from None
-
-    aspects = {}
-    for aspect in spec["aspects"]:
-        key = aspect["key"]
-        if aspect["kind"] == "ranking":
-            aspects[key] = {"ranking": json_field(f"aspect-{key}")}
-        else:
-            aspects[key] = {"ratings": [post.get(f"rating-{key}-{slot}") or None for slot in range(k)]}
-        # per-aspect follow-ups (only sent when the aspect asks for them)
-        for name in ("strength", "confidence"):
-            if post.get(f"aspect-{key}-{name}"):
-                aspects[key][name] = post.get(f"aspect-{key}-{name}")
-        if post.getlist(f"aspect-{key}-reason_tags"):
-            aspects[key]["reason_tags"] = post.getlist(f"aspect-{key}-reason_tags")
-        if post.get(f"aspect-{key}-rationale"):
-            aspects[key]["rationale"] = post.get(f"aspect-{key}-rationale")
-    if not post.get("ranking"):  # the page's words, not the API's ("a non-empty list of tie groups")
-        raise SubmissionInvalid(
-            "Rank the responses first: click them best first, drag them, or press their letters "
-            "(with two: A, B, T for a tie, X if both are bad)."
-        )
-    return {
-        "ranking": json_field("ranking"),
-        "strength": post.get("strength") or None,
-        "confidence": post.get("confidence") or None,
-        "aspects": aspects,
-        "reason_tags": post.getlist("reason_tags"),
-        "rationale": post.get("rationale", ""),
-        "none_acceptable": post.get("none_acceptable", "") == "on",
-        "edited_answer": post.get("edited_answer", ""),
-    }
 
 
 @login_required
 @require_POST
-def submit(request, slug, assignment_id, repeat=False):
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view()
+def submit(request, campaign, assignment_id, repeat=False):
     try:
-        payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+        payload = payload_from_form(request.POST, parse_spec(campaign.rubric.spec), campaign.k)
         (queues.submit_repeat if repeat else queues.submit)(campaign, request.user, assignment_id, payload)
     except (ValueError, CampaignForbidden, LookupError) as exc:
-        return problem(request, str(exc), status_for(exc))
+        return refused(request, exc)
     response = _render_next(request, campaign)
     response["HX-Trigger"] = json.dumps(
         {"campaign-done": {"action": "submitted", "undo_seconds": campaign.undo_seconds}}
@@ -430,16 +388,14 @@ def submit(request, slug, assignment_id, repeat=False):
 
 @login_required
 @require_POST
-def skip(request, slug, assignment_id, repeat=False):
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view()
+def skip(request, campaign, assignment_id, repeat=False):
     try:
         (queues.skip_repeat if repeat else queues.skip)(
             campaign, request.user, assignment_id, request.POST.get("skip_reason", "")
         )
     except (ValueError, CampaignForbidden, LookupError) as exc:
-        return problem(request, str(exc), status_for(exc), target="#skip-error")
+        return refused(request, exc, target="#skip-error")
     response = _render_next(request, campaign)
     response["HX-Trigger"] = json.dumps(
         {"campaign-done": {"action": "skipped", "undo_seconds": campaign.undo_seconds}}
@@ -449,14 +405,12 @@ def skip(request, slug, assignment_id, repeat=False):
 
 @login_required
 @require_POST
-def undo(request, slug):
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view()
+def undo(request, campaign):
     try:
         assignment = queues.undo_last(campaign, request.user)
     except (ValueError, CampaignForbidden) as exc:
-        return problem(request, str(exc), status_for(exc), target="#toast")
+        return refused(request, exc, target="#toast")
     response = _render_next(request, campaign, undone=assignment)
     response["HX-Trigger"] = json.dumps({"campaign-undone": {"action": assignment.undone["action"]}})
     return response
@@ -470,11 +424,9 @@ def _order_as_seen(ranking, display_order):
 
 @login_required
 @require_GET
-def my_judgments(request, slug):
+@campaign_view()
+def my_judgments(request, campaign):
     """The annotator's past judgments in this campaign, each with a link to revise it while allowed."""
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
     rows = []
     for assignment in queues.my_judgments(campaign, request.user):
         rows.append(
@@ -497,12 +449,10 @@ def my_judgments(request, slug):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def revise(request, slug, assignment_id):
+@campaign_view()
+def revise(request, campaign, assignment_id):
     """Show one of the annotator's judgments with its answers filled in; a POST replaces it (the earlier
     version is kept as a JudgmentRevision)."""
-    campaign = _visible(request, slug)
-    if campaign is None:
-        return _not_found(request)
     assignment = get_object_or_404(
         Assignment.objects.select_related("judgment", "item__comparison__prompt"),
         pk=assignment_id,
@@ -512,15 +462,17 @@ def revise(request, slug, assignment_id):
     )
     if request.method == "POST":
         try:
-            payload = payload_from_form(request.POST, validate_spec(campaign.rubric.spec), campaign.k)
+            payload = payload_from_form(request.POST, parse_spec(campaign.rubric.spec), campaign.k)
             queues.revise(campaign, request.user, assignment_id, payload)
         except (ValueError, CampaignForbidden, LookupError) as exc:
-            return problem(request, str(exc), status_for(exc))
+            return refused(request, exc)
         if request.htmx:
             response = HttpResponse("")
-            response["HX-Redirect"] = reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}"
+            response["HX-Redirect"] = (
+                reverse("annotation:mine", args=[campaign.slug]) + f"?revised={assignment_id}"
+            )
             return response
-        return redirect(reverse("annotation:mine", args=[slug]) + f"?revised={assignment_id}")
+        return redirect(reverse("annotation:mine", args=[campaign.slug]) + f"?revised={assignment_id}")
     context = _item_context(
         campaign,
         assignment,
@@ -531,7 +483,7 @@ def revise(request, slug, assignment_id):
     )
     context.update(
         revising=True,
-        submit_url=reverse("annotation:revise", args=[slug, assignment_id]),
+        submit_url=reverse("annotation:revise", args=[campaign.slug, assignment_id]),
         versions=[
             {
                 "version": r.version,
@@ -550,10 +502,8 @@ def revise(request, slug, assignment_id):
 
 @login_required
 @require_GET
-def dashboard(request, slug):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def dashboard(request, campaign):
     return render(
         request,
         "annotation/dashboard.html",
@@ -568,45 +518,35 @@ def dashboard(request, slug):
 
 @login_required
 @require_GET
-def chart(request, slug, kind):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return HttpResponse(
-            "There is no such campaign, or it is not shared with you.", status=404, content_type="text/plain"
-        )
+@campaign_view(manage=True, plain_not_found=True)
+def chart(request, campaign, kind):
     return HttpResponse(reports.chart_png(campaign, kind), content_type="image/png")
 
 
 @login_required
 @require_POST
-def set_status(request, slug):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def set_status(request, campaign):
     try:
         campaign_services.set_status(campaign, request.POST.get("status", ""), user=request.user)
     except (ValueError, CampaignForbidden) as exc:
-        return problem(request, str(exc), status_for(exc), target="#dashboard-error")
-    return redirect("annotation:dashboard", slug=slug)
+        return refused(request, exc, target="#dashboard-error")
+    return redirect("annotation:dashboard", slug=campaign.slug)
 
 
 @login_required
 @require_POST
-def reopen_annotator(request, slug, user_id):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def reopen_annotator(request, campaign, user_id):
     annotator = get_object_or_404(get_user_model(), pk=user_id)
     quality.reopen_annotator(campaign, annotator, request.user)
-    return redirect("annotation:dashboard", slug=slug)
+    return redirect("annotation:dashboard", slug=campaign.slug)
 
 
 @login_required
 @require_GET
-def disagreements(request, slug):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def disagreements(request, campaign):
     rows = reports.disagreements(campaign)
     for (
         row
@@ -626,7 +566,7 @@ def disagreements(request, slug):
         {
             "campaign": campaign,
             "rows": rows,
-            "spec": validate_spec(campaign.rubric.spec),
+            "spec": parse_spec(campaign.rubric.spec),
             "k": campaign.k,
         },
     )
@@ -639,10 +579,8 @@ def ranking_letters(ranking):
 
 @login_required
 @require_POST
-def adjudicate(request, slug, item_id):
-    campaign = _managed(request, slug)
-    if campaign is None:
-        return _not_found(request)
+@campaign_view(manage=True)
+def adjudicate(request, campaign, item_id):
     item = get_object_or_404(CampaignItem, pk=item_id, campaign=campaign)
     try:
         ranking = json.loads(request.POST.get("ranking", ""))
@@ -655,7 +593,7 @@ def adjudicate(request, slug, item_id):
             target=f"#adj-error-{item.pk}",
         )
     except (ValueError, CampaignForbidden) as exc:
-        return problem(request, str(exc), status_for(exc), target=f"#adj-error-{item.pk}")
+        return refused(request, exc, target=f"#adj-error-{item.pk}")
     adjudication.tiers = ranking_letters(adjudication.ranking)
     return render(request, "annotation/_adjudication.html", {"item": item, "adjudication": adjudication})
 

@@ -3,12 +3,12 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.services import JudgmentConflict
+from annotation import errors
 
 from . import selectors, services
 from .models import Arena
@@ -20,14 +20,6 @@ from .serializers import (
     StartBattleSerializer,
     VoteSerializer,
 )
-
-# A voter at the open-battle limit waits for one to finish generating: seconds, usually.
-OPEN_BATTLE_RETRY_SECONDS = 10
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 class BattleListView(APIView):
@@ -43,12 +35,9 @@ class BattleListView(APIView):
         arena = get_object_or_404(arenas, slug=slug) if slug else arenas.first()
         if arena is None:
             raise NotFound("No arena is open yet; an admin must create one.")
-        try:
-            battle = services.start_battle(arena, request.user, data.validated_data["prompt"])
-        except services.TooManyOpenBattles as exc:
-            raise Throttled(wait=OPEN_BATTLE_RETRY_SECONDS, detail=str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"prompt": [str(exc)]}) from exc
+        battle = _refused_as_4xx(
+            "prompt", lambda: services.start_battle(arena, request.user, data.validated_data["prompt"])
+        )
         payload = selectors.battle_payload(battle, request.user, judgment=None)
         return Response(BattleSerializer(payload).data, status=status.HTTP_201_CREATED)
 
@@ -125,19 +114,15 @@ class LeaderboardView(APIView):
 
 
 def _refused_as_4xx(field, action):
-    """Run a battle action; a refusal becomes 409 (not now), 429 (too often) or 400 (bad input) with its sentence."""
+    """Run a battle action. A refusal carries its status (annotation.errors; config.api_errors answers it);
+    plain bad input (a 400) is reported against the request field it came from."""
     try:
         return action()
-    except (JudgmentConflict, services.BattleNotReady, services.BattleClosed) as exc:
-        raise Conflict(str(exc)) from exc
-    except services.GuestLimit as exc:
-        raise Throttled(detail=str(exc)) from exc
     except ValueError as exc:
+        if errors.status_of(exc) != 400:
+            raise
         raise ValidationError({field: [str(exc)]}) from exc
 
 
 def _battle(public_id, user):
-    try:
-        return services.get_battle(public_id, user)
-    except services.BattleNotFound as exc:
-        raise NotFound(str(exc)) from exc
+    return services.get_battle(public_id, user)  # BattleNotFound answers 404 (annotation.errors)

@@ -10,12 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import roles
+from ranking.leaderboard import METHODS
 from ranking.selectors import latest_snapshot
 from ranking.services import judgments_changed
 
 from .models import ArenaChange, ArenaEntry, Retirement, VoterExclusion
 
-BOARD_METHODS = ("bt", "pl", "bayes", "elo")
+BOARD_METHODS = METHODS  # ranking.leaderboard.METHODS: every method has a board
 
 
 def record_change(arena, what, before=None, after=None):

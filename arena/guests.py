@@ -17,13 +17,16 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from annotation import roles
+from annotation.errors import HasStatus
 from annotation.models import Judgment
 
 from .models import GuestVoter
 
 
-class GuestLimit(ValueError):
+class GuestLimit(HasStatus, ValueError):
     """A guest (or the address guests come from) voted or arrived too often this hour."""
+
+    status_code = 429
 
 
 def is_guest(user):

@@ -5,6 +5,7 @@ through one and not the other."""
 import json
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -14,13 +15,16 @@ from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
 from inference.categories import CATEGORIES
 from inference.languages import language_name
-from inference.models import Response
-from inference.selectors import retrying
+from inference.models import Response, ResponsePool
+from inference.selectors import pool_answers, retrying
+from ranking.leaderboard import METHODS as RATING_METHODS
 from ranking.leaderboard import fit_leaderboard
 from ranking.models import RatingSnapshot
 from ranking.selectors import latest_snapshot, rated_categories
 
-from .services import battle_turns, vote_choice
+from .battles import battle_turns, vote_choice
+from .demo import sample_pool_name
+from .models import Arena, Battle
 from .transparency import mark_rows, retired_rows
 
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
@@ -44,11 +48,11 @@ def _side(position, response, revealed):
     }
 
 
-def battle_payload(battle, user, judgment=_UNKNOWN):
+def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
     """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
     if judgment is _UNKNOWN:
         judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
-    turns = [
+    turns: list[dict[str, Any]] = [
         {
             "index": index,
             "message": turn.message if turn else battle.comparison.prompt.last_user_text,
@@ -106,15 +110,27 @@ def turn_choices(k):
     return [{**choice, "ranking": json.dumps(choice["ranking"])} for choice in choices]
 
 
-def ranking_text(ranking):
+def ranking_text(ranking: list) -> str:
     """Tie groups of positions as the voter saw them: [[2], [0, 3], [1]] -> "C > A = D > B"."""
     return " > ".join(" = ".join(chr(ord("A") + p) for p in group) for group in ranking)
 
 
-METHODS = {"bt": "Bradley–Terry", "pl": "Plackett–Luce", "bayes": "Bayesian (Weng–Lin)", "elo": "Online Elo"}
+# Display names, in the board's order; the methods themselves are ranking.leaderboard.METHODS.
+METHOD_NAMES = {
+    "bt": "Bradley–Terry",
+    "pl": "Plackett–Luce",
+    "bayes": "Bayesian (Weng–Lin)",
+    "elo": "Online Elo",
+}
+METHODS = {
+    method: METHOD_NAMES.get(method, method)
+    for method in sorted(
+        RATING_METHODS, key=lambda m: list(METHOD_NAMES).index(m) if m in METHOD_NAMES else 99
+    )
+}
 
 
-def parse_view(method, style_control, category=""):
+def parse_view(method: str | None, style_control, category: str | None = "") -> tuple[str, bool, str]:
     """The leaderboard view asked for, as (method, style control, category); ValueError with a sentence for a bad one."""
     method = method or "bt"
     if method not in METHODS:
@@ -140,7 +156,7 @@ HARD = "hard"
 LANGUAGE_BOARD = re.compile(r"lang:[a-z]{2,3}(-[a-z]{2,4})?")
 
 
-def board_label(key):
+def board_label(key: str) -> str:
     """What a board key reads as in the picker: a category, "Hard prompts", or a language."""
     if key == HARD:
         return "Hard prompts (long or complex)"
@@ -199,7 +215,7 @@ def _interval(snapshot):
     return snapshot.params.get("interval") or ("bootstrap" if snapshot.bootstrap else "none")
 
 
-def leaderboard(method="bt", style_control=False, category=""):
+def leaderboard(method: str = "bt", style_control: bool = False, category: str = "") -> dict:
     """The latest leaderboard of one view: rows best first (empty before any vote)."""
     snapshot = latest_snapshot(method, style_control, category)
     return {
@@ -236,13 +252,13 @@ def leaderboard(method="bt", style_control=False, category=""):
 PERSONAL_BOOTSTRAP = 200
 
 
-def personal_board(user):
+def personal_board(user) -> dict:
     """The voter's own counted votes fitted with the board's engine (Bradley–Terry, bootstrap
     intervals), beside the public rank and rating of each model; empty rows until they have
     ARENA_PERSONAL_BOARD_MIN_VOTES votes."""
     ids = list(rated_judgments().filter(annotator=user).values_list("id", flat=True))
     needed = max(settings.ARENA_PERSONAL_BOARD_MIN_VOTES - len(ids), 0)
-    board = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
+    board: dict[str, Any] = {"votes": len(ids), "needed": needed, "rows": [], "bootstrap": PERSONAL_BOOTSTRAP}
     if needed or not ids:
         return board
     rankings = [judged.ranking for judged in judged_rankings(ids=ids)]
@@ -268,22 +284,17 @@ def personal_board(user):
     return board
 
 
-def sample_answers(arena):
+def sample_answers(arena: Arena) -> dict:
     """The arena's sample prompts for "Random prompt": those whose answers are ready first.
 
     {"prompts": texts to draw from (the ready ones, or all while none is), "ready", "total",
     "filling": whether a pool is still answering them on the worker}."""
-    from inference.models import ResponsePool
-    from inference.selectors import pool_answers
-
-    from .demo import sample_pool_name
-
     texts = list(arena.sample_prompts or [])
     pool = ResponsePool.objects.filter(name=sample_pool_name(arena)).first()
     if pool is None or not texts:
         return {"prompts": texts, "ready": 0, "total": len(texts), "filling": False}
     wanted = set(pool.endpoints.values_list("pk", flat=True))
-    answered = {}
+    answered: dict[str, set[int]] = {}
     for conversation, endpoint_id in pool_answers(pool).values_list("prompt__conversation", "endpoint_id"):
         answered.setdefault(conversation[-1]["content"], set()).add(endpoint_id)
     ready = [text for text in texts if answered.get(text, set()) >= wanted]

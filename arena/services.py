@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.errors import HasStatus
 from annotation.models import Judgment
 from annotation.rankings import validate_ranking
 from annotation.services import create_comparison, record_judgment
@@ -15,34 +16,37 @@ from ranking.matchmaking import choose_matchup
 from ranking.selectors import matchmaking_stats
 from ranking.services import request_refit
 
+from .battles import VOTES, battle_turns
 from .guests import GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
 from .models import Battle, BattleAnswer, BattleTurn
 
-# The four votes of a pairwise battle, as rankings over the shown positions.
-VOTES = {
-    "a": {"ranking": [[0], [1]], "none_acceptable": False},
-    "b": {"ranking": [[1], [0]], "none_acceptable": False},
-    "tie": {"ranking": [[0, 1]], "none_acceptable": False},
-    "both_bad": {"ranking": [[0, 1]], "none_acceptable": True},
-}
 MAX_RATIONALE_CHARS = 5000
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
-class BattleNotFound(LookupError):
+class BattleNotFound(HasStatus, LookupError):
     """No battle with this id is open to this user."""
 
+    status_code = 404
 
-class BattleNotReady(ValueError):
+
+class BattleNotReady(HasStatus, ValueError):
     """The answers are not all there (still generating, or one failed)."""
 
+    status_code = 409
 
-class TooManyOpenBattles(ValueError):
+
+class TooManyOpenBattles(HasStatus, ValueError):
     """The voter already has as many battles generating as one person may."""
 
+    status_code = 429
+    retry_after = 10  # battles free up as their answers finish: seconds, usually
 
-class BattleClosed(ValueError):
+
+class BattleClosed(HasStatus, ValueError):
     """The battle was voted on (or has used its turns): it takes no more messages."""
+
+    status_code = 409
 
 
 TOO_LONG = (
@@ -115,20 +119,6 @@ def start_battle(arena, voter, prompt_text):
             BattleAnswer(turn=turn, position=i, response=response) for i, response in enumerate(responses)
         )
         return battle
-
-
-def battle_turns(battle):
-    """[(turn or None, [response per position])], first turn first. A battle from before
-    multi-turn has no turn rows: its comparison is its one turn."""
-    turns = list(battle.turns.prefetch_related("answers__response__endpoint", "answers__response__prompt"))
-    if not turns:
-        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by(
-            "position"
-        )
-        return [(None, [slot.response for slot in slots])]
-    return [
-        (turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns
-    ]
 
 
 def send_follow_up(battle, voter, message, turn_ranking=None):
@@ -295,13 +285,3 @@ def answers_reveal_identity(responses):
     model carries its own)."""
     markers = set().union(*(r.endpoint.identity_markers() for r in responses))
     return any(marker in r.text.lower() for r in responses for marker in markers)
-
-
-def vote_choice(judgment):
-    """The vote name a pairwise judgment corresponds to (the inverse of VOTES); None for a K-wise ranking."""
-    if judgment.comparison.k != 2:
-        return None
-    for choice, vote in VOTES.items():
-        if vote["ranking"] == judgment.ranking and vote["none_acceptable"] == judgment.none_acceptable:
-            return choice
-    return None

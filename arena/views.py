@@ -9,11 +9,9 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import reswap, retarget
 
-from annotation import roles
+from annotation import errors, roles
 from annotation.roles import has_role
-from annotation.services import JudgmentConflict
 
 from . import board, guests, plots, selectors, services, transparency
 from . import integrity as integrity_report
@@ -29,10 +27,7 @@ def _arena(slug=None):
 
 def _problem(request, message, status, target="#vote-error"):
     """A 4xx with a sentence: into the page's message slot for htmx, as a page otherwise."""
-    if request.htmx:
-        response = render(request, "arena/_message.html", {"message": message}, status=status)
-        return reswap(retarget(response, target), "innerHTML")
-    return render(request, "arena/problem.html", {"message": message}, status=status)
+    return errors.problem(request, message, status, target=target, app="arena")
 
 
 @require_GET
@@ -72,10 +67,10 @@ def start_battle(request, slug=None):
         battle = services.start_battle(arena, voter, request.POST.get("prompt", ""))
     except ValueError as exc:
         context = _home_context(request, arena, error=str(exc), prompt=request.POST.get("prompt", ""))
-        if not isinstance(exc, (services.TooManyOpenBattles, guests.GuestLimit)):
-            return render(request, "arena/home.html", context, status=400)
-        response = render(request, "arena/home.html", context, status=429)
-        response["Retry-After"] = "10"  # battles free up as their answers finish
+        status = errors.status_of(exc)
+        response = render(request, "arena/home.html", context, status=status)
+        if status == 429:  # too many battles generating, or a guest's limit
+            response["Retry-After"] = str(services.TooManyOpenBattles.retry_after)
         return response
     return redirect("arena:battle", public_id=battle.public_id)
 
@@ -86,7 +81,7 @@ def battle(request, public_id):
     try:
         battle = services.get_battle(public_id, request.user)
     except services.BattleNotFound as exc:
-        return _problem(request, str(exc), 404)
+        return errors.problem_for(request, exc, target="#vote-error", app="arena")
     template = "arena/_sides.html" if request.htmx else "arena/battle.html"
     return render(request, template, {"battle": selectors.battle_payload(battle, request.user)})
 
@@ -125,23 +120,16 @@ def follow_up(request, public_id):
     )
 
 
-# What each refusal of a battle action answers: not yours 404, not now 409, too often 429, else 400.
-REFUSALS = [
-    (services.BattleNotFound, 404),
-    ((JudgmentConflict, services.BattleNotReady, services.BattleClosed), 409),
-    (guests.GuestLimit, 429),
-    (ValueError, 400),
-]
-
-
 def _on_battle(request, public_id, error_target, action):
     """Run one battle action (vote, follow-up) and show the battle again, or the sentence that refused it."""
     try:
         battle = services.get_battle(public_id, request.user)
         action(battle)
-    except (LookupError, ValueError) as exc:
-        status = next(code for kind, code in REFUSALS if isinstance(exc, kind))
-        return _problem(request, str(exc), status, target=error_target)
+    except (
+        services.BattleNotFound,
+        ValueError,
+    ) as exc:  # each refusal carries its status (annotation.errors)
+        return errors.problem_for(request, exc, target=error_target, app="arena")
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
     return render(request, "arena/_battle.html", {"battle": selectors.battle_payload(battle, request.user)})

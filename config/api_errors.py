@@ -1,14 +1,20 @@
 """API errors as one shape: {"detail": "<a sentence>", "errors": {...}}.
 
 DRF's validation errors are a dict of field lists; people and scripts both read
-a single sentence more easily, so we add one and keep the field detail."""
+a single sentence more easily, so we add one and keep the field detail.
+
+Domain errors (see `annotation.errors`) carry their own status: this handler is the one place the API turns
+them into responses, so views let them propagate instead of mapping exception types to statuses."""
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotation.errors import status_of
 
 
 def _first_error(data, path=()):
@@ -36,6 +42,20 @@ def _first_message(data):
     return f"{', '.join(where)}: {message}" if where else message
 
 
+def as_api_exception(exc):
+    """A domain error as the DRF exception of its status (None when exc is not a domain error)."""
+    status = status_of(exc)
+    if status is None:
+        return None
+    retry_after = getattr(exc, "retry_after", None)
+    if status == 429:
+        return Throttled(wait=retry_after, detail=str(exc))  # DRF's wording and Retry-After
+    api_exc = APIException(detail=str(exc))
+    api_exc.status_code = status
+    api_exc.wait = retry_after  # DRF sends Retry-After for it
+    return api_exc
+
+
 def exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):
         # Too many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad multipart boundary: Django would
@@ -46,6 +66,8 @@ def exception_handler(exc, context):
             else f"The request is malformed: {exc}"
         )
         return Response({"detail": detail}, status=400)
+    if not isinstance(exc, APIException):
+        exc = as_api_exception(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, (dict, list)) and "detail" not in response.data:
         response.data = {"detail": _first_message(response.data), "errors": response.data}

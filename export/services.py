@@ -532,9 +532,7 @@ def start_export_job(user, data):
     options = parse_options(data)
     export_scope(user, options)
     job = ExportJob.objects.create(created_by=user, format=options.format, options=options.as_dict())
-    from .tasks import run_export_job_task
-
-    transaction.on_commit(lambda: enqueue(run_export_job_task, job.pk))
+    transaction.on_commit(lambda: enqueue("export.run_export_job", job.pk))  # by name: no tasks import
     return job
 
 
@@ -603,8 +601,6 @@ def requeue_stranded_jobs():
     """The sweeper's part for exports (beat): a running job whose worker stopped stamping it, or a
     queued one with no sign of life for INFERENCE_REQUEUE_PENDING_SECONDS (a lost message), is
     queued again. Returns the job ids queued."""
-    from .tasks import run_export_job_task
-
     now = timezone.now()
     lost = ExportJob.objects.filter(
         Q(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale_before())
@@ -620,7 +616,7 @@ def requeue_stranded_jobs():
     ids = list(lost.values_list("pk", flat=True)[:100])
     ExportJob.objects.filter(pk__in=ids).update(status=ExportJob.Status.QUEUED, heartbeat_at=now)
     for pk in ids:
-        enqueue(run_export_job_task, pk)
+        enqueue("export.run_export_job", pk)
     return ids
 
 

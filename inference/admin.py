@@ -3,7 +3,7 @@ from django.utils.html import format_html, format_html_join
 
 from .models import ModelEndpoint, Prompt, Response, ResponsePool
 from .selectors import endpoint_usage
-from .services import pool_progress, queue_pool
+from .services import pool_progress, queue_pool, retry_failed
 
 
 @admin.register(ModelEndpoint)
@@ -99,13 +99,8 @@ class ResponseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Try the selected failed answers again")
     def retry_failed(self, request, queryset):
-        from .tasks import generate_response
-
-        ids = list(queryset.filter(status=Response.Status.FAILED).values_list("pk", flat=True))
-        Response.objects.filter(pk__in=ids).update(status=Response.Status.PENDING, error="", text="")
-        for pk in ids:
-            generate_response.delay(pk)
-        self.message_user(request, f"Queued {len(ids)} failed answers again.", messages.SUCCESS)
+        count = retry_failed(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued {count} failed answers again.", messages.SUCCESS)
 
 
 @admin.register(ResponsePool)

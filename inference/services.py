@@ -1,25 +1,37 @@
 """Writes for inference: queue answers, and produce them (in a worker only)."""
 
+import functools
 import logging
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from .categories import categorize
 from .heartbeat import Heartbeat, stale_before
 from .languages import detect_language, is_hard
-from .models import Prompt, Response, ResponsePool
+from .models import ModelEndpoint, Prompt, Response, ResponsePool
 
 log = logging.getLogger(__name__)
 
 # How often a streaming answer is saved for the page to pick up.
 STREAM_SAVE_INTERVAL_S = 0.3
 GENERATION_TIME_LIMIT_S = 600
+# Services send tasks by name (inference/tasks.py registers them): nothing imports tasks back.
+GENERATE_RESPONSE = "inference.generate_response"
+GENERATE_RESPONSES_TOGETHER = "inference.generate_responses_together"
+# How long a background chunk (a pool, an AI judge) waits before it looks again for live answers in progress.
+BACKGROUND_RETRY_S = 2
+# When the sweeper last ran: beat, the broker and a worker on the default queue all work.
+LAST_SWEEP_KEY = "ops:last-sweep"
 
 
 def validate_conversation(conversation, max_chars):
@@ -60,10 +72,8 @@ def create_prompt(text, user=None, max_chars=None):
     )
 
 
-def request_responses(prompt, endpoints):
+def request_responses(prompt: Prompt, endpoints: Iterable[ModelEndpoint]) -> list[Response]:
     """Pending responses for each endpoint; generation is queued once the transaction commits."""
-    from .tasks import generate_response
-
     responses = [
         Response.objects.create(
             prompt=prompt,
@@ -74,22 +84,35 @@ def request_responses(prompt, endpoints):
         for endpoint in endpoints
     ]
     for response in responses:
-        transaction.on_commit(lambda pk=response.pk: enqueue(generate_response, pk))
+        transaction.on_commit(functools.partial(enqueue, GENERATE_RESPONSE, response.pk))
     return responses
 
 
-def enqueue(task, *args, **kwargs):
-    """Send a task, tolerating a broker that is down: the caller's rows are already committed,
-    and the sweeper (beat) re-queues what a lost message left pending. Returns whether it was sent."""
-    from kombu.exceptions import OperationalError
-    from redis.exceptions import RedisError
-
+def enqueue(task, *args, **kwargs) -> bool:
+    """Send a task by its name (a registered task object works too), tolerating a broker that is down:
+    the caller's rows are already committed, and the sweeper (beat) re-queues what a lost message left
+    pending. Returns whether it was sent. Sending by name keeps services from importing tasks.py."""
+    name = getattr(task, "name", task)
     try:
-        task.delay(*args, **kwargs)
+        current_app.send_task(name, args=args, kwargs=kwargs)
     except (OperationalError, RedisError, OSError) as exc:
-        log.warning("could not queue %s%r (the sweeper will re-queue it): %s", task.name, args, exc)
+        log.warning("could not queue %s%r (the sweeper will re-queue it): %s", name, args, exc)
         return False
     return True
+
+
+def retry_failed(response_ids: Iterable[int]) -> int:
+    """Failed answers back to pending and queued again after commit (the admin's "try again"); only those
+    that failed. Returns how many."""
+    ids = list(
+        Response.objects.filter(pk__in=list(response_ids), status=Response.Status.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    Response.objects.filter(pk__in=ids).update(status=Response.Status.PENDING, error="", text="")
+    for pk in ids:
+        transaction.on_commit(functools.partial(enqueue, GENERATE_RESPONSE, pk))
+    return len(ids)
 
 
 def _stale_running():
@@ -253,14 +276,12 @@ def _generate_group(responses, claims):
     return done
 
 
-def requeue_stranded_responses():
+def requeue_stranded_responses() -> list[int]:
     """The sweeper's part for answers (beat, every SWEEP_STRANDED_SECONDS). A running answer whose
     worker stopped stamping it goes back to pending and is queued again (any pooled or battle
     answer); a pending battle answer with no sign of life for INFERENCE_REQUEUE_PENDING_SECONDS
     (its message lost with a worker or a broker restart) is queued again. A queued copy that
     arrives late finds the answer claimed or done and does nothing. Returns the ids queued."""
-    from .tasks import generate_response as task
-
     now = timezone.now()
     stale = list(Response.objects.filter(_stale_running()).values_list("pk", "attempts"))
     requeued = [
@@ -278,7 +299,7 @@ def requeue_stranded_responses():
     if requeued:
         log.warning("re-queued %d answers whose worker died: %s", len(requeued), requeued)
     for pk in [*requeued, *waiting]:
-        enqueue(task, pk)
+        enqueue(GENERATE_RESPONSE, pk)
     return [*requeued, *waiting]
 
 
@@ -337,16 +358,18 @@ def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
     return pool_progress(pool)
 
 
-def queue_pool(pool, chunk_size=8, retry_failed=False, background=False):
+def queue_pool(
+    pool: ResponsePool, chunk_size: int = 8, retry_failed: bool = False, background: bool = False
+) -> int:
     """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many.
 
     ``background``: a chunk per prompt, and each chunk waits while people wait for live answers
     (see ``live_answers_waiting``), so filling a pool never delays a battle on a typed prompt."""
-    from .tasks import generate_responses_together as task
-
     chunks = _pending_chunks(pool, chunk_size, retry_failed, by_prompt=background)
     for chunk in chunks:
-        transaction.on_commit(lambda ids=chunk: enqueue(task, ids, background=background))
+        transaction.on_commit(
+            functools.partial(enqueue, GENERATE_RESPONSES_TOGETHER, chunk, background=background)
+        )
     return sum(len(chunk) for chunk in chunks)
 
 

@@ -5,12 +5,9 @@ from django.core.cache import cache
 
 from . import services
 
-# When the sweeper last ran: beat, the broker and a worker on the default queue all work.
-LAST_SWEEP_KEY = "ops:last-sweep"
-
 
 @shared_task(
-    name="inference.generate_response",
+    name=services.GENERATE_RESPONSE,
     acks_late=True,
     soft_time_limit=services.GENERATION_TIME_LIMIT_S,
     time_limit=services.GENERATION_TIME_LIMIT_S + 30,
@@ -19,13 +16,9 @@ def generate_response(response_id):
     services.generate_response(response_id)
 
 
-# How long a background chunk waits before it looks again for live answers in progress.
-BACKGROUND_RETRY_S = 2
-
-
 @shared_task(
     bind=True,
-    name="inference.generate_responses_together",
+    name=services.GENERATE_RESPONSES_TOGETHER,
     acks_late=True,
     soft_time_limit=services.GENERATION_TIME_LIMIT_S,
     time_limit=services.GENERATION_TIME_LIMIT_S + 30,
@@ -36,7 +29,7 @@ def generate_responses_together(self, response_ids, background=False):
     A background chunk (a pool filled ahead of time) steps aside while live answers are waiting:
     it goes back to the queue, behind them, and frees the worker thread."""
     if background and services.live_answers_waiting():
-        raise self.retry(countdown=BACKGROUND_RETRY_S, max_retries=None)
+        raise self.retry(countdown=services.BACKGROUND_RETRY_S, max_retries=None)
     return services.generate_responses_together(response_ids)
 
 
@@ -45,5 +38,5 @@ def requeue_stranded_responses():
     """Beat's sweeper for answers whose worker died (routed to the default queue, so a busy
     inference queue cannot delay it). It leaves the time it ran for `manage.py sweeper_status`."""
     requeued = services.requeue_stranded_responses()
-    cache.set(LAST_SWEEP_KEY, time.time(), timeout=None)
+    cache.set(services.LAST_SWEEP_KEY, time.time(), timeout=None)
     return len(requeued)

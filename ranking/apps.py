@@ -9,7 +9,8 @@ class RankingConfig(AppConfig):
         from django.db import transaction
         from django.db.models.signals import post_delete, post_save
 
-        from annotation.models import CampaignItem, Judgment
+        from annotation.models import Judgment
+        from annotation.selectors import is_campaign_vote
 
         from . import services
 
@@ -19,7 +20,7 @@ class RankingConfig(AppConfig):
         # QuerySet.update() sends no signal: call services.judgments_changed() after one; the
         # periodic full refit's read count catches what slips through.
         def changed(sender, instance, created=False, **kwargs):
-            if created or CampaignItem.objects.filter(comparison_id=instance.comparison_id).exists():
+            if created or is_campaign_vote(instance):
                 return  # a new vote is read by id; a campaign's vote never counted
             transaction.on_commit(services.judgments_changed)
 

@@ -7,6 +7,7 @@ The refits themselves are ``ranking.glue.refits`` (run by ``ranking.tasks``)."""
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -47,12 +48,10 @@ def request_refit():
 
 def _queue_live_refit():
     """Send a live refit; with the broker down the vote still stands and the sweeper refits later."""
-    from . import tasks
-
     try:
         # No countdown: a worker holding an unacknowledged ETA message when Redis restarts can
         # exit (kombu fails to restore it on the closed connection; seen in tests/test_faults.py).
-        tasks.live_refit.delay()
+        current_app.send_task("ranking.live_refit")  # by name: services never import tasks
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("could not queue a live refit (the sweeper will): %s", exc)
         return False

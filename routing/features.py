@@ -14,6 +14,7 @@ from annotation.judges import FLIP_TAG
 from annotation.models import ComparisonSlot, Judgment
 from inference.categories import categorize
 from inference.languages import complexity
+from inference.reward_model import embed
 from inference.services import backend_for
 
 from .models import ComparisonFeatures
@@ -204,8 +205,6 @@ def verdict_features(verdicts, lengths):
 
 def _similarities(pairs, batch_size=64):
     """Cosine similarity of each pair's two answers (MiniLM embeddings, each with its prompt), batched."""
-    from inference.reward_model import embed
-
     prompts = [prompt for prompt, _ in pairs for _ in range(2)]
     answers = [answer for _, texts in pairs for answer in texts]
     vectors = embed(prompts, answers, batch_size=batch_size)

@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -84,14 +85,14 @@ def configure(campaign, data):
     return routing
 
 
-def request_routing(campaign_id, *, force=False, countdown=1):
+def request_routing(campaign_id: int, *, force: bool = False, countdown: float = 1) -> None:
     """Queue one routing pass for the campaign unless one is already queued (a burst of verdicts costs one)."""
-    from .tasks import route_campaign
-
     if force:
         cache.delete(ROUTE_QUEUED_KEY.format(campaign_id))
     if cache.add(ROUTE_QUEUED_KEY.format(campaign_id), 1, timeout=60):
-        transaction.on_commit(lambda: route_campaign.apply_async((campaign_id,), countdown=countdown))
+        transaction.on_commit(  # by name (routing/tasks.py registers it): services never import tasks
+            lambda: current_app.send_task("routing.route_campaign", args=(campaign_id,), countdown=countdown)
+        )
 
 
 # Whether any campaign routes, remembered per process for a few seconds: every arena vote passes

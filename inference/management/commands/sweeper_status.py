@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 
-from inference.tasks import LAST_SWEEP_KEY
+from inference.services import LAST_SWEEP_KEY
 
 
 class Command(BaseCommand):
