@@ -20,7 +20,7 @@ from django.db.models.functions import Cast
 from inference.models import ModelEndpoint, Prompt, Response
 
 from . import roles
-from .models import Comparison, ComparisonSlot
+from .models import Comparison, ComparisonSlot, Judgment
 
 _OWN = {
     "id": pa.int64(),
@@ -123,7 +123,6 @@ def _iso_sql(column):
 
 
 def _postgres_sql(judgments, extra):
-    from .models import Judgment
 
     table = Judgment._meta.db_table
     texts = {f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS}
