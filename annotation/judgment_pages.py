@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.models import Exists, OuterRef, TextField
+from django.db.models import BooleanField, Exists, OuterRef, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -88,8 +88,11 @@ def judgment_pages(judgments, page_size=10_000, with_campaign=False):
     (comparison id, judgment id) order: the judgments of the queryset ``judgments`` with
     JUDGMENT_COLUMNS, and the shown responses of those comparisons (SHOWN_COLUMNS, by comparison
     and position). ``with_campaign`` adds the campaign each judgment was submitted in."""
-    guest = Exists(
-        Group.user_set.through.objects.filter(user_id=OuterRef("annotator_id"), group__name=roles.GUEST)
+    group = Group.objects.filter(name=roles.GUEST).values_list("id", flat=True).first()
+    guest = (
+        Exists(Group.user_set.through.objects.filter(user_id=OuterRef("annotator_id"), group_id=group))
+        if group is not None
+        else Value(False, output_field=BooleanField())
     )
     judgments = judgments.annotate(guest=guest).order_by()
     extra = ("assignment__item__campaign_id",) if with_campaign else ()
@@ -251,6 +254,8 @@ def _orm_pages(judgments, page_size, extra):
                     value = None if value is None else json.dumps(value, ensure_ascii=False)
                 elif name == "created_at":
                     value = value.isoformat()
+                elif own[name] == pa.bool_() and value is not None:
+                    value = bool(value)
                 columns[name].append(value)
         table = pa.table({name: pa.array(values, type=own[name]) for name, values in columns.items()})
         yield _with_heads(table, ids, _orm_heads(comparisons)), _orm_shown(comparisons)
