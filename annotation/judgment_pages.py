@@ -7,6 +7,8 @@ object is made per value; on SQLite (the demo) the same tables are built from th
 pass a Judgment queryset with their filters and never name a table or a column in SQL."""
 
 import json
+import queue
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -97,7 +99,11 @@ def judgment_pages(judgments, page_size=10_000, with_campaign=False):
     judgments = judgments.annotate(guest=guest).order_by()
     extra = ("assignment__item__campaign_id",) if with_campaign else ()
     if connection.vendor == "postgresql":
-        return _postgres_pages(judgments, page_size, extra)
+        # The SQL is compiled here; the pages then touch only this thread's psycopg connection,
+        # so the next page is read on a thread while the caller turns this one into rows.
+        connection.ensure_connection()
+        raw = connection.connection
+        return read_ahead(_postgres_pages(raw, *_postgres_sql(judgments, extra), page_size))
     return _orm_pages(judgments, page_size, extra)
 
 
@@ -163,11 +169,8 @@ def _postgres_sql(judgments, extra):
     return page_sql, params, heads_sql, shown_sql, own
 
 
-def _postgres_pages(judgments, page_size, extra):
-    page_sql, params, heads_sql, shown_sql, own = _postgres_sql(judgments, extra)
+def _postgres_pages(raw, page_sql, params, heads_sql, shown_sql, own, page_size):
     heads_columns = {"id": pa.int64(), **_HEADS}
-    connection.ensure_connection()
-    raw = connection.connection
     last, limit = -1, page_size
     while True:
         table = _copy_csv(raw, page_sql, [*params, last, limit], own)
@@ -196,6 +199,52 @@ def _with_heads(table, ids, heads):
     for name in _HEADS:
         table = table.append_column(name, heads[name].take(at))
     return table
+
+
+def read_ahead(iterator):
+    """Yield what ``iterator`` yields while a thread already reads the next item, so the
+    database works on the next page while this thread turns the last one into rows.
+
+    The iterator must not need this thread's Django state (judgment_pages' PostgreSQL pages do not). Errors
+    reach the caller; when the caller stops early, the thread is stopped and waited for, so
+    the connection is free again when this returns."""
+    items = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            items.put((done, exc))
+
+    thread = threading.Thread(target=work, name="export-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()
 
 
 def _copy_csv(raw, sql, params, columns):

@@ -310,6 +310,43 @@ def test_empty_page_set_writes_an_empty_dataset(mixed, tmp_path):
     assert (tmp_path / "none" / "data" / "train.jsonl").read_bytes() == b""
 
 
+def test_read_ahead_yields_in_order_and_hands_errors_to_the_caller():
+    from annotation.judgment_pages import read_ahead
+
+    assert list(read_ahead(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        raise RuntimeError("the database went away")
+
+    seen = []
+    with pytest.raises(RuntimeError, match="went away"):
+        for item in read_ahead(failing()):
+            seen.append(item)
+    assert seen == [1]
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops_early():
+    import threading
+
+    from annotation.judgment_pages import read_ahead
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    reader = read_ahead(endless())
+    assert next(reader) == 0
+    reader.close()  # what a failing export does to its page loop
+    assert not any(t.name == "export-read-ahead" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 3  # it read at most a page or two ahead, not everything
+
+
 def test_progress_is_reported_per_page(mixed, tmp_path):
     calls = []
     export_preferences(
