@@ -24,6 +24,14 @@ class Comparison(models.Model):
         related_name="continuation",
         help_text="The previous turn of the same conversation (multi-turn battles).",
     )
+    origin = models.CharField(
+        max_length=120,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text='Where the comparison was made, set by the app that made it ("arena:<slug>" for an '
+        "arena battle; empty otherwise). Exports filter on it without reading the other app.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -32,6 +40,11 @@ class Comparison(models.Model):
 
     def __str__(self):
         return f"Comparison {self.pk} (K={self.k})"
+
+    @staticmethod
+    def arena_origin(slug):
+        """The origin of a comparison made by the arena with this slug."""
+        return f"arena:{slug}"
 
 
 class ComparisonSlot(models.Model):

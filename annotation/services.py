@@ -14,8 +14,10 @@ class JudgmentConflict(HasStatus, ValueError):
 
 
 @transaction.atomic
-def create_comparison(prompt, responses, continues=None):
+def create_comparison(prompt, responses, continues=None, origin=""):
     """A comparison of the given responses, in the given order (position 0 is shown first).
+
+    ``origin`` says where it was made (Comparison.origin; a later turn keeps its conversation's).
 
     With ``continues`` (the previous turn's comparison), it is the next turn of that conversation:
     each response answers its own history, which must extend the history of the previous turn's
@@ -29,7 +31,11 @@ def create_comparison(prompt, responses, continues=None):
         raise ValueError("Every response in a comparison must answer the same prompt.")
     if continues is not None:
         _check_continuation(continues, prompt, responses)
-    comparison = Comparison.objects.create(prompt=prompt, k=len(responses), continues=continues)
+    if continues is not None and not origin:
+        origin = continues.origin
+    comparison = Comparison.objects.create(
+        prompt=prompt, k=len(responses), continues=continues, origin=origin
+    )
     ComparisonSlot.objects.bulk_create(
         ComparisonSlot(comparison=comparison, position=i, response=r) for i, r in enumerate(responses)
     )

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.errors import HasStatus
-from annotation.models import Judgment
+from annotation.models import Comparison, Judgment
 from annotation.rankings import validate_ranking
 from annotation.services import create_comparison, record_judgment
 from inference.context import answer_fits
@@ -112,7 +112,7 @@ def start_battle(arena, voter, prompt_text):
         else:
             prompt = create_prompt(prompt_text, user=voter)
             responses = request_responses(prompt, pair)
-        comparison = create_comparison(prompt, responses)
+        comparison = create_comparison(prompt, responses, origin=Comparison.arena_origin(arena.slug))
         battle = Battle.objects.create(arena=arena, comparison=comparison, voter=voter)
         turn = BattleTurn.objects.create(battle=battle, index=0, message=prompt.last_user_text)
         BattleAnswer.objects.bulk_create(

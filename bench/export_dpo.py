@@ -7,8 +7,8 @@ Seeds the database with COPY (two annotators judge each K=2 comparison; 1 in 10 
 is a tie, dropped by the default policy), then for each size runs each export in a
 fresh child process so its peak RSS is its own. The baselines, measured in the same run:
 the bare server-side-cursor read of the same judgment columns through the ORM (no policy, no
-writing), and with --row-path the row path (one Python dictionary per row), which the
-columnar path replaces for pair formats without aggregation."""
+writing), and with --python-rows the same export with --aggregate majority, which takes the
+Python rows (export.rows: one dictionary per row) on the same pages."""
 
 import argparse
 import json
@@ -230,11 +230,10 @@ def child(mode, limit, file_format, out):
         judgments = rows
     else:
         # The database holds exactly the judgments of this size (sizes are seeded in ascending order).
-        # "export" takes the columnar path (PostgreSQL, pairs without aggregation); "rows" forces
-        # the row path that aggregation, listwise, ratings and SQLite use.
-        result = export_preferences(
-            {"format": "dpo", "file_format": file_format}, out, columnar=False if mode == "rows" else None
-        )
+        # "export" makes columnar rows (pairs, every judgment its own rows); "rows" aggregates by
+        # majority, which makes Python rows (export.rows) from the same pages.
+        options = {"format": "dpo", "file_format": file_format}
+        result = export_preferences({**options, "aggregate": "majority"} if mode == "rows" else options, out)
         rows = result["summary"]["rows_total"]
         judgments = result["summary"]["judgments_read"]
     seconds = time.perf_counter() - started
@@ -276,9 +275,9 @@ def main():
     parser.add_argument("--sizes", default="100000,1000000", help="Judgment counts, ascending.")
     parser.add_argument("--formats", default="jsonl,parquet")
     parser.add_argument(
-        "--row-path",
+        "--python-rows",
         action="store_true",
-        help="Also time the row path (forced with columnar=False) in the same run.",
+        help="Also time --aggregate majority (Python rows on the same pages) in the same run.",
     )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -303,16 +302,16 @@ def main():
         )
         for file_format in args.formats.split(","):
             rates = {}
-            for mode in ("rows", "export") if args.row_path else ("export",):
+            for mode in ("rows", "export") if args.python_rows else ("export",):
                 with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
                     r = run_child(mode, count, file_format, Path(tmp) / "ds")
                 rate = rates[mode] = r["rows"] / r["seconds"]
                 versus = (
-                    f", {rate / rates['rows']:.1f}× the row path"
+                    f", {rate / rates['rows']:.1f}× the Python rows"
                     if mode == "export" and "rows" in rates
                     else ""
                 )
-                label = "row path" if mode == "rows" else "columnar"
+                label = "majority" if mode == "rows" else "columnar"
                 print(
                     f"  dpo {file_format:8s} {label:8s} {r['rows']:>9,} rows in {r['seconds']:6.1f} s = "
                     f"{rate:>8,.0f} rows/s ({r['judgments'] / r['seconds'] / base_rate:.2f}× the bare read{versus}), "

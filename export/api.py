@@ -7,13 +7,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import jobs, permissions, selectors
 from .options import ExportOptionsError
 from .serializers import ExportJobSerializer, StartExportSerializer
 
 
 def _researcher(request):
-    if not services.can_export(request.user):
+    if not permissions.can_export(request.user):
         raise PermissionDenied("Only researchers and admins may export datasets.")
 
 
@@ -36,10 +36,10 @@ class ExportListView(APIView):
         data = StartExportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            job = services.start_export_job(request.user, data.validated_data)
+            job = jobs.start_export_job(request.user, data.validated_data)
         except ExportOptionsError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
-        except services.ExportNotAllowed as exc:
+        except permissions.ExportNotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(
             ExportJobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED

@@ -227,6 +227,12 @@ def card_text(options, files, stats_summary, routing=()):
         f"until: {o['until'] or 'any'}",
         f"- minimum confidence: {options.min_confidence if options.min_confidence is not None else 'none'}; "
         f"models: {', '.join(options.models) or 'any'}; blind votes only: {'yes' if options.blind_only else 'no'}",
+        "- arena guests (session-bound voters without an account): "
+        + (
+            "left out"
+            if options.exclude_guests
+            else "kept; their rows have `guest` true (export with exclude_guests to leave them out)"
+        ),
         f"- campaigns: {', '.join(options.campaigns) or 'any'}; minimum annotator reliability: "
         + (
             f"{options.min_reliability} (judgments whose author's reliability is below it are dropped; an author with "
@@ -243,7 +249,8 @@ def card_text(options, files, stats_summary, routing=()):
         "`annotators` (pseudonyms: an HMAC of the user id, stable across exports, not the username); `judges` "
         "(AI judge name@prompt version); `n_judgments`, `agreement`; `strength` and `confidence` (means over the "
         "judgments behind the row); `none_acceptable`, `identities_hidden`, `rationale`, `reason_tags`, "
-        "`rubric_version`, `judged_at` (latest judgment), `comparison_created_at`; and the models and shown "
+        "`rubric_version`, `judged_at` (latest judgment), `comparison_created_at`; `guest` (true when an arena guest, a voter without an account, wrote a "
+        "judgment behind the row); and the models and shown "
         "positions of the responses.",
         "",
         "## Options (exactly as run)",

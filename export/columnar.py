@@ -1,15 +1,11 @@
-"""The columnar path: pair formats (dpo, dpo-chat, reward, kto) where every judgment makes its
-own rows, built a page of judgments at a time as numpy and Arrow columns instead of a Python
-dictionary per row.
+"""The pair formats (dpo, dpo-chat, reward, kto) with every judgment its own rows, built a page
+of judgments at a time as numpy and Arrow columns instead of a Python dictionary per row.
 
-It applies the same policies as the row path in export.services (which also serves
-aggregation, reliability, listwise, ratings and SQLite) and produces the same rows in the
-same order with the same counts: tests export the same data both ways and compare them.
-Work that depends on one distinct value (a ranking's rank-breaking, a prompt's text,
-messages and split, an annotator's pseudonym, a tag list) is done once in Python; work per
-row is vectorised."""
-
-import json
+Pages come from annotation.judgment_pages; the units of each distinct ranking come from
+export.policies.judgment_units, computed once per export (ExportState). Work that depends on one
+distinct value (a prompt's text, messages and split, an annotator's pseudonym, a tag list) is done
+once in Python; work per row is vectorised. Aggregation, listwise and ratings take export.rows,
+which reads the same pages."""
 
 import numpy as np
 import orjson
@@ -17,32 +13,46 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import formats
-from .policies import TIE, WIN, break_ranking, group_index, prompt_key, split_for
-
-# Outcome codes for agreement counting, beside policies.WIN (1) and TIE (0): non-negative, so
-# they pack into one integer key. LOSS_: b over a. NONE_SHARE: the "none acceptable" share.
-LOSS_, NONE_SHARE = 2, 3
+from .arrays import arrays as _arrays
+from .arrays import codes as _codes
+from .arrays import counts as _counts
+from .arrays import json_value as _json
+from .arrays import one_each as _one_each
+from .arrays import ragged as _ragged
+from .policies import LOSS_, NONE_SHARE, TIE, WIN, group_index, judgment_units, prompt_key, split_for
 
 
 def applies(options):
-    """Pair formats with every judgment its own rows, and no reliability lookup (a per-author
-    database question the row path asks) nor routing reasons (the row path reads them per batch)."""
-    return (
-        options.is_pairwise
-        and options.aggregate == "none"
-        and options.min_reliability is None
-        and options.source != "routed"
-    )
+    """Pair formats with every judgment its own rows (this module); the others take export.rows."""
+    return options.is_pairwise and options.aggregate == "none"
 
 
-class ColumnarState:
-    """What lasts across pages: the per-ranking caches and the streaming length balancers."""
+class ExportState:
+    """What lasts across the pages of one export: the per-ranking caches (validity, relations,
+    units), the streaming length balancers and the reliability of each author. Never shared
+    between exports or threads."""
 
     def __init__(self, options, balancers):
         self.options = options
         self.balancers = balancers
+        self.reliability = {}  # (annotator id, campaign id) -> reliability or None
+        self.routing = None  # --source routed: the page's {comparison id: (destination, reason, policy)}
         self._rankings = {}
         self._templates = {}
+        self._splits = {}  # prompt id -> split (only with a test split)
+
+    def split_of(self, prompt_id, conversation):
+        """The split of a prompt (grouped by its content: no prompt is in both)."""
+        options = self.options
+        if options.test_fraction <= 0:
+            return "train"
+        split = self._splits.get(prompt_id)
+        if split is None:
+            split = split_for(prompt_key(conversation), options.seed, options.test_fraction)
+            if len(self._splits) >= 100_000:  # bounded memory; a miss only recomputes the hash
+                self._splits.clear()
+            self._splits[prompt_id] = split
+        return split
 
     # ---- per distinct ranking text
 
@@ -52,32 +62,36 @@ class ColumnarState:
             if len(self._rankings) >= 10_000:
                 self._rankings.clear()
                 self._templates.clear()
-            info = self._rankings[text] = _RankingInfo(text)
+            info = self._rankings[text] = RankingInfo(text)
         return info
 
     def template(self, text, none_acceptable):
         key = (text, none_acceptable)
         units = self._templates.get(key)
         if units is None:
-            units = self._templates[key] = _units(self.options, self.ranking(text), none_acceptable)
+            units = self._templates[key] = judgment_units(
+                self.options, self.ranking(text).ranking, none_acceptable
+            )
         return units
 
 
-class _RankingInfo:
-    """One ranking text: its positions (sorted, for the validity check), its pair relations
-    (for agreement) and its tie groups. ``positions`` is None when it is not a list of tie
-    groups of at least two whole-number positions, which the row path also rejects."""
+class RankingInfo:
+    """One ranking text: its value, its positions (sorted, for the validity check), its pair
+    relations (for agreement) and its tie groups. ``positions`` is None when it is not a list of
+    tie groups of at least two whole-number positions (a "1", 1.0 or true names no shown
+    response); such a judgment is dropped."""
 
     def __init__(self, text):
         ranking = _json(text)
         self.ranking = ranking
         self.positions = None
         self.relations = ()
+        self.index = None
         if isinstance(ranking, list) and all(isinstance(g, list) for g in ranking):
             flat = [p for g in ranking for p in g]
             if len(flat) >= 2 and all(type(p) is int for p in flat):
                 self.positions = sorted(flat)
-                index = group_index(ranking)
+                index = self.index = group_index(ranking)
                 ordered = sorted(index)
                 # Every unordered pair (a < b) with its outcome: WIN a over b, LOSS_ b over a, or TIE.
                 self.relations = tuple(
@@ -85,97 +99,6 @@ class _RankingInfo:
                     for i, a in enumerate(ordered)
                     for b in ordered[i + 1 :]
                 )
-
-
-def _units(options, info, none_acceptable):
-    """(units, dropped): the row units one valid judgment with this ranking yields, in the row
-    path's order, each (negative?, a, b, gap, tie, agreement specs), and what the policies drop
-    ({reason: count}). A spec is (code, x, y); a unit's agreement is the smallest of its specs'
-    shares."""
-    units, dropped = [], {}
-    index = group_index(info.ranking)
-    if none_acceptable and options.ties == "drop":
-        return [], {"none acceptable (judgments)": 1}
-    if none_acceptable and options.ties == "kto-negative":
-        return [(True, p, p, 0, True, [(NONE_SHARE, 0, 0)]) for p in sorted(index)], {}
-    strict, tied = break_ranking(info.ranking, options.rank_breaking)
-    for winner, loser, gap in strict:
-        units.append((False, winner, loser, gap, False, [(WIN, winner, loser)]))
-    if tied:
-        if options.ties == "drop":
-            dropped["tied pairs"] = len(tied)
-        elif options.ties == "margin-zero":
-            units += [(False, a, b, 0, True, [(TIE, a, b)]) for a, b in tied]
-        else:  # kto-negative: each tied response once, with its least-agreed tied pair's agreement
-            specs = {}
-            for a, b in tied:
-                for position in (a, b):
-                    specs.setdefault(position, []).append((TIE, a, b))
-            units += [(True, p, p, 0, True, specs[p]) for p in sorted(specs)]
-    return units, dropped
-
-
-# ---------------------------------------------------------------- small vector helpers
-
-
-def _arrays(table):
-    """A table's columns as single Arrow arrays (take and friends then return arrays too)."""
-    return {
-        name: column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-        for name, column in zip(table.column_names, table.columns)
-    }
-
-
-def _ragged(starts, lengths):
-    """Concatenated ranges [start, start + length) for each pair, as one index array."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(
-        np.asarray(starts, dtype=np.int64) - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths
-    )
-    return shift + np.arange(total, dtype=np.int64)
-
-
-def _codes(array):
-    """Dense integer codes of an Arrow array's values (nulls get their own code) and, for each
-    code, one row where it occurs."""
-    encoded = pc.dictionary_encode(array)
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    if encoded.indices.null_count:
-        codes = np.where(
-            encoded.indices.is_null().to_numpy(zero_copy_only=False), len(encoded.dictionary), codes
-        )
-    return codes.astype(np.int64), encoded.dictionary
-
-
-def _by_distinct(columns, rows, fn, type_):
-    """fn(*values) once per distinct combination of ``columns`` among ``rows`` (an index array),
-    as an Arrow array with one value per row."""
-    if len(rows) == 0:
-        return pa.array([], type=type_)
-    key = np.zeros(len(rows), dtype=np.int64)
-    for column in columns:
-        codes, dictionary = _codes(column.take(pa.array(rows)))
-        key = key * (len(dictionary) + 1) + codes
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    values = [column.take(pa.array(rows[first])).to_pylist() for column in columns]
-    distinct = pa.array([fn(*v) for v in zip(*values)], type=type_)
-    return distinct.take(pa.array(inverse.reshape(-1)))
-
-
-def _counts(values):
-    """{value: count} of an integer array, for the card's length statistics."""
-    found, counts = np.unique(values, return_counts=True)
-    return dict(zip(found.tolist(), counts.tolist()))
-
-
-def _one_each(values, type_):
-    """A list array holding one value per row."""
-    return pa.ListArray.from_arrays(
-        pa.array(np.arange(len(values) + 1, dtype=np.int32)), values, type=pa.list_(type_)
-    )
 
 
 def _assistant(texts):
@@ -186,7 +109,7 @@ def _assistant(texts):
 
 
 def _with_turns(shown, slots, messages):
-    """Multi-turn battles (a ``turns`` column from export.selectors.with_continued_turns): those
+    """Multi-turn battles (a ``turns`` column from annotation.judgment_pages.with_continued_turns): those
     rows' whole conversation after the opening instead of the single answer."""
     if "turns" not in shown:
         return messages
@@ -218,110 +141,155 @@ def _append_one(lists, values):
 # ---------------------------------------------------------------- one page
 
 
-def page_tables(state, judgments, shown, stats):
-    """Rows for one page: a list of (split, pa.Table in the export's schema).
+class Page:
+    """One page of annotation.judgment_pages as arrays, with each judgment's validity checked
+    once for every format: its ranking must name exactly the comparison's shown positions.
 
-    ``judgments`` holds whole comparisons in (comparison id, judgment id) order with the
-    columns of export.selectors.ARROW_JUDGMENT_COLUMNS; ``shown`` those comparisons' slots
-    sorted by (comparison_id, position)."""
-    options = state.options
-    judgments, shown = _arrays(judgments), _arrays(shown)
-    n = len(judgments["id"])
-    stats.judgments_read += n
-    if n == 0:
-        return []
-    cid = judgments["comparison_id"].to_numpy(zero_copy_only=False)
-    comparisons, comp = np.unique(cid, return_inverse=True)
-    stats.comparisons_read += len(comparisons)
+    ``judgments`` holds whole comparisons in (comparison id, judgment id) order with the columns
+    of annotation.judgment_pages.JUDGMENT_COLUMNS; ``shown`` those comparisons' slots sorted by
+    (comparison_id, position)."""
 
-    # Shown responses: slot index by (comparison, position), and each comparison's positions.
-    s_cid = shown["comparison_id"].to_numpy(zero_copy_only=False)
-    s_pos = shown["position"].to_numpy(zero_copy_only=False)
-    s_key = s_cid.astype(np.int64) * 65536 + s_pos
-    s_start = np.searchsorted(s_cid, comparisons, side="left")
-    s_count = np.searchsorted(s_cid, comparisons, side="right") - s_start
+    def __init__(self, state, judgments, shown, stats):
+        self.judgments, self.shown = _arrays(judgments), _arrays(shown)
+        self.n = n = len(self.judgments["id"])
+        stats.judgments_read += n
+        self.cid = self.judgments["comparison_id"].to_numpy(zero_copy_only=False)
+        self.comparisons, self.comp = np.unique(self.cid, return_inverse=True)
+        stats.comparisons_read += len(self.comparisons)
+        s_cid = self.shown["comparison_id"].to_numpy(zero_copy_only=False)
+        self.s_pos = self.shown["position"].to_numpy(zero_copy_only=False)
+        self.s_key = s_cid.astype(np.int64) * 65536 + self.s_pos
+        self.s_start = np.searchsorted(s_cid, self.comparisons, side="left")
+        self.s_count = np.searchsorted(s_cid, self.comparisons, side="right") - self.s_start
+        self.r_codes, r_dict = _codes(self.judgments["ranking"])
+        self.na = self.judgments["none_acceptable"].to_numpy(zero_copy_only=False).astype(bool)
+        self.texts = r_dict.to_pylist()
+        self.infos = [state.ranking(t) if t is not None else None for t in self.texts]
+        self.valid = self._valid() if n else np.zeros(0, dtype=bool)
+        invalid = int(n - self.valid.sum())
+        if invalid:
+            stats.dropped["ranking does not match the shown responses"] += invalid
 
-    # Per distinct (ranking, none acceptable): validity data and the unit template.
-    r_codes, r_dict = _codes(judgments["ranking"])
-    na = judgments["none_acceptable"].to_numpy(zero_copy_only=False).astype(bool)
-    texts = r_dict.to_pylist()
-    infos = [state.ranking(t) if t is not None else None for t in texts]
-    valid = np.zeros(n, dtype=bool)
-    r_len = np.array([len(i.positions) if i and i.positions else -1 for i in infos] + [-1], dtype=np.int64)
-    candidate = np.flatnonzero(r_len[r_codes] == s_count[comp])
-    if len(candidate):
-        # Positions named by the ranking, sorted, against the comparison's shown positions.
-        pos_off = np.concatenate(
-            ([0], np.cumsum([len(i.positions) if i and i.positions else 0 for i in infos]))
+    def _valid(self):
+        infos, r_codes, comp = self.infos, self.r_codes, self.comp
+        valid = np.zeros(self.n, dtype=bool)
+        r_len = np.array(
+            [len(i.positions) if i and i.positions else -1 for i in infos] + [-1], dtype=np.int64
         )
-        pos_flat = np.array(
-            [p for i in infos if i and i.positions for p in i.positions] or [0], dtype=np.int64
-        )
-        lengths = r_len[r_codes[candidate]]
-        named = pos_flat[_ragged(pos_off[r_codes[candidate]], lengths)]
-        seen = s_pos[_ragged(s_start[comp[candidate]], lengths)]
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        valid[candidate] = np.logical_and.reduceat(named == seen, starts)
-    invalid = int(n - valid.sum())
-    if invalid:
-        stats.dropped["ranking does not match the shown responses"] += invalid
+        candidate = np.flatnonzero(r_len[r_codes] == self.s_count[comp])
+        if len(candidate):
+            # Positions named by the ranking, sorted, against the comparison's shown positions.
+            pos_off = np.concatenate(
+                ([0], np.cumsum([len(i.positions) if i and i.positions else 0 for i in infos]))
+            )
+            pos_flat = np.array(
+                [p for i in infos if i and i.positions for p in i.positions] or [0], dtype=np.int64
+            )
+            lengths = r_len[r_codes[candidate]]
+            named = pos_flat[_ragged(pos_off[r_codes[candidate]], lengths)]
+            seen = self.s_pos[_ragged(self.s_start[comp[candidate]], lengths)]
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            valid[candidate] = np.logical_and.reduceat(named == seen, starts)
+        return valid
 
-    v_idx = np.flatnonzero(valid)
-    combo = r_codes[v_idx] * 2 + na[v_idx]
-    distinct_combos, combo_inverse = np.unique(combo, return_inverse=True)
-    templates = [state.template(texts[c // 2], bool(c % 2)) for c in distinct_combos]
-    for (units, dropped), count in zip(templates, np.bincount(combo_inverse, minlength=len(templates))):
-        for reason, per in dropped.items():
-            stats.dropped[reason] += per * int(count)
-    t_len = np.array([len(u) for u, _ in templates], dtype=np.int64)
-    t_off = np.concatenate(([0], np.cumsum(t_len)))
-    flat_units = [unit for units, _ in templates for unit in units]
-    if not flat_units:
+
+class _Templates:
+    """The distinct (ranking, none acceptable) of a page's valid judgments, their units as
+    arrays, and each valid judgment's template."""
+
+    def __init__(self, state, page, stats):
+        self.v_idx = np.flatnonzero(page.valid)
+        combo = page.r_codes[self.v_idx] * 2 + page.na[self.v_idx]
+        distinct, self.inverse = np.unique(combo, return_inverse=True)
+        templates = [state.template(page.texts[c // 2], bool(c % 2)) for c in distinct]
+        for units, count in zip(templates, np.bincount(self.inverse, minlength=len(templates))):
+            for reason, per in units.dropped.items():
+                stats.dropped[reason] += per * int(count)
+        self.length = np.array([len(u) for u in templates], dtype=np.int64)
+        self.offset = np.concatenate(([0], np.cumsum(self.length)))
+        self.units = [unit for units in templates for unit in units]
+        self.neg = np.array([u.negative for u in self.units], dtype=bool)
+        self.a = np.array([u.a for u in self.units], dtype=np.int64)
+        self.b = np.array([u.b for u in self.units], dtype=np.int64)
+        self.gap = np.array([u.gap for u in self.units], dtype=np.float64)
+        self.tie = np.array([u.tie for u in self.units], dtype=bool)
+
+
+def page_tables(state, page, stats):
+    """Rows for one page: a list of (split, pa.Table in the export's schema)."""
+    if page.n == 0:
         return []
-    u_neg = np.array([u[0] for u in flat_units], dtype=bool)
-    u_a = np.array([u[1] for u in flat_units], dtype=np.int64)
-    u_b = np.array([u[2] for u in flat_units], dtype=np.int64)
-    u_gap = np.array([u[3] for u in flat_units], dtype=np.float64)
-    u_tie = np.array([u[4] for u in flat_units], dtype=bool)
-
+    t = _Templates(state, page, stats)
+    if not t.units:
+        return []
     # Expand: one entry per (valid judgment, unit), in judgment order then template order.
-    per_judgment = t_len[combo_inverse]
-    row_j = np.repeat(v_idx, per_judgment)
-    row_t = _ragged(t_off[combo_inverse], per_judgment)
+    per_judgment = t.length[t.inverse]
+    row_j = np.repeat(t.v_idx, per_judgment)
+    row_t = _ragged(t.offset[t.inverse], per_judgment)
     if len(row_j) == 0:
         return []
+    agreement = _agreements(page, t.units, row_j, row_t)
+    slot_a = np.searchsorted(page.s_key, page.cid[row_j].astype(np.int64) * 65536 + t.a[row_t])
+    slot_b = np.searchsorted(page.s_key, page.cid[row_j].astype(np.int64) * 65536 + t.b[row_t])
+    negative = t.neg[row_t]
+    keep = _filters(state.options, page, agreement, slot_a, slot_b, negative, stats)
+    prompts = _PagePrompts(state.options, page.judgments)
+    unit_test = prompts.test[prompts.codes[row_j]]
+    keep = _balanced(state, page, keep, negative, unit_test, slot_a, slot_b, stats)
+    tables = []
+    for split, in_split in (("train", ~unit_test), ("test", unit_test)):
+        chosen = np.flatnonzero(keep & in_split)
+        if len(chosen):
+            picked = _Picked(row_j[chosen], row_t[chosen], agreement[chosen], slot_a[chosen], slot_b[chosen])
+            table = _build(state, page, prompts, picked, t)
+            sources, counts = np.unique(table["source"].to_numpy(zero_copy_only=False), return_counts=True)
+            for source, count in zip(sources.tolist(), counts.tolist()):
+                stats.sources[source] += count
+            tables.append((split, table))
+    return tables
 
-    agreement = _agreements(state, judgments, infos, r_codes, na, comp, v_idx, flat_units, row_j, row_t)
-    keep = np.ones(len(row_j), dtype=bool)
+
+class _Picked:
+    """The kept units of one split: their judgment, template unit, agreement and slots."""
+
+    def __init__(self, row_j, row_t, agreement, slot_a, slot_b):
+        self.row_j, self.row_t, self.agreement, self.slot_a, self.slot_b = (
+            row_j,
+            row_t,
+            agreement,
+            slot_a,
+            slot_b,
+        )
+
+
+def _filters(options, page, agreement, slot_a, slot_b, negative, stats):
+    """The minimum agreement and the model filter: which units stay."""
+    keep = np.ones(len(agreement), dtype=bool)
     if options.min_agreement > 0:
         low = agreement < options.min_agreement
         if low.any():
             stats.dropped["below minimum agreement"] += int(low.sum())
         keep &= ~low
-
-    slot_a = np.searchsorted(s_key, cid[row_j].astype(np.int64) * 65536 + u_a[row_t])
-    slot_b = np.searchsorted(s_key, cid[row_j].astype(np.int64) * 65536 + u_b[row_t])
-    negative = u_neg[row_t]
     if options.models:
-        wanted = pc.is_in(shown["model"], value_set=pa.array(list(options.models), pa.string()))
+        wanted = pc.is_in(page.shown["model"], value_set=pa.array(list(options.models), pa.string()))
         wanted = wanted.fill_null(False).to_numpy(zero_copy_only=False)
         model_ok = wanted[slot_a] & (negative | wanted[slot_b])
         rejected = keep & ~model_ok
         if rejected.any():
             stats.dropped["model filter"] += int(rejected.sum())
         keep &= model_ok
+    return keep
 
-    # The split of each unit's prompt, and the length balancers (one per split, in row order).
-    prompts = _PagePrompts(options, judgments)
-    unit_test = prompts.test[prompts.codes[row_j]]
-    s_len = pc.utf8_length(shown["text"].fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
+
+def _balanced(state, page, keep, negative, unit_test, slot_a, slot_b, stats):
+    """The length balancers (one per split, in row order), and the card's length statistics."""
+    s_len = pc.utf8_length(page.shown["text"].fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     len_a, len_b = s_len[slot_a], s_len[slot_b]
     pair = keep & ~negative
-    if options.max_chosen_longer_rate is not None:
+    if state.options.max_chosen_longer_rate is not None:
         for split, in_split in (("train", ~unit_test), ("test", unit_test)):
             keep &= _balance(state.balancers[split], np.flatnonzero(pair & in_split), len_a, len_b, len(keep))
         pair = keep & ~negative
-
     stats.pairs += int(pair.sum())
     stats.chosen_longer += int((len_a[pair] > len_b[pair]).sum())
     for name, values in (
@@ -331,33 +299,7 @@ def page_tables(state, judgments, shown, stats):
     ):
         if len(values):
             stats.add_lengths(name, _counts(values))
-
-    tables = []
-    for split, in_split in (("train", ~unit_test), ("test", unit_test)):
-        chosen_units = np.flatnonzero(keep & in_split)
-        if len(chosen_units):
-            table = _build(
-                state,
-                judgments,
-                shown,
-                prompts,
-                row_j[chosen_units],
-                row_t[chosen_units],
-                agreement[chosen_units],
-                slot_a[chosen_units],
-                slot_b[chosen_units],
-                u_neg,
-                u_a,
-                u_b,
-                u_gap,
-                u_tie,
-                na,
-            )
-            sources, counts = np.unique(table["source"].to_numpy(zero_copy_only=False), return_counts=True)
-            for source, count in zip(sources.tolist(), counts.tolist()):
-                stats.sources[source] += count
-            tables.append((split, table))
-    return tables
+    return keep
 
 
 def _balance(balancer, units, len_a, len_b, size):
@@ -370,9 +312,11 @@ def _balance(balancer, units, len_a, len_b, size):
     return admitted
 
 
-def _agreements(state, judgments, infos, r_codes, na, comp, v_idx, flat_units, row_j, row_t):
+def _agreements(page, flat_units, row_j, row_t):
     """Each unit's agreement: the share of its comparison's valid judgments that give the same
     outcome for its pair (or, for a "none acceptable" negative, that say none acceptable)."""
+    infos, r_codes, na, comp = page.infos, page.r_codes, page.na, page.comp
+    v_idx = np.flatnonzero(page.valid)
     n_comp = int(comp.max()) + 1
     valid_total = np.bincount(comp[v_idx], minlength=n_comp).astype(np.float64)
     none_total = np.bincount(comp[v_idx], weights=na[v_idx].astype(np.float64), minlength=n_comp)
@@ -387,9 +331,9 @@ def _agreements(state, judgments, infos, r_codes, na, comp, v_idx, flat_units, r
     keys = _relation_key(rel_comp, picked[:, 0], picked[:, 1], picked[:, 2])
     found, counts = np.unique(keys, return_counts=True)
 
-    spec_len = np.array([len(u[5]) for u in flat_units], dtype=np.int64)
+    spec_len = np.array([len(u.specs) for u in flat_units], dtype=np.int64)
     spec_off = np.concatenate(([0], np.cumsum(spec_len)))
-    spec = np.array([s for u in flat_units for s in u[5]], dtype=np.int64).reshape(-1, 3)
+    spec = np.array([s for u in flat_units for s in u.specs], dtype=np.int64).reshape(-1, 3)
     per_row = spec_len[row_t]
     s_rows = _ragged(spec_off[row_t], per_row)
     code, x, y = spec[s_rows, 0], spec[s_rows, 1], spec[s_rows, 2]
@@ -416,28 +360,12 @@ def _relation_key(comp, a, b, code):
 # ---------------------------------------------------------------- columns
 
 
-def _build(
-    state,
-    judgments,
-    shown,
-    prompts,
-    row_j,
-    row_t,
-    agreement,
-    slot_a,
-    slot_b,
-    u_neg,
-    u_a,
-    u_b,
-    u_gap,
-    u_tie,
-    na,
-):
-    """The output table for the kept units (row_j: their judgment, row_t: their template unit)."""
+def _build(state, page, prompts, picked, t):
+    """The output table for the kept units of one split."""
     options = state.options
-    schema = formats.arrow_schema(options)
-    negative = u_neg[row_t]
-    tie = u_tie[row_t]
+    row_j, row_t, agreement = picked.row_j, picked.row_t, picked.agreement
+    negative, tie = t.neg[row_t], t.tie[row_t]
+    column = {}
     if options.format == "kto":
         # A pair makes two rows (chosen: label true, rejected: label false); a negative one.
         per_unit = np.where(negative, 1, 2)
@@ -445,57 +373,79 @@ def _build(
         second = _ragged(np.zeros(len(per_unit), np.int64), per_unit) == 1
         row_j, row_t, agreement = row_j[unit], row_t[unit], agreement[unit]
         negative, tie = negative[unit], tie[unit]
-        slot = np.where(second, slot_b[unit], slot_a[unit])
-        position = np.where(second, u_b[row_t], u_a[row_t])
-        label = ~second & ~negative
-    rows = pa.array(row_j)
-    column = {}
-    prompt_of = lambda kind: prompts.column(kind, row_j)  # noqa: E731
-    text = shown["text"]
-    model = shown["model"]
-    if options.format == "kto":
-        column["prompt"] = prompt_of("messages")
-        column["completion"] = _assistant(text.take(pa.array(slot)))
-        column["label"] = pa.array(label)
-        column["model"] = model.take(pa.array(slot))
-        column["position"] = pa.array(position)
+        slot = pa.array(np.where(second, picked.slot_b[unit], picked.slot_a[unit]))
+        column["prompt"] = prompts.column("messages", row_j)
+        column["completion"] = _assistant(page.shown["text"].take(slot))
+        column["label"] = pa.array(~second & ~negative)
+        column["model"] = page.shown["model"].take(slot)
+        column["position"] = pa.array(np.where(second, t.b[row_t], t.a[row_t]))
         column["tie"] = pa.array(tie)
     else:
-        chosen, rejected = text.take(pa.array(slot_a)), text.take(pa.array(slot_b))
-        if options.format == "dpo":
-            column.update(prompt=prompt_of("text"), chosen=chosen, rejected=rejected)
-        elif options.format == "dpo-chat":
-            column.update(
-                prompt=prompt_of("messages"),
-                chosen=_with_turns(shown, slot_a, _assistant(chosen)),
-                rejected=_with_turns(shown, slot_b, _assistant(rejected)),
-            )
-        else:  # reward: the conversation is inside chosen and rejected
-            conversation = prompt_of("messages")
-            column.update(
-                chosen=_append_one(conversation, _assistant(chosen).values),
-                rejected=_append_one(conversation, _assistant(rejected).values),
-            )
-        if options.has_margin:
-            scale = np.ones(len(row_j))
-            if options.margin == "strength":
-                strength = judgments["strength"].take(rows)
-                scale = np.where(
-                    strength.is_null().to_numpy(zero_copy_only=False),
-                    1.0,
-                    strength.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64),
-                )
-            margin = np.where(tie | na[row_j], 0.0, u_gap[row_t] * scale)
-            column["margin"] = pa.array(margin, pa.float64())
-        column.update(
-            chosen_model=model.take(pa.array(slot_a)),
-            rejected_model=model.take(pa.array(slot_b)),
-            chosen_position=pa.array(u_a[row_t]),
-            rejected_position=pa.array(u_b[row_t]),
-            tie=pa.array(tie),
-        )
-    column.update(_provenance(judgments, rows, row_j, agreement, negative | na[row_j]))
+        column.update(_pair_columns(options, page, prompts, picked, t))
+    rows = pa.array(row_j)
+    column.update(
+        formats.provenance_columns(page.judgments, rows, row_j, agreement, negative | page.na[row_j])
+    )
+    if options.source == "routed":
+        column.update(_routing_columns(state, page, rows))
+    schema = formats.arrow_schema(options)
     return pa.Table.from_arrays([column[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def _pair_columns(options, page, prompts, picked, t):
+    """The columns of dpo, dpo-chat and reward rows, before the provenance."""
+    row_j, row_t, slot_a, slot_b = picked.row_j, picked.row_t, picked.slot_a, picked.slot_b
+    text, model, tie = page.shown["text"], page.shown["model"], t.tie[row_t]
+    chosen, rejected = text.take(pa.array(slot_a)), text.take(pa.array(slot_b))
+    column = {}
+    if options.format == "dpo":
+        column.update(prompt=prompts.column("text", row_j), chosen=chosen, rejected=rejected)
+    elif options.format == "dpo-chat":
+        column.update(
+            prompt=prompts.column("messages", row_j),
+            chosen=_with_turns(page.shown, slot_a, _assistant(chosen)),
+            rejected=_with_turns(page.shown, slot_b, _assistant(rejected)),
+        )
+    else:  # reward: the conversation is inside chosen and rejected
+        conversation = prompts.column("messages", row_j)
+        column.update(
+            chosen=_append_one(conversation, _assistant(chosen).values),
+            rejected=_append_one(conversation, _assistant(rejected).values),
+        )
+    if options.has_margin:
+        scale = np.ones(len(row_j))
+        if options.margin == "strength":
+            strength = page.judgments["strength"].take(pa.array(row_j))
+            scale = np.where(
+                strength.is_null().to_numpy(zero_copy_only=False),
+                1.0,
+                strength.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64),
+            )
+        column["margin"] = pa.array(np.where(tie | page.na[row_j], 0.0, t.gap[row_t] * scale), pa.float64())
+    column.update(
+        chosen_model=model.take(pa.array(slot_a)),
+        rejected_model=model.take(pa.array(slot_b)),
+        chosen_position=pa.array(t.a[row_t]),
+        rejected_position=pa.array(t.b[row_t]),
+        tie=pa.array(tie),
+    )
+    return column
+
+
+def _routing_columns(state, page, rows):
+    """routing_policy and routing_reason (--source routed), by comparison and source."""
+    routing = state.routing
+    values = [
+        formats.routing_provenance(routing.get(cid), source)
+        for cid, source in zip(
+            page.judgments["comparison_id"].take(rows).to_pylist(),
+            page.judgments["source"].take(rows).to_pylist(),
+        )
+    ]
+    return {
+        name: pa.array([v.get(name) for v in values], pa.string())
+        for name in ("routing_policy", "routing_reason")
+    }
 
 
 class _PagePrompts:
@@ -547,55 +497,3 @@ class _PagePrompts:
                 values = pa.concat_arrays([simple, other]).take(pa.array(index))
             self._columns[kind] = values
         return values.take(pa.array(self.codes[rows]))
-
-
-def _provenance(judgments, rows, row_j, agreement, none_acceptable):
-    """The provenance columns, as export.formats.provenance writes them for one judgment."""
-    take = lambda name: judgments[name].take(rows)  # noqa: E731
-    ids = take("id")
-    rounded = np.unique(agreement, return_inverse=True)
-    return {
-        "comparison_id": take("comparison_id"),
-        "prompt_id": take("prompt_id"),
-        "judgment_ids": _one_each(ids, pa.int64()),
-        "source": take("source"),
-        "annotators": _by_distinct(
-            [judgments["annotator_id"]],
-            row_j,
-            lambda a: [] if a is None else [formats.annotator_pseudonym(a)],
-            pa.list_(pa.string()),
-        ),
-        "judges": _by_distinct(
-            [judgments["judge_name"], judgments["judge_prompt_version"]],
-            row_j,
-            lambda name, version: [f"{name}@{version}" if version else name] if name else [],
-            pa.list_(pa.string()),
-        ),
-        "n_judgments": pa.array(np.ones(len(row_j), dtype=np.int64)),
-        "agreement": pa.array(
-            np.array([round(v, 6) for v in rounded[0].tolist()], dtype=np.float64)[rounded[1].reshape(-1)]
-        ),
-        "strength": take("strength").cast(pa.float64()),
-        "confidence": take("confidence").cast(pa.float64()),
-        "none_acceptable": pa.array(none_acceptable),
-        "identities_hidden": take("identities_hidden"),
-        "rationale": take("rationale").fill_null(""),
-        "reason_tags": _by_distinct([judgments["reason_tags"]], row_j, _tags, pa.list_(pa.string())),
-        "rubric_version": take("rubric_version").fill_null(""),
-        "judged_at": take("created_at"),
-        "comparison_created_at": take("comparison_created_at"),
-    }
-
-
-def _json(text):
-    """orjson's parse (several times faster), or the standard library's for what orjson refuses
-    (numbers beyond 64 bits); both give the same values for everything else."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-def _tags(text):
-    tags = _json(text) if text else None
-    return sorted({str(t) for t in tags}) if tags else []

@@ -11,8 +11,11 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 from django.conf import settings
+
+from .arrays import by_distinct, one_each, tags
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -36,6 +39,8 @@ PROVENANCE = [
     ("rubric_version", pa.string()),
     ("judged_at", pa.string()),
     ("comparison_created_at", pa.string()),
+    # True when a guest (a session-bound arena voter without an account) wrote a judgment of the row.
+    ("guest", pa.bool_()),
 ]
 PAIR_PROVENANCE = [
     ("chosen_model", pa.string()),
@@ -80,13 +85,20 @@ def arrow_schema(options):
     return pa.schema(fields + EXTRA[options.format] + PROVENANCE + routing)
 
 
-def routing_provenance(group, source):
-    """The routing columns of a routed row: the policy, and the router's sentence (with a note when the
-    item was sent to people who have not labelled it yet, so the AI label stands)."""
-    destination, reason, policy = group.routing
+def routing_provenance(routing, source):
+    """The routing columns of a routed row, from the comparison's routing decision (destination,
+    reason, policy) or None: the policy, and the router's sentence (with a note when the item was
+    sent to people who have not labelled it yet, so the AI label stands)."""
+    if routing is None:
+        return {}
+    destination, reason, policy = routing
     if destination == "human" and source == "ai":
         reason = "Sent to people, who have not labelled it yet, so the AI judges' label stands. " + reason
     return {"routing_policy": policy, "routing_reason": reason}
+
+
+def judge_label(name, version):
+    return f"{name}@{version}" if version else name
 
 
 @lru_cache(maxsize=65536)
@@ -121,55 +133,19 @@ def _mean(values):
 
 
 def provenance(group, judgments, agreement, none_acceptable):
-    """The provenance columns for rows drawn from these judgments of one comparison.
+    """The provenance columns for a Python row drawn from these judgments of one comparison
+    (aggregation merges several; listwise and ratings rows have one). provenance_columns writes
+    the same columns for a page of one-judgment rows at once.
 
-    ``created_at`` of judgments and comparison are ISO 8601 texts in UTC (see export.selectors)."""
-    columns = _provenance(group, judgments, agreement, none_acceptable)
-    if group.routing is not None:
-        columns.update(routing_provenance(group, columns["source"]))
-    return columns
-
-
-def _provenance(group, judgments, agreement, none_acceptable):
-    if len(judgments) == 1:  # every judgment its own row: the same columns without the merging
-        j = judgments[0]
-        tags = j.reason_tags
-        return {
-            "comparison_id": group.id,
-            "prompt_id": group.prompt_id,
-            "judgment_ids": [j.id],
-            "source": j.source,
-            "annotators": [] if j.annotator_id is None else [annotator_pseudonym(j.annotator_id)],
-            "judges": [
-                (f"{j.judge_name}@{j.judge_prompt_version}" if j.judge_prompt_version else j.judge_name)
-            ]
-            if j.judge_name
-            else [],
-            "n_judgments": 1,
-            "agreement": round(agreement, 6),
-            "strength": None if j.strength is None else j.strength / 1,
-            "confidence": None if j.confidence is None else j.confidence / 1,
-            "none_acceptable": bool(none_acceptable),
-            "identities_hidden": all((j.identities_hidden,)),
-            "rationale": j.rationale or "",
-            "reason_tags": sorted({str(t) for t in tags}) if tags else [],
-            "rubric_version": j.rubric_version or "",
-            "judged_at": j.created_at,
-            "comparison_created_at": group.created_at,
-        }
+    ``created_at`` of judgments and comparison are ISO 8601 texts in UTC."""
     sources = {j.source for j in judgments}
-    tags = sorted({str(t) for j in judgments for t in (j.reason_tags or [])})
-    return {
+    columns = {
         "comparison_id": group.id,
         "prompt_id": group.prompt_id,
         "judgment_ids": [j.id for j in judgments],
         "source": sources.pop() if len(sources) == 1 else "mixed",
         "annotators": [annotator_pseudonym(j.annotator_id) for j in judgments if j.annotator_id is not None],
-        "judges": [
-            f"{j.judge_name}@{j.judge_prompt_version}" if j.judge_prompt_version else j.judge_name
-            for j in judgments
-            if j.judge_name
-        ],
+        "judges": [judge_label(j.judge_name, j.judge_prompt_version) for j in judgments if j.judge_name],
         "n_judgments": len(judgments),
         "agreement": round(agreement, 6),
         "strength": _mean(j.strength for j in judgments),
@@ -177,11 +153,55 @@ def _provenance(group, judgments, agreement, none_acceptable):
         "none_acceptable": bool(none_acceptable),
         "identities_hidden": all(j.identities_hidden for j in judgments),
         "rationale": "\n---\n".join(j.rationale for j in judgments if j.rationale),
-        "reason_tags": tags,
+        "reason_tags": sorted({str(t) for j in judgments for t in (j.reason_tags or [])}),
         "rubric_version": ",".join(sorted({j.rubric_version for j in judgments if j.rubric_version})),
         # ISO texts of one format in UTC sort as the moments they name.
         "judged_at": max(j.created_at for j in judgments),
         "comparison_created_at": group.created_at,
+        "guest": any(j.guest for j in judgments),
+    }
+    if group.routing is not None:
+        columns.update(routing_provenance(group.routing, columns["source"]))
+    return columns
+
+
+def provenance_columns(judgments, rows, row_j, agreement, none_acceptable):
+    """The provenance columns of rows that each come from one judgment, as Arrow arrays:
+    ``judgments`` is a page's columns (annotation.judgment_pages), ``rows`` (an Arrow index array)
+    and ``row_j`` (the same as numpy) each row's judgment; the values are provenance()'s."""
+    take = lambda name: judgments[name].take(rows)  # noqa: E731
+    rounded = np.unique(agreement, return_inverse=True)
+    return {
+        "comparison_id": take("comparison_id"),
+        "prompt_id": take("prompt_id"),
+        "judgment_ids": one_each(take("id"), pa.int64()),
+        "source": take("source"),
+        "annotators": by_distinct(
+            [judgments["annotator_id"]],
+            row_j,
+            lambda a: [] if a is None else [annotator_pseudonym(a)],
+            pa.list_(pa.string()),
+        ),
+        "judges": by_distinct(
+            [judgments["judge_name"], judgments["judge_prompt_version"]],
+            row_j,
+            lambda name, version: [judge_label(name, version)] if name else [],
+            pa.list_(pa.string()),
+        ),
+        "n_judgments": pa.array(np.ones(len(row_j), dtype=np.int64)),
+        "agreement": pa.array(
+            np.array([round(v, 6) for v in rounded[0].tolist()], dtype=np.float64)[rounded[1].reshape(-1)]
+        ),
+        "strength": take("strength").cast(pa.float64()),
+        "confidence": take("confidence").cast(pa.float64()),
+        "none_acceptable": pa.array(none_acceptable),
+        "identities_hidden": take("identities_hidden"),
+        "rationale": take("rationale").fill_null(""),
+        "reason_tags": by_distinct([judgments["reason_tags"]], row_j, tags, pa.list_(pa.string())),
+        "rubric_version": take("rubric_version").fill_null(""),
+        "judged_at": take("created_at"),
+        "comparison_created_at": take("comparison_created_at"),
+        "guest": take("guest").fill_null(False),
     }
 
 
@@ -202,7 +222,7 @@ def group_prompt_text(group):
 
 def pair_rows(options, group, pair, margin, prov):
     """Rows for one preference pair (winner first; for a tie, the one shown first)."""
-    chosen, rejected = group.shown[pair.chosen], group.shown[pair.rejected]
+    chosen, rejected = group.shown[pair.a], group.shown[pair.b]
     fmt = options.format
     if fmt == "kto":
         conversation = group_messages(group)
@@ -216,7 +236,7 @@ def pair_rows(options, group, pair, margin, prov):
                 "tie": pair.tie,
                 **prov,
             }
-            for shown, position, label in ((chosen, pair.chosen, True), (rejected, pair.rejected, False))
+            for shown, position, label in ((chosen, pair.a, True), (rejected, pair.b, False))
         ]
     if fmt == "dpo":
         row = {"prompt": group_prompt_text(group), "chosen": chosen.text, "rejected": rejected.text}
@@ -225,8 +245,8 @@ def pair_rows(options, group, pair, margin, prov):
         turns = group.turns or {}
         row = {
             "prompt": group_messages(group),
-            "chosen": turns.get(pair.chosen) or assistant(chosen.text),
-            "rejected": turns.get(pair.rejected) or assistant(rejected.text),
+            "chosen": turns.get(pair.a) or assistant(chosen.text),
+            "rejected": turns.get(pair.b) or assistant(rejected.text),
         }
     else:  # reward: implicit prompt, the conversation is inside chosen and rejected
         conversation = group_messages(group)
@@ -239,8 +259,8 @@ def pair_rows(options, group, pair, margin, prov):
     row.update(
         chosen_model=chosen.model,
         rejected_model=rejected.model,
-        chosen_position=pair.chosen,
-        rejected_position=pair.rejected,
+        chosen_position=pair.a,
+        rejected_position=pair.b,
         tie=pair.tie,
     )
     row.update(prov)

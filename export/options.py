@@ -44,6 +44,7 @@ class ExportOptions:
     min_reliability: float | None = None
     models: tuple = field(default_factory=tuple)
     blind_only: bool = False
+    exclude_guests: bool = False  # leave out arena guests' votes (session-bound voters without an account)
     campaigns: tuple = field(default_factory=tuple)
     # The dataset card.
     license: str = "other"
@@ -87,7 +88,7 @@ def _fraction(data, key, default, *, below_one=False):
     except (TypeError, ValueError):
         raise ExportOptionsError(
             f"{key.replace('_', ' ').capitalize()} must be a number between 0 and 1, not {value!r}."
-        )
+        ) from None
     if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
         upper = "below 1" if below_one else "at most 1"
         raise ExportOptionsError(
@@ -109,7 +110,7 @@ def _integer(data, key, default, *, minimum=None):
     except ValueError:
         raise ExportOptionsError(
             f"{key.replace('_', ' ').capitalize()} must be a whole number, not {value!r}."
-        )
+        ) from None
     if minimum is not None and value < minimum:
         raise ExportOptionsError(
             f"{key.replace('_', ' ').capitalize()} must be at least {minimum}; got {value}."
@@ -134,7 +135,7 @@ def _moment(data, key, *, end_of_day=False):
         except ValueError:
             raise ExportOptionsError(
                 f"{key.capitalize()} must be a date or date-time like 2026-01-31 or 2026-01-31T12:00, not {text!r}."
-            )
+            ) from None
         if end_of_day and len(text) == 10:  # a bare date: the whole day counts
             moment = datetime.combine(moment.date(), time.max)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -194,6 +195,7 @@ def parse_options(data):
         min_reliability=_fraction(data, "min_reliability", None),
         models=_names(data.get("models")),
         blind_only=_flag(data.get("blind_only", False)),
+        exclude_guests=_flag(data.get("exclude_guests", False)),
         campaigns=_slugs(data.get("campaigns", data.get("campaign"))),
         license=str(data.get("license") or "other").strip() or "other",
     )

@@ -34,7 +34,7 @@ def break_ranking(ranking, method):
         else:
             raise ValueError(f"Unknown rank-breaking method {method!r}.")
         for h in later:
-            strict.extend((w, l, h - g) for w in group for l in groups[h])
+            strict.extend((w, loser, h - g) for w in group for loser in groups[h])
         if method != "best-vs-rest" or g == 0:
             tied.extend((a, b) for i, a in enumerate(group) for b in group[i + 1 :])
     return strict, tied
@@ -111,7 +111,7 @@ def aggregate_pairs(judgments, rankings, method, weight=unit_weight):
     candidates = set()
     for ranking in rankings:
         strict, tied = break_ranking(ranking, method)
-        candidates.update((min(w, l), max(w, l)) for w, l, _ in strict)
+        candidates.update((min(w, loser), max(w, loser)) for w, loser, _ in strict)
         candidates.update(tied)
     verdicts, no_majority = [], 0
     for a, b in sorted(candidates):
@@ -177,3 +177,128 @@ def split_for(key, seed, test_fraction):
         return "train"
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else "train"
+
+
+# ---------------------------------------------------------------- units: what one judgment or comparison yields
+
+# Outcome codes of a unit's agreement specs, beside WIN (1) and TIE (0): non-negative, so they
+# pack into one integer key. LOSS_: b over a. NONE_SHARE: the "none acceptable" share.
+LOSS_, NONE_SHARE = 2, 3
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One row unit of one judgment: a pair (a chosen over b rejected, or a tie kept with margin
+    zero) or, under kto-negative, an unpaired negative (a == b). ``specs`` say how its agreement
+    is counted: each is (code, x, y) and the unit's agreement is the smallest of their shares
+    among the comparison's judgments (WIN: x over y, TIE: x tied with y, NONE_SHARE: "none
+    acceptable")."""
+
+    negative: bool
+    a: int
+    b: int
+    gap: int
+    tie: bool
+    specs: tuple
+
+
+class Units(list):
+    """judgment_units' answer: the units in row order, and ``dropped`` ({reason: count}) for the card."""
+
+    def __init__(self, units=(), dropped=None):
+        super().__init__(units)
+        self.dropped = dropped or {}
+
+
+def judgment_units(options, ranking, none_acceptable):
+    """The row units one valid judgment with this ranking yields under the tie and rank-breaking
+    policies (every judgment its own rows, --aggregate none), and what the policies drop.
+    Depends only on the options and the ranking, so an export computes it once per distinct
+    (ranking, none acceptable)."""
+    if none_acceptable and options.ties == "drop":
+        return Units(dropped={"none acceptable (judgments)": 1})
+    if none_acceptable and options.ties == "kto-negative":
+        return Units(Unit(True, p, p, 0, True, ((NONE_SHARE, 0, 0),)) for p in sorted(group_index(ranking)))
+    strict, tied = break_ranking(ranking, options.rank_breaking)
+    units = Units(Unit(False, w, loser, gap, False, ((WIN, w, loser),)) for w, loser, gap in strict)
+    if tied:
+        if options.ties == "drop":
+            units.dropped["tied pairs"] = len(tied)
+        elif options.ties == "margin-zero":
+            units += [Unit(False, a, b, 0, True, ((TIE, a, b),)) for a, b in tied]
+        else:  # kto-negative: each tied response once, with its least-agreed tied pair's agreement
+            specs = {}
+            for a, b in tied:
+                for position in (a, b):
+                    specs.setdefault(position, []).append((TIE, a, b))
+            units += [Unit(True, p, p, 0, True, tuple(specs[p])) for p in sorted(specs)]
+    return units
+
+
+def share(judgments, predicate, weight=unit_weight):
+    """Weight share of the judgments for which predicate holds."""
+    total = sum(weight(j) for j in judgments)
+    return sum(weight(j) for j in judgments if predicate(j)) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class AggregateUnit:
+    """One row unit of a comparison under --aggregate majority or weighted: a pair, or under
+    kto-negative an unpaired negative (a == b), with the judgments it stands for."""
+
+    negative: bool
+    a: int
+    b: int
+    gap: int
+    tie: bool
+    judgments: list
+    agreement: float
+    none_acceptable: bool
+
+
+def aggregate_units(options, judgments, positions):
+    """The row units of one comparison's valid judgments under aggregation (majority, or
+    reliability-weighted), with the same tie policies as judgment_units, and what is dropped."""
+    weight = judgment_weight if options.aggregate == "weighted" else unit_weight
+    bad_share = share(judgments, lambda j: j.none_acceptable, weight)
+    none_acceptable = bad_share > 0.5
+    if none_acceptable and options.ties == "drop":
+        return [], {"none acceptable (comparisons, by majority)": 1}
+    if none_acceptable and options.ties == "kto-negative":
+        bad = [j for j in judgments if j.none_acceptable]
+        return [AggregateUnit(True, p, p, 0, True, bad, bad_share, True) for p in sorted(positions)], {}
+    verdicts, no_majority = aggregate_pairs(
+        judgments, [j.ranking for j in judgments], options.rank_breaking, weight
+    )
+    dropped = {"no majority (pairs)": no_majority} if no_majority else {}
+    units, tied = [], []
+    for verdict in verdicts:
+        if verdict.outcome == TIE:
+            tied.append(verdict)
+            continue
+        winner, loser = verdict.winner_loser
+        units.append(
+            AggregateUnit(
+                False,
+                winner,
+                loser,
+                verdict.gap,
+                False,
+                verdict.judgments,
+                verdict.agreement,
+                none_acceptable,
+            )
+        )
+    if tied and options.ties == "drop":
+        dropped["tied pairs"] = len(tied)
+    elif options.ties == "margin-zero":
+        units += [
+            AggregateUnit(False, v.a, v.b, 0, True, v.judgments, v.agreement, none_acceptable) for v in tied
+        ]
+    else:  # kto-negative: each tied pair's responses, each with its pair's agreement
+        for v in tied:
+            units += [
+                AggregateUnit(True, p, p, 0, True, v.judgments, v.agreement, none_acceptable)
+                for p in (v.a, v.b)
+            ]
+    return units, dropped

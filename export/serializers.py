@@ -23,6 +23,7 @@ class StartExportSerializer(serializers.Serializer):
     min_confidence = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     models = serializers.ListField(child=serializers.CharField(), required=False)
     blind_only = serializers.BooleanField(required=False)
+    exclude_guests = serializers.BooleanField(required=False)
     campaigns = serializers.ListField(
         child=serializers.CharField(),
         required=False,

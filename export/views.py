@@ -6,7 +6,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
+from . import jobs as export_jobs
+from . import permissions, selectors
 from .options import (
     AGGREGATIONS,
     FILE_FORMATS,
@@ -37,12 +38,13 @@ FORM_FIELDS = (
     "min_reliability",
     "models",
     "blind_only",
+    "exclude_guests",
     "license",
 )
 
 
 def _researcher(request):
-    if not services.can_export(request.user):
+    if not permissions.can_export(request.user):
         raise PermissionDenied("Only researchers and admins may export datasets.")
 
 
@@ -88,12 +90,13 @@ def start(request):
     _researcher(request)
     data = {key: request.POST.get(key, "") for key in FORM_FIELDS}
     data["blind_only"] = bool(request.POST.get("blind_only"))
+    data["exclude_guests"] = bool(request.POST.get("exclude_guests"))
     data["campaigns"] = request.POST.getlist("campaigns")
     try:
-        services.start_export_job(request.user, data)
+        export_jobs.start_export_job(request.user, data)
     except ExportOptionsError as exc:
         return render(request, "export/_jobs.html", _context(request, error=str(exc)), status=400)
-    except services.ExportNotAllowed as exc:
+    except permissions.ExportNotAllowed as exc:
         return render(request, "export/_jobs.html", _context(request, error=str(exc)), status=403)
     return render(request, "export/_jobs.html", _context(request, started=True), status=201)
 
@@ -111,7 +114,7 @@ def _job(request, public_id):
 def download_zip(request, public_id):
     """The whole finished export (data files and the dataset card) as one zip, built on disk once."""
     job = _job(request, public_id)
-    path = services.job_zip_path(job)
+    path = export_jobs.job_zip_path(job)
     if path is None:
         raise Http404("This export has no files yet.")
     return FileResponse(
@@ -123,7 +126,7 @@ def download_zip(request, public_id):
 @require_GET
 def download(request, public_id, name):
     job = _job(request, public_id)
-    path = services.job_file_path(job, name)
+    path = export_jobs.job_file_path(job, name)
     if path is None:
         raise Http404("This export has no such file.")
     return FileResponse(

@@ -53,7 +53,7 @@ def fuzz_world(transactional_db, make_user):
     from annotation.rubrics import template_spec
     from arena import services as arena_services
     from arena.models import Arena
-    from export import services as export_services
+    from export import jobs as export_services
     from inference.models import ModelEndpoint
 
     users = {

@@ -136,7 +136,8 @@ def test_a_model_that_names_itself_on_a_later_turn_makes_the_vote_not_blind(api,
 
 def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
     """The opening is the prompt; each side's answers and the follow-up are chosen and rejected. The
-    columnar path and the row path write the same bytes; other formats keep the first answers."""
+    columnar rows and the aggregated (Python) rows of one judgment are the same bytes; other formats
+    keep the first answers."""
     import json
 
     from export.services import export_preferences
@@ -154,7 +155,9 @@ def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
     first, second = body["turns"]
 
     columns = export_preferences({"format": "dpo-chat", "file_format": "jsonl"}, tmp_path / "columns")
-    export_preferences({"format": "dpo-chat", "file_format": "jsonl"}, tmp_path / "rows", columnar=False)
+    export_preferences(
+        {"format": "dpo-chat", "file_format": "jsonl", "aggregate": "majority"}, tmp_path / "rows"
+    )
     [name] = [n for n in columns["files"] if n.endswith(".jsonl")]
     assert (tmp_path / "columns" / name).read_bytes() == (tmp_path / "rows" / name).read_bytes()
     [row] = [json.loads(line) for line in (tmp_path / "rows" / name).read_text().splitlines()]
@@ -165,7 +168,7 @@ def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
             {"role": "user", "content": "and the moon"},
             {"role": "assistant", "content": second["sides"][position]["text"]},
         ]
-    dpo = export_preferences({"format": "dpo", "file_format": "jsonl"}, tmp_path / "dpo", columnar=False)
+    dpo = export_preferences({"format": "dpo", "file_format": "jsonl"}, tmp_path / "dpo")
     [plain] = [
         json.loads(line)
         for n in dpo["files"]

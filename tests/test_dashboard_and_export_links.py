@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from annotation import queues
-from export.services import start_export_job
+from export.jobs import start_export_job
 from tests.conftest import wait_for
 from tests.test_campaign_fixtures import make_campaign
 

@@ -15,10 +15,11 @@ from rest_framework.test import APIClient
 from annotation.models import Assignment, Campaign, CampaignItem, Rubric
 from annotation.quality import annotator_reliability
 from annotation.services import create_comparison, record_judgment
-from export import services
+from export import jobs
 from export.models import ExportJob
 from export.options import ExportOptionsError, parse_options
-from export.services import ExportNotAllowed, export_preferences
+from export.permissions import ExportNotAllowed
+from export.services import export_preferences
 from inference.models import ModelEndpoint, Prompt, Response
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +180,7 @@ def test_a_job_whose_owner_lost_the_campaign_fails_with_a_sentence(world):
     job = ExportJob.objects.create(
         created_by=world["rb"], format="dpo", options={"format": "dpo", "campaigns": ["alpha"]}
     )
-    failed = services.run_export_job(job.pk)
+    failed = jobs.run_export_job(job.pk)
     assert failed.status == "failed" and "not a researcher of 'alpha'" in failed.error
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.services import create_comparison, record_judgment
-from export import services
+from export import jobs, permissions
 from export.options import ExportOptionsError, parse_options
 from export.services import ExportPathError, export_preferences
 from inference.models import ModelEndpoint, Prompt, Response
@@ -196,7 +196,7 @@ def test_a_failure_midway_leaves_no_partial_file(judged, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        export_preferences({"format": "dpo"}, tmp_path / "ds", progress=failing_progress, batch_size=5)
+        export_preferences({"format": "dpo"}, tmp_path / "ds", progress=failing_progress, page_size=5)
     assert calls and not list(tmp_path.iterdir())
 
 
@@ -221,8 +221,8 @@ def test_parse_options_keeps_everything_for_the_card():
 def test_only_researchers_and_admins_may_start_an_export(make_user):
     from django.contrib.auth.models import Group
 
-    with pytest.raises(services.ExportNotAllowed):
-        services.start_export_job(make_user("annotator-only"), {"format": "dpo"})
+    with pytest.raises(permissions.ExportNotAllowed):
+        jobs.start_export_job(make_user("annotator-only"), {"format": "dpo"})
     researcher = make_user("res")
     researcher.groups.add(Group.objects.get_or_create(name="researcher")[0])
-    assert services.can_export(researcher)
+    assert permissions.can_export(researcher)

@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.services import create_comparison, record_judgment
+from export.jobs import run_export_job
 from export.models import ExportJob
-from export.services import run_export_job
 from inference.models import ModelEndpoint, Prompt, Response
 from tests.conftest import wait_for
 

@@ -275,7 +275,7 @@ def world(make_user):
     from arena import board as arena_board
     from arena import services as arena_services
     from arena.models import Arena
-    from export import services as export_services
+    from export import jobs as export_services
     from inference.models import ModelEndpoint, ResponsePool
     from ranking.models import RatingSnapshot
     from routing.models import ComparisonFeatures

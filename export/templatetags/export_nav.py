@@ -1,6 +1,6 @@
 from django import template
 
-from export.services import can_export as _can_export
+from export.permissions import can_export as _can_export
 
 register = template.Library()
 

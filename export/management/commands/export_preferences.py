@@ -71,6 +71,11 @@ class Command(BaseCommand):
             "--blind-only", action="store_true", help="Only votes made while identities were hidden."
         )
         filters.add_argument(
+            "--exclude-guests",
+            action="store_true",
+            help="Leave out arena guests' votes (session-bound voters without an account).",
+        )
+        filters.add_argument(
             "--campaign",
             action="append",
             default=[],
@@ -121,6 +126,7 @@ class Command(BaseCommand):
             "min_confidence",
             "models",
             "blind_only",
+            "exclude_guests",
             "license",
             "campaigns",
             "min_reliability",
