@@ -14,8 +14,16 @@ class SlotInline(admin.TabularInline):
 class JudgmentInline(admin.TabularInline):
     model = Judgment
     extra = 0
-    fields = ["source", "annotator", "judge", "ranking", "none_acceptable", "identities_hidden", "created_at"]
-    readonly_fields = fields
+    readonly_fields = (
+        "source",
+        "annotator",
+        "judge",
+        "ranking",
+        "none_acceptable",
+        "identities_hidden",
+        "created_at",
+    )
+    fields = readonly_fields
     can_delete = False
     show_change_link = True
 

@@ -113,7 +113,7 @@ class SkipSerializer(serializers.Serializer):
 
 class ShownResponseSerializer(serializers.Serializer):
     slot = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # shadows Field.label by name only
     text = serializers.CharField(allow_blank=True)
 
 

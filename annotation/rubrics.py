@@ -21,10 +21,11 @@ A spec is a dict:
 """
 
 import copy
+from typing import Any
 
 from .rankings import validate_ranking
 
-DEFAULT_SPEC = {
+DEFAULT_SPEC: dict[str, Any] = {
     "ties_allowed": True,
     "strength": None,
     "aspects": [],

@@ -82,94 +82,14 @@ def report():
         by_voter[vote[0]["annotator_id"]].append(vote)
         names[vote[0]["annotator_id"]] = vote[0]["annotator__username"]
     flags = defaultdict(list)  # voter id -> [(signal, detail)]
-
-    # Loyalty: first place for one model, against the crowd's first-place rate for it.
-    appeared, firsts = defaultdict(int), defaultdict(int)
-    for j, shown, _, _ in votes:
-        for name in shown.values():
-            appeared[name] += 1
-        if (first := _first(j["ranking"], shown)) is not None:
-            firsts[first] += 1
+    _loyal(votes, by_voter, flags)
     for voter, mine in by_voter.items():
-        seen, top = defaultdict(int), defaultdict(int)
-        for j, shown, _, _ in mine:
-            for name in shown.values():
-                seen[name] += 1
-            if (first := _first(j["ranking"], shown)) is not None:
-                top[first] += 1
-        for name, n in seen.items():
-            crowd = firsts[name] / appeared[name]
-            if n >= LOYAL_MIN_BATTLES and top[name] / n >= LOYAL_SHARE and top[name] / n > crowd + 0.3:
-                flags[voter].append(
-                    ("loyal", f"{name} first in {top[name]} of {n} battles (crowd: {crowd:.0%})")
-                )
-
-    # Bursts per voter session, and per guest address.
-    def bursts(times):
-        times = sorted(times)
-        for i in range(len(times) - BURST_VOTES + 1):
-            if times[i + BURST_VOTES - 1] - times[i] <= BURST_WINDOW:
-                return times[i]
-        return None
-
-    for voter, mine in by_voter.items():
-        if (start := bursts([j["created_at"] for j, *_ in mine])) is not None:
+        if (start := _burst([j["created_at"] for j, *_ in mine])) is not None:
             flags[voter].append(("burst", f"{BURST_VOTES} votes from {start:%Y-%m-%d %H:%M} UTC"))
     ips = dict(GuestVoter.objects.filter(user_id__in=list(by_voter)).values_list("user_id", "ip"))
-    by_ip = defaultdict(list)
-    for voter, mine in by_voter.items():
-        if ips.get(voter):
-            by_ip[ips[voter]].extend(j["created_at"] for j, *_ in mine)
-    ip_bursts = [
-        {"ip": ip, "start": start} for ip, times in by_ip.items() if (start := bursts(times)) is not None
-    ]
-
-    # Disagreement with the crowd's order, against what the board predicts.
-    snapshot = latest_snapshot("bt")
-    rating = {row["model"]: row["rating"] for row in (snapshot.rows if snapshot else [])}
-    for voter, mine in by_voter.items():
-        disagreed = expected = variance = pairs = 0.0
-        for j, shown, _, _ in mine:
-            ranking = j["ranking"]
-            for hi, group in enumerate(ranking):
-                for lower in ranking[hi + 1 :]:
-                    for w in group:
-                        for l in lower:
-                            a, b = shown.get(w), shown.get(l)
-                            if a not in rating or b not in rating or rating[a] == rating[b]:
-                                continue
-                            q = 1.0 / (
-                                1.0 + math.exp(abs(rating[a] - rating[b]) / POINTS_PER_LOGIT)
-                            )  # P(upset)
-                            disagreed += rating[a] < rating[b]
-                            expected += q
-                            variance += q * (1 - q)
-                            pairs += 1
-        if pairs >= DISAGREE_MIN_PAIRS and variance > 0:
-            z = (disagreed - expected) / math.sqrt(variance)
-            if z >= DISAGREE_Z:
-                flags[voter].append(
-                    (
-                        "disagree",
-                        f"{int(disagreed)} of {int(pairs)} pairs against the board "
-                        f"(expected {expected:.1f}; z = {z:.1f})",
-                    )
-                )
-
-    # Fast votes on long answers.
-    for voter, mine in by_voter.items():
-        fast = [
-            (chars, (j["created_at"] - done).total_seconds())
-            for j, _, chars, done in mine
-            if done
-            and chars >= FAST_MIN_CHARS
-            and (j["created_at"] - done).total_seconds() < chars / FAST_CHARS_PER_S
-        ]
-        if len(fast) >= FAST_MIN_VOTES:
-            chars, seconds = max(fast, key=lambda f: f[0] / max(f[1], 0.1))
-            flags[voter].append(
-                ("fast", f"{len(fast)} votes; e.g. {chars} characters judged in {max(seconds, 0):.1f} s")
-            )
+    ip_bursts = _ip_bursts(by_voter, ips)
+    _disagreeing(by_voter, flags)
+    _fast(by_voter, flags)
 
     excluded = {e.voter_id: e for e in VoterExclusion.objects.filter(lifted_at__isnull=True)}
     voters = [
@@ -190,3 +110,92 @@ def report():
         "votes_read": len(votes),
         "exclusions": list(VoterExclusion.objects.select_related("voter", "excluded_by")[:200]),
     }
+
+
+def _loyal(votes, by_voter, flags):
+    """First place for one model, against the crowd's first-place rate for it."""
+    appeared, firsts = defaultdict(int), defaultdict(int)
+    for j, shown, _, _ in votes:
+        for name in shown.values():
+            appeared[name] += 1
+        if (first := _first(j["ranking"], shown)) is not None:
+            firsts[first] += 1
+    for voter, mine in by_voter.items():
+        seen, top = defaultdict(int), defaultdict(int)
+        for j, shown, _, _ in mine:
+            for name in shown.values():
+                seen[name] += 1
+            if (first := _first(j["ranking"], shown)) is not None:
+                top[first] += 1
+        for name, n in seen.items():
+            crowd = firsts[name] / appeared[name]
+            if n >= LOYAL_MIN_BATTLES and top[name] / n >= LOYAL_SHARE and top[name] / n > crowd + 0.3:
+                flags[voter].append(
+                    ("loyal", f"{name} first in {top[name]} of {n} battles (crowd: {crowd:.0%})")
+                )
+
+
+def _burst(times):
+    """The start of the first window of BURST_VOTES votes within BURST_WINDOW, or None."""
+    times = sorted(times)
+    for i in range(len(times) - BURST_VOTES + 1):
+        if times[i + BURST_VOTES - 1] - times[i] <= BURST_WINDOW:
+            return times[i]
+    return None
+
+
+def _ip_bursts(by_voter, ips):
+    """Bursts per guest address (several guest sessions from one address)."""
+    by_ip = defaultdict(list)
+    for voter, mine in by_voter.items():
+        if ips.get(voter):
+            by_ip[ips[voter]].extend(j["created_at"] for j, *_ in mine)
+    return [{"ip": ip, "start": start} for ip, times in by_ip.items() if (start := _burst(times)) is not None]
+
+
+def _ordered_pairs(ranking, shown):
+    """(preferred, other) model names for every pair the ranking orders."""
+    for hi, group in enumerate(ranking):
+        for lower in ranking[hi + 1 :]:
+            for winner in group:
+                for loser in lower:
+                    yield shown.get(winner), shown.get(loser)
+
+
+def _disagreeing(by_voter, flags):
+    """Disagreement with the crowd's order, against what the board predicts."""
+    snapshot = latest_snapshot("bt")
+    rating = {row["model"]: row["rating"] for row in (snapshot.rows if snapshot else [])}
+    for voter, mine in by_voter.items():
+        disagreed = expected = variance = pairs = 0.0
+        for j, shown, _, _ in mine:
+            for a, b in _ordered_pairs(j["ranking"], shown):
+                if a not in rating or b not in rating or rating[a] == rating[b]:
+                    continue
+                q = 1.0 / (1.0 + math.exp(abs(rating[a] - rating[b]) / POINTS_PER_LOGIT))  # P(upset)
+                disagreed += rating[a] < rating[b]
+                expected += q
+                variance += q * (1 - q)
+                pairs += 1
+        if pairs >= DISAGREE_MIN_PAIRS and variance > 0:
+            z = (disagreed - expected) / math.sqrt(variance)
+            if z >= DISAGREE_Z:
+                detail = f"{int(disagreed)} of {int(pairs)} pairs against the board (expected {expected:.1f}; z = {z:.1f})"
+                flags[voter].append(("disagree", detail))
+
+
+def _fast(by_voter, flags):
+    """Fast votes on long answers."""
+    for voter, mine in by_voter.items():
+        fast = [
+            (chars, (j["created_at"] - done).total_seconds())
+            for j, _, chars, done in mine
+            if done
+            and chars >= FAST_MIN_CHARS
+            and (j["created_at"] - done).total_seconds() < chars / FAST_CHARS_PER_S
+        ]
+        if len(fast) >= FAST_MIN_VOTES:
+            chars, seconds = max(fast, key=lambda f: f[0] / max(f[1], 0.1))
+            flags[voter].append(
+                ("fast", f"{len(fast)} votes; e.g. {chars} characters judged in {max(seconds, 0):.1f} s")
+            )

@@ -149,6 +149,9 @@ class BattleAnswer(models.Model):
         ordering = ["turn", "position"]
         constraints = [models.UniqueConstraint(fields=["turn", "position"], name="battle_answer_unique")]
 
+    def __str__(self):
+        return f"Answer {self.position} of {self.turn}"
+
 
 class GuestVoter(models.Model):
     """A voter without an account: a user made for one browser session (unusable password,

@@ -26,7 +26,7 @@ ERROR_DESCRIPTIONS = {
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="One sentence for people: what went wrong and what to fix.")
-    errors = serializers.JSONField(
+    errors = serializers.JSONField(  # type: ignore[assignment]  # shadows Serializer.errors by name only
         required=False, help_text="Validation errors per field, when there are several."
     )
 

@@ -19,7 +19,7 @@ class StartExportSerializer(serializers.Serializer):
     arena = serializers.CharField(required=False, allow_blank=True)
     since = serializers.CharField(required=False, allow_blank=True, help_text="Date or ISO date-time.")
     until = serializers.CharField(required=False, allow_blank=True, help_text="Date or ISO date-time.")
-    source = serializers.ChoiceField(choices=SOURCES, required=False)
+    source = serializers.ChoiceField(choices=SOURCES, required=False)  # type: ignore[assignment]  # shadows Field.source by name only
     min_confidence = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     models = serializers.ListField(child=serializers.CharField(), required=False)
     blind_only = serializers.BooleanField(required=False)

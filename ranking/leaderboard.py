@@ -32,7 +32,7 @@ DEFAULT_K_FACTOR = 4.0  # Chatbot Arena's online Elo K
 @dataclass
 class LeaderboardResult:
     rows: list
-    style_coefficients: dict = None
+    style_coefficients: dict | None = None
     method: str = "bt"
     params: dict = field(default_factory=dict)
     # internal, for warm starts and diagnostics: natural-log strengths per model (bt/pl)

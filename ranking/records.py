@@ -47,7 +47,7 @@ class Dump:
     dict per ranking) are None when absent. ``skipped`` lists (line, reason) of records left out."""
 
     judgments: object
-    weights: list = None
+    weights: list | None = None
     features: object = None
     kind: str = "arena"
     records: int = 0

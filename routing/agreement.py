@@ -8,11 +8,11 @@ unbiased estimate for the whole pool (and for each slice). Items routed by gain 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from .encoding import check_labels
 
-Slices = Union[str, Iterable[str], None]
+Slices = str | Iterable[str] | None
 
 
 class SliceAgreement(NamedTuple):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +20,9 @@ AI_LABEL_FEATURE = "ai_label"
 AI_SIDE_SUFFIX = " × AI side"
 MISSING_SUFFIX = " missing"
 
-FeatureValue = Union[int, float, str, bool, None]
+FeatureValue = int | float | str | bool | None
 Item = Mapping[str, Any]
-AILabel = Union[str, Sequence[Any]]
+AILabel = str | Sequence[Any]
 CleanItem = dict[str, float | str]
 Matrix = npt.NDArray[np.float64]
 

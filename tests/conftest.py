@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import Group
 
 from inference.models import ModelEndpoint
 from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
+from tests.test_campaign_fixtures import add_role
 from tests.tiny_models import build_tiny_chat_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +122,41 @@ def make_user(django_user_model):
         return django_user_model.objects.create_user(username=username, password=password, **extra)
 
     return make
+
+
+@pytest.fixture
+def people(make_user):
+    researcher = add_role(make_user("rita"), "researcher")
+    other_researcher = add_role(make_user("otto"), "researcher")
+    annotator = add_role(make_user("ann"), "annotator")
+    outsider = add_role(make_user("olga"), "annotator")  # not in the campaign's group
+    admin = add_role(make_user("adam", is_staff=True), "admin")
+    experts = Group.objects.create(name="experts")
+    annotator.groups.add(experts)
+    return {
+        "researcher": researcher,
+        "other_researcher": other_researcher,
+        "annotator": annotator,
+        "outsider": outsider,
+        "admin": admin,
+        "experts": experts,
+    }
+
+
+@pytest.fixture
+def serve(tiny_model_dirs):
+    servers = []
+
+    def start(handler=ChatCompletionsHandler, api_key=""):
+        server = OpenAICompatibleServer({"tiny": str(tiny_model_dirs[0])}, api_key=api_key, handler=handler)
+        server.start_in_thread()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

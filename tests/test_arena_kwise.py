@@ -81,7 +81,9 @@ def test_a_k4_battle_is_ranked_with_a_tie_and_counted_by_every_method(api, arena
     # Counted by PL and Bayes directly, by BT through rank-breaking: the best leads and the worst trails everywhere.
     for method in ("bt", "pl", "bayes", "elo"):
         board = wait_for(
-            lambda: (b := api.get(f"/api/leaderboard/?method={method}").json())["judgment_count"] == 1 and b,
+            lambda method=method: (
+                (b := api.get(f"/api/leaderboard/?method={method}").json())["judgment_count"] == 1 and b
+            ),
             what=f"the {method} board",
         )
         order = [r["model"] for r in board["rows"]]

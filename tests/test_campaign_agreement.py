@@ -5,7 +5,7 @@ import pytest
 
 from annotation import queues
 from annotation.agreement import campaign_agreement, cohen_kappa, fleiss_kappa, krippendorff_alpha
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 
 def test_cohen_kappa_by_hand():

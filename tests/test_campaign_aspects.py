@@ -5,7 +5,7 @@ import pytest
 from annotation import campaigns as campaign_services
 from annotation.models import Assignment, Judgment
 from annotation.rubrics import template_spec, validate_spec
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from annotation import queues
 from annotation.models import Adjudication, AnnotatorProfile, Judgment
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

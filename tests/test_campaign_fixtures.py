@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from django.contrib.auth.models import Group
 
 from annotation import campaigns as campaign_services
@@ -27,25 +26,6 @@ def rows_k(n, k, start=0):
         }
         for i in range(n)
     ]
-
-
-@pytest.fixture
-def people(make_user):
-    researcher = add_role(make_user("rita"), "researcher")
-    other_researcher = add_role(make_user("otto"), "researcher")
-    annotator = add_role(make_user("ann"), "annotator")
-    outsider = add_role(make_user("olga"), "annotator")  # not in the campaign's group
-    admin = add_role(make_user("adam", is_staff=True), "admin")
-    experts = Group.objects.create(name="experts")
-    annotator.groups.add(experts)
-    return {
-        "researcher": researcher,
-        "other_researcher": other_researcher,
-        "annotator": annotator,
-        "outsider": outsider,
-        "admin": admin,
-        "experts": experts,
-    }
 
 
 def make_campaign(user, *, slug="c1", k=2, overlap=2, spec=None, groups=(), n_items=4, **fields):

@@ -11,7 +11,7 @@ from annotation import items, quality, queues
 from annotation.models import AnnotatorStanding, Assignment, Campaign, CampaignItem, Judgment, Rubric
 from annotation.rubrics import template_spec
 from inference.models import Prompt, Response
-from tests.test_campaign_fixtures import jsonl, make_campaign, people, rows_k  # noqa: F401
+from tests.test_campaign_fixtures import jsonl, make_campaign, rows_k
 
 pytestmark = pytest.mark.django_db
 
@@ -408,7 +408,7 @@ def test_researcher_creates_rubric_and_campaign_in_the_app(client, people):
     campaign = Campaign.objects.get(slug="hs")
     assert campaign.k == 4 and people["researcher"] in campaign.researchers.all()
     response = client.post(
-        "/campaigns/rubrics/%d/revise/" % rubric.pk,
+        f"/campaigns/rubrics/{rubric.pk}/revise/",
         {"family": "hs", "spec": json.dumps({**rubric.spec, "rationale": "required"})},
     )
     assert response.status_code == 200

@@ -6,7 +6,7 @@ import pytest
 
 from annotation import items
 from annotation.models import CampaignItem
-from tests.test_campaign_fixtures import jsonl, make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import jsonl, make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_the_format_is_detected_for_jsonl_csv_and_multipref_columns(people):
 
 
 def test_the_dry_run_keeps_the_file_and_previews_the_items(client, people):
-    campaign = make_campaign(people["researcher"], slug="p", n_items=0, display_mode="plain")
+    make_campaign(people["researcher"], slug="p", n_items=0, display_mode="plain")
     client.force_login(people["researcher"])
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -6,7 +6,7 @@ import pytest
 from annotation import queues
 from annotation.models import Judgment
 from annotation.rubrics import SubmissionInvalid, template_spec
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

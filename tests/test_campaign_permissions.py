@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

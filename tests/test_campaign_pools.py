@@ -6,7 +6,7 @@ import pytest
 from annotation import pool_items
 from annotation.models import CampaignItem, Comparison
 from inference.models import ModelEndpoint, Prompt, Response, ResponsePool
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from annotation import agreement, quality, queues
 from annotation import campaigns as campaign_services
 from annotation.models import Assignment, Judgment, RepeatCheck
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_kwise_pair_consistency_and_undo_of_a_repeat(people):
 
 def test_repeat_bad_input_api_and_dashboard(client, people):
     spec = {"rationale": "required", "rationale_min_length": 5}
-    campaign = make_campaign(
+    make_campaign(
         people["researcher"],
         slug="ra",
         n_items=3,

@@ -11,7 +11,7 @@ from annotation import queues
 from annotation.campaigns import CampaignForbidden
 from annotation.models import Assignment, Judgment, JudgmentRevision
 from annotation.views import form_values
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -130,7 +130,7 @@ def test_a_worker_killed_mid_generation_strands_nothing(platform, slow_arena, vo
     platform.start_worker("second", beat=True)
     for public_id in (battle_id, second.json()["id"]):
         wait_until(
-            lambda: voter_session.get(f"{api}{public_id}/", timeout=10).json()["votable"],
+            lambda public_id=public_id: voter_session.get(f"{api}{public_id}/", timeout=10).json()["votable"],
             90,
             f"battle {public_id} to become votable",
         )

@@ -8,13 +8,13 @@ import pytest
 from annotation import queues
 from export.services import start_export_job
 from tests.conftest import wait_for
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_empty_dashboard_says_what_to_do_instead_of_drawing_empty_charts(client, people):
-    campaign = make_campaign(people["researcher"], slug="empty", n_items=0, status="paused")
+    make_campaign(people["researcher"], slug="empty", n_items=0, status="paused")
     client.force_login(people["researcher"])
     html = client.get("/campaigns/empty/dashboard/").content.decode()
     assert 'id="no-items"' in html and "dashboard/progress.png" not in html

@@ -9,7 +9,7 @@ import pytest
 
 from inference.backends import GenerationError, get_backend, openai_http
 from inference.models import ModelEndpoint, Prompt, Response
-from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
+from inference.openai_server import ChatCompletionsHandler
 from inference.services import generate_response
 from tests.conftest import TINY_PARAMS
 
@@ -19,22 +19,6 @@ CONVERSATION = [{"role": "user", "content": "the sun is warm"}]
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch):
     monkeypatch.setattr(openai_http, "BACKOFF_BASE_S", 0.01)
-
-
-@pytest.fixture
-def serve(tiny_model_dirs):
-    servers = []
-
-    def start(handler=ChatCompletionsHandler, api_key=""):
-        server = OpenAICompatibleServer({"tiny": str(tiny_model_dirs[0])}, api_key=api_key, handler=handler)
-        server.start_in_thread()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def http(**options):

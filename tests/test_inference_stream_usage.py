@@ -7,7 +7,6 @@ import pytest
 from inference.backends import get_backend
 from inference.openai_server import ChatCompletionsHandler
 from tests.conftest import TINY_PARAMS
-from tests.test_http_backend import serve  # noqa: F401  (the fixture)
 
 CONVERSATION = [{"role": "user", "content": "the sun is warm"}]
 

@@ -13,7 +13,7 @@ from annotation.models import Assignment, CampaignItem, CampaignRouting, Judgmen
 from inference.models import ModelEndpoint
 from routing.features import heuristic_tags, parse_tags
 from tests.conftest import wait_for
-from tests.test_campaign_fixtures import jsonl, make_campaign, people  # noqa: F401 - people is a fixture
+from tests.test_campaign_fixtures import jsonl, make_campaign
 
 LONG = "This answer explains the idea carefully, with an example and a caveat for the reader."
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .base import Backend, Generation, GenerationError
 
 _RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
-_semaphores = {}
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
 BACKOFF_BASE_S = float(os.environ.get("INFERENCE_HTTP_BACKOFF_S", "0.5"))
 BACKOFF_MAX_S = 20.0

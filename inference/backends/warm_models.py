@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 
 lock = threading.RLock()
-_entries = OrderedDict()  # key -> _Entry, least recently used first
+_entries: OrderedDict[object, object] = OrderedDict()  # key -> _Entry, least recently used first
 
 
 class _Entry:
