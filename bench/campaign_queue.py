@@ -371,6 +371,9 @@ def main():
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--no-cpu", dest="cpu", action="store_false", help="skip the one-annotator app CPU figure"
+    )
     args = parser.parse_args()
     trees = {"self": ROOT}
     if args.before_tree and args.via == "http":
@@ -397,7 +400,7 @@ def main():
     )
     stamp = int(time.time())
     try:
-        for name, tree in sorted(trees.items()):  # "before" first
+        for name, tree in sorted(trees.items()) if args.cpu else ():  # "before" first
             cpu = (
                 cpu_per_cycle(annotators[0], 300, args.overlap)
                 if name == "self"
