@@ -5,6 +5,7 @@ session, so every battle and vote path is the one members use, and each guest vo
 ordinary Judgment whose author is marked as a guest (the board can leave them out:
 RANKING_EXCLUDE_GUESTS)."""
 
+import hashlib
 import secrets
 from datetime import timedelta
 
@@ -49,6 +50,7 @@ def voter_for(request, arena):
         >= settings.ARENA_GUESTS_PER_IP_HOUR
     ):
         raise GuestLimit("Too many guests have come from your network this hour; log in, or try again later.")
+    check_proof_of_work(request)
     if settings.ARENA_GUEST_CHECK:
         import_string(settings.ARENA_GUEST_CHECK)(
             request
@@ -59,6 +61,48 @@ def voter_for(request, arena):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         GuestVoter.objects.create(user=user, session_key=request.session.session_key or "", ip=ip)
     return user
+
+
+POW_SESSION_KEY = "arena_guest_pow"
+
+
+def pow_challenge(request):
+    """The proof-of-work puzzle this browser session must solve before it becomes a guest, or None when
+    ARENA_GUEST_POW_BITS is 0. The page's script finds a nonce whose SHA-256 of "challenge:nonce" starts with
+    that many zero bits (2**bits hashes on average: about a second at 20 bits), which makes a flood of guests
+    cost the sender CPU time while a person waits once."""
+    if settings.ARENA_GUEST_POW_BITS <= 0:
+        return None
+    challenge = request.session.get(POW_SESSION_KEY)
+    if not challenge:
+        challenge = request.session[POW_SESSION_KEY] = secrets.token_hex(16)
+    return {"challenge": challenge, "bits": settings.ARENA_GUEST_POW_BITS}
+
+
+def _zero_bits(digest):
+    bits = 0
+    for byte in digest:
+        if byte:
+            return bits + 8 - byte.bit_length()
+        bits += 8
+    return bits
+
+
+def check_proof_of_work(request):
+    """ValueError with a sentence unless the request carries a solution of this session's puzzle (the form's
+    pow_nonce, or an X-PoW-Nonce header). A puzzle is solved once: the session gets a new one after use."""
+    bits = settings.ARENA_GUEST_POW_BITS
+    if bits <= 0:
+        return
+    challenge = request.session.pop(POW_SESSION_KEY, None)
+    nonce = (request.POST.get("pow_nonce") or request.headers.get("X-PoW-Nonce") or "").strip()
+    if not challenge or not nonce or len(nonce) > 64:
+        raise ValueError(
+            "Guests solve a small puzzle in the browser before their first battle; reload the page "
+            "(with JavaScript on) and send your prompt again, or log in."
+        )
+    if _zero_bits(hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()) < bits:
+        raise ValueError("The browser's puzzle answer was wrong; reload the page and send your prompt again.")
 
 
 def check_guest_vote(user):

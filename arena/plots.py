@@ -67,3 +67,27 @@ def heatmap_png(board):
     ax.set_title("Win rate of row model against column model")
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _png(fig)
+
+
+def shares_png(data, group, top=8):
+    """Each model's (or provider's) share of battles week by week, oldest week first: the sampling page's
+    picture of who was drawn how often. The `top` most-drawn are named; the rest are summed as "others"."""
+    weeks = data["weeks"][::-1]
+    rows = data[group]
+    if not weeks or not rows:
+        return _empty("No battles yet")
+    named, rest = rows[:top], rows[top:]
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    x = np.arange(len(weeks))
+    for row in named:
+        ax.plot(x, [100 * w["share"] for w in row["weeks"][::-1]], marker="o", label=row["name"])
+    if rest:
+        others = np.sum([[w["share"] for w in row["weeks"][::-1]] for row in rest], axis=0)
+        ax.plot(x, 100 * others, marker="o", linestyle="--", color="#9ca3af", label=f"{len(rest)} others")
+    ax.set_xticks(x, weeks, rotation=30, ha="right")
+    ax.set_ylabel("share of the week's battles (%)")
+    ax.set_xlabel("week of")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return _png(fig)

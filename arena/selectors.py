@@ -2,6 +2,7 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -81,6 +82,7 @@ def battle_payload(battle, user, judgment=_UNKNOWN):
         "can_follow_up": judgment is None and not failed and len(turns) < arena.max_turns,
         "turns_left": max(arena.max_turns - len(turns), 0),
         "per_turn_vote": arena.per_turn_vote,
+        "turn_choices": turn_choices(k) if arena.per_turn_vote else [],
         "vote": vote_choice(judgment) if judgment else None,
         "ranking": judgment.ranking if judgment else None,
         "ranking_text": ranking_text(judgment.ranking) if judgment else "",
@@ -88,6 +90,20 @@ def battle_payload(battle, user, judgment=_UNKNOWN):
         "rationale": judgment.rationale if judgment else "",
         "created_at": battle.created_at,
     }
+
+
+def turn_choices(k):
+    """The optional per-turn vote, at any K: which answer was best this turn (the rest tie below it), or all
+    the same. Each choice carries its tie-group ranking as JSON for the form."""
+    choices = [
+        {
+            "label": f"{chr(ord('A') + i)} was {'better' if k == 2 else 'best'}",
+            "ranking": [[i], [j for j in range(k) if j != i]],
+        }
+        for i in range(k)
+    ]
+    choices.append({"label": "Tie" if k == 2 else "All the same", "ranking": [list(range(k))]})
+    return [{**choice, "ranking": json.dumps(choice["ranking"])} for choice in choices]
 
 
 def ranking_text(ranking):

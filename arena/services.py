@@ -7,6 +7,7 @@ from django.db import transaction
 from annotation.models import Judgment
 from annotation.rankings import validate_ranking
 from annotation.services import create_comparison, record_judgment
+from inference.context import answer_fits
 from inference.models import Prompt, Response
 from inference.selectors import in_progress, pooled_answers_for
 from inference.services import create_prompt, request_responses
@@ -176,7 +177,8 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
                 {"role": "user", "content": text},
             ]
             limit = limits.get(response.endpoint_id) or settings.ARENA_MAX_CONVERSATION_CHARS
-            if sum(len(t["content"]) for t in conversation) > limit:
+            too_long = sum(len(t["content"]) for t in conversation) > limit
+            if too_long or not answer_fits(response.endpoint, conversation):
                 raise ValueError(TOO_LONG)  # blind: it does not say which model ran out of room
             conversations.append(conversation)
         turn = BattleTurn.objects.create(battle=battle, index=len(turns), message=text)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("me/", views.my_board, name="my_board"),
     path("sampling/", views.sampling, name="sampling"),
+    re_path(r"^sampling/(?P<group>models|providers)\.png$", views.sampling_image, name="sampling_image"),
     path("integrity/", views.integrity, name="integrity"),
     re_path(r"^integrity/(?P<action>exclude|lift)/$", views.integrity_action, name="integrity_action"),
     path("leaderboard/top-flip/", views.top_flip, name="top_flip"),

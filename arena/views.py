@@ -40,7 +40,12 @@ def home(request, slug=None):
     arena = _arena(slug)
     if not request.user.is_authenticated and not (arena and arena.allow_guests):
         return redirect_to_login(request.get_full_path())
-    return render(request, "arena/home.html", {"arena": arena, "samples": _samples(arena)})
+    return render(request, "arena/home.html", _home_context(request, arena))
+
+
+def _home_context(request, arena, **extra):
+    pow_ = None if request.user.is_authenticated else guests.pow_challenge(request)
+    return {"arena": arena, "samples": _samples(arena), "pow": pow_, **extra}
 
 
 def _samples(arena):
@@ -66,12 +71,7 @@ def start_battle(request, slug=None):
             return redirect_to_login(reverse("arena:arena", args=[arena.slug]))
         battle = services.start_battle(arena, voter, request.POST.get("prompt", ""))
     except ValueError as exc:
-        context = {
-            "arena": arena,
-            "error": str(exc),
-            "prompt": request.POST.get("prompt", ""),
-            "samples": _samples(arena),
-        }
+        context = _home_context(request, arena, error=str(exc), prompt=request.POST.get("prompt", ""))
         if not isinstance(exc, (services.TooManyOpenBattles, guests.GuestLimit)):
             return render(request, "arena/home.html", context, status=400)
         response = render(request, "arena/home.html", context, status=429)
@@ -165,6 +165,13 @@ def top_flip(request):
 @require_GET
 def sampling(request):
     return render(request, "arena/sampling.html", {"data": transparency.sampling()})
+
+
+@require_GET
+def sampling_image(request, group):
+    response = HttpResponse(plots.shares_png(transparency.sampling(), group), content_type="image/png")
+    response["Cache-Control"] = "max-age=60"  # the shares themselves are cached for a minute
+    return response
 
 
 def _admin_only(request):

@@ -25,5 +25,5 @@ def import_heavy_libraries(**kwargs):
     import sklearn.feature_extraction
     import sklearn.linear_model
     import sklearn.model_selection
-    import sklearn.pipeline  # noqa: F401
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    import sklearn.pipeline  # noqa: F401 - imported for its side effect: loaded before the pool
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: F401 - the same

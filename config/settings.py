@@ -395,6 +395,9 @@ ARENA_GUEST_VOTES_PER_HOUR = int(os.environ.get("ARENA_GUEST_VOTES_PER_HOUR", "3
 ARENA_GUEST_VOTES_PER_IP_HOUR = int(os.environ.get("ARENA_GUEST_VOTES_PER_IP_HOUR", "120"))
 ARENA_GUESTS_PER_IP_HOUR = int(os.environ.get("ARENA_GUESTS_PER_IP_HOUR", "20"))
 ARENA_GUEST_CHECK = os.environ.get("ARENA_GUEST_CHECK", "")
+# Proof of work before a browser session becomes a guest: zero bits of SHA-256 its script must find (0 = off;
+# 18-20 costs a person about a second once, and a script flooding guests that second per guest).
+ARENA_GUEST_POW_BITS = int(os.environ.get("ARENA_GUEST_POW_BITS", "0"))
 # Leave guests' votes out of the model leaderboard (they stay stored, marked as guests').
 RANKING_EXCLUDE_GUESTS = _env_bool("RANKING_EXCLUDE_GUESTS")
 # A voter sees a personal leaderboard (their own votes, same engine) after this many rated votes.

@@ -8,7 +8,7 @@ Core: ``from ranking import OnlineRanker``; ``ranking.leaderboard.fit_leaderboar
 __all__ = ["OnlineRanker"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> type:
     # Lazy: `python -m ranking fit` should not pay for the online ranker's imports (scipy.special).
     if name == "OnlineRanker":
         from .online import OnlineRanker

@@ -9,12 +9,16 @@ simulate: prints JSON with, per method × policy × K, Kendall's tau against the
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 METHODS = ("elo", "bt", "pl", "bayes")  # ranking.leaderboard.METHODS, without importing it for --help
 POLICIES = ("uniform", "weighted", "adaptive")  # ranking.matchmaking.POLICIES
 
 
-def _anchor(text):
+def _anchor(text: str) -> tuple[str, float]:
     name, sep, score = text.rpartition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"--anchor must look like MODEL=SCORE, got {text!r}")
@@ -24,15 +28,15 @@ def _anchor(text):
         raise argparse.ArgumentTypeError(f"--anchor score must be a number, got {score!r}") from None
 
 
-def _csv(kind):
-    def parse(text):
+def _csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    def parse(text: str) -> list[T]:
         items = [x.strip() for x in text.split(",") if x.strip()]
         return [kind(x) for x in items]
 
     return parse
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ranking", description="PrefArena rating engine.")
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="fit a leaderboard from a JSONL file of judgments")
@@ -85,8 +89,9 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    out: Any
     try:
         if args.command == "fit":
             out = _fit(args)
@@ -100,7 +105,7 @@ def main(argv=None):
     return 0
 
 
-def _fit(args):
+def _fit(args: argparse.Namespace) -> Any:
     from .leaderboard import fit_leaderboard
     from .records import SHOW_SKIPPED, read_dump
 
@@ -142,10 +147,10 @@ def _fit(args):
         out = result.as_dict()
         out["skipped"] = len(dump.skipped)
         return out
-    return result.rows
+    return result.row_dicts()
 
 
-def _simulate(args):
+def _simulate(args: argparse.Namespace) -> dict[str, Any]:
     from .simulate import simulate
 
     for p in args.policies:
@@ -174,7 +179,7 @@ def _simulate(args):
     return {"settings": {k: v for k, v in vars(args).items() if k != "command"}, "results": results}
 
 
-def plot_curves(results, path, target=0.9):
+def plot_curves(results: list[dict[str, Any]], path: str, target: float = 0.9) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

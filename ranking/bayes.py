@@ -24,10 +24,13 @@ sigmoid(mu_i - mu_q) as the sigmas shrink, so mu lives on BT's logit scale.
 """
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .judgments import ranking_pairs
+from .judgments import Key, ranking_pairs
 
 BETA = 1.0 / np.sqrt(2.0)
 # Prior sd in logits (174 rating points): the batch fits' prior (ranking.bt.PRIOR_SD). It was 2.0; in
@@ -42,8 +45,15 @@ class WengLin:
     """The rater's state: mu and variance per model index (plain lists: K is small, numpy would cost more)."""
 
     def __init__(
-        self, n_models=0, mu0=0.0, sigma0=SIGMA0, beta=BETA, kappa=KAPPA, tau=0.0, gamma="information"
-    ):
+        self,
+        n_models: int = 0,
+        mu0: float = 0.0,
+        sigma0: float = SIGMA0,
+        beta: float = BETA,
+        kappa: float = KAPPA,
+        tau: float = 0.0,
+        gamma: str = "information",
+    ) -> None:
         if gamma not in ("information", "sigma"):
             raise ValueError(f"gamma must be 'information' or 'sigma', got {gamma!r}.")
         self.mu0, self.sigma0, self.beta, self.kappa, self.tau, self.gamma = (
@@ -57,21 +67,21 @@ class WengLin:
         self._mu = [float(mu0)] * n_models
         self._var = [float(sigma0) ** 2] * n_models
 
-    def grow(self, n_models):
+    def grow(self, n_models: int) -> None:
         extra = n_models - len(self._mu)
         if extra > 0:
             self._mu += [float(self.mu0)] * extra
             self._var += [float(self.sigma0) ** 2] * extra
 
     @property
-    def mu(self):
+    def mu(self) -> npt.NDArray[np.float64]:
         return np.array(self._mu)
 
     @property
-    def sigma(self):
-        return np.sqrt(np.array(self._var))
+    def sigma(self) -> npt.NDArray[np.float64]:
+        return np.asarray(np.sqrt(np.array(self._var)), dtype=np.float64)
 
-    def update(self, ranking, weight=1.0):
+    def update(self, ranking: Key, weight: float = 1.0) -> None:
         """Update from one canonical index ranking (tuple of tuples of model indices)."""
         mu, var = self._mu, self._var
         if self.tau:
@@ -80,7 +90,8 @@ class WengLin:
                     var[m] += self.tau**2
         two_b2 = 2 * self.beta**2
         shrink_slow = self.gamma == "sigma"
-        omega, delta = {}, {}
+        omega: dict[int, float] = {}
+        delta: dict[int, float] = {}
         for a, b, s in ranking_pairs(ranking):
             va, vb = var[a], var[b]
             c = math.sqrt(va + vb + two_b2)
@@ -96,7 +107,9 @@ class WengLin:
             var[m] *= max(1.0 - weight * delta[m], self.kappa)
 
 
-def weng_lin_ratings(rankings_idx, n_models, weights=None, **kw):
+def weng_lin_ratings(
+    rankings_idx: Sequence[Key], n_models: int, weights: Any = None, **kw: Any
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Replay canonical index rankings in order; returns (mu, sigma)."""
     rater = WengLin(n_models, **kw)
     for t, r in enumerate(rankings_idx):

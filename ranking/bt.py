@@ -13,8 +13,12 @@ B = 1; a bootstrap is B resamples solved together.
 """
 
 import copy
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
+
+Arr = npt.NDArray[Any]
 
 # Prior precision on theta (logits): N(0, 1), i.e. a model's strength is a priori within about
 # +-340 rating points of the mean (95%). Weak at arena sizes (a model with 1,000 battles has a
@@ -26,7 +30,17 @@ DEFAULT_REG = 1.0 / PRIOR_SD**2
 ETA_REG = 0.01
 
 
-def incidence(pairs, M):
+class Problem(Protocol):
+    """A batch of log posteriors in x (B, dim): what ``newton`` and ``fixed_hessian_solve`` solve."""
+
+    def objective(self, x: Arr) -> Arr: ...
+
+    def derivatives(self, x: Arr, hessian: bool = True) -> tuple[Arr, Any]: ...
+
+    def take(self, mask: Arr) -> "Problem": ...
+
+
+def incidence(pairs: Arr, M: int) -> Any:
     """Sparse P x M matrix with +1 at the pair's first model and -1 at its second."""
     from scipy import sparse
 
@@ -37,14 +51,16 @@ def incidence(pairs, M):
     return sparse.csr_matrix((vals, (rows, cols)), shape=(P, M))
 
 
-def _log_sigmoid(x):
+def _log_sigmoid(x: Arr) -> Arr:
     return -np.logaddexp(0.0, -x)
 
 
 class PairProblem:
     """Per-pair derivatives of the BT log-likelihood for a batch of (W, L, T) count arrays (B, P)."""
 
-    def __init__(self, pairs, M, W, L, T, ties="half", reg=DEFAULT_REG):
+    def __init__(
+        self, pairs: Any, M: int, W: Any, L: Any, T: Any, ties: str = "half", reg: float = DEFAULT_REG
+    ) -> None:
         self.pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         self.M = M
         self.I, self.J = self.pairs[:, 0], self.pairs[:, 1]
@@ -59,13 +75,14 @@ class PairProblem:
         self.reg = reg
         self.davidson = ties == "davidson"
         self.dim = M + (1 if self.davidson else 0)
+        self._dd: Arr | None = None
 
-    def _Ddense(self):
-        if getattr(self, "_dd", None) is None or self._dd.dtype != self.W.dtype:
+    def _Ddense(self) -> Arr:
+        if self._dd is None or self._dd.dtype != self.W.dtype:
             self._dd = self.D.toarray().astype(self.W.dtype)
         return self._dd
 
-    def take(self, mask):
+    def take(self, mask: Arr) -> "PairProblem":
         """The same problem restricted to some rows of the batch."""
         if mask.all():
             return self
@@ -75,11 +92,11 @@ class PairProblem:
             other.A = self.A[mask]
         return other
 
-    def _d(self, x):
+    def _d(self, x: Arr) -> Arr:
         th = x[:, : self.M]
         return th[:, self.I] - th[:, self.J]
 
-    def objective(self, x):
+    def objective(self, x: Arr) -> Any:
         d = self._d(x)
         th = x[:, : self.M]
         pen = 0.5 * self.reg * (th * th).sum(axis=1)
@@ -92,7 +109,7 @@ class PairProblem:
         ll = self.W * (d / 2 - logD) + self.L * (-d / 2 - logD) + self.T * (eta - logD)
         return ll.sum(axis=1) - pen - 0.5 * ETA_REG * x[:, self.M] ** 2
 
-    def derivatives(self, x, hessian=True):
+    def derivatives(self, x: Arr, hessian: bool = True) -> tuple[Arr, Arr | None]:
         """Gradient (B, dim) and, if asked, Hessian (B, dim, dim) of the objective."""
         B = x.shape[0]
         d = self._d(x)
@@ -101,6 +118,7 @@ class PairProblem:
             p += 1.0
             np.reciprocal(p, out=p)
             g_d = self.N * p
+            assert self.A is not None  # set for every tie model but Davidson's
             np.subtract(self.A, g_d, out=g_d)
             if hessian:
                 h_dd = -self.N * p * (1.0 - p)
@@ -138,13 +156,13 @@ class PairProblem:
         return g, H
 
 
-def newton(problem, x0, max_iter=100, tol=1e-8):
+def newton(problem: Problem, x0: Any, max_iter: int = 100, tol: float = 1e-8) -> tuple[Arr, int, Arr]:
     """Damped Newton ascent for each row of the batch; returns (x, iterations, converged mask)."""
     x = np.array(x0, dtype=float, copy=True)
     obj = problem.objective(x)
     done = np.zeros(x.shape[0], dtype=bool)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count of iterations taken is returned)
         act = ~done
         sub = problem.take(act)
         g, H = sub.derivatives(x[act])
@@ -170,7 +188,7 @@ def newton(problem, x0, max_iter=100, tol=1e-8):
     return x, it, done
 
 
-def fixed_hessian_solve(problem, x0, H0, max_iter=60, tol=1e-5):
+def fixed_hessian_solve(problem: Problem, x0: Arr, H0: Arr, max_iter: int = 60, tol: float = 1e-5) -> Arr:
     """Solve many nearby problems (bootstrap resamples) with the point estimate's Hessian.
 
     Each iteration is one gradient and one matrix product, so B resamples cost
@@ -209,7 +227,18 @@ def fixed_hessian_solve(problem, x0, H0, max_iter=60, tol=1e-5):
     return x
 
 
-def fit_pairs(pairs, M, W, L, T, ties="half", reg=DEFAULT_REG, x0=None, max_iter=100, tol=1e-9):
+def fit_pairs(
+    pairs: Arr,
+    M: int,
+    W: Any,
+    L: Any,
+    T: Any,
+    ties: str = "half",
+    reg: float = DEFAULT_REG,
+    x0: Arr | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-9,
+) -> tuple[Arr, float | None, Arr, int]:
     """Point estimate (B = 1): returns (theta (M,), eta or None, Hessian, iterations)."""
     prob = PairProblem(pairs, M, W, L, T, ties=ties, reg=reg)
     if x0 is None:
@@ -218,11 +247,22 @@ def fit_pairs(pairs, M, W, L, T, ties="half", reg=DEFAULT_REG, x0=None, max_iter
             x0[M] = -1.0
     x, it, _ = newton(prob, np.atleast_2d(x0), max_iter=max_iter, tol=tol)
     _, H = prob.derivatives(x)
+    assert H is not None
     x = x[0]
     return x[:M], (x[M] if prob.davidson else None), H[0], it
 
 
-def bootstrap_pairs(pairs, M, W, L, T, x_hat, H_hat, ties="half", reg=DEFAULT_REG):
+def bootstrap_pairs(
+    pairs: Arr,
+    M: int,
+    W: Any,
+    L: Any,
+    T: Any,
+    x_hat: Arr,
+    H_hat: Arr,
+    ties: str = "half",
+    reg: float = DEFAULT_REG,
+) -> Arr:
     """Fit B resamples given as (B, P) count arrays, warm-started at the point estimate."""
     prob = PairProblem(pairs, M, W, L, T, ties=ties, reg=reg)
     x0 = np.repeat(np.atleast_2d(x_hat), prob.W.shape[0], axis=0)

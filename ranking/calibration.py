@@ -17,15 +17,21 @@ How ties arise matters as much as how they are fitted (``tie_model``):
 """
 
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .judgments import CENTER, POINTS_PER_LOGIT
+
+Votes = list[list[list[str]]]
 
 TIE_MODELS = ("none", "davidson", "flat", "half")
 
 
-def _pair_votes(rng, theta, votes, tie_model, tie_rate):
+def _pair_votes(
+    rng: np.random.Generator, theta: npt.NDArray[np.float64], votes: int, tie_model: str, tie_rate: float
+) -> Votes:
     M = len(theta)
     a = rng.integers(0, M, votes)
     b = (a + rng.integers(1, M, votes)) % M
@@ -54,7 +60,14 @@ def _pair_votes(rng, theta, votes, tie_model, tie_rate):
     return out
 
 
-def _k_votes(rng, theta, votes, k, tie_model, tie_rate):
+def _k_votes(
+    rng: np.random.Generator,
+    theta: npt.NDArray[np.float64],
+    votes: int,
+    k: int,
+    tie_model: str,
+    tie_rate: float,
+) -> Votes:
     """Plackett–Luce orders of k random models; with tie_model "half", one adjacent pair at a random
     position is merged into a tie with probability 2 rate (S - e^upper) / (2S - e^upper - e^lower),
     S the strengths left from that position: then P(order ... u, l ...) * q(u, l) equals
@@ -79,20 +92,20 @@ def _k_votes(rng, theta, votes, k, tie_model, tie_rate):
 
 
 def coverage(
-    method="bt",
-    votes=300,
-    models=12,
-    k=2,
-    reps=100,
-    tie_model="half",
-    tie_rate=0.1,
-    ties="half",
-    spread=1.0,
-    bootstrap=0,
-    seed=0,
-    confidence=0.95,
-    **fit_kw,
-):
+    method: str = "bt",
+    votes: int = 300,
+    models: int = 12,
+    k: int = 2,
+    reps: int = 100,
+    tie_model: str = "half",
+    tie_rate: float = 0.1,
+    ties: str = "half",
+    spread: float = 1.0,
+    bootstrap: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+    **fit_kw: Any,
+) -> dict[str, Any]:
     """{"coverage", "intervals", "mean_width", "zero_width"}: the share of rated models whose interval
     holds the truth, over ``reps`` replications."""
     from .leaderboard import fit_leaderboard
@@ -117,11 +130,11 @@ def coverage(
             confidence=confidence,
             **fit_kw,
         )
-        rated = [r for r in result.rows if r["rating"] is not None]
-        idx = np.array([int(r["model"][1:]) for r in rated])
+        rated = [r for r in result.rows if r.rating is not None]
+        idx = np.array([int(r.model[1:]) for r in rated])
         truth = CENTER + POINTS_PER_LOGIT * (theta[idx] - theta[idx].mean())
-        lo = np.array([r["ci_low"] for r in rated])
-        hi = np.array([r["ci_high"] for r in rated])
+        lo = np.array([r.ci_low for r in rated])
+        hi = np.array([r.ci_high for r in rated])
         held += int(((lo <= truth) & (truth <= hi)).sum())
         total += len(rated)
         zero += int((hi - lo <= 1e-9).sum())

@@ -11,6 +11,7 @@
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from .bt import DEFAULT_REG, fit_pairs
 from .judgments import Judgments
 
 
-def diagnostics(rankings, order=None, max_cycles=100, weights=None):
+def diagnostics(
+    rankings: Any, order: list[str] | None = None, max_cycles: int = 100, weights: Any = None
+) -> dict[str, Any]:
     """``rankings``: a list of rankings, or their counted outcomes (a ``Judgments``)."""
     data = (
         rankings
@@ -50,12 +53,12 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     pos = np.array([data.index[m] for m in order])
     inv = np.empty(M, dtype=int)
     inv[pos] = np.arange(M)
-    I, J = inv[pairs[:, 0]], inv[pairs[:, 1]]
+    pi, pj = inv[pairs[:, 0]], inv[pairs[:, 1]]
     battles = np.zeros((M, M), dtype=np.int64)
     won = np.zeros((M, M))
-    battles[I, J] = battles[J, I] = np.rint(cw + cl + ct).astype(np.int64)
-    won[I, J] = cw + 0.5 * ct
-    won[J, I] = cl + 0.5 * ct
+    battles[pi, pj] = battles[pj, pi] = np.rint(cw + cl + ct).astype(np.int64)
+    won[pi, pj] = cw + 0.5 * ct
+    won[pj, pi] = cl + 0.5 * ct
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(battles > 0, won / np.maximum(battles, 1), np.nan)
     win_rate = [[None if math.isnan(v) else round(float(v), 6) for v in row] for row in rate]
@@ -78,13 +81,14 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     cov = np.linalg.inv(-H)
     flips = []
     for r in range(M - 1):
-        u, l = pos[r], pos[r + 1]
-        gap = theta[u] - theta[l]
+        votes: int | None
+        u, low = pos[r], pos[r + 1]
+        gap = theta[u] - theta[low]
         if gap <= 0:
             votes = 0
         else:
             e = np.zeros(M)
-            e[l], e[u] = 1.0, -1.0
+            e[low], e[u] = 1.0, -1.0
             var = float(e @ cov @ e)
             p_lower = 1.0 / (1.0 + math.exp(gap))
             # one Newton step of the refit with v extra votes (rank-one Hessian update, Sherman–Morrison):
@@ -93,7 +97,7 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
             votes = (
                 int(math.ceil(gap / denom))
                 if denom > 0
-                else _flip_by_refit(pairs, M, W, L, T, l, u, gap, var)
+                else _flip_by_refit(pairs, M, W, L, T, low, u, gap, var)
             )
         flips.append({"upper": order[r], "lower": order[r + 1], "votes": votes})
     return {
@@ -105,19 +109,21 @@ def diagnostics(rankings, order=None, max_cycles=100, weights=None):
     }
 
 
-def _flip_by_refit(pairs, M, W, L, T, lower, upper, gap, var):
+def _flip_by_refit(
+    pairs: Any, M: int, W: Any, L: Any, T: Any, lower: int, upper: int, gap: float, var: float
+) -> int | None:
     """Votes to flip by exact refits (doubling, then bisection) when the one-step estimate does not apply."""
     key = (min(lower, upper), max(lower, upper))
     p = next(i for i, pr in enumerate(map(tuple, pairs)) if pr == key)
 
-    def flipped(v):
+    def flipped(v: int) -> bool:
         W2, L2 = W.copy(), L.copy()
         if lower < upper:
             W2[p] += v
         else:
             L2[p] += v
         th, _, _, _ = fit_pairs(pairs, M, W2, L2, T)
-        return th[lower] >= th[upper]
+        return bool(th[lower] >= th[upper])
 
     hi = max(1, int(gap / max(var, 1e-12)))
     while not flipped(hi):

@@ -5,9 +5,11 @@ half win each. Every pair of one judgment is scored against the ratings as
 they stood before that judgment, so the order of pairs inside it does not matter."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .judgments import ranking_pairs
+from .judgments import Key, ranking_pairs
 
 
 @dataclass
@@ -20,31 +22,38 @@ class EloRow:
     losses: int = 0
 
     @property
-    def win_rate(self):
+    def win_rate(self) -> float | None:
         """Share of pairwise outcomes won, ties counted half."""
         return (self.wins + 0.5 * self.ties) / self.battles if self.battles else None
 
 
-def expected_score(rating_a, rating_b, scale=400.0, base=10.0):
-    return 1.0 / (1.0 + base ** ((rating_b - rating_a) / scale))
+def expected_score(rating_a: float, rating_b: float, scale: float = 400.0, base: float = 10.0) -> float:
+    return float(1.0 / (1.0 + base ** ((rating_b - rating_a) / scale)))
 
 
-def online_elo(rankings, k=32.0, initial=1000.0, scale=400.0, base=10.0, weights=None):
+def online_elo(
+    rankings: Sequence[Sequence[Sequence[str]]],
+    k: float = 32.0,
+    initial: float = 1000.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    weights: Any = None,
+) -> list[EloRow]:
     """Ratings after replaying the rankings in order; rows best first.
 
     ``weights`` (optional, one per ranking) scale that judgment's K-factor."""
     if not k > 0 or k != k or k == float("inf"):
         raise ValueError(f"The Elo K-factor must be positive, got {k}.")
-    rows = {}
+    rows: dict[str, EloRow] = {}
 
-    def row(model):
+    def row(model: str) -> EloRow:
         if model not in rows:
             rows[model] = EloRow(model=model, rating=initial)
         return rows[model]
 
     for t, ranking in enumerate(rankings):
         kt = k if weights is None else k * weights[t]
-        delta = defaultdict(float)
+        delta: defaultdict[str, float] = defaultdict(float)
         for a, b, score in ranking_pairs(ranking):
             ra, rb = row(a), row(b)
             change = kt * (score - expected_score(ra.rating, rb.rating, scale, base))
@@ -64,8 +73,17 @@ def online_elo(rankings, k=32.0, initial=1000.0, scale=400.0, base=10.0, weights
 
 
 def elo_bootstrap(
-    rankings_idx, n_models, B, rng, k=4.0, weights=None, scale=400.0, base=10.0, initial=1000.0, chunk=1024
-):
+    rankings_idx: Sequence[Key],
+    n_models: int,
+    B: int,
+    rng: Any,
+    k: float = 4.0,
+    weights: Any = None,
+    scale: float = 400.0,
+    base: float = 10.0,
+    initial: float = 1000.0,
+    chunk: int = 1024,
+) -> Any:
     """Online Elo on B bootstrap resamples at once (each a resample of the judgments, in random order).
 
     ``rankings_idx``: rankings as tuples of tuples of model indices. Returns (B, n_models).
@@ -79,7 +97,7 @@ def elo_bootstrap(
     R = np.full(B * n_models, float(initial))
     if N == 0 or B == 0:
         return R.reshape(B, n_models)
-    distinct = {}
+    distinct: dict[Key, int] = {}
     kid = np.fromiter((distinct.setdefault(r, len(distinct)) for r in rankings_idx), np.int64, N)
     pair_lists = [list(ranking_pairs(r)) for r in distinct]
     P = max(len(p) for p in pair_lists)

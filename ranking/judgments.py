@@ -8,19 +8,29 @@ rather than O(votes), and a bootstrap resamples the count vector.
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
+import numpy.typing as npt
+
+T = TypeVar("T")
+# A ranking as model indices: tie groups (sorted tuples), best first.
+Key = tuple[tuple[int, ...], ...]
+FloatArray = npt.NDArray[np.float64]
 
 # Natural-log odds -> the familiar scale: 400 points per factor of 10 in odds.
 POINTS_PER_LOGIT = 400.0 / math.log(10.0)
 CENTER = 1000.0
 
 
-def _fail(message):
+def _fail(message: str) -> NoReturn:
     raise ValueError(message)
 
 
-def canonical_ranking(ranking, index=None, known=None, position=None):
+def canonical_ranking(
+    ranking: Any, index: object = None, known: Any = None, position: int | None = None
+) -> tuple[tuple[str, ...], ...]:
     """Check one ranking and return it as a tuple of sorted tuples of names.
 
     ``known``: a set of allowed model names (unknown names are refused).
@@ -28,8 +38,8 @@ def canonical_ranking(ranking, index=None, known=None, position=None):
     where = f"Ranking {position}" if position is not None else "A ranking"
     if isinstance(ranking, (str, bytes)) or not hasattr(ranking, "__iter__"):
         _fail(f"{where} must be a list of tie groups (lists of model names), got {type(ranking).__name__}.")
-    groups = []
-    seen = set()
+    groups: list[tuple[str, ...]] = []
+    seen: set[str] = set()
     for group in ranking:
         if isinstance(group, (str, bytes)) or not hasattr(group, "__iter__"):
             _fail(f"{where} has a tie group that is not a list of model names: {group!r}.")
@@ -52,13 +62,13 @@ def canonical_ranking(ranking, index=None, known=None, position=None):
     return tuple(groups)
 
 
-def _raw_key(ranking):
+def _raw_key(ranking: Any) -> tuple[Any, ...]:
     if isinstance(ranking, (str, bytes)):
         raise TypeError
     return tuple(tuple(g) if not isinstance(g, (str, bytes)) else g for g in ranking)
 
 
-def check_weights(weights, n):
+def check_weights(weights: Any, n: int) -> FloatArray | None:
     """Weights as a float array, one positive finite number per ranking."""
     if weights is None:
         return None
@@ -81,7 +91,7 @@ def check_weights(weights, n):
     return w
 
 
-def ranking_pairs(ranking):
+def ranking_pairs(ranking: Sequence[Sequence[T]]) -> Iterator[tuple[T, T, float]]:
     """(a, b, score of a) for every pair of a ranking of tie groups, best first (names or
     indices alike); 1 = a better, 0.5 = tie."""
     for g, group in enumerate(ranking):
@@ -104,9 +114,9 @@ class Judgments:
     methods, Elo and Bayesian, and style control replay it); identical rankings share one
     tuple, so a million votes cost a list of pointers. Unweighted only."""
 
-    def __init__(self, models=None, keep_order=False):
-        self.models = []
-        self.index = {}
+    def __init__(self, models: Iterable[str] | None = None, keep_order: bool = False) -> None:
+        self.models: list[str] = []
+        self.index: dict[str, int] = {}
         self.closed = models is not None
         for name in models or []:
             if not isinstance(name, str) or not name:
@@ -115,30 +125,33 @@ class Judgments:
                 _fail(f"Model {name!r} is listed twice in `models`.")
             self.index[name] = len(self.models)
             self.models.append(name)
-        self.counts = Counter()  # (ranking idx tuple, weight) -> count
-        self.sequence = [] if keep_order else None
-        self._interned = {}  # one tuple per distinct ranking, shared by every entry of the sequence
-        self._cache = None
+        self.counts: Counter[tuple[Key, float]] = Counter()  # (ranking idx tuple, weight) -> count
+        self.sequence: list[Key] | None = [] if keep_order else None
+        self._interned: dict[Key, Key] = {}  # one tuple per distinct ranking, shared by the sequence
+        self._cache: dict[str, Any] | None = None
 
     # -- building -----------------------------------------------------------
     @classmethod
-    def from_rankings(cls, rankings, weights=None, models=None):
+    def from_rankings(
+        cls, rankings: Iterable[Any], weights: Any = None, models: Iterable[str] | None = None
+    ) -> "Judgments":
         data = cls(models)
         data.extend(rankings, weights)
         return data
 
-    def _model_id(self, name):
+    def _model_id(self, name: str) -> int:
         i = self.index.get(name)
         if i is None:
             i = self.index[name] = len(self.models)
             self.models.append(name)
         return i
 
-    def extend(self, rankings, weights=None):
+    def extend(self, rankings: Iterable[Any], weights: Any = None) -> "Judgments":
         """Add many rankings: raw rankings are counted first, validated once per unique one."""
         if isinstance(rankings, (str, bytes)):
             _fail("Rankings must be a list of rankings, got a string.")
         rankings = list(rankings)
+        raw: Counter[tuple[Any, float]] | None
         w = check_weights(weights, len(rankings))
         if w is not None and self.sequence is not None:
             _fail("Judgments kept in order are unweighted; pass no weights.")
@@ -155,7 +168,7 @@ class Judgments:
                     (canonical_ranking(r, known=known, position=i), 1.0 if w is None else float(w[i]))
                 )
                 raw[raw_keys[-1]] += 1
-        keys = {}
+        keys: dict[tuple[Any, float], Key] = {}
         for (ranking, weight), count in raw.items():
             try:
                 canon = canonical_ranking(ranking, known=known)
@@ -163,7 +176,7 @@ class Judgments:
                 # name the first offending ranking's position for the user
                 pos = next(i for i, r in enumerate(rankings) if _raw_key(r) == ranking)
                 raise ValueError(str(err).replace("A ranking", f"Ranking {pos}", 1)) from None
-            key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
+            key: Key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
             key = self._interned.setdefault(key, key)
             self._count((key, weight), count)
             keys[(ranking, weight)] = key
@@ -172,7 +185,9 @@ class Judgments:
         return self
 
     @classmethod
-    def from_pair_outcomes(cls, models, a, b, outcome, keep_order=False):
+    def from_pair_outcomes(
+        cls, models: Sequence[str], a: Any, b: Any, outcome: Any, keep_order: bool = False
+    ) -> "Judgments":
         """Pairwise battles as index arrays into ``models`` (distinct names): ``outcome`` 0 = a won,
         1 = b won, 2 = tie. Counted per (a, b, outcome) with numpy before any Python object is
         made, so a million battles cost one pass per unique outcome; ``keep_order`` keeps the
@@ -209,7 +224,7 @@ class Judgments:
         for u, (k, c) in enumerate(zip(uniq.tolist(), counts.tolist())):
             pair, o = divmod(k, 3)
             i, j = divmod(pair, M)
-            ranking = ((i,), (j,)) if o == 0 else ((j,), (i,)) if o == 1 else ((min(i, j), max(i, j)),)
+            ranking: Key = ((i,), (j,)) if o == 0 else ((j,), (i,)) if o == 1 else ((min(i, j), max(i, j)),)
             ranking = data._interned.setdefault(ranking, ranking)
             data._count((ranking, 1.0), c)
             tuples[u] = ranking
@@ -217,7 +232,7 @@ class Judgments:
             data.sequence = tuples[inverse].tolist()
         return data
 
-    def _count(self, key, count):
+    def _count(self, key: tuple[Key, float], count: int) -> None:
         """Add to one outcome's count. One more vote for an outcome already seen updates the cached
         arrays in place (they keep their structure), so a live refit after it rebuilds nothing."""
         self.counts[key] += count
@@ -228,12 +243,12 @@ class Judgments:
             else:
                 self._cache["counts"][row] += count
 
-    def add(self, ranking, weight=1.0, count=1):
+    def add(self, ranking: Any, weight: float | None = 1.0, count: int = 1) -> None:
         """Add one ranking (O(size of the ranking))."""
         canon = canonical_ranking(ranking, known=self.index if self.closed else None)
         if weight is not None:
             check_weights([weight], 1)
-        key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
+        key: Key = tuple(tuple(sorted(self._model_id(m) for m in g)) for g in canon)
         key = self._interned.setdefault(key, key)
         weight = float(weight if weight is not None else 1.0)
         if self.sequence is not None:
@@ -242,25 +257,30 @@ class Judgments:
             self.sequence.extend([key] * count)
         self._count((key, weight), count)
 
-    def add_pair_counts(self, a, b, a_wins, b_wins, ties):
+    def add_pair_counts(self, a: str, b: str, a_wins: int, b_wins: int, ties: int) -> None:
         """Bulk-add pairwise battles between model names a and b (counts, unweighted)."""
         if self.sequence is not None:
             _fail("Pair counts have no order; add rankings to Judgments kept in order.")
         ia, ib = self._model_id(a), self._model_id(b)
-        for key, c in (((ia,), (ib,)), a_wins), (((ib,), (ia,)), b_wins), ((tuple(sorted((ia, ib))),), ties):
+        outcomes: list[tuple[Key, int]] = [
+            (((ia,), (ib,)), a_wins),
+            (((ib,), (ia,)), b_wins),
+            ((tuple(sorted((ia, ib))),), ties),
+        ]
+        for key, c in outcomes:
             if c:
                 self._count((key, 1.0), int(c))
 
     # -- views -----------------------------------------------------------------
     @property
-    def n_models(self):
+    def n_models(self) -> int:
         return len(self.models)
 
     @property
-    def n_judgments(self):
+    def n_judgments(self) -> int:
         return int(sum(self.counts.values()))
 
-    def arrays(self):
+    def arrays(self) -> dict[str, Any]:
         """Cached arrays over the unique rows: keys, weights, counts, pair expansion."""
         if self._cache is not None:
             return self._cache
@@ -270,25 +290,33 @@ class Judgments:
         counts = np.array([self.counts[k] for k in keys], dtype=float)
         M = self.n_models
         # pair outcomes: canonical pair (i<j) -> column; W: i better, L: j better, T: tie
-        pair_ids = {}
-        rows_w, cols_w, rows_l, cols_l, rows_t, cols_t = [], [], [], [], [], []
+        pair_ids: dict[tuple[int, int], int] = {}
+        rows_w: list[int] = []
+        cols_w: list[int] = []
+        rows_l: list[int] = []
+        cols_l: list[int] = []
+        rows_t: list[int] = []
+        cols_t: list[int] = []
         for u, ranking in enumerate(rankings):
             for a, b, s in ranking_pairs(ranking):
                 i, j = (a, b) if a < b else (b, a)
                 p = pair_ids.setdefault((i, j), len(pair_ids))
                 if s == 0.5:
-                    rows_t.append(u), cols_t.append(p)
+                    rows_t.append(u)
+                    cols_t.append(p)
                 elif a == i:
-                    rows_w.append(u), cols_w.append(p)
+                    rows_w.append(u)
+                    cols_w.append(p)
                 else:
-                    rows_l.append(u), cols_l.append(p)
+                    rows_l.append(u)
+                    cols_l.append(p)
         from scipy import sparse
 
         P = len(pair_ids)
         pairs = np.array(list(pair_ids.keys()), dtype=np.int64).reshape(-1, 2)
         U = len(keys)
 
-        def mat(r, c):
+        def mat(r: list[int], c: list[int]) -> Any:
             return sparse.csr_matrix(
                 (np.ones(len(r)), (np.asarray(r, int), np.asarray(c, int))), shape=(U, P)
             )
@@ -301,11 +329,13 @@ class Judgments:
                     (np.asarray(r, int), np.asarray(c, int))
                     for r, c in ((rows_w, cols_w), (rows_l, cols_l), (rows_t, cols_t))
                 ]
-        members_r, members_c = [], []
+        members_r: list[int] = []
+        members_c: list[int] = []
         for u, ranking in enumerate(rankings):
             for g in ranking:
                 for m in g:
-                    members_r.append(u), members_c.append(m)
+                    members_r.append(u)
+                    members_c.append(m)
         self._cache = {
             "row": {k: u for u, k in enumerate(keys)},
             "gather": gather,
@@ -321,7 +351,7 @@ class Judgments:
         }
         return self._cache
 
-    def derived(self, name, build):
+    def derived(self, name: str, build: Any) -> Any:
         """A structure built from the arrays (e.g. Plackett–Luce's choice sets), kept while they are:
         it must read counts through arrays()["counts"], which later votes update in place."""
         arr = self.arrays()
@@ -329,7 +359,7 @@ class Judgments:
             arr[name] = build()
         return arr[name]
 
-    def pair_stats(self, counts=None):
+    def pair_stats(self, counts: Any = None) -> tuple[Any, Any, Any]:
         """Weighted (W, L, T) per canonical pair for the given count vector(s) (U,) or (B, U)."""
         arr = self.arrays()
         c = arr["counts"] if counts is None else counts
@@ -340,23 +370,25 @@ class Judgments:
                 m = np.zeros((c.shape[0], len(arr["pairs"])), dtype=c.dtype)
                 m[:, cols] = c[:, rows] * arr["weights"][rows].astype(c.dtype)
                 out.append(m)
-            return tuple(out)
+            return out[0], out[1], out[2]
         cw = c * arr["weights"]
         if cw.ndim == 1:
             return arr["A_w"].T @ cw, arr["A_l"].T @ cw, arr["A_t"].T @ cw
         return (arr["A_w"].T @ cw.T).T, (arr["A_l"].T @ cw.T).T, (arr["A_t"].T @ cw.T).T
 
-    def model_counts(self):
+    def model_counts(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Per model: judgments involving it, and unweighted pairwise wins / ties / losses."""
         arr = self.arrays()
         M = self.n_models
         c = arr["counts"]
         n = np.rint(arr["members"].T @ c).astype(np.int64)
-        w, l, t = (np.asarray(arr[k].T @ c) for k in ("A_w", "A_l", "A_t"))
-        I, J = arr["pairs"][:, 0], arr["pairs"][:, 1]
-        wins = np.bincount(I, w, M) + np.bincount(J, l, M)
-        losses = np.bincount(I, l, M) + np.bincount(J, w, M)
-        ties = np.bincount(I, t, M) + np.bincount(J, t, M)
+        w, lo, t = (np.asarray(arr[k].T @ c) for k in ("A_w", "A_l", "A_t"))
+        pi, pj = arr["pairs"][:, 0], arr["pairs"][:, 1]
+        wins = np.bincount(pi, w, M) + np.bincount(pj, lo, M)
+        losses = np.bincount(pi, lo, M) + np.bincount(pj, w, M)
+        ties = np.bincount(pi, t, M) + np.bincount(pj, t, M)
         return (
             n,
             np.rint(wins).astype(np.int64),
@@ -365,7 +397,7 @@ class Judgments:
         )
 
 
-def resample_counts(counts, B, rng, exact=None):
+def resample_counts(counts: Any, B: int, rng: np.random.Generator, exact: bool | None = None) -> Any:
     """B bootstrap resamples of judgments as count vectors over the unique rows, shape (B, U).
 
     Resampling N judgments with replacement is a multinomial draw over the unique
@@ -391,7 +423,7 @@ def resample_counts(counts, B, rng, exact=None):
     return out
 
 
-def _gaussian_counts(rng, cb, N, B):
+def _gaussian_counts(rng: np.random.Generator, cb: FloatArray, N: float, B: int) -> npt.NDArray[np.float32]:
     """(B, len(cb)) float32 draws with the multinomial's mean and covariance, clipped at 0 (all in float32:
     no (B, U) float64 temporaries)."""
     z = rng.standard_normal((B, cb.size), dtype=np.float32)

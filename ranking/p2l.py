@@ -12,9 +12,12 @@ This is the count-based core of Prompt-to-Leaderboard (Frick et al., 2025) witho
 encoder: a category's board borrows strength from the others where it has few votes.
 """
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 
-from .bt import DEFAULT_REG
+from .bt import DEFAULT_REG, Arr
 from .judgments import CENTER, POINTS_PER_LOGIT, canonical_ranking, ranking_pairs
 
 SHRINK_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -24,28 +27,30 @@ class CategoryBoard:
     """A fitted P2L-lite board: ``rating(model, category=None)``, ``predict(a, b, category)``,
     ``log_loss(rankings, categories)``; ``shrink`` as chosen."""
 
-    def __init__(self, models, categories, theta, delta, shrink):
+    def __init__(
+        self, models: list[str], categories: list[Any], theta: Arr, delta: Arr, shrink: float
+    ) -> None:
         self.models, self.categories = models, categories
         self.index = {m: i for i, m in enumerate(models)}
         self.cindex = {c: i for i, c in enumerate(categories)}
         self.theta, self.delta, self.shrink = theta, delta, shrink
 
-    def strength(self, model, category=None):
+    def strength(self, model: str, category: Any = None) -> float:
         i = self.index[model]
         extra = self.delta[self.cindex[category], i] if category in self.cindex else 0.0
-        return self.theta[i] + extra
+        return float(self.theta[i] + extra)
 
-    def rating(self, model, category=None):
+    def rating(self, model: str, category: Any = None) -> float:
         """Points on the usual scale, centred on the global board's mean."""
-        return CENTER + POINTS_PER_LOGIT * (self.strength(model, category) - self.theta.mean())
+        return float(CENTER + POINTS_PER_LOGIT * (self.strength(model, category) - self.theta.mean()))
 
-    def predict(self, a, b, category=None):
+    def predict(self, a: str, b: str, category: Any = None) -> float:
         """P(a beats b) in the category (an unknown model counts as average, an unknown category as global)."""
         sa = self.strength(a, category) if a in self.index else self.theta.mean()
         sb = self.strength(b, category) if b in self.index else self.theta.mean()
-        return 1.0 / (1.0 + np.exp(-(sa - sb)))
+        return float(1.0 / (1.0 + np.exp(-(sa - sb))))
 
-    def log_loss(self, rankings, categories):
+    def log_loss(self, rankings: Iterable[Any], categories: Iterable[Any]) -> float:
         """Mean cross-entropy per pair (a tie scores half each way)."""
         total, n = 0.0, 0
         for ranking, c in zip(rankings, categories):
@@ -53,13 +58,15 @@ class CategoryBoard:
                 p = min(max(self.predict(a, b, c), 1e-12), 1 - 1e-12)
                 total -= s * np.log(p) + (1 - s) * np.log(1 - p)
                 n += 1
-        return total / max(n, 1)
+        return float(total / max(n, 1))
 
 
-def _pairs(rankings, categories, models, cats):
+def _pairs(
+    rankings: Sequence[Any], categories: Sequence[Any], models: list[str], cats: list[Any]
+) -> tuple[Arr, Arr, Arr]:
     index = {m: i for i, m in enumerate(models)}
     cindex = {c: i for i, c in enumerate(cats)}
-    cells = {}
+    cells: dict[tuple[int, int, int], tuple[float, int]] = {}
     for t, (ranking, c) in enumerate(zip(rankings, categories)):
         for a, b, s in ranking_pairs(canonical_ranking(ranking, position=t)):
             i, j = index[a], index[b]
@@ -74,7 +81,17 @@ def _pairs(rankings, categories, models, cats):
     return keys, won, total
 
 
-def _solve(keys, won, total, M, C, reg, shrink, iterations=50, tol=1e-8):
+def _solve(
+    keys: Arr,
+    won: Arr,
+    total: Arr,
+    M: int,
+    C: int,
+    reg: float,
+    shrink: float,
+    iterations: int = 50,
+    tol: float = 1e-8,
+) -> tuple[Arr, Arr]:
     """Newton on x = [theta (M), delta (C x M)] with a dense Hessian (M (C + 1) is small)."""
     D = M * (C + 1)
     P = len(keys)
@@ -97,7 +114,14 @@ def _solve(keys, won, total, M, C, reg, shrink, iterations=50, tol=1e-8):
     return x[:M], x[M:].reshape(C, M)
 
 
-def fit_category_board(rankings, categories, shrink=None, reg=DEFAULT_REG, folds=3, seed=0):
+def fit_category_board(
+    rankings: Iterable[Any],
+    categories: Iterable[Any],
+    shrink: float | None = None,
+    reg: float = DEFAULT_REG,
+    folds: int = 3,
+    seed: int = 0,
+) -> CategoryBoard:
     """Fit P2L-lite; ``shrink=None`` picks it from SHRINK_GRID by ``folds``-fold cross-validation."""
     rankings, categories = list(rankings), list(categories)
     if len(rankings) != len(categories):

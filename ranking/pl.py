@@ -17,18 +17,20 @@ The same light ridge as Bradley–Terry keeps an unbeaten model finite.
 import copy
 import itertools
 from math import comb
+from typing import Any
 
 import numpy as np
 
-from .bt import DEFAULT_REG
+from .bt import DEFAULT_REG, Arr
+from .judgments import Judgments, Key
 
 MAX_TIE_GROUP = 12
 
 
-def ranking_terms(ranking):
+def ranking_terms(ranking: Key) -> tuple[dict[int, float], dict[frozenset[int], float]]:
     """(linear {model: coef}, {frozenset choice set: coef}) for one canonical index ranking."""
-    linear = {}
-    sets = {}
+    linear: dict[int, float] = {}
+    sets: dict[frozenset[int], float] = {}
     remaining = [m for g in ranking for m in g]
     start = 0
     for group in ranking:
@@ -56,43 +58,51 @@ def ranking_terms(ranking):
 class PLData:
     """Linear and choice-set matrices over the unique judgments (rows) of a Judgments object."""
 
-    def __init__(self, judgments):
+    def __init__(self, judgments: Judgments) -> None:
         from scipy import sparse
 
         arr = judgments.arrays()
         M = judgments.n_models
-        set_ids = {}
-        lin_r, lin_c, lin_v = [], [], []
-        set_r, set_c, set_v = [], [], []
+        set_ids: dict[frozenset[int], int] = {}
+        lin_r: list[int] = []
+        lin_c: list[int] = []
+        lin_v: list[float] = []
+        set_r: list[int] = []
+        set_c: list[int] = []
+        set_v: list[float] = []
         for u, ranking in enumerate(arr["rankings"]):
             linear, sets = ranking_terms(ranking)
             for x, v in linear.items():
-                lin_r.append(u), lin_c.append(x), lin_v.append(v)
+                lin_r.append(u)
+                lin_c.append(x)
+                lin_v.append(v)
             for key, v in sets.items():
                 s = set_ids.setdefault(key, len(set_ids))
-                set_r.append(u), set_c.append(s), set_v.append(v)
+                set_r.append(u)
+                set_c.append(s)
+                set_v.append(v)
         U = len(arr["rankings"])
         self.M = M
         self.weights = arr["weights"]
         self.counts = arr["counts"]
         self.A_lin = sparse.csr_matrix((lin_v, (lin_r, lin_c)), shape=(U, M))
         self.A_set = sparse.csr_matrix((set_v, (set_r, set_c)), shape=(U, len(set_ids)))
-        sets = list(set_ids.keys())
+        choice_sets = list(set_ids.keys())
         # group choice sets by size for vectorised softmax
-        self.groups = []
-        by_size = {}
-        for s, key in enumerate(sets):
+        self.groups: list[tuple[Arr, Arr, Any]] = []
+        by_size: dict[int, list[int]] = {}
+        for s, key in enumerate(choice_sets):
             by_size.setdefault(len(key), []).append(s)
-        for size, ids in sorted(by_size.items()):
-            ids = np.array(ids, dtype=np.int64)
-            members = np.array([sorted(sets[s]) for s in ids], dtype=np.int64)
+        for size, listed in sorted(by_size.items()):
+            ids = np.array(listed, dtype=np.int64)
+            members = np.array([sorted(choice_sets[s]) for s in listed], dtype=np.int64)
             n = len(ids)
             scatter = sparse.csr_matrix(
                 (np.ones(n * size), (np.arange(n * size), members.reshape(-1))), shape=(n * size, M)
             )
             self.groups.append((ids, members, scatter))
 
-    def stats(self, counts=None):
+    def stats(self, counts: Arr | None = None) -> tuple[Arr, Arr]:
         c = self.counts if counts is None else counts
         cw = c * self.weights
         if cw.ndim == 1:
@@ -103,7 +113,7 @@ class PLData:
 
 
 class PLProblem:
-    def __init__(self, data, lin, coef, reg=DEFAULT_REG):
+    def __init__(self, data: PLData, lin: Arr, coef: Arr, reg: float = DEFAULT_REG) -> None:
         self.data = data
         self.M = data.M
         self.dim = data.M
@@ -111,14 +121,14 @@ class PLProblem:
         self.coef = np.atleast_2d(coef)
         self.reg = reg
 
-    def take(self, mask):
+    def take(self, mask: Arr) -> "PLProblem":
         if mask.all():
             return self
         other = copy.copy(self)
         other.lin, other.coef = self.lin[mask], self.coef[mask]
         return other
 
-    def objective(self, x):
+    def objective(self, x: Arr) -> Any:
         val = (self.lin * x).sum(axis=1) - 0.5 * self.reg * (x * x).sum(axis=1)
         for ids, members, _ in self.data.groups:
             z = x[:, members]  # (B, S, m)
@@ -127,12 +137,10 @@ class PLProblem:
             val -= (self.coef[:, ids] * lse).sum(axis=1)
         return val
 
-    def derivatives(self, x, hessian=True):
+    def derivatives(self, x: Arr, hessian: bool = True) -> tuple[Arr, Arr | None]:
         B = x.shape[0]
         g = self.lin - self.reg * x
-        H = None
-        if hessian:
-            H = np.zeros((B, self.M, self.M))
+        H = np.zeros((B, self.M, self.M)) if hessian else np.zeros((0, self.M, self.M))
         for ids, members, scatter in self.data.groups:
             z = x[:, members]
             z = z - z.max(axis=2, keepdims=True)
@@ -154,6 +162,7 @@ class PLProblem:
                     H[b][np.diag_indices(self.M)] -= np.bincount(
                         members.reshape(-1), weights=cp[b].reshape(-1), minlength=self.M
                     )
-        if hessian:
-            H[:, np.arange(self.M), np.arange(self.M)] -= self.reg
+        if not hessian:
+            return g, None
+        H[:, np.arange(self.M), np.arange(self.M)] -= self.reg
         return g, H

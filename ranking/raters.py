@@ -15,15 +15,27 @@ broken into their pairs. ``fixed`` reliabilities (e.g. ``annotation.quality.anno
 may be given instead of estimated: then it is one weighted fit.
 """
 
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
 import numpy as np
 
+from .bt import Arr
 from .judgments import canonical_ranking, ranking_pairs
-from .leaderboard import fit_leaderboard
+from .leaderboard import LeaderboardResult, fit_leaderboard
 
 PRIOR = (8.0, 2.0)  # Beta pseudo-counts: a new rater is trusted at 0.8 until their votes say otherwise
 
 
-def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4, **fit_kw):
+def crowd_bt(
+    rankings: Iterable[Any],
+    raters: Iterable[Hashable],
+    prior: tuple[float, float] = PRIOR,
+    fixed: Mapping[Any, float | None] | None = None,
+    iterations: int = 20,
+    tol: float = 1e-4,
+    **fit_kw: Any,
+) -> tuple[LeaderboardResult, dict[Any, float]]:
     """(LeaderboardResult, {rater: eta}). ``raters``: one hashable rater id per ranking.
     ``fit_kw`` go to ``fit_leaderboard`` (method bt; e.g. bootstrap, min_votes)."""
     rankings = list(rankings)
@@ -36,14 +48,19 @@ def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4,
     if not (a0 > 0 and b0 > 0):
         raise ValueError(f"The Beta prior needs two positive pseudo-counts, got {prior!r}.")
     ids = {r: i for i, r in enumerate(dict.fromkeys(raters))}
-    models = {}
-    pa, pb, rid, tied = [], [], [], []
+    models: dict[str, int] = {}
+    a_l: list[int] = []
+    b_l: list[int] = []
+    r_l: list[int] = []
+    t_l: list[bool] = []
     for t, ranking in enumerate(rankings):
         canon = canonical_ranking(ranking, position=t)
         for a, b, s in ranking_pairs(canon):
-            pa.append(models.setdefault(a, len(models))), pb.append(models.setdefault(b, len(models)))
-            rid.append(ids[raters[t]]), tied.append(s == 0.5)
-    pa, pb, rid, tied = np.array(pa), np.array(pb), np.array(rid), np.array(tied)
+            a_l.append(models.setdefault(a, len(models)))
+            b_l.append(models.setdefault(b, len(models)))
+            r_l.append(ids[raters[t]])
+            t_l.append(s == 0.5)
+    pa, pb, rid, tied = np.array(a_l), np.array(b_l), np.array(r_l), np.array(t_l)
     names = list(models)
     eta = np.full(len(ids), a0 / (a0 + b0))
     if fixed is not None:
@@ -55,7 +72,7 @@ def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4,
                 eta[i] = float(v)
         iterations = 1
     theta = np.zeros(len(names))
-    result = None
+    result: LeaderboardResult | None = None
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(theta[pa] - theta[pb])))
         e = eta[rid]
@@ -73,15 +90,19 @@ def crowd_bt(rankings, raters, prior=PRIOR, fixed=None, iterations=20, tol=1e-4,
         eta = new
         if done:
             break
+    assert result is not None  # iterations >= 1
     _count_votes(result, rankings)
     result.params["raters"] = len(ids)
     result.params["rater_model"] = "crowd-bt" if fixed is None else "fixed reliabilities"
     return result, {r: float(eta[i]) for r, i in ids.items()}
 
 
-def _count_votes(result, rankings):
+def _count_votes(result: LeaderboardResult, rankings: Sequence[Any]) -> None:
     """The fit's rows count split outcomes; put back each model's judgments, wins, ties, losses."""
-    n, won, drew, lost = {}, {}, {}, {}
+    n: dict[str, int] = {}
+    won: dict[str, int] = {}
+    drew: dict[str, int] = {}
+    lost: dict[str, int] = {}
     for ranking in rankings:
         canon = canonical_ranking(ranking)
         for g in canon:
@@ -93,20 +114,21 @@ def _count_votes(result, rankings):
             else:
                 won[a], lost[b] = won.get(a, 0) + 1, lost.get(b, 0) + 1
     min_votes = result.params.get("min_votes", 0)
-    for row in result.rows:
-        m = row["model"]
-        row.update(
-            n=n.get(m, 0),
-            wins=won.get(m, 0),
-            ties=drew.get(m, 0),
-            losses=lost.get(m, 0),
-            preliminary=n.get(m, 0) < min_votes,
+    result.rows = [
+        row.with_counts(
+            n.get(row.model, 0),
+            won.get(row.model, 0),
+            drew.get(row.model, 0),
+            lost.get(row.model, 0),
+            min_votes,
         )
-        played = row["wins"] + row["ties"] + row["losses"]
-        row["win_rate"] = (row["wins"] + 0.5 * row["ties"]) / played if played else None
+        for row in result.rows
+    ]
 
 
-def _weighted_fit(names, pa, pb, tied, right, **fit_kw):
+def _weighted_fit(
+    names: Sequence[str], pa: Arr, pb: Arr, tied: Arr, right: Arr, **fit_kw: Any
+) -> LeaderboardResult:
     """Bradley–Terry on pairs split between their two orientations, weights summed per outcome."""
     M = len(names)
     lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
@@ -118,7 +140,7 @@ def _weighted_fit(names, pa, pb, tied, right, **fit_kw):
     keep = weight > 1e-12
     uniq, inverse = np.unique(codes[keep], return_inverse=True)
     totals = np.bincount(inverse, weight[keep])
-    rankings = []
+    rankings: list[list[list[str]]] = []
     for code in uniq.tolist():
         pair, tie = divmod(code, 2)
         i, j = divmod(pair, M)

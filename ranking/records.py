@@ -16,7 +16,9 @@ names no model, a mix of record kinds, a JSON array) is read again line by line 
 which names the first bad line, or skips and counts bad lines when asked (``skip_bad``).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
@@ -46,21 +48,21 @@ class Dump:
     (battles: a flat (2 x battles, 4) array in ``style_pairs_flat``'s order; ranking records: one
     dict per ranking) are None when absent. ``skipped`` lists (line, reason) of records left out."""
 
-    judgments: object
-    weights: list | None = None
-    features: object = None
+    judgments: Any
+    weights: list[float] | None = None
+    features: Any = None
     kind: str = "arena"
     records: int = 0
-    skipped: list = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
 class BadRecord(ValueError):
-    def __init__(self, line, reason):
+    def __init__(self, line: int, reason: str) -> None:
         super().__init__(f"line {line}: {reason}")
         self.line, self.reason = line, reason
 
 
-def _count(v):
+def _count(v: Any) -> Any:
     if isinstance(v, dict):
         return sum(_count(x) for x in v.values())
     if v is None:
@@ -68,11 +70,11 @@ def _count(v):
     return v
 
 
-def arena_features(meta, side):
+def arena_features(meta: dict[str, Any], side: str) -> dict[str, Any]:
     return {name: _count(meta.get(key.format(side=side))) for name, key in _META_FIELDS.items()}
 
 
-def parse_record(rec, line, both_bad="tie"):
+def parse_record(rec: Any, line: int, both_bad: str = "tie") -> Any:
     """(ranking, weight, features or None), or None for a record to skip."""
     kind, parsed = _parse_line_record(rec, line, both_bad, style=True)
     if kind is None:
@@ -84,20 +86,13 @@ def parse_record(rec, line, both_bad="tie"):
     return ranking, 1.0, (None if feats is None else {a: feats[0], b: feats[1]})
 
 
-def _parse_line_record(rec, line, both_bad, style):
+def _parse_line_record(rec: Any, line: int, both_bad: str, style: bool) -> tuple[str | None, Any]:
     """("ranking", (ranking, weight, features)) or ("arena", (a, b, outcome, features)), or
     (None, None) for a record to leave out; raises BadRecord naming the line."""
     if not isinstance(rec, dict):
         raise BadRecord(line, "a record must be a JSON object.")
     if "ranking" in rec:
-        feats = rec.get("features")
-        if feats is not None and not isinstance(feats, dict):
-            raise BadRecord(line, "'features' must be an object of model -> counts.")
-        try:
-            canonical_ranking(rec["ranking"])
-        except ValueError as err:
-            raise BadRecord(line, str(err)) from None
-        return "ranking", (rec["ranking"], rec.get("weight", 1.0), feats)
+        return "ranking", _ranking_record(rec, line)
     missing = [k for k in ("model_a", "model_b", "winner") if rec.get(k) is None]
     if missing:
         if len(missing) == 3:
@@ -120,20 +115,38 @@ def _parse_line_record(rec, line, both_bad, style):
         if both_bad == "drop":
             return None, None
         outcome = 2
-    feats = None
     meta = rec.get("conv_metadata")
-    if style and isinstance(meta, dict):
-        feats = (arena_features(meta, "a"), arena_features(meta, "b"))
-        for f in feats:
-            for name, v in f.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                    raise BadRecord(
-                        line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}."
-                    )
+    feats = _battle_features(meta, line) if style and isinstance(meta, dict) else None
     return "arena", (a, b, outcome, feats)
 
 
-def read_dump(path, both_bad="tie", skip_bad=False, style=False, keep_order=False):
+def _ranking_record(rec: dict[str, Any], line: int) -> tuple[Any, Any, Any]:
+    """(ranking, weight, features) of a ranking record; raises BadRecord naming the line."""
+    feats = rec.get("features")
+    if feats is not None and not isinstance(feats, dict):
+        raise BadRecord(line, "'features' must be an object of model -> counts.")
+    try:
+        canonical_ranking(rec["ranking"])
+    except ValueError as err:
+        raise BadRecord(line, str(err)) from None
+    return rec["ranking"], rec.get("weight", 1.0), feats
+
+
+def _battle_features(meta: dict[str, Any], line: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both answers' style counts from a battle's conv_metadata; raises BadRecord naming the line."""
+    feats = (arena_features(meta, "a"), arena_features(meta, "b"))
+    for f in feats:
+        for name, v in f.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise BadRecord(
+                    line, f"conv_metadata's {name} count must be a non-negative number, got {v!r}."
+                )
+    return feats
+
+
+def read_dump(
+    path: Any, both_bad: str = "tie", skip_bad: bool = False, style: bool = False, keep_order: bool = False
+) -> Dump:
     """Read a judgment file into a ``Dump``. ``style``: read style features (conv_metadata) too;
     ``keep_order``: keep battles in file order (Elo, Bayesian and style control replay them);
     ``skip_bad``: leave out bad records and list them in ``skipped`` instead of raising."""
@@ -151,7 +164,7 @@ def read_dump(path, both_bad="tie", skip_bad=False, style=False, keep_order=Fals
     return _read_lines(path, both_bad, skip_bad, style, keep_order)
 
 
-def _read_battles_columnar(path, both_bad, style, keep_order):
+def _read_battles_columnar(path: Any, both_bad: str, style: bool, keep_order: bool) -> Dump | None:
     """The fast path for a clean battle dump; None when the file needs the line-by-line reader."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -215,7 +228,7 @@ def _read_battles_columnar(path, both_bad, style, keep_order):
     return Dump(judgments=judgments, features=flat, kind="arena", records=n)
 
 
-def _summed(arr, pa, pc):
+def _summed(arr: Any, pa: Any, pc: Any) -> Any:
     """A count column as floats: a number, or a struct of per-level numbers summed (nulls as 0)."""
     if pa.types.is_struct(arr.type):
         total = np.zeros(len(arr))
@@ -230,7 +243,7 @@ def _summed(arr, pa, pc):
     return _numpy(arr, nulls_as_zero=True).astype(float)
 
 
-def _numpy(arr, nulls_as_zero=False):
+def _numpy(arr: Any, nulls_as_zero: bool = False) -> Any:
     """A numeric Arrow array as a numpy array read from its buffers (Array.to_numpy and
     pyarrow.compute.fill_null with a Python value import pandas: most of a second of start-up)."""
     import pyarrow as pa
@@ -247,7 +260,7 @@ def _numpy(arr, nulls_as_zero=False):
     return values
 
 
-def _meta_type(path, sample_bytes=1 << 20):
+def _meta_type(path: Any, sample_bytes: int = 1 << 20) -> Any:
     """conv_metadata's Arrow type, inferred from the file's first megabyte of whole lines.
     Count dicts name their levels (h1..h6, ordered/unordered, **/__) in every record of a dump."""
     import io
@@ -268,7 +281,7 @@ def _meta_type(path, sample_bytes=1 << 20):
     return table.schema.field("conv_metadata").type
 
 
-def _flat_features(ia, ib, outcome, fa, fb):
+def _flat_features(ia: Any, ib: Any, outcome: Any, fa: Any, fb: Any) -> Any:
     """Per battle the two models' raw counts in the order its ranking lists them (winner first;
     a tie lists the lower model index first), stacked: style_pairs_flat's layout."""
     a_first = (outcome == 0) | ((outcome == 2) & (ia < ib))
@@ -278,7 +291,7 @@ def _flat_features(ia, ib, outcome, fa, fb):
     return flat
 
 
-def _lines(path):
+def _lines(path: Any) -> Iterator[tuple[int, Any]]:
     """(line number, parsed record or the exception) for every non-blank line (or array item)."""
     with open(path, "rb") as fh:
         data = fh.read()
@@ -301,9 +314,10 @@ def _lines(path):
                 yield i, BadRecord(i, f"not valid JSON ({err.args[0] if err.args else err}).")
 
 
-def _read_lines(path, both_bad, skip_bad, style, keep_order):
-    skipped = []
-    battles, rankings = [], []
+def _read_lines(path: Any, both_bad: str, skip_bad: bool, style: bool, keep_order: bool) -> Dump:
+    skipped: list[tuple[int, str]] = []
+    battles: list[Any] = []
+    rankings: list[Any] = []
     records = 0
     for line, rec in _lines(path):
         records += 1
@@ -362,10 +376,12 @@ def _read_lines(path, both_bad, skip_bad, style, keep_order):
     return Dump(judgments=judgments, features=flat, kind="arena", records=records, skipped=skipped)
 
 
-def read_judgments(path, both_bad="tie"):
+def read_judgments(path: Any, both_bad: str = "tie") -> tuple[list[Any], list[float], list[Any] | None]:
     """(rankings, weights, features or None) from a JSONL (or JSON array) file: the library's
     list-of-rankings form of ``read_dump`` (features as one {model: counts} dict per ranking)."""
-    rankings, weights, features = [], [], []
+    rankings: list[Any] = []
+    weights: list[float] = []
+    features: list[Any] = []
     for line, rec in _lines(path):
         if isinstance(rec, BadRecord):
             raise ValueError(f"{path}, {rec}")

@@ -10,6 +10,8 @@ stays at or above ``target`` until the end of the run (None if never).
 """
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -18,20 +20,20 @@ from .online import OnlineRanker
 
 
 def simulate_run(
-    method,
-    policy,
-    k,
-    n_models=20,
-    votes=4000,
-    noise=1.0,
-    spread=1.0,
-    tie_margin=0.0,
-    every=50,
-    seed=0,
-    k_factor=16.0,
-    refresh_every=None,
-    target=0.9,
-):
+    method: str,
+    policy: str,
+    k: int,
+    n_models: int = 20,
+    votes: int = 4000,
+    noise: float = 1.0,
+    spread: float = 1.0,
+    tie_margin: float = 0.0,
+    every: int = 50,
+    seed: int = 0,
+    k_factor: float = 16.0,
+    refresh_every: int | None = None,
+    target: float = 0.9,
+) -> dict[str, Any]:
     # Matchmaking estimates refresh after about 5 pairwise comparisons' worth of votes:
     # every 5 votes at K=2, every vote at K=4 (a K-wise vote carries K(K-1)/2 pairs).
     # Elo and the Bayesian rater update in O(K^2) a vote, so they refresh every vote, as a live ranker does.
@@ -50,13 +52,15 @@ def simulate_run(
         refresh_every=refresh_every,
     )
     index = {m: i for i, m in enumerate(names)}
-    checkpoints, taus = [], []
+    checkpoints: list[int] = []
+    taus: list[float] = []
     for t in range(1, votes + 1):
         shown = ranker.next_matchup()
         idx = np.array([index[m] for m in shown])
         util = truth[idx] + noise * rng.gumbel(size=len(idx))
         order = np.argsort(-util)
-        ranking, group = [], [shown[order[0]]]
+        ranking: list[list[str]] = []
+        group = [shown[order[0]]]
         for a, b in zip(order[:-1], order[1:]):
             if util[a] - util[b] < tie_margin:
                 group.append(shown[b])
@@ -74,7 +78,7 @@ def simulate_run(
     return {"votes": checkpoints, "tau": taus, "converged_at": converged_at(checkpoints, taus, target)}
 
 
-def converged_at(checkpoints, taus, target=0.9):
+def converged_at(checkpoints: Sequence[int], taus: Sequence[float], target: float = 0.9) -> int | None:
     """First checkpoint from which tau stays >= target to the end; None if it never settles."""
     at = None
     for t, tau in zip(checkpoints, taus):
@@ -86,14 +90,19 @@ def converged_at(checkpoints, taus, target=0.9):
     return at
 
 
-def _run(args):
+def _run(args: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
     method, policy, k, seed, kw = args
     return simulate_run(method, policy, k, seed=seed, **kw)
 
 
 def simulate(
-    methods=("elo", "bt", "pl", "bayes"), policies=("uniform", "adaptive"), ks=(2, 4), seeds=3, jobs=1, **kw
-):
+    methods: Sequence[str] = ("elo", "bt", "pl", "bayes"),
+    policies: Sequence[str] = ("uniform", "adaptive"),
+    ks: Sequence[int] = (2, 4),
+    seeds: int = 3,
+    jobs: int = 1,
+    **kw: Any,
+) -> list[dict[str, Any]]:
     """Every method × policy × K, over ``seeds`` arenas; per configuration the median votes to converge
     and the mean tau curve. ``jobs`` > 1 runs the arenas in that many processes (same results)."""
     configs = list(itertools.product(methods, policies, ks))

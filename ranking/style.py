@@ -17,11 +17,16 @@ feature buys (in logits per standard deviation of the normalised difference).
 """
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .bt import DEFAULT_REG
-from .judgments import ranking_pairs
+from .bt import DEFAULT_REG, Arr
+from .judgments import Key, ranking_pairs
+
+# a, b (model indices), y (1 or 0.5), w, X (raw differences), judgment id: one row per pair
+Pairs = tuple[Arr, Arr, Arr, Arr, Arr, Arr]
 
 FEATURES = ("tokens", "headers", "lists", "bold")
 STYLE_REG = 0.5
@@ -31,7 +36,7 @@ _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.M)
 _BOLD = re.compile(r"\*\*[^*\n]+?\*\*|__[^_\n]+?__")
 
 
-def markdown_features(text):
+def markdown_features(text: str | None) -> dict[str, int]:
     """Style features of one answer.
 
     tokens: whitespace-separated words (a tokenizer-free proxy; Chatbot Arena counts
@@ -49,7 +54,7 @@ def markdown_features(text):
     }
 
 
-def _feature_vector(feats, model, position):
+def _feature_vector(feats: Any, model: str, position: int) -> list[float]:
     if not isinstance(feats, dict) or model not in feats:
         raise ValueError(f"Features of ranking {position} have no entry for model {model!r}.")
     f = feats[model]
@@ -64,7 +69,7 @@ def _feature_vector(feats, model, position):
     return out
 
 
-def style_difference(fa, fb):
+def style_difference(fa: Sequence[float], fb: Sequence[float]) -> list[float]:
     """Raw covariate of the pair (a, b), before z-scoring: Chatbot Arena's features.
 
     tokens: (t_a - t_b) / (t_a + t_b + 1), the normalised length difference;
@@ -74,36 +79,44 @@ def style_difference(fa, fb):
     return [(ta - tb) / (ta + tb + 1.0)] + [ca / da - cb / db for ca, cb in zip(fa[1:], fb[1:])]
 
 
-def style_pairs(canon_rankings, features, weights, index):
+def style_pairs(canon_rankings: Sequence[Key], features: Any, weights: Any, index: dict[str, int]) -> Pairs:
     """Expand rankings into pairs: arrays a, b, y (1 or 0.5), w, X (raw normalised differences), judgment id."""
-    a_l, b_l, y_l, w_l, x_l, j_l = [], [], [], [], [], []
+    a_l: list[int] = []
+    b_l: list[int] = []
+    y_l: list[float] = []
+    w_l: list[float] = []
+    x_l: list[list[float]] = []
+    j_l: list[int] = []
     names = {i: m for m, i in index.items()}
     for t, ranking in enumerate(canon_rankings):
         feats = features[t]
         vec = {m: _feature_vector(feats, names[m], t) for g in ranking for m in g}
         for a, b, s in ranking_pairs(ranking):
-            a_l.append(a), b_l.append(b), y_l.append(s), j_l.append(t)
+            a_l.append(a)
+            b_l.append(b)
+            y_l.append(s)
+            j_l.append(t)
             w_l.append(1.0 if weights is None else weights[t])
             x_l.append(style_difference(vec[a], vec[b]))
     X = np.array(x_l, dtype=float).reshape(-1, len(FEATURES))
     return (np.array(a_l, int), np.array(b_l, int), np.array(y_l), np.array(w_l), X, np.array(j_l, int))
 
 
-def _differences(fa, fb):
+def _differences(fa: Arr, fb: Arr) -> Arr:
     """style_difference over arrays of rows (n, 4) -> (n, 4)."""
     ta, tb = fa[:, 0], fb[:, 0]
     da, db = np.maximum(ta, 1.0)[:, None], np.maximum(tb, 1.0)[:, None]
     return np.column_stack([(ta - tb) / (ta + tb + 1.0), fa[:, 1:] / da - fb[:, 1:] / db])
 
 
-def style_pairs_flat(canon_rankings, flat):
+def style_pairs_flat(canon_rankings: Sequence[Key], flat: Any) -> Pairs:
     """style_pairs for unweighted index rankings whose features come as one row of raw counts
     (tokens, headers, lists, bold) per model, in the order each ranking lists its models (groups
     in order), stacked over the rankings: shape (sum of ranking sizes, 4). Vectorised per distinct
     ranking, so a million judgments need no per-judgment dicts."""
     flat = np.asarray(flat, dtype=float)
     N = len(canon_rankings)
-    distinct = {}
+    distinct: dict[Key, int] = {}
     kid = np.fromiter((distinct.setdefault(r, len(distinct)) for r in canon_rankings), np.int64, N)
     size = np.array([sum(len(g) for g in r) for r in distinct], dtype=np.int64)
     offsets = np.zeros(N, dtype=np.int64)
@@ -117,7 +130,7 @@ def style_pairs_flat(canon_rankings, flat):
         raise ValueError("Style features must be non-negative finite numbers.")
     order = np.argsort(kid, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(kid, minlength=len(distinct)))]
-    parts = []
+    parts: list[tuple[Arr, ...]] = []
     for k, ranking in enumerate(distinct):
         t = order[bounds[k] : bounds[k + 1]]
         members = [m for g in ranking for m in g]
@@ -135,11 +148,11 @@ def style_pairs_flat(canon_rankings, flat):
             np.zeros((0, len(FEATURES))),
             np.zeros(0, int),
         )
-    a, b, y, X, jid = (np.concatenate(c) for c in zip(*parts))
-    return a, b, y, np.ones(len(a)), X, jid
+    pa, pb, py, pX, pj = (np.concatenate(c) for c in zip(*parts))
+    return pa, pb, py, np.ones(len(pa)), pX, pj
 
 
-def zscore(X, w):
+def zscore(X: Arr, w: Arr) -> tuple[Arr, Arr, Arr]:
     """Scale each difference column to unit standard deviation.
 
     Pairs are stored winner-first, so the columns are not centred: the sign of a
@@ -154,17 +167,27 @@ def zscore(X, w):
 class StyleProblem:
     """Contextual BT over expanded pairs (one row per pair); parameters (theta (M), beta (F))."""
 
-    def __init__(self, a, b, y, w, X, M, reg=DEFAULT_REG, style_reg=STYLE_REG):
+    def __init__(
+        self,
+        a: Arr,
+        b: Arr,
+        y: Arr,
+        w: Arr,
+        X: Arr,
+        M: int,
+        reg: float = DEFAULT_REG,
+        style_reg: float = STYLE_REG,
+    ) -> None:
         self.a, self.b, self.y, self.w, self.X, self.M = a, b, y, w, X, M
         self.F = X.shape[1]
         self.dim = M + self.F
         self.reg, self.style_reg = reg, style_reg
         self.pid = a * M + b
 
-    def _z(self, x):
+    def _z(self, x: Arr) -> Any:
         return x[self.a] - x[self.b] + self.X @ x[self.M :]
 
-    def objective(self, x, w=None):
+    def objective(self, x: Arr, w: Arr | None = None) -> Any:
         w = self.w if w is None else w
         z = self._z(x)
         ll = (w * (self.y * -np.logaddexp(0, -z) + (1 - self.y) * -np.logaddexp(0, z))).sum()
@@ -172,7 +195,7 @@ class StyleProblem:
             ll - 0.5 * self.reg * (x[: self.M] ** 2).sum() - 0.5 * self.style_reg * (x[self.M :] ** 2).sum()
         )
 
-    def derivatives(self, x, w=None, hessian=True):
+    def derivatives(self, x: Arr, w: Arr | None = None, hessian: bool = True) -> tuple[Arr, Arr | None]:
         w = self.w if w is None else w
         M = self.M
         z = self._z(x)
@@ -197,12 +220,14 @@ class StyleProblem:
         H[M:, M:] = -(self.X.T @ hX) - self.style_reg * np.eye(self.F)
         return g, H
 
-    def solve(self, x0, w=None, max_iter=100, tol=1e-7):
+    def solve(self, x0: Arr, w: Arr | None = None, max_iter: int = 100, tol: float = 1e-7) -> tuple[Arr, Arr]:
         x = np.array(x0, dtype=float)
         obj = None
-        H = None
+        H = np.zeros((self.dim, self.dim))
         for _ in range(max_iter):
-            g, H = self.derivatives(x, w)
+            g, Hx = self.derivatives(x, w)
+            assert Hx is not None
+            H = Hx
             step = np.linalg.solve(-H, g)
             if np.abs(step).max() < 0.05:  # near the optimum a pure Newton step is safe for a logistic model
                 x = x + step
@@ -224,7 +249,7 @@ class StyleProblem:
                 break
         return x, H
 
-    def linearised_bootstrap(self, x_hat, H, jid, B, rng):
+    def linearised_bootstrap(self, x_hat: Arr, H: Arr, jid: Arr, B: int, rng: np.random.Generator) -> Arr:
         """(B, dim) bootstrap estimates on Poisson resamples of the judgments (each drawn Poisson(1)
         times), each two fixed-Hessian steps from x_hat instead of a refit. The first step reuses the
         residuals at x_hat (a gather and two bincounts per resample). Measured against full refits of
@@ -248,7 +273,7 @@ class StyleProblem:
             out[k] = x1 + Hinv @ g1
         return out
 
-    def sandwich_cov(self, x_hat, H, jid, chunk=200_000):
+    def sandwich_cov(self, x_hat: Arr, H: Arr, jid: Arr, chunk: int = 200_000) -> Arr:
         """Covariance H^-1 S H^-1 of the estimate, S = the sum over judgments of their score's outer
         product: what the linearised bootstrap's resamples converge to as the judgments grow (each
         resample's score is a sum of N independent terms), at the cost of one pass over the pairs."""
@@ -286,7 +311,7 @@ class StyleProblem:
         Hinv = np.linalg.inv(-H)
         return Hinv @ S @ Hinv
 
-    def solve_near(self, x0, H0inv, w, max_iter=60, tol=1e-7):
+    def solve_near(self, x0: Arr, H0inv: Arr, w: Arr, max_iter: int = 60, tol: float = 1e-7) -> Arr:
         """A nearby problem (a bootstrap resample) by fixed-Hessian iteration, Newton as a fallback."""
         x = np.array(x0, dtype=float)
         prev = np.inf

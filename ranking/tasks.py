@@ -6,18 +6,19 @@ from celery.signals import worker_ready
 from django.db import connections
 
 from . import services
+from .glue import refits
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="ranking.live_refit", acks_late=True, time_limit=300)
 def live_refit():
-    services.live_refit()
+    refits.live_refit()
 
 
 @shared_task(name="ranking.full_refit", acks_late=True, time_limit=1800)
 def full_refit():
-    services.full_refit()
+    refits.full_refit()
 
 
 @shared_task(name="ranking.repair_live_board", acks_late=True, time_limit=120)
@@ -41,7 +42,7 @@ def warm_up_ranking_ledger(sender=None, **kwargs):
 
 def _warm_up():
     try:
-        services.warm_up()
+        refits.warm_up()
     except Exception:
         log.exception("Warming the ranking ledger failed")
     finally:

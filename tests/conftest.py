@@ -108,10 +108,10 @@ def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):
 def fresh_rating_ledger():
     """Each test starts with a worker's empty in-process rating state, as after a restart: the
     database a test wrote is rolled back, and SQLite may then hand the same ids out again."""
-    from ranking import services
+    from ranking.glue import refits
     from routing.services import routing_changed
 
-    services.reset_process_state()
+    refits.reset_process_state()
     routing_changed()  # "does any campaign route?" is remembered per process: ask the database again
     yield
 

@@ -16,7 +16,7 @@ from annotation.services import create_comparison, record_judgment
 from arena import board, selectors, services, transparency
 from arena.models import Arena, ArenaChange, ArenaEntry, Battle, VoterExclusion
 from inference.models import ModelEndpoint, Prompt, Response
-from ranking import services as ranking_services
+from ranking.glue import refits
 
 pytestmark = [pytest.mark.django_db]
 
@@ -60,6 +60,8 @@ def _vote(arena, voter, endpoints, order, answer="hello there", finished=None):
 def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, trio, make_user):
     arena, (alpha, beta, gamma) = trio
     ada = make_user("ada")
+    chart = reverse("arena:sampling_image", args=["models"])
+    empty_chart = client.get(chart).content
     _pooled([alpha, beta, gamma])
     for _ in range(6):
         services.start_battle(arena, ada, "Say hello.")
@@ -89,6 +91,15 @@ def test_the_sampling_page_shows_shares_policy_weights_and_every_change(client, 
     } <= set(whats)
     assert "gamma weight changed" in html and "matchmaking changed" in html
 
+    # The shares as pictures: each chart the page links is a PNG drawn from the battles, not the empty placeholder.
+    for group in ("models", "providers"):
+        url = reverse("arena:sampling_image", args=[group])
+        assert f'src="{url}"' in html
+        image = client.get(url)
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG") and image.content != empty_chart
+    assert client.get("/arena/sampling/nobody.png").status_code == 404
+
 
 def test_provisional_private_and_retired_rows(trio, make_user, settings):
     settings.ARENA_PROVISIONAL_VOTES = 3
@@ -97,7 +108,7 @@ def test_provisional_private_and_retired_rows(trio, make_user, settings):
     ada = make_user("ada")
     for _ in range(3):
         _vote(arena, ada, [alpha, beta, gamma], [[0], [1], [2]])
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     rows = {r["model"]: r for r in selectors.leaderboard()["rows"]}
     assert not rows["alpha"]["provisional"] and rows["alpha"]["votes_since_release"] == 3
     assert rows["gamma"]["private"] and rows["gamma"]["provisional"]
@@ -163,7 +174,7 @@ def test_the_integrity_report_flags_and_an_admin_excludes_with_the_votes_kept(cl
     buster = make_user("buster")
     for _ in range(20):
         _vote(arena, buster, [alpha, beta, gamma], [[0], [1], [2]])
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
 
     admin = make_user("root", is_staff=True)
     assert client.get(reverse("arena:integrity")).status_code == 302  # not for visitors
@@ -200,7 +211,7 @@ def test_votes_to_flip_the_top_spot(client, trio, make_user):
     ada = make_user("ada")
     for order in ([[0], [1]],) * 5 + ([[1], [0]],) * 2:
         _vote(arena, ada, [alpha, beta], order)
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     flip = transparency.top_spot_flip()
     assert flip["top"] == "alpha" and flip["new_top"] == "beta" and flip["total"] == 7
     assert 1 <= flip["votes"] <= 5

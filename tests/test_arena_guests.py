@@ -2,6 +2,8 @@
 pages as members, throttled per session and per IP, marked so the board can leave guests out; a voter
 with enough votes sees their own leaderboard fitted by the same engine."""
 
+import hashlib
+import itertools
 import re
 
 import pytest
@@ -116,3 +118,47 @@ def test_a_personal_leaderboard_after_enough_votes(client, make_comparison, make
     rows = re.findall(r'<tr data-model="([^"]+)">', page)
     assert rows == ["answerer-0", "answerer-1"]
     assert "Your 3 blind votes" in page and "bootstrap" in page
+
+
+def _valid(challenge, nonce, bits):
+    digest = int.from_bytes(hashlib.sha256(f"{challenge}:{nonce}".encode()).digest(), "big")
+    return digest >> (256 - bits) == 0
+
+
+def _solve(challenge, bits):
+    return next(str(n) for n in itertools.count() if _valid(challenge, n, bits))
+
+
+def test_a_guest_solves_a_proof_of_work_puzzle_once_before_the_first_battle(arena, settings):
+    Arena.objects.filter(pk=arena.pk).update(allow_guests=True)
+    settings.ARENA_GUEST_POW_BITS = 10
+    home, start = (
+        reverse("arena:arena", args=[arena.slug]),
+        reverse("arena:start_arena_battle", args=[arena.slug]),
+    )
+    browser = Client()
+    page = browser.get(home).content.decode()
+    challenge = re.search(r'data-pow-challenge="([0-9a-f]+)" data-pow-bits="10"', page).group(1)
+
+    unsolved = browser.post(start, {"prompt": "one"})
+    assert unsolved.status_code == 400 and "solve a small puzzle in the browser" in unsolved.content.decode()
+    assert not GuestVoter.objects.exists()
+    # The refusal spent that puzzle: its answer no longer counts, the page carries a new one.
+    fresh = re.search(r'data-pow-challenge="([0-9a-f]+)"', unsolved.content.decode()).group(1)
+    assert fresh != challenge
+    stale = browser.post(start, {"prompt": "one", "pow_nonce": _solve(challenge, 10)})
+    assert stale.status_code == 400 and not GuestVoter.objects.exists()
+
+    challenge = re.search(r'data-pow-challenge="([0-9a-f]+)"', stale.content.decode()).group(1)
+    wrong = next(str(n) for n in itertools.count() if not _valid(challenge, n, 10))
+    refused = browser.post(start, {"prompt": "one", "pow_nonce": wrong})
+    assert refused.status_code == 400 and "puzzle answer was wrong" in refused.content.decode()
+    assert not GuestVoter.objects.exists()
+    challenge = re.search(r'data-pow-challenge="([0-9a-f]+)"', refused.content.decode()).group(1)
+
+    solved = browser.post(start, {"prompt": "one", "pow_nonce": _solve(challenge, 10)})
+    assert solved.status_code == 302 and GuestVoter.objects.count() == 1
+    # Now a guest: later battles need no puzzle, and the page asks none.
+    assert "data-pow-challenge" not in browser.get(home).content.decode()
+    assert browser.post(start, {"prompt": "two"}).status_code == 302
+    assert GuestVoter.objects.count() == 1

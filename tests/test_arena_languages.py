@@ -10,7 +10,7 @@ from annotation.services import create_comparison, record_judgment
 from inference.languages import complexity, detect_language, is_hard
 from inference.models import ModelEndpoint, Response
 from inference.services import create_prompt
-from ranking import services as ranking_services
+from ranking.glue import refits
 from ranking.selectors import latest_snapshot, rated_categories
 
 FRENCH = "Quelle est la capitale de la France et pourquoi est-elle si célèbre ?"
@@ -51,7 +51,7 @@ def test_a_board_per_language_and_for_hard_prompts(client, make_user, tiny_model
     hard = vote(HARD, second)
     assert hard.language == "en" and hard.hard
     vote("What is the capital of France, and why is it famous?", first)
-    ranking_services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
 
     assert {"lang:fr", "lang:en", "hard"} <= set(rated_categories())
     assert latest_snapshot("bt", category="lang:fr").judgment_count == 1

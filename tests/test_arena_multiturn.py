@@ -85,6 +85,11 @@ def test_follow_ups_are_refused_with_a_sentence_and_leave_nothing_behind(api, ar
     assert BattleTurn.objects.filter(battle=battle).count() == 1 and Prompt.objects.count() == prompts
     ArenaEntry.objects.filter(arena=arena).update(max_context_chars=None)
 
+    # Within every character bound, but past the tiny models' 512-token window (counted with their tokenizer).
+    too_many_tokens = api.post(url, {"message": " ".join(["sun"] * 600)}, format="json")
+    assert too_many_tokens.status_code == 400 and "grown too long" in str(too_many_tokens.json())
+    assert BattleTurn.objects.filter(battle=battle).count() == 1 and Prompt.objects.count() == prompts
+
     # This arena takes no per-turn vote.
     per_turn = api.post(url, {"message": "go on", "turn_ranking": [[0], [1]]}, format="json")
     assert per_turn.status_code == 400 and "not a vote per turn" in str(per_turn.json())
@@ -168,3 +173,28 @@ def test_dpo_chat_writes_the_whole_conversation_both_ways(api, arena, tmp_path):
         for line in (tmp_path / "dpo" / n).read_text().splitlines()
     ]
     assert plain["prompt"] == "the sun is warm" and plain["chosen"] == first["sides"][1]["text"]
+
+
+def test_the_page_offers_a_per_turn_vote_at_every_k(api, web, arena_k4):
+    Arena.objects.filter(pk=arena_k4.pk).update(per_turn_vote=True)
+    started = web.post(reverse("arena:start_arena_battle", args=[arena_k4.slug]), {"prompt": "a blue fish"})
+    battle_url = started["Location"]
+    battle_id = re.search(r"/b/([0-9a-f-]+)/", battle_url).group(1)
+    scan_until_finished(web, api, battle_url, battle_id)
+    page = web.get(battle_url).content.decode()
+    choices = dict(
+        (label, value.replace("&quot;", '"'))
+        for value, label in re.findall(r'name="turn_ranking" value="([^"]*)"> ([^<]+)</label>', page)
+    )
+    assert set(choices) == {"A was best", "B was best", "C was best", "D was best", "All the same"}
+    assert 'name="turn_ranking" value="" checked> Skip' in page  # optional: skipping is the default
+    assert_anonymous(page)
+
+    sent = web.post(
+        reverse("arena:follow_up", args=[battle_id]),
+        {"message": "and a green one", "turn_ranking": choices["C was best"]},
+        HTTP_HX_REQUEST="true",
+    )
+    assert sent.status_code == 200
+    assert BattleTurn.objects.get(battle__public_id=battle_id, index=0).ranking == [[2], [0, 1, 3]]
+    assert not Judgment.objects.exists()  # a per-turn vote is not the battle's vote

@@ -217,8 +217,11 @@ def test_a_submit_on_one_item_does_not_block_others_in_the_campaign(people, make
     y = queues.next_assignment(campaign, other)
     if operation == "undo":
         queues.submit(campaign, other, y.pk, {"ranking": [[0], [1]]})
+
     # the holder's submit stays open (its locks held) while the other annotator works on another item
-    hold = lambda: queues.submit(campaign, holder_user, x.pk, {"ranking": [[1], [0]]})  # noqa: E731
+    def hold():
+        return queues.submit(campaign, holder_user, x.pk, {"ranking": [[1], [0]]})
+
     with LockHolder(hold), never_waiting(f"{operation} on another item"):
         if operation == "submit":
             queues.submit(campaign, other, y.pk, {"ranking": [[0], [1]]})

@@ -11,6 +11,7 @@ from arena.models import Arena, ArenaEntry
 from arena.services import draw_pair
 from inference.models import ModelEndpoint, Prompt, Response
 from ranking import services
+from ranking.glue import refits, style_features
 from ranking.models import RatingSnapshot
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_refit_writes_every_view_and_is_idempotent(models, users):
     for _ in range(4):
         _vote(users, models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 60)
         _vote(users, models[1], models[2])
-    written = services.refit(bootstrap=50)
+    written = refits.refit(bootstrap=50)
     views = {(s.method, s.style_control) for s in written}
     assert views == {("bt", False), ("bt", True), ("pl", False), ("bayes", False), ("elo", False)}
     bt = RatingSnapshot.objects.get(method="bt", style_control=False)
@@ -49,29 +50,29 @@ def test_refit_writes_every_view_and_is_idempotent(models, users):
     styled = RatingSnapshot.objects.get(method="bt", style_control=True)
     assert set(styled.style_coefficients) >= {"tokens", "headers", "lists", "bold"}
     # Nothing new: a second refit writes nothing; more resamples do.
-    assert services.refit(bootstrap=50) == []
-    assert len(services.refit(bootstrap=100)) == 5
+    assert refits.refit(bootstrap=50) == []
+    assert len(refits.refit(bootstrap=100)) == 5
 
 
 def test_only_blind_human_votes_count(models, users):
     _vote(users[:1], models[0], models[1])
     Judgment.objects.update(identities_hidden=False)
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     assert RatingSnapshot.objects.get(method="bt", style_control=False).rows == []
 
 
 def test_a_burst_of_votes_queues_one_live_refit(models, users):
-    cache.delete(services.REFIT_QUEUED_KEY)
+    cache.delete(refits.REFIT_QUEUED_KEY)
     queued = []
     with transaction.atomic():
         for _ in range(50):
             services.request_refit()
-        queued.append(cache.get(services.REFIT_QUEUED_KEY))
+        queued.append(cache.get(refits.REFIT_QUEUED_KEY))
     assert queued == [1]
     # The refit clears the flag first, so the next vote queues the next refit.
     _vote(users[:1], models[0], models[1])
-    services.live_refit()
-    assert cache.get(services.REFIT_QUEUED_KEY) is None
+    refits.live_refit()
+    assert cache.get(refits.REFIT_QUEUED_KEY) is None
     assert RatingSnapshot.objects.filter(method="bt").first().judgment_count == 1
 
 
@@ -118,7 +119,7 @@ def test_disabled_models_are_never_drawn_and_two_are_needed(models):
 def test_adaptive_matchmaking_draws_distinct_pairs_in_both_orders(models, users):
     for _ in range(5):
         _vote(users, models[0], models[1])
-    services.refit(bootstrap=20)
+    refits.refit(bootstrap=20)
     arena = _arena(models, "adaptive", [1, 1, 1])
     pairs = [tuple(m.name for m in draw_pair(arena)) for _ in range(200)]
     assert all(a != b for a, b in pairs)
@@ -134,7 +135,7 @@ def test_campaign_judgments_do_not_move_the_arena_leaderboard(models, users, mak
     comparison = campaign.items.get().comparison
     record_judgment(comparison, [[0], [1]], annotator=users[0], identities_hidden=True)
     _vote(users[:1], models[0], models[1])
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     bt = RatingSnapshot.objects.get(method="bt", style_control=False)
     assert bt.judgment_count == 1 and {r["model"] for r in bt.rows} == {"m0", "m1"}
 
@@ -149,7 +150,7 @@ def test_each_prompt_category_gets_its_own_board(models, users, client):
     _vote(users, models[0], models[1])  # prompt "q": no category
     Prompt.objects.update(category="math")
     _vote(users[:1], models[1], models[2])
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     everything = RatingSnapshot.objects.get(method="bt", style_control=False, category="")
     math = RatingSnapshot.objects.get(method="bt", style_control=False, category="math")
     assert everything.judgment_count == 4 and math.judgment_count == 3
@@ -163,12 +164,12 @@ def test_each_prompt_category_gets_its_own_board(models, users, client):
 def test_large_live_refits_update_the_counted_views_incrementally(models, users, settings):
     for _ in range(3):
         _vote(users, models[0], models[1])
-    services.refit(bootstrap=0)  # a full refit: every view, with diagnostics
+    refits.refit(bootstrap=0)  # a full refit: every view, with diagnostics
     settings.RANKING_LIVE_ALL_VIEWS_UNDER = 5
-    services.live_refit()  # reads everything once into this process
+    refits.live_refit()  # reads everything once into this process
     _vote(users[:2], models[1], models[2])
     _vote(users[:1], models[2], models[0])
-    written = services.live_refit()  # reads only the 3 new judgments
+    written = refits.live_refit()  # reads only the 3 new judgments
     assert {(s.method, s.style_control) for s in written if s.category == ""} == {
         ("bt", False),
         ("pl", False),
@@ -179,7 +180,7 @@ def test_large_live_refits_update_the_counted_views_incrementally(models, users,
         RatingSnapshot.objects.filter(method="elo", category="").first().judgment_count == 9
     )  # waits for beat
     # The incremental counts give exactly what a refit from scratch gives (more resamples: a new snapshot).
-    services.refit(bootstrap=settings.RANKING_LIVE_BOOTSTRAP + 50)
+    refits.refit(bootstrap=settings.RANKING_LIVE_BOOTSTRAP + 50)
     full_bt = RatingSnapshot.objects.filter(method="bt", style_control=False, category="").first()
     assert full_bt.pk != live_bt.pk
     assert [(r["model"], round(r["rating"], 6)) for r in full_bt.rows] == [
@@ -239,16 +240,16 @@ def test_live_refit_has_laplace_intervals_until_the_full_refit_bootstraps(models
         _vote(users, models[0], models[1])
         _vote(users, models[1], models[2])
     settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     _vote(users[:1], models[2], models[0])
-    services.live_refit()
+    refits.live_refit()
     live = _latest()
     assert live.bootstrap == 0 and live.params["interval"] == "laplace"
     assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in live.rows)  # real intervals, not points
     body = client.get("/api/leaderboard/").json()
     assert body["interval"] == "laplace" and body["bootstrap"] == 0
     assert "Laplace" in client.get("/arena/leaderboard/").content.decode()
-    services.refit(bootstrap=40)
+    refits.refit(bootstrap=40)
     full = _latest()
     assert full.pk != live.pk and full.bootstrap == 40 and full.params["interval"] == "bootstrap"
     assert full.judgment_count == live.judgment_count
@@ -262,16 +263,16 @@ def test_a_vote_committed_out_of_id_order_is_still_counted(models, users, settin
     """A vote's id is taken at insert but it becomes visible at commit: the live refit looks back."""
     settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
     _vote(users[:1], models[0], models[1])
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     _vote(users[:1], models[1], models[2])
     late = Judgment.objects.order_by("-id").first()
     # Take the newest vote away as if its transaction had not committed yet (no refit saw it),
     # then a later vote commits with a higher id and is read.
     ranking, comparison_id, annotator_id = late.ranking, late.comparison_id, late.annotator_id
     late.delete()
-    services.live_refit()
+    refits.live_refit()
     _vote(users[:1], models[2], models[0])
-    services.live_refit()
+    refits.live_refit()
     assert _latest().judgment_count == 2
     later = Judgment.objects.order_by("-id").first()
     # The late vote commits now, with an id below one already read.
@@ -283,7 +284,7 @@ def test_a_vote_committed_out_of_id_order_is_still_counted(models, users, settin
         annotator_id=annotator_id,
         identities_hidden=True,
     )
-    services.live_refit()
+    refits.live_refit()
     live = _latest()
     assert live.judgment_count == 3 and live.last_judgment_id == later.pk
     assert {r["model"]: r["n"] for r in live.rows} == {"m0": 2, "m1": 2, "m2": 2}
@@ -295,37 +296,37 @@ def test_an_edited_or_deleted_judgment_makes_the_next_live_refit_read_all(
     settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
     for _ in range(2):
         _vote(users[:1], models[0], models[1])
-    services.refit(bootstrap=0)
-    services.live_refit()
+    refits.refit(bootstrap=0)
+    refits.live_refit()
     assert [r["model"] for r in _latest().rows] == ["m0", "m1"]
     # An admin corrects both votes: m1 won. The edit sends a signal; the counts are re-read.
     with django_capture_on_commit_callbacks(execute=True):
         for judgment in Judgment.objects.all():
             judgment.ranking = [[1], [0]]
             judgment.save()
-    services.live_refit()
+    refits.live_refit()
     assert [r["model"] for r in _latest().rows] == ["m1", "m0"] and _latest().judgment_count == 2
     with django_capture_on_commit_callbacks(execute=True):
         Judgment.objects.order_by("id").first().delete()
-    services.live_refit()
+    refits.live_refit()
     assert _latest().judgment_count == 1
     # The full refit rewrites the views the live refit left (same count as before the edit, new epoch).
-    assert {(s.method, s.style_control) for s in services.refit(bootstrap=0) if s.category == ""} == {
+    assert {(s.method, s.style_control) for s in refits.refit(bootstrap=0) if s.category == ""} == {
         ("bt", True),
         ("bayes", False),
         ("elo", False),
     }
-    assert services.refit(bootstrap=0) == []
+    assert refits.refit(bootstrap=0) == []
 
 
 def test_a_vote_removed_without_a_signal_is_noticed_by_the_live_refit(models, users, settings):
     settings.RANKING_LIVE_ALL_VIEWS_UNDER = 1
     for _ in range(2):
         _vote(users[:1], models[0], models[1])
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     Judgment.objects.filter(pk=Judgment.objects.order_by("id").first().pk)._raw_delete(using="default")
     _vote(users[:1], models[1], models[2])
-    services.live_refit()
+    refits.live_refit()
     assert _latest().judgment_count == 2  # not 3: the ledger saw a counted vote vanish and read again
 
 
@@ -337,7 +338,7 @@ def test_style_features_are_stored_for_finished_answers_only(models, users):
         users[:2], models[0], models[1], text_w="## Title\n- a\n- b\n**bold** " + "word " * 30, text_l="Meh."
     )
     Response.objects.filter(endpoint=models[1]).update(status="running")  # still streaming: may grow
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     winner = Response.objects.get(endpoint=models[0])
     style = ResponseStyle.objects.get(response_id=winner.pk)
     assert {f: getattr(style, f) for f in ("tokens", "headers", "lists", "bold")} == markdown_features(
@@ -360,11 +361,13 @@ def test_style_table_looks_up_features_in_vote_order_and_keeps_only_finished_ans
     done = Response.objects.get(endpoint=models[0])
     growing = Response.objects.get(endpoint=models[1])
     Response.objects.filter(pk=growing.pk).update(status="running")
-    table = services._StyleTable()
+    table = style_features.StyleTable()
     rids = np.array([growing.pk, done.pk, growing.pk, done.pk], dtype=np.int64)  # unsorted, repeated
     expected = [[markdown_features(r.text)[f] for f in FEATURES] for r in (growing, done, growing, done)]
     assert table.lookup(rids).tolist() == expected
     assert table.ids.tolist() == [done.pk]  # the answer still being written is not kept
+    assert not ResponseStyle.objects.exists()  # a lookup only reads
+    assert table.save() == 1 and table.save() == 0
     assert list(ResponseStyle.objects.values_list("response_id", flat=True)) == [done.pk]
     Response.objects.filter(pk=growing.pk).update(text="Longer now, with **bold**.", status="done")
     growing.refresh_from_db()
@@ -382,9 +385,9 @@ def test_a_ranking_written_around_the_services_rates_nothing_and_breaks_nothing(
         Judgment.objects.create(
             comparison=comparison, ranking=ranking, source="human", annotator=outsider, identities_hidden=True
         )
-    services.refit(bootstrap=0)
+    refits.refit(bootstrap=0)
     assert _latest().judgment_count == 2  # only the two votes the service recorded
-    services.live_refit()
+    refits.live_refit()
     assert _latest().judgment_count == 2
 
 
@@ -408,11 +411,11 @@ def test_a_starting_worker_that_runs_ranking_warms_its_ledger_on_a_side_thread(m
 
     warm_up_ranking_ledger(sender({"inference": None}, "celery.concurrency.thread"))  # a GPU-only worker
     warm_up_ranking_ledger(sender(None, "celery.concurrency.prefork"))  # the parent serves no task
-    assert not warmers() and services._ledger is None
+    assert not warmers() and refits._ledger is None
 
     warm_up_ranking_ledger(sender({"ranking": None, "default": None}, "celery.concurrency.thread"))
     for thread in warmers():
         thread.join(timeout=30)
-    assert services._ledger is not None and services._ledger.count == 2
-    services.live_refit()  # from the warm ledger: nothing new to read, every view written
+    assert refits._ledger is not None and refits._ledger.count == 2
+    refits.live_refit()  # from the warm ledger: nothing new to read, every view written
     assert _latest().judgment_count == 2

@@ -53,6 +53,7 @@ MATRIX = {
     "arena:leaderboard": ("GET", "/arena/leaderboard/", (200, 200, 200, 200)),
     "arena:top_flip": ("GET", "/arena/leaderboard/top-flip/", (200, 200, 200, 200)),
     "arena:sampling": ("GET", "/arena/sampling/", (200, 200, 200, 200)),
+    "arena:sampling_image": ("GET", "/arena/sampling/models.png", (200, 200, 200, 200)),
     "arena:my_board": ("GET", "/arena/me/", (LOGIN, 200, 200, 200)),
     "arena:integrity": ("GET", "/arena/integrity/", (LOGIN, 403, 403, 200)),
     # (an empty form names no voter: 404 for an admin)

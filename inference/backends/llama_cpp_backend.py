@@ -41,7 +41,7 @@ INSTALL_HINT = (
 def available():
     """Whether llama-cpp-python can be imported in this process."""
     try:
-        import llama_cpp  # noqa: F401
+        import llama_cpp  # noqa: F401 - only whether the extra is installed
     except ImportError:
         return False
     return True

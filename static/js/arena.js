@@ -26,3 +26,33 @@ document.addEventListener("click", (event) => {
   box.value = prompts[Math.floor(Math.random() * prompts.length)];
   box.focus();
 });
+
+// Guests' proof of work (ARENA_GUEST_POW_BITS): before the first battle the browser finds a nonce whose
+// SHA-256 of "challenge:nonce" starts with the asked number of zero bits, then sends the form.
+function zeroBits(bytes) {
+  let bits = 0;
+  for (const byte of bytes) {
+    if (byte) return bits + Math.clz32(byte) - 24;
+    bits += 8;
+  }
+  return bits;
+}
+
+async function solvePuzzle(challenge, bits) {
+  const encoder = new TextEncoder();
+  for (let nonce = 0; ; nonce++) {
+    const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${challenge}:${nonce}`));
+    if (zeroBits(new Uint8Array(digest)) >= bits) return String(nonce);
+  }
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  const field = form.dataset.powChallenge && form.querySelector('input[name="pow_nonce"]');
+  if (!field || field.value) return;
+  event.preventDefault();
+  const button = form.querySelector('button[type="submit"]');
+  if (button) { button.disabled = true; button.textContent = "Checking your browser…"; }
+  field.value = await solvePuzzle(form.dataset.powChallenge, Number(form.dataset.powBits));
+  form.submit();
+});

@@ -40,8 +40,9 @@ def test_a_multi_turn_battle_with_a_follow_up_is_voted(page, live_server, arena,
     page.screenshot(path=str(TEST_OUTPUT / "arena-multi-turn-reveal.png"), full_page=True)
 
 
-def test_a_guest_votes_without_an_account(page, live_server, arena):
+def test_a_guest_votes_without_an_account(page, live_server, arena, settings):
     Arena.objects.filter(pk=arena.pk).update(allow_guests=True)
+    settings.ARENA_GUEST_POW_BITS = 12  # the page's script solves the puzzle before the first battle
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/arena/{arena.slug}/")
     page.wait_for_selector("#guest-note")

@@ -74,7 +74,10 @@ def test_kwise_keyboard_ranking_with_tie(page, live_server, make_user):
     judgment = Judgment.objects.get()
     order = Assignment.objects.get(judgment=judgment).display_order  # screen slot → comparison position
     assert judgment.ranking == [sorted([order[2]]), sorted([order[0], order[3]]), sorted([order[1]])]
-    by_position = lambda values: [values[order.index(p)] for p in range(4)]  # noqa: E731
+
+    def by_position(values):
+        return [values[order.index(p)] for p in range(4)]
+
     assert judgment.aspects == {
         "helpful": {"kind": "rating", "ratings": by_position(helpful)},
         "correct": {"kind": "rating", "ratings": by_position(correct)},
