@@ -19,10 +19,9 @@ from .models import Campaign
 
 def _campaign(request, slug, manage=False):
     campaign = Campaign.objects.select_related("rubric").filter(slug=slug).first()
-    allowed = campaign is not None and (
-        campaign_services.can_manage(request.user, campaign)
-        or (not manage and campaign_services.can_annotate(request.user, campaign))
-    )
+    # can_annotate includes can_manage: one permission read per request
+    check = campaign_services.can_manage if manage else campaign_services.can_annotate
+    allowed = campaign is not None and check(request.user, campaign)
     if not allowed:
         raise NotFound("There is no such campaign, or it is not shared with you.")
     return campaign

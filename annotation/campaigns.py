@@ -1,7 +1,9 @@
 """Campaigns and rubrics: who may do what, and the writes researchers make."""
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from . import roles
 from .errors import HasStatus
@@ -26,9 +28,16 @@ def is_admin(user):
 
 def can_manage(user, campaign):
     """Admins, and researchers who created or were added to the campaign."""
-    if is_admin(user):
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or _manages(user, campaign, set(user.groups.values_list("name", flat=True)))
+
+
+def _manages(user, campaign, roles_held):
+    """can_manage for a user in the groups named ``roles_held`` (read once by the caller)."""
+    if roles.ADMIN in roles_held:
         return True
-    if not roles.has_role(user, roles.RESEARCHER):
+    if roles.RESEARCHER not in roles_held:
         return False
     return campaign.created_by_id == user.pk or campaign.researchers.filter(pk=user.pk).exists()
 
@@ -41,15 +50,29 @@ def managed_campaign(user, slug):
 
 def can_annotate(user, campaign):
     """Annotators in one of the campaign's groups (any annotator when it names none), and the campaign's own
-    researchers and admins (they try their rubric as annotators will see it)."""
+    researchers and admins (they try their rubric as annotators will see it).
+
+    One query (two for a researcher who did not create the campaign): it is asked on every queue request."""
     if not user.is_authenticated:
         return False
-    if can_manage(user, campaign):
+    if user.is_superuser:
         return True
-    if not (user.is_superuser or roles.has_role(user, roles.ANNOTATOR)):
+    mine = Exists(get_user_model().groups.through.objects.filter(user_id=user.pk, group_id=OuterRef("pk")))
+    named = Exists(
+        Campaign.annotator_groups.through.objects.filter(campaign_id=campaign.pk, group_id=OuterRef("pk"))
+    )
+    groups = list(
+        Group.objects.annotate(mine=mine, named=named)
+        .filter(Q(mine=True) | Q(named=True))
+        .values_list("name", "mine", "named")
+    )
+    roles_held = {name for name, is_mine, _ in groups if is_mine}
+    if _manages(user, campaign, roles_held):
+        return True
+    if roles.ANNOTATOR not in roles_held:
         return False
-    groups = list(campaign.annotator_groups.values_list("pk", flat=True))
-    return not groups or user.is_superuser or user.groups.filter(pk__in=groups).exists()
+    wanted = [is_mine for _, is_mine, is_named in groups if is_named]
+    return not wanted or any(wanted)
 
 
 def can_create(user):

@@ -309,6 +309,22 @@ class CampaignItem(models.Model):
         return f"{self.campaign.slug} item {self.pk} ({self.kind})"
 
 
+class AssignmentQuerySet(models.QuerySet):
+    @staticmethod
+    def place_held(now, prefix=""):
+        """The Q of "holds a place on its item" at ``now``: submitted, or leased and not yet expired (``prefix``
+        reaches assignments across a relation, e.g. "assignments__" from CampaignItem). The one home of the
+        rule that the overlap cap counts."""
+        status, expires = f"{prefix}status", f"{prefix}expires_at__gt"
+        return Q(**{status: Assignment.Status.SUBMITTED}) | Q(
+            **{status: Assignment.Status.LEASED, expires: now}
+        )
+
+    def holding_place(self, now):
+        """Assignments that hold a place on their item at ``now`` (see ``place_held``)."""
+        return self.filter(self.place_held(now))
+
+
 class Assignment(models.Model):
     """One annotator's hold on one item: a lease, then a submission or a skip.
 
@@ -342,6 +358,8 @@ class Assignment(models.Model):
     check_passed = models.BooleanField(
         null=True, blank=True, help_text="Gold/attention items: matched the expected answer."
     )
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-leased_at"]

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Func, Max, Q, Subquery
 from django.utils import timezone
 
 from . import quality
@@ -83,24 +83,17 @@ def _require_not_paused(campaign, user):
         )
 
 
-def _active_filter(now):
-    """Assignments that hold a place: submitted ones, and leases not yet expired."""
-    return Q(assignments__status=Assignment.Status.SUBMITTED) | Q(
-        assignments__status=Assignment.Status.LEASED, assignments__expires_at__gt=now
-    )
-
-
 def _lock_item(item_id, *, wait_until=None):
     """The item, its row locked for this transaction; None when another transaction holds the row: at once
     (SKIP LOCKED), or with ``wait_until`` (time.monotonic()) only once waiting for the row lasted until then.
 
     FOR NO KEY UPDATE: the lock only serialises the lease count; inserts that reference the item (a lease, a
-    judgment) need not wait for it."""
-    rows = CampaignItem.objects.filter(pk=item_id)
+    judgment) need not wait for it. Its comparison and prompt come along (unlocked) for the page."""
+    rows = CampaignItem.objects.filter(pk=item_id).select_related("comparison__prompt")
     if not connection.features.has_select_for_update_skip_locked:  # SQLite: one writer at a time anyway
         return rows.select_for_update().first()
     if wait_until is None:
-        return rows.select_for_update(skip_locked=True, no_key=True).first()
+        return rows.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
     with connection.cursor() as cursor:
         cursor.execute("SHOW lock_timeout")
         previous = cursor.fetchone()[0]
@@ -108,7 +101,7 @@ def _lock_item(item_id, *, wait_until=None):
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
     try:
         with transaction.atomic():  # a lock timeout aborts only this savepoint
-            item = rows.select_for_update(no_key=True).first()
+            item = rows.select_for_update(no_key=True, of=("self",)).first()
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
             raise
@@ -142,20 +135,28 @@ def current_repeat(campaign, user):
     )
 
 
-def _lease(item, user, campaign, now):
-    """Create or renew this annotator's lease on a locked item, with a fresh random display order."""
+_UNREAD = object()
+
+
+def _lease(item, user, campaign, now, *, mine=_UNREAD):
+    """Create or renew this annotator's lease on an item, with a fresh random display order. ``mine``: the pk
+    of their assignment on it, or None, as read while the item's row is locked (no other lease of theirs can
+    appear then, so a plain INSERT does); unread for checks, which take no lock."""
     order = list(range(campaign.k))
     random.SystemRandom().shuffle(order)
     expires = now + timedelta(seconds=campaign.lease_seconds)
-    assignment, created = Assignment.objects.get_or_create(
-        item=item,
-        annotator=user,
-        defaults={"display_order": order, "leased_at": now, "expires_at": expires},
-    )
+    fresh = {"display_order": order, "leased_at": now, "expires_at": expires}
+    if mine is None:
+        return Assignment.objects.create(item=item, annotator=user, **fresh)
+    if mine is _UNREAD:
+        assignment, created = Assignment.objects.get_or_create(item=item, annotator=user, defaults=fresh)
+    else:
+        assignment, created = Assignment.objects.get(pk=mine), False
     if not created:  # their own earlier lease ran out, or a skipped item offered again: same order, new clock
         assignment.leased_at, assignment.expires_at = now, expires
         assignment.status = Assignment.Status.LEASED
         assignment.save(update_fields=["leased_at", "expires_at", "status"])
+    assignment.item = item
     return assignment
 
 
@@ -215,20 +216,19 @@ def _take_repeat(campaign, user, now, rng):
         return RepeatCheck.objects.filter(original=original).first()
 
 
+def _done_statuses(campaign):
+    """An annotator's assignment in these states keeps the item from being served to them again."""
+    if campaign.reoffer_skipped:
+        return [Assignment.Status.SUBMITTED]
+    return [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]
+
+
 def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=()):
     """Up to CANDIDATE_BATCH items of these kinds the annotator may take, best first, leaving out ``exclude``
     (capped: only those with room, as last read; routed: only those the router sends to people)."""
-    done = (
-        [Assignment.Status.SUBMITTED]
-        if campaign.reoffer_skipped
-        else [
-            Assignment.Status.SUBMITTED,
-            Assignment.Status.SKIPPED,
-        ]
-    )
-    done_by_user = Assignment.objects.filter(annotator=user, item__campaign=campaign, status__in=done).values(
-        "item_id"
-    )
+    done_by_user = Assignment.objects.filter(
+        annotator=user, item__campaign=campaign, status__in=_done_statuses(campaign)
+    ).values("item_id")
     items = CampaignItem.objects.filter(campaign=campaign, kind__in=kinds)
     if routed:  # only what the router sends to people
         items = items.filter(routed_to_people())
@@ -236,7 +236,7 @@ def _candidate_ids(campaign, user, kinds, now, *, capped, routed=False, exclude=
         items.exclude(pk__in=done_by_user)
         .exclude(pk__in=list(exclude))
         .annotate(
-            active=Count("assignments", filter=_active_filter(now)),
+            active=Count("assignments", filter=Assignment.objects.place_held(now, "assignments__")),
             skipped_by_me=Count(
                 "assignments",
                 filter=Q(assignments__annotator=user, assignments__status=Assignment.Status.SKIPPED),
@@ -263,7 +263,11 @@ def _take_check(campaign, user, now):
     ids = _candidate_ids(
         campaign, user, [CampaignItem.Kind.GOLD, CampaignItem.Kind.ATTENTION], now, capped=False
     )
-    return _lease(CampaignItem.objects.get(pk=ids[0]), user, campaign, now) if ids else None
+    if not ids:
+        return None
+    return _lease(
+        CampaignItem.objects.select_related("comparison__prompt").get(pk=ids[0]), user, campaign, now
+    )
 
 
 def _take(campaign, user, now):
@@ -294,18 +298,16 @@ def _take(campaign, user, now):
                 if routed and not CampaignItem.objects.filter(routed_to_people(), pk=item.pk).exists():
                     stale = True  # a refit moved it to the AI judges meanwhile
                     continue
-                active = (
-                    item.assignments.filter(
-                        Q(status=Assignment.Status.SUBMITTED)
-                        | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-                    )
-                    .exclude(annotator=user)
-                    .count()
+                # read after the lock: every lease or submit that held it before is committed and counted
+                held = Assignment.objects.filter(item=item).aggregate(
+                    others=Count("pk", filter=Assignment.objects.place_held(now) & ~Q(annotator=user)),
+                    mine=Max("pk", filter=Q(annotator=user)),
+                    my_status=Max("status", filter=Q(annotator=user)),  # one row at most
                 )
-                if active < campaign.overlap:
+                if held["others"] < campaign.overlap and held["my_status"] not in _done_statuses(campaign):
                     transaction.savepoint_commit(savepoint)
-                    return _lease(item, user, campaign, now)
-                stale = True  # filled since the candidates were read
+                    return _lease(item, user, campaign, now, mine=held["mine"])
+                stale = True  # filled, or finished by them in another request, since the candidates were read
         # let go of the rows locked in vain, so this request never waits for a lock while holding one; a
         # stale read is read again
         transaction.savepoint_rollback(savepoint)
@@ -377,12 +379,9 @@ def _leased(rows, pk, user, campaign):
 
 
 def _held(campaign, user, assignment_id):
-    # of=self: the joined item, comparison and campaign rows stay unlocked (the campaign row would queue
-    # every submit and skip of the campaign behind one another)
-    rows = Assignment.objects.select_for_update(of=("self",)).select_related(
-        "item__comparison", "item__campaign"
-    )
-    return _leased(rows, assignment_id, user, campaign)
+    # of=self: the joined item and campaign rows stay unlocked (the campaign row would queue every skip of
+    # the campaign behind one another)
+    return _leased(Assignment.objects.select_for_update(of=("self",)), assignment_id, user, campaign)
 
 
 def submit(campaign, user, assignment_id, payload):
@@ -391,8 +390,13 @@ def submit(campaign, user, assignment_id, payload):
     _require_open(campaign)
     _require_not_paused(campaign, user)
     with transaction.atomic():
+        # one statement locks the assignment and its item (the item lock guards overlap when the lease ran
+        # out: no `next` counts places on it meanwhile); the comparison and the campaign row stay unlocked
+        rows = Assignment.objects.select_for_update(of=("self", "item"), no_key=True).select_related(
+            "item__comparison"
+        )
         try:
-            assignment = _held(campaign, user, assignment_id)
+            assignment = _leased(rows, assignment_id, user, campaign)
         except AssignmentGone:
             if _same_as_submitted(campaign, user, assignment_id, payload):
                 return Assignment.objects.get(
@@ -400,20 +404,10 @@ def submit(campaign, user, assignment_id, payload):
                 )  # a retried identical submit, as the arena vote
             raise
         now = timezone.now()
-        item = (
-            CampaignItem.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("comparison")
-            .get(pk=assignment.item_id)
-        )
+        item = assignment.item
+        item.campaign = campaign  # checked by _leased: grading a check reads it
         if assignment.expires_at <= now and item.kind == CampaignItem.Kind.REGULAR:
-            others = (
-                item.assignments.filter(
-                    Q(status=Assignment.Status.SUBMITTED)
-                    | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-                )
-                .exclude(pk=assignment.pk)
-                .count()
-            )
+            others = item.assignments.holding_place(now).exclude(pk=assignment.pk).count()
             if others >= campaign.overlap:
                 raise AssignmentGone(
                     "Your time on this item ran out and it went to other annotators; take the next one."
@@ -436,7 +430,7 @@ def submit(campaign, user, assignment_id, payload):
         assignment.judgment = judgment
         assignment.edited_answer = edited
         quality.grade_check(assignment, judgment.ranking)
-        assignment.save()
+        assignment.save(update_fields=["status", "submitted_at", "judgment", "edited_answer", "check_passed"])
     return assignment
 
 
@@ -657,14 +651,23 @@ def my_judgments(campaign, user):
     )
 
 
+def _count(rows):
+    """A scalar subquery: how many ``rows`` there are (one row, no GROUP BY)."""
+    return Subquery(rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
+
+
 def progress(campaign, user):
-    """What the annotator and the campaign have done (of a routed campaign, the items routed to people)."""
-    regular = campaign.items.filter(kind=CampaignItem.Kind.REGULAR)
-    items = (regular.filter(routed_to_people()) if is_routed(campaign) else regular).count()
-    mine = Assignment.objects.filter(
-        item__campaign=campaign, annotator=user, status=Assignment.Status.SUBMITTED
-    ).count()
-    judged = Assignment.objects.filter(
-        item__campaign=campaign, item__kind=CampaignItem.Kind.REGULAR, status=Assignment.Status.SUBMITTED
-    ).count()
+    """What the annotator and the campaign have done (of a routed campaign, the items routed to people;
+    routed_to_people() is every item of a campaign that is not routed). One query."""
+    submitted = Assignment.objects.filter(item__campaign=campaign, status=Assignment.Status.SUBMITTED)
+    items, mine, judged = (
+        Campaign.objects.filter(pk=campaign.pk)
+        .order_by()
+        .values_list(
+            _count(campaign.items.filter(routed_to_people(), kind=CampaignItem.Kind.REGULAR)),
+            _count(submitted.filter(annotator=user)),
+            _count(submitted.filter(item__kind=CampaignItem.Kind.REGULAR)),
+        )
+        .get()
+    )
     return {"mine": mine, "items": items, "judged": judged, "wanted": items * campaign.overlap}

@@ -1,19 +1,23 @@
 """A crowd on one campaign queue: submits per second and p50/p99 of `next` and submit, with 12 and 50
-annotators, before and after the queue locking fix (issue 18), in one run.
+annotators, the code as it stands against a baseline checkout, in one run (issue 18).
 
-    .venv/bin/python bench/campaign_queue.py                    # HTTP against gunicorn (production shape)
+    git archive main | tar -x -C /tmp/queue-base         # the code to compare with (same migrations)
+    .venv/bin/python bench/campaign_queue.py --before-tree /tmp/queue-base   # HTTP against gunicorn
     .venv/bin/python bench/campaign_queue.py --via services     # the queue services on threads, no HTTP
 
 Each annotator loops next → submit with no pause on a fresh campaign (K=2, overlap 3, enough items that it
-never runs dry). "before" is the old lock of submit and skip (issue 18 section 2: select_for_update() over
-the assignment's join with no of=, which locked the campaign row too), re-created by a shim in this file;
-"after" is the code as it stands. The machine is shared, so the two do not run one after the other: the run
-alternates between them every --phase seconds on the same server and campaign (a request header picks the
-lock), for --seconds each, and measures each phase only once the other mode's requests have all ended. HTTP
-runs gunicorn as docker/Dockerfile does (2 workers × 4 threads) on PostgreSQL; the annotators are threads
-with their own keep-alive connection and API token. A sampler counts the backends that wait for a row lock,
-by the table their statement is about (assignment: submit's `_held`; campaignitem: an item lock). DATABASE_URL
-names the database (default prefarena_queue_bench): created, migrated, and dropped at the end unless --keep."""
+never runs dry). Modes: "after" is this tree's code; with --before-tree, "main" is that tree's code served by
+its own gunicorn, and "old" is that tree with its bench shim's old lock of submit and skip (issue 18 section
+2: select_for_update() over the assignment's join with no of=, which locked the campaign row too; the shim
+lives in that tree's copy of this file, where `X-Bench-Lock: old` turns it on), the issue's baseline. The
+machine is shared, so the modes do not run one after the other: the run cycles through them every --phase
+seconds on the same database and campaign, for --seconds each, and measures each phase only once the other
+modes' requests have all ended. HTTP runs gunicorn as docker/Dockerfile does (2 workers × 4 threads) on
+PostgreSQL; the annotators are threads with their own keep-alive connection and API token. A sampler counts
+the backends that wait for a row lock, by the table their statement is about (assignment: submit's lock;
+campaignitem: an item lock). First it prints one annotator's app CPU per next + submit for each tree.
+DATABASE_URL names the database (default prefarena_queue_bench): created, migrated, and dropped at the end
+unless --keep. --via services runs only "after" (one process holds one version of the code)."""
 
 import argparse
 import json
@@ -32,39 +36,17 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefarena_queue_bench")
 RANKING = {"ranking": [[0], [1]]}
-MODES = ("before", "after")
+# mode: (which tree serves it, the X-Bench-Lock header); "before" is --before-tree, "self" this file's tree
+MODE_SPECS = {"old": ("before", "old"), "main": ("before", "new"), "after": ("self", "new")}
 SETTLE = 0.5  # seconds left out at the start of each phase at least
-_lock_mode = threading.local()  # .old: this thread's request runs with the old join lock
-
-
-def install_shim():
-    """`_held` as before the fix for requests marked old; the product's own for the others."""
-    from annotation import queues
-    from annotation.models import Assignment
-
-    held = queues._held
-
-    def _held_either(campaign, user, assignment_id):
-        if not getattr(_lock_mode, "old", False):
-            return held(campaign, user, assignment_id)
-        rows = Assignment.objects.select_for_update().select_related("item__comparison", "item__campaign")
-        return queues._leased(rows, assignment_id, user, campaign)
-
-    queues._held = _held_either
 
 
 def wsgi():
-    """gunicorn 'bench.campaign_queue:wsgi()': the product's WSGI application; X-Bench-Lock: old picks the
-    old lock for that request."""
+    """gunicorn 'bench.campaign_queue:wsgi()': the product's WSGI application (a baseline tree's copy of this
+    file may read X-Bench-Lock to re-create an old lock)."""
     from config.wsgi import application
 
-    install_shim()
-
-    def app(environ, start_response):
-        _lock_mode.old = environ.get("HTTP_X_BENCH_LOCK") == "old"
-        return application(environ, start_response)
-
-    return app
+    return application
 
 
 def _load():
@@ -136,10 +118,11 @@ class Schedule:
     from the moment every request begun in the phase before it has ended (and at least SETTLE in), so
     neither mode's queue spills into the other's figures; a request counts when it began and ended there."""
 
-    def __init__(self, warmup, seconds, phase):
+    def __init__(self, modes, warmup, seconds, phase):
+        self.modes = modes
         self.t0 = time.perf_counter() + warmup
         self.phase = phase
-        self.n_phases = 2 * max(1, round(seconds / phase))
+        self.n_phases = len(modes) * max(1, round(seconds / phase))
         self.end = self.t0 + self.n_phases * phase
         self.lock = threading.Lock()
         self.requests = []  # (began, ended, "next"|"submit", outcome)
@@ -148,8 +131,8 @@ class Schedule:
     def mode(self, t=None):
         t = time.perf_counter() if t is None else t
         if t < self.t0:
-            return "after"
-        return MODES[int((t - self.t0) // self.phase) % 2]
+            return self.modes[-1]
+        return self.modes[int((t - self.t0) // self.phase) % len(self.modes)]
 
     def add(self, what, began, outcome):
         with self.lock:
@@ -164,7 +147,9 @@ class Schedule:
         for index in range(self.n_phases):
             start = self.t0 + index * self.phase
             drained = max([ended for began, ended, _, _ in self.requests if began < start] or [start])
-            result.append((MODES[index % 2], max(start + SETTLE, drained), start + self.phase))
+            result.append(
+                (self.modes[index % len(self.modes)], max(start + SETTLE, drained), start + self.phase)
+            )
         return result
 
     def summary(self, mode):
@@ -236,71 +221,65 @@ def _crowd(worker, n, schedule):
     watcher.join()
 
 
-def run_http(campaign, annotators, new_schedule):
-    import requests
-
+def _gunicorn(tree):
+    """gunicorn serving ``tree``'s code (2 workers × 4 threads, as docker/Dockerfile); (process, base url)."""
     port = _free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "bench.campaign_queue:wsgi()",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
+        [sys.executable, "-m", "gunicorn", "bench.campaign_queue:wsgi()", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "2", "--threads", "4", "--log-level", "warning"],
+        cwd=tree,
         env=dict(os.environ, DEBUG="0", LOG_LEVEL="WARNING"),
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}"
+
+
+def run_http(campaign, annotators, new_schedule, trees):
+    """The crowd over HTTP; each mode's requests go to the gunicorn of its tree, with its lock header."""
+    import requests
+
+    servers = {name: _gunicorn(tree) for name, tree in trees.items()}
     try:
-        _wait_until_up(base, server)
+        for server, base in servers.values():
+            _wait_until_up(base, server)
         schedule = new_schedule()
+        routes = {mode: (servers[MODE_SPECS[mode][0]][1], MODE_SPECS[mode][1]) for mode in schedule.modes}
 
         def worker(i):
             session = requests.Session()
             session.headers["Authorization"] = f"Token {annotators[i][1]}"
-            next_url = f"{base}/api/campaigns/{campaign.slug}/next/"
             while time.perf_counter() < schedule.end:
-                lock = {"X-Bench-Lock": "old" if schedule.mode() == "before" else "new"}
+                base, lock = routes[schedule.mode()]
+                headers = {"X-Bench-Lock": lock}
                 began = time.perf_counter()
-                response = session.post(next_url, headers=lock)
+                response = session.post(f"{base}/api/campaigns/{campaign.slug}/next/", headers=headers)
                 schedule.add("next", began, response.status_code)
                 if response.status_code != 200:
                     time.sleep(float(response.headers.get("Retry-After", 0.05)))
                     continue
                 began = time.perf_counter()
-                response = session.post(base + response.json()["submit_url"], json=RANKING, headers=lock)
+                response = session.post(base + response.json()["submit_url"], json=RANKING, headers=headers)
                 schedule.add("submit", began, response.status_code)
 
         _crowd(worker, len(annotators), schedule)
         return schedule
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        for server, _ in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
 
 
-def run_services(campaign, annotators, new_schedule):
+def run_services(campaign, annotators, new_schedule, trees):
     from django.db import connection
 
     from annotation import queues
 
-    held = queues._held
-    install_shim()
     schedule = new_schedule()
 
     def worker(i):
         user = annotators[i][0]
         try:
             while time.perf_counter() < schedule.end:
-                _lock_mode.old = schedule.mode() == "before"
                 began = time.perf_counter()
                 try:
                     assignment = queues.next_assignment(campaign, user)
@@ -315,10 +294,7 @@ def run_services(campaign, annotators, new_schedule):
         finally:
             connection.close()
 
-    try:
-        _crowd(worker, len(annotators), schedule)
-    finally:
-        queues._held = held
+    _crowd(worker, len(annotators), schedule)
     return schedule
 
 
@@ -340,6 +316,22 @@ def cpu_per_cycle(annotator, items, overlap, cycles=200):
     for _ in range(cycles):
         cycle()
     return 1000 * (time.process_time() - started) / cycles
+
+
+def cpu_per_cycle_in(tree, username, items, overlap):
+    """cpu_per_cycle with ``tree``'s code, in a child process (ms)."""
+    code = (
+        "import django, sys; sys.path.insert(0, '.'); django.setup(); "
+        "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
+        "import bench.campaign_queue as b; "
+        f"u = get_user_model().objects.get(username={username!r}); "
+        f"print(b.cpu_per_cycle((u, Token.objects.get(user=u).key), {items}, {overlap}))"
+    )
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
 
 
 def _free_port():
@@ -368,6 +360,10 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--via", choices=["http", "services"], default="http")
+    parser.add_argument(
+        "--before-tree", help="a checkout of the baseline code (HTTP): adds modes old and main"
+    )
+    parser.add_argument("--modes", help="comma-separated, of old, main, after (default: all there are)")
     parser.add_argument("--crowds", default="12,50", help="annotator counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=40, help="measured time per mode and crowd")
     parser.add_argument("--phase", type=float, default=10, help="seconds per phase (modes alternate)")
@@ -375,7 +371,18 @@ def main():
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--no-cpu", dest="cpu", action="store_false", help="skip the one-annotator app CPU figure"
+    )
     args = parser.parse_args()
+    trees = {"self": ROOT}
+    if args.before_tree and args.via == "http":
+        trees["before"] = Path(args.before_tree).resolve()
+    modes = (
+        args.modes.split(",") if args.modes else [m for m, (tree, _) in MODE_SPECS.items() if tree in trees]
+    )
+    if any(m not in MODE_SPECS or MODE_SPECS[m][0] not in trees for m in modes):
+        raise SystemExit(f"modes {modes}: each must be one of {sorted(MODE_SPECS)} with its tree given")
     _ensure_database()
     import django
 
@@ -387,20 +394,32 @@ def main():
     annotators = _annotators(max(crowds))
     run = run_http if args.via == "http" else run_services
     print(
-        f"via {args.via}; database {os.environ['DATABASE_URL']}; {os.cpu_count()} cores; {_load()}",
+        f"via {args.via}; modes {modes}; trees {trees}; database {os.environ['DATABASE_URL']}; "
+        f"{os.cpu_count()} cores; {_load()}",
         flush=True,
     )
     stamp = int(time.time())
     try:
-        print(
-            f"one annotator alone: {cpu_per_cycle(annotators[0], 300, args.overlap):.1f} ms of app CPU per "
-            f"next + submit (API, in process); {_load()}",
-            flush=True,
-        )
+        for name, tree in sorted(trees.items()) if args.cpu else ():  # "before" first
+            cpu = (
+                cpu_per_cycle(annotators[0], 300, args.overlap)
+                if name == "self"
+                else cpu_per_cycle_in(tree, annotators[0][0].username, 300, args.overlap)
+            )
+            print(
+                f"one annotator alone, {name} tree: {cpu:.1f} ms of app CPU per next + submit (API, in "
+                f"process); {_load()}",
+                flush=True,
+            )
         for n in crowds:
             campaign = _campaign(f"bench-{stamp}-{n}", args.items, args.overlap)
-            schedule = run(campaign, annotators[:n], lambda: Schedule(args.warmup, args.seconds, args.phase))
-            figures = {mode: schedule.summary(mode) for mode in MODES}
+            schedule = run(
+                campaign,
+                annotators[:n],
+                lambda: Schedule(modes, args.warmup, args.seconds, args.phase),
+                trees,
+            )
+            figures = {mode: schedule.summary(mode) for mode in modes}
             for mode, f in figures.items():
                 print(
                     f"{n:3d} annotators, {mode:6s} ({f['seconds']:.0f} s measured): "
@@ -411,8 +430,12 @@ def main():
                     f"{f['outcomes']}",
                     flush=True,
                 )
-            ratio = figures["after"]["submits_per_s"] / max(figures["before"]["submits_per_s"], 1e-9)
-            print(f"{n:3d} annotators: after/before submits per second {ratio:.2f}x; {_load()}", flush=True)
+            ratios = ", ".join(
+                f"after/{mode} {figures['after']['submits_per_s'] / max(f['submits_per_s'], 1e-9):.2f}x"
+                for mode, f in figures.items()
+                if mode != "after" and "after" in figures
+            )
+            print(f"{n:3d} annotators: submits per second {ratios or '-'}; {_load()}", flush=True)
     finally:
         if not args.keep:
             _drop_database()
