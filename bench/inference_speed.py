@@ -122,60 +122,71 @@ def start_llama_server(gguf, threads, context):
     return None, "the server did not start within 120 s"
 
 
-def bench_model(name, models_dir, variants, args):
+def _transformers_runner(variant, directory, params, args):
+    env = TRANSFORMERS_ENV[variant]
+    backend = get_backend("transformers", threads=args.threads)
+
+    def run(conversation):
+        os.environ.update(env)
+        return timed(backend, str(directory), conversation, params)
+
+    return run
+
+
+def _llama_runner(variant, gguf, name, params, args):
+    """(runner, None) for llama.cpp in-process or its server, or (None, why not)."""
+    if variant == "llama":
+        backend = get_backend("llama_cpp", threads=args.threads, context_tokens=args.context)
+        return (lambda c: timed(backend, str(gguf), c, params)), None
+    process, url = start_llama_server(gguf, args.threads, args.context)
+    if process is None:
+        return None, f"server: {url}"
+    args.servers.append(process)
+    backend = get_backend("openai", api_model=name, timeout_s=300, max_retries=0)
+    return (lambda c: timed(backend, url, c, params)), None
+
+
+def make_runners(name, models_dir, variants, params, args):
+    """{variant: run(conversation)} for the variants this machine can run, and notes on the others."""
     directory, gguf = models_dir / name, None
-    params = {"max_new_tokens": args.tokens, "min_new_tokens": args.tokens, "temperature": 0}
     runners, notes = {}, []
     for variant in variants:
         if variant in TRANSFORMERS_ENV:
-            if not directory.is_dir():
+            if directory.is_dir():
+                runners[variant] = _transformers_runner(variant, directory, params, args)
+            else:
                 notes.append(
                     f"{variant}: no converted directory {directory} (run manage.py install_demo_models)"
                 )
-                continue
-            env = TRANSFORMERS_ENV[variant]
-            backend = get_backend("transformers", threads=args.threads)
-
-            def run(conversation, env=env, backend=backend):
-                os.environ.update(env)
-                return timed(backend, str(directory), conversation, params)
-
-            runners[variant] = run
-        elif variant in ("llama", "server"):
-            if not llama_cpp_backend.available():
-                notes.append(
-                    f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})"
-                )
-                continue
+        elif not llama_cpp_backend.available():
+            notes.append(f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})")
+        else:
             gguf = gguf or ensure_demo_gguf(models_dir, progress=False, names=[name])[name]
-            if variant == "llama":
-                backend = get_backend("llama_cpp", threads=args.threads, context_tokens=args.context)
-                runners[variant] = lambda c, backend=backend: timed(backend, str(gguf), c, params)
+            run, why_not = _llama_runner(variant, gguf, name, params, args)
+            if run is None:
+                notes.append(why_not)
             else:
-                process, url = start_llama_server(gguf, args.threads, args.context)
-                if process is None:
-                    notes.append(f"server: {url}")
-                    continue
-                args.servers.append(process)
-                backend = get_backend("openai", api_model=name, timeout_s=300, max_retries=0)
-                runners[variant] = lambda c, backend=backend, url=url: timed(backend, url, c, params)
-    conversations = [[{"role": "user", "content": p}] for p in PROMPTS[: args.prompts]]
+                runners[variant] = run
+    return runners, notes
+
+
+def measure(runners, conversations, rounds):
+    """{variant: {"ttft": [...], "tps": [...], "texts": [...]}}, rounds interleaved across variants."""
     for run in runners.values():  # warm: loads, caches, first-call set-up
         run([{"role": "user", "content": "Hi"}])
     figures = {v: {"ttft": [], "tps": [], "texts": []} for v in runners}
-    load_before = loadavg()
-    for _ in range(args.rounds):  # interleaved, so the shared machine's noise hits every variant
+    for _ in range(rounds):  # interleaved, so the shared machine's noise hits every variant
         for conversation in conversations:
             for variant, run in runners.items():
                 ttft, total, tokens, text = run(conversation)
                 figures[variant]["ttft"].append(ttft)
                 figures[variant]["tps"].append(tokens / total)
                 figures[variant]["texts"].append(text)
+    return figures
+
+
+def report(figures, notes, show_texts):
     base = "llama" if "llama" in figures else "fp32" if "fp32" in figures else next(iter(figures), None)
-    print(
-        f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
-        f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}"
-    )
     if base is None:
         print("  nothing to measure:", "; ".join(notes))
         return
@@ -194,9 +205,22 @@ def bench_model(name, models_dir, variants, args):
         )
     for note in notes:
         print("  not measured:", note)
-    if args.show_texts:
+    if show_texts:
         for variant, f in figures.items():
             print(f"  [{variant}] {f['texts'][0][:160]!r}")
+
+
+def bench_model(name, models_dir, variants, args):
+    params = {"max_new_tokens": args.tokens, "min_new_tokens": args.tokens, "temperature": 0}
+    runners, notes = make_runners(name, models_dir, variants, params, args)
+    conversations = [[{"role": "user", "content": p}] for p in PROMPTS[: args.prompts]]
+    load_before = loadavg()
+    figures = measure(runners, conversations, args.rounds)
+    print(
+        f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
+        f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}"
+    )
+    report(figures, notes, args.show_texts)
 
 
 def main():
