@@ -334,10 +334,17 @@ def _prompt_chunks(pool, pending, chunk_size):
         by_prompt.setdefault(prompt_id, []).append(pk)
     backends = list(pool.endpoints.values_list("backend", flat=True))
     most = max(1, chunk_size // max(1, len(backends))) if all(batches(b) for b in backends) else 1
-    groups, chunks, size = list(by_prompt.values()), [], 1
-    while groups:
-        chunks.append([pk for group in groups[:size] for pk in group])
-        groups, size = groups[size:], min(size * 2, most)
+    return [
+        [pk for group in chunk for pk in group] for chunk in growing_chunks(list(by_prompt.values()), most)
+    ]
+
+
+def growing_chunks(items, most):
+    """items in chunks of 1, 2, 4, … up to ``most`` items (bench/inference_batching.py measures it)."""
+    chunks, size = [], 1
+    while items:
+        chunks.append(items[:size])
+        items, size = items[size:], min(size * 2, most)
     return chunks
 
 
