@@ -3,11 +3,14 @@ machine, one run, warm models, greedy answers of a fixed length.
 
     .venv/bin/python manage.py install_demo_models      # once: the converted directories
     .venv/bin/python bench/inference_speed.py [--models smollm2-135m-instruct,gemma-3-270m] \
-        [--tokens 64] [--threads 2] [--rounds 2] [--variants fp32,int8,bf16,llama,server]
+        [--tokens 64] [--threads 2] [--rounds 2] [--variants fp32,fp32-fused,int8,int8-fused,bf16,llama,server]
 
 Variants:
   fp32    transformers as before issue 17 (the checkpoint's float32, torch's default threads)
+  fp32-fused  fp32 with each layer's q/k/v and gate/up projections fused (INFERENCE_CPU_FUSE=1,
+          the CPU default now; inference/backends/fused_projections.py)
   int8    transformers with INFERENCE_CPU_QUANTIZE=int8 (dynamic int8 Linear layers)
+  int8-fused  int8 with the projections fused first
   bf16    transformers with INFERENCE_DTYPE=bfloat16
   llama   llama.cpp in this process (the llama_cpp backend) on the GGUF file the package ships
   server  llama.cpp's own OpenAI-compatible server (python -m llama_cpp.server), through our
@@ -44,13 +47,17 @@ PROMPTS = [
     "Give me three tips for a good night's sleep.",
 ]
 TRANSFORMERS_ENV = {
-    "fp32": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto"},
-    "int8": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto"},
-    "bf16": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "bfloat16"},
+    "fp32": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "0"},
+    "fp32-fused": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "1"},
+    "int8": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "0"},
+    "int8-fused": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "1"},
+    "bf16": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "bfloat16", "INFERENCE_CPU_FUSE": "0"},
 }
 LABELS = {
     "fp32": "transformers fp32 (before)",
+    "fp32-fused": "transformers fp32 fused q/k/v, gate/up",
     "int8": "transformers int8 dynamic",
+    "int8-fused": "transformers int8 fused",
     "bf16": "transformers bf16",
     "llama": "llama.cpp in-process",
     "server": "llama.cpp server over HTTP",
@@ -229,7 +236,7 @@ def main():
     )
     parser.add_argument("--models", default="smollm2-135m-instruct,gemma-3-270m")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
-    parser.add_argument("--variants", default="fp32,int8,bf16,llama,server")
+    parser.add_argument("--variants", default="fp32,fp32-fused,int8,int8-fused,bf16,llama,server")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--context", type=int, default=2048)
