@@ -100,9 +100,10 @@ def _campaign(slug, name, rubric_family, spec, k, overlap, owner, **fields):
 
 
 @transaction.atomic
-def seed_demo_campaigns(judge_model_path, researcher="researcher"):
+def seed_demo_campaigns(judge_model_path, researcher="researcher", judge_backend="transformers"):
     """The two demo campaigns (left as they are when they exist). ``judge_model_path`` is the local model that
-    judges the routed campaign (the demo's SmolLM2, by likelihood: one forward pass per order)."""
+    judges the routed campaign (the demo's SmolLM2, by likelihood: one forward pass per order), on
+    ``judge_backend`` (llama.cpp scores likelihoods too, without loading torch in the worker)."""
     owner = get_user_model().objects.get(username=researcher)
     kwise, created = _campaign(
         "demo-kwise",
@@ -135,6 +136,7 @@ def seed_demo_campaigns(judge_model_path, researcher="researcher"):
         name=JUDGE_NAME,
         defaults={
             "display_name": "SmolLM2 as a judge",
+            "backend": judge_backend,
             "path": str(judge_model_path),
             "enabled": True,
             "judge_method": ModelEndpoint.JudgeMethod.LLM,

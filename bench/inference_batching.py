@@ -1,9 +1,15 @@
 """Batched vs one-by-one generation with the same local model, measured in one run.
 
     .venv/bin/python bench/inference_batching.py [--model var/models/smollm2-135m-instruct] [--k 4] [--pool 16]
+    .venv/bin/python bench/inference_batching.py --background 8 [--chunk-size 8 --models 2]
 
 Prints answers/s and generated tokens/s for one-by-one generation (the baseline) and for
-batched generation (left padding) of K answers and of a pool chunk, and the ratios."""
+batched generation (left padding) of K answers and of a pool chunk, and the ratios.
+
+``--background N``: a background pool of N sample prompts as the worker fills it, for one of its
+models: one prompt per chunk (before) against chunks that grow 1, 2, 4, … prompts
+(``inference.services.growing_chunks``, up to chunk-size / models prompts); when the first prompt
+is ready, when the last is, and the mean time a prompt waits to be ready."""
 
 import argparse
 import os
@@ -48,12 +54,31 @@ def run(backend, path, conversations, params, batched):
     return seconds, tokens
 
 
+def background(backend, path, n, most, params):
+    """(first ready s, all ready s, mean ready s) for the pool's prompts answered in growing chunks."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from inference.services import growing_chunks
+
+    conversations = [[{"role": "user", "content": q}] for q in (QUESTIONS * 8)[:n]]
+    started, ready = time.perf_counter(), []
+    for chunk in growing_chunks(conversations, most):
+        backend.generate_batch(path, chunk, params)
+        ready += [time.perf_counter() - started] * len(chunk)
+    return ready[0], ready[-1], sum(ready) / len(ready)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="var/models/smollm2-135m-instruct")
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--pool", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--background", type=int, default=0, help="prompts in a background pool")
+    parser.add_argument("--chunk-size", type=int, default=8, help="queue_pool's chunk size (answers)")
+    parser.add_argument("--models", type=int, default=2, help="models in the pool")
     args = parser.parse_args()
     # Fixed-length answers: the comparison is of throughput, not of when each answer stops.
     params = {"max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "temperature": 0}
@@ -67,6 +92,20 @@ def main():
     print(
         f"model {args.model} on {pick_device()} (torch threads {torch.get_num_threads()}), {args.max_new_tokens} new tokens per answer"
     )
+    if args.background:
+        most = max(1, args.chunk_size // args.models)
+        load_before = open("/proc/loadavg").read().split()[0]
+        for label, chunk in (
+            ("one prompt per chunk (before)", 1),
+            (f"growing chunks up to {most} (after)", most),
+        ):
+            first, last, mean = background(backend, args.model, args.background, chunk, params)
+            print(
+                f"background pool of {args.background} prompts, {label}: first ready {first:6.2f} s, "
+                f"all ready {last:6.2f} s, mean ready {mean:6.2f} s"
+            )
+        print(f"load average {load_before} -> {open('/proc/loadavg').read().split()[0]}")
+        return
     for label, n in (("K answers of one comparison", args.k), ("pool chunk", args.pool)):
         conversations = [[{"role": "user", "content": q}] for q in (QUESTIONS * 8)[:n]]
         base_s, base_tokens = run(backend, args.model, conversations, params, batched=False)

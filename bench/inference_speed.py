@@ -3,11 +3,14 @@ machine, one run, warm models, greedy answers of a fixed length.
 
     .venv/bin/python manage.py install_demo_models      # once: the converted directories
     .venv/bin/python bench/inference_speed.py [--models smollm2-135m-instruct,gemma-3-270m] \
-        [--tokens 64] [--threads 2] [--rounds 2] [--variants fp32,int8,bf16,llama,server]
+        [--tokens 64] [--threads 2] [--rounds 2] [--variants fp32,fp32-fused,int8,int8-fused,bf16,llama,server]
 
 Variants:
   fp32    transformers as before issue 17 (the checkpoint's float32, torch's default threads)
+  fp32-fused  fp32 with each layer's q/k/v and gate/up projections fused (INFERENCE_CPU_FUSE=1,
+          the CPU default now; inference/backends/fused_projections.py)
   int8    transformers with INFERENCE_CPU_QUANTIZE=int8 (dynamic int8 Linear layers)
+  int8-fused  int8 with the projections fused first
   bf16    transformers with INFERENCE_DTYPE=bfloat16
   llama   llama.cpp in this process (the llama_cpp backend) on the GGUF file the package ships
   server  llama.cpp's own OpenAI-compatible server (python -m llama_cpp.server), through our
@@ -44,13 +47,17 @@ PROMPTS = [
     "Give me three tips for a good night's sleep.",
 ]
 TRANSFORMERS_ENV = {
-    "fp32": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto"},
-    "int8": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto"},
-    "bf16": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "bfloat16"},
+    "fp32": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "0"},
+    "fp32-fused": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "1"},
+    "int8": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "0"},
+    "int8-fused": {"INFERENCE_CPU_QUANTIZE": "int8", "INFERENCE_DTYPE": "auto", "INFERENCE_CPU_FUSE": "1"},
+    "bf16": {"INFERENCE_CPU_QUANTIZE": "none", "INFERENCE_DTYPE": "bfloat16", "INFERENCE_CPU_FUSE": "0"},
 }
 LABELS = {
     "fp32": "transformers fp32 (before)",
+    "fp32-fused": "transformers fp32 fused q/k/v, gate/up",
     "int8": "transformers int8 dynamic",
+    "int8-fused": "transformers int8 fused",
     "bf16": "transformers bf16",
     "llama": "llama.cpp in-process",
     "server": "llama.cpp server over HTTP",
@@ -122,60 +129,71 @@ def start_llama_server(gguf, threads, context):
     return None, "the server did not start within 120 s"
 
 
-def bench_model(name, models_dir, variants, args):
+def _transformers_runner(variant, directory, params, args):
+    env = TRANSFORMERS_ENV[variant]
+    backend = get_backend("transformers", threads=args.threads)
+
+    def run(conversation):
+        os.environ.update(env)
+        return timed(backend, str(directory), conversation, params)
+
+    return run
+
+
+def _llama_runner(variant, gguf, name, params, args):
+    """(runner, None) for llama.cpp in-process or its server, or (None, why not)."""
+    if variant == "llama":
+        backend = get_backend("llama_cpp", threads=args.threads, context_tokens=args.context)
+        return (lambda c: timed(backend, str(gguf), c, params)), None
+    process, url = start_llama_server(gguf, args.threads, args.context)
+    if process is None:
+        return None, f"server: {url}"
+    args.servers.append(process)
+    backend = get_backend("openai", api_model=name, timeout_s=300, max_retries=0)
+    return (lambda c: timed(backend, url, c, params)), None
+
+
+def make_runners(name, models_dir, variants, params, args):
+    """{variant: run(conversation)} for the variants this machine can run, and notes on the others."""
     directory, gguf = models_dir / name, None
-    params = {"max_new_tokens": args.tokens, "min_new_tokens": args.tokens, "temperature": 0}
     runners, notes = {}, []
     for variant in variants:
         if variant in TRANSFORMERS_ENV:
-            if not directory.is_dir():
+            if directory.is_dir():
+                runners[variant] = _transformers_runner(variant, directory, params, args)
+            else:
                 notes.append(
                     f"{variant}: no converted directory {directory} (run manage.py install_demo_models)"
                 )
-                continue
-            env = TRANSFORMERS_ENV[variant]
-            backend = get_backend("transformers", threads=args.threads)
-
-            def run(conversation, env=env, backend=backend):
-                os.environ.update(env)
-                return timed(backend, str(directory), conversation, params)
-
-            runners[variant] = run
-        elif variant in ("llama", "server"):
-            if not llama_cpp_backend.available():
-                notes.append(
-                    f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})"
-                )
-                continue
+        elif not llama_cpp_backend.available():
+            notes.append(f"{variant}: llama-cpp-python is not installed ({llama_cpp_backend.INSTALL_HINT})")
+        else:
             gguf = gguf or ensure_demo_gguf(models_dir, progress=False, names=[name])[name]
-            if variant == "llama":
-                backend = get_backend("llama_cpp", threads=args.threads, context_tokens=args.context)
-                runners[variant] = lambda c, backend=backend: timed(backend, str(gguf), c, params)
+            run, why_not = _llama_runner(variant, gguf, name, params, args)
+            if run is None:
+                notes.append(why_not)
             else:
-                process, url = start_llama_server(gguf, args.threads, args.context)
-                if process is None:
-                    notes.append(f"server: {url}")
-                    continue
-                args.servers.append(process)
-                backend = get_backend("openai", api_model=name, timeout_s=300, max_retries=0)
-                runners[variant] = lambda c, backend=backend, url=url: timed(backend, url, c, params)
-    conversations = [[{"role": "user", "content": p}] for p in PROMPTS[: args.prompts]]
+                runners[variant] = run
+    return runners, notes
+
+
+def measure(runners, conversations, rounds):
+    """{variant: {"ttft": [...], "tps": [...], "texts": [...]}}, rounds interleaved across variants."""
     for run in runners.values():  # warm: loads, caches, first-call set-up
         run([{"role": "user", "content": "Hi"}])
     figures = {v: {"ttft": [], "tps": [], "texts": []} for v in runners}
-    load_before = loadavg()
-    for _ in range(args.rounds):  # interleaved, so the shared machine's noise hits every variant
+    for _ in range(rounds):  # interleaved, so the shared machine's noise hits every variant
         for conversation in conversations:
             for variant, run in runners.items():
                 ttft, total, tokens, text = run(conversation)
                 figures[variant]["ttft"].append(ttft)
                 figures[variant]["tps"].append(tokens / total)
                 figures[variant]["texts"].append(text)
+    return figures
+
+
+def report(figures, notes, show_texts):
     base = "llama" if "llama" in figures else "fp32" if "fp32" in figures else next(iter(figures), None)
-    print(
-        f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
-        f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}"
-    )
     if base is None:
         print("  nothing to measure:", "; ".join(notes))
         return
@@ -194,9 +212,22 @@ def bench_model(name, models_dir, variants, args):
         )
     for note in notes:
         print("  not measured:", note)
-    if args.show_texts:
+    if show_texts:
         for variant, f in figures.items():
             print(f"  [{variant}] {f['texts'][0][:160]!r}")
+
+
+def bench_model(name, models_dir, variants, args):
+    params = {"max_new_tokens": args.tokens, "min_new_tokens": args.tokens, "temperature": 0}
+    runners, notes = make_runners(name, models_dir, variants, params, args)
+    conversations = [[{"role": "user", "content": p}] for p in PROMPTS[: args.prompts]]
+    load_before = loadavg()
+    figures = measure(runners, conversations, args.rounds)
+    print(
+        f"\n{name}: {args.tokens} new tokens greedy, {args.threads} threads each, {len(conversations)} prompts "
+        f"x {args.rounds} rounds, load average {load_before} -> {loadavg()}"
+    )
+    report(figures, notes, args.show_texts)
 
 
 def main():
@@ -205,7 +236,7 @@ def main():
     )
     parser.add_argument("--models", default="smollm2-135m-instruct,gemma-3-270m")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
-    parser.add_argument("--variants", default="fp32,int8,bf16,llama,server")
+    parser.add_argument("--variants", default="fp32,fp32-fused,int8,int8-fused,bf16,llama,server")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--context", type=int, default=2048)

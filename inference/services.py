@@ -331,20 +331,42 @@ def pool_responses(pool):
 
 def _pending_chunks(pool, chunk_size, retry_failed, by_prompt=False):
     """The pool's unanswered response ids in chunks that batch well (same model and parameters together),
-    or with ``by_prompt`` one chunk per prompt (all its models), so whole prompts are ready early."""
+    or with ``by_prompt`` whole prompts (all their models) per chunk, so prompts are ready early
+    (see ``_prompt_chunks``)."""
     responses = pool_responses(pool)
     if retry_failed:
         responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
     pending = responses.filter(status=Response.Status.PENDING)
     if by_prompt:
-        chunks = {}
-        for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list(
-            "pk", "prompt_id"
-        ):
-            chunks.setdefault(prompt_id, []).append(pk)
-        return list(chunks.values())
+        return _prompt_chunks(pool, pending, chunk_size)
     pending = list(pending.order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True))
     return [pending[start : start + chunk_size] for start in range(0, len(pending), chunk_size)]
+
+
+def _prompt_chunks(pool, pending, chunk_size):
+    """Whole prompts per chunk, 1, 2, 4, … prompts up to ``chunk_size`` answers: the first prompt is
+    ready after one answer per model, and later chunks go through each model batched (several
+    prompts per call). Where a pool's model does not batch (llama.cpp, HTTP) a chunk stays one
+    prompt: a bigger one would only hold a worker thread longer while a battle may be waiting."""
+    from .backends import batches
+
+    by_prompt = {}
+    for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list("pk", "prompt_id"):
+        by_prompt.setdefault(prompt_id, []).append(pk)
+    backends = list(pool.endpoints.values_list("backend", flat=True))
+    most = max(1, chunk_size // max(1, len(backends))) if all(batches(b) for b in backends) else 1
+    return [
+        [pk for group in chunk for pk in group] for chunk in growing_chunks(list(by_prompt.values()), most)
+    ]
+
+
+def growing_chunks(items, most):
+    """items in chunks of 1, 2, 4, … up to ``most`` items (bench/inference_batching.py measures it)."""
+    chunks, size = [], 1
+    while items:
+        chunks.append(items[:size])
+        items, size = items[size:], min(size * 2, most)
+    return chunks
 
 
 def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
@@ -363,8 +385,9 @@ def queue_pool(
 ) -> int:
     """Queue the pool's missing answers on the inference workers, a chunk per task; returns how many.
 
-    ``background``: a chunk per prompt, and each chunk waits while people wait for live answers
-    (see ``live_answers_waiting``), so filling a pool never delays a battle on a typed prompt."""
+    ``background``: whole prompts per chunk, growing (see ``_prompt_chunks``), and each chunk waits
+    while people wait for live answers (see ``live_answers_waiting``), so filling a pool never delays
+    a battle on a typed prompt."""
     chunks = _pending_chunks(pool, chunk_size, retry_failed, by_prompt=background)
     for chunk in chunks:
         transaction.on_commit(

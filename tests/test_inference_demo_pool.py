@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from annotation.demo import JUDGE_NAME
 from arena.demo import queue_sample_answers, sample_pool_name
 from arena.models import Arena
 from inference.models import ModelEndpoint, Prompt, Response, ResponsePool
@@ -21,10 +22,14 @@ def test_the_demo_registers_its_models_on_llama_cpp_when_asked(tmp_path, monkeyp
     call_command("seed_demo", models_dir=tmp_path)
     smol = ModelEndpoint.objects.get(name="smollm2-135m-instruct")
     assert smol.backend == "llama_cpp" and smol.path == str(tmp_path.resolve() / "smollm2-135m-instruct.gguf")
+    judge = ModelEndpoint.objects.get(name=JUDGE_NAME)  # likelihood judging on the same GGUF: no torch
+    assert (judge.backend, judge.path) == (smol.backend, smol.path)
     monkeypatch.setenv("PREFARENA_DEMO_BACKEND", "transformers")
     call_command("seed_demo", models_dir=tmp_path)  # back to the reference path
     smol.refresh_from_db()
     assert smol.backend == "transformers" and smol.path == str(tmp_path.resolve() / "smollm2-135m-instruct")
+    judge.refresh_from_db()
+    assert (judge.backend, judge.path) == (smol.backend, smol.path)
 
 
 @pytest.mark.django_db

@@ -124,3 +124,43 @@ def test_pool_chunks_run_batched_on_the_inference_workers(tiny_model_dirs, celer
         assert queue_pool(pool, chunk_size=3) == 6
     wait_for(lambda: pool_progress(pool)[0] == 6, timeout=90, what="the pool's answers")
     assert pool_answers(pool).filter(latency_ms__isnull=False).count() == 6
+
+
+@pytest.mark.django_db
+def test_a_background_pool_queues_whole_prompts_in_growing_chunks_that_run_batched(
+    tiny_model_dirs, monkeypatch, django_capture_on_commit_callbacks
+):
+    from inference import services
+    from inference.backends.transformers_backend import TransformersBackend
+
+    pool, endpoints, prompts = _pool(tiny_model_dirs, name="bg", n_prompts=7)
+    queued = []
+    monkeypatch.setattr(services, "enqueue", lambda task, ids, background=False: queued.append(ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert queue_pool(pool, chunk_size=8, background=True) == 14
+    answers = dict(Response.objects.values_list("pk", "prompt_id"))
+    # 1, 2, 4 prompts, then what is left; each chunk holds every model's answer to its prompts.
+    assert [len({answers[pk] for pk in chunk}) for chunk in queued] == [1, 2, 4]
+    assert [len(chunk) for chunk in queued] == [2, 4, 8]
+    assert [answers[pk] for pk in queued[0]] == [prompts[0].pk] * 2  # the first prompt is ready first
+
+    # A chunk of 4 prompts goes through each model in one batched call.
+    batch_sizes = []
+    real = TransformersBackend.generate_batch
+
+    def spy(self, path, conversations, params=None, device="auto"):
+        batch_sizes.append(len(conversations))
+        return real(self, path, conversations, params, device)
+
+    monkeypatch.setattr(TransformersBackend, "generate_batch", spy)
+    assert services.generate_responses_together(queued[2]) == 8
+    assert batch_sizes == [4, 4]
+
+    # A model that answers a batch one by one (llama.cpp) keeps chunks of one prompt.
+    ModelEndpoint.objects.filter(pk=endpoints[1].pk).update(backend="llama_cpp")
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        # the other backend is another cache entry: 7 new answers, and the 3 prompts left of the first model
+        assert queue_pool(pool, chunk_size=8, background=True) == 10
+    answers = dict(Response.objects.values_list("pk", "prompt_id"))
+    assert [len({answers[pk] for pk in chunk}) for chunk in queued] == [1] * 7

@@ -146,3 +146,70 @@ def test_tiny_params_work_too(smollm2_gguf, llama):
     """min_new_tokens: an answer is never shorter than asked."""
     result = llama.generate(str(smollm2_gguf), QUESTION, TINY_PARAMS)
     assert TINY_PARAMS["min_new_tokens"] <= result.completion_tokens <= TINY_PARAMS["max_new_tokens"]
+
+
+def _full_logits_scores(gguf, prompt_ids, choices_ids):
+    """The same log-probabilities the slow way: llama.cpp's own logits_all context, prompt and choice
+    read together, llama-cpp-python's scores matrix."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    reference = Llama(model_path=str(gguf), n_ctx=512, logits_all=True, n_threads=1, verbose=False)
+    try:
+        found = []
+        for ids in choices_ids:
+            reference.reset()
+            reference.eval(prompt_ids + ids)
+            start = len(prompt_ids) - 1  # the row after the prompt's last token predicts the choice's first
+            rows = reference.scores[start : start + len(ids)].astype(np.float64)
+            logp = (
+                rows
+                - np.log(np.exp(rows - rows.max(1, keepdims=True)).sum(1, keepdims=True))
+                - rows.max(1, keepdims=True)
+            )
+            found.append(float(sum(logp[i, token] for i, token in enumerate(ids))))
+        return found
+    finally:
+        reference.close()
+
+
+def test_choices_are_scored_by_likelihood_as_a_full_logits_pass_scores_them(smollm2_gguf, llama):
+    path, system = str(smollm2_gguf), {"system_prompt": GREEDY["system_prompt"]}
+    answer_before = llama.generate(path, QUESTION, GREEDY).text
+    choices = ["Paris", "London", " The capital of France is Paris."]
+    scores = llama.score_choices(path, QUESTION, choices, system)
+    model = lb.load(smollm2_gguf, threads=1)  # the model the backend used (same file, context, threads)
+    prompt_ids = model.tokenize(model.render(QUESTION, system["system_prompt"]))
+    choices_ids = [model.llm.tokenize(c.encode(), add_bos=False, special=False) for c in choices]
+    assert len(choices_ids[2]) > 1  # several tokens: every position is read, not only the first
+    assert scores == pytest.approx(_full_logits_scores(smollm2_gguf, prompt_ids, choices_ids), abs=0.05)
+    assert all(s < 0 for s in scores) and scores[0] > scores[1]  # the model knows its capitals
+    # Scoring leaves the model as generation expects it: the same greedy answer, twice.
+    assert llama.generate(path, QUESTION, GREEDY).text == answer_before
+    assert llama.score_choices(path, QUESTION, choices, system) == pytest.approx(scores, abs=1e-4)
+
+
+def test_scoring_says_what_cannot_be_scored(smollm2_gguf, llama):
+    with pytest.raises(GenerationError, match="has no tokens for this model"):
+        llama.score_choices(str(smollm2_gguf), QUESTION, ["Paris", ""])
+    small = get_backend("llama_cpp", context_tokens=64, threads=1)
+    with pytest.raises(GenerationError, match="this model reads at most 64"):
+        small.score_choices(str(smollm2_gguf), QUESTION, ["Paris " * 60])
+
+
+@pytest.mark.django_db
+def test_a_gguf_model_judges_by_likelihood(smollm2_gguf, make_comparison):
+    from annotation.judges import judge_comparison
+    from inference.models import ModelEndpoint
+
+    judge = ModelEndpoint.objects.create(
+        name="gguf-judge",
+        backend="llama_cpp",
+        path=str(smollm2_gguf),
+        judge_method="llm",
+        judge_settings={"confidence": "likelihood"},
+    )
+    judgment, _ = judge_comparison(make_comparison(["the sun is warm", "the moon is cold"]), judge)
+    assert judgment.judge_prompt_version == "pairwise-v1+likelihood"
+    assert 1 <= judgment.confidence <= 5
+    assert judgment.rationale.count("P(best)") == 2

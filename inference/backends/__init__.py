@@ -37,6 +37,16 @@ _BACKENDS = {
 }
 
 
+# Backends whose generate_batch runs several conversations through the model together (one forward
+# pass per step); the others answer a batch one by one. By name: deciding needs no heavy import.
+_BATCHING = {"transformers"}
+
+
+def batches(name):
+    """Whether the named backend answers a batch faster than one by one."""
+    return name in _BATCHING
+
+
 def get_backend(name, **options):
     """A backend by name; ``options`` are the endpoint's backend options (timeouts, limits, key name)."""
     try:
@@ -48,4 +58,4 @@ def get_backend(name, **options):
     return factory()(**options)
 
 
-__all__ = ["Backend", "Generation", "GenerationError", "get_backend"]
+__all__ = ["Backend", "Generation", "GenerationError", "batches", "get_backend"]

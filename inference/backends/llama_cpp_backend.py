@@ -106,6 +106,31 @@ class _LoadedModel:
         except Exception as exc:  # a template may refuse a turn order (e.g. two user turns in a row)
             raise GenerationError(f"The model's chat template refused this conversation: {exc}") from exc
 
+    def score(self, prompt_ids, choices_ids):
+        """Summed log-probabilities of each token list after the prompt. Call with ``self.lock`` held."""
+        import numpy as np
+
+        llm = self.llm
+        llm.reset()
+        llm.eval(prompt_ids)  # in n_batch pieces; the KV cache keeps the prompt for every choice
+        base, vocab = llm.n_tokens, llm.n_vocab()
+        after_prompt = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(vocab,)).copy()
+        scores = []
+        try:
+            for ids in choices_ids:
+                rows = [after_prompt]
+                for start in range(0, len(ids) - 1, llm.n_batch):  # the rows for the choice's next tokens
+                    piece = ids[start : min(len(ids) - 1, start + llm.n_batch)]
+                    llm._ctx.kv_cache_seq_rm(-1, base + start, -1)  # the previous choice's tokens go
+                    llm._batch.set_batch(batch=piece, n_past=base + start, logits_all=True)
+                    llm._ctx.decode(llm._batch)
+                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(piece) * vocab,))
+                    rows.extend(logits.reshape(len(piece), vocab).copy())
+                scores.append(_log_softmax_at(np.stack(rows), ids))
+        finally:
+            llm.n_tokens = base  # the prompt stays cached; the next eval drops the rest of the KV cache
+        return scores
+
     def tokenize(self, prompt):
         text = prompt.encode("utf-8")
         bos = self.token_text(self.llm.token_bos())
@@ -217,6 +242,38 @@ class LlamaCppBackend(Backend):
                     break
             text += decoder.decode(b"", final=True)
         return Generation(text=text.strip(), prompt_tokens=len(prompt_ids), completion_tokens=generated)
+
+    def score_choices(self, path, conversation, choices, params=None, device="auto"):
+        """log P(choice | prompt) for each choice, summed over the choice's tokens (as the transformers
+        backend does: each choice tokenised on its own). The prompt is read once; each choice is one
+        llama.cpp decode with logits for all its positions, so no ``logits_all`` context (which would
+        hold context × vocabulary floats) is needed."""
+        params = params or {}
+        model = load(path, self.context, self.threads)
+        prompt_ids = model.tokenize(model.render(conversation, params.get("system_prompt", "")))
+        tokenized = []
+        for choice in choices:
+            ids = model.llm.tokenize(choice.encode("utf-8"), add_bos=False, special=False)
+            if not ids:
+                raise GenerationError(f"The choice {choice!r} has no tokens for this model.")
+            if len(prompt_ids) + len(ids) > model.context:
+                raise GenerationError(
+                    f"The prompt and the choice {choice!r} are {len(prompt_ids) + len(ids)} tokens long; "
+                    f"this model reads at most {model.context}. Shorten the prompt."
+                )
+            tokenized.append(ids)
+        with model.lock:
+            return model.score(prompt_ids, tokenized)
+
+
+def _log_softmax_at(logits, tokens):
+    """log_softmax(logits row i)[tokens[i]] summed over rows (float64, stable)."""
+    import numpy as np
+
+    rows = np.asarray(logits, dtype=np.float64)
+    top = rows.max(axis=1, keepdims=True)
+    norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+    return float((rows[np.arange(len(tokens)), tokens] - norm).sum())
 
 
 def _random_seed():

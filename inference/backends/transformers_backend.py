@@ -19,7 +19,7 @@ from transformers import (
     TextStreamer,
 )
 
-from . import warm_models
+from . import fused_projections, warm_models
 from .base import (
     Backend,
     Generation,
@@ -62,6 +62,15 @@ def cpu_quantization(device):
     if wanted not in ("none", "int8"):
         raise GenerationError(f"INFERENCE_CPU_QUANTIZE is {wanted!r}; use int8 or none.")
     return wanted if device == "cpu" else "none"
+
+
+def cpu_fusion(device):
+    """On CPU, each layer's q/k/v and gate/up projections run as one matrix product each
+    (``fused_projections``; identical outputs). INFERENCE_CPU_FUSE=0 turns it off."""
+    wanted = os.environ.get("INFERENCE_CPU_FUSE", "1")
+    if wanted not in ("0", "1"):
+        raise GenerationError(f"INFERENCE_CPU_FUSE is {wanted!r}; use 1 or 0.")
+    return device == "cpu" and wanted == "1"
 
 
 def _quantize_int8(model):
@@ -108,7 +117,7 @@ def load(path, device="auto"):
     device = pick_device(device)
     dtype, quantize = pick_dtype(device), cpu_quantization(device)
     # The settings are part of the key: a worker never answers with a model loaded another way.
-    key = (_KIND, str(Path(path).resolve()), device, str(dtype), quantize)
+    key = (_KIND, str(Path(path).resolve()), device, str(dtype), quantize, cpu_fusion(device))
     with warm_models.lock:
         held = warm_models.get(key)
         if held is not None:
@@ -130,6 +139,8 @@ def load(path, device="auto"):
         except (OSError, ValueError, KeyError) as exc:
             raise GenerationError(f"Could not load the model in {path}: {exc}") from exc
         model.to(device).eval()
+        if cpu_fusion(device):
+            fused_projections.fuse(model)  # the same numbers, fewer and larger matrix products
         if quantize == "int8":
             model = _quantize_int8(model)
         if tokenizer.pad_token_id is None:

@@ -32,7 +32,9 @@ class Command(BaseCommand):
                 for m in DEMO_MODELS
             ]
         )
-        campaigns = seed_demo_campaigns(models_dir / "smollm2-135m-instruct")
+        judge = "smollm2-135m-instruct"  # the judge runs on the models' backend: one model format to load
+        judge_path = gguf_path(models_dir, judge) if backend == "llama_cpp" else models_dir / judge
+        campaigns = seed_demo_campaigns(judge_path, judge_backend=backend)
         queued = queue_sample_answers(arena)
         self.stdout.write(
             f"Arena {arena.name!r} with {arena.endpoints.count()} models ({backend}); campaigns: "
