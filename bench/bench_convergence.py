@@ -1,6 +1,7 @@
 """Convergence benchmark: votes until Kendall tau >= 0.9 (and stays) on synthetic arenas, per method × policy × K.
 
 Run:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_convergence.py [--votes 4000] [--seeds 8] [--jobs 2]
+      ... bench_convergence.py --gains 20,30 --noisy 0.05,0.1,0.15 --replicates 3 --floor   (issue 15, section 3)
 Writes bench/results/convergence.png and convergence.json; prints the ratios the issue asks for,
 all against baselines simulated in the same run (BT with uniform random pairs; online Elo).
 """
@@ -34,7 +35,23 @@ def main():
         help="comma-separated arena sizes: print per-arena gains of adaptive matchmaking "
         "(bt, pl, bayes at K=2 and 4) over BT with random pairs, with their spread",
     )
+    ap.add_argument(
+        "--noisy",
+        default="0",
+        help="with --gains: comma-separated shares of noisy voters (random rankings); every share is "
+        "its own set of arenas",
+    )
+    ap.add_argument("--replicates", type=int, default=1, help="with --gains: independent plays per arena")
+    ap.add_argument(
+        "--floor", action="store_true", help="with --gains: also measure the baseline's noise floor"
+    )
+    ap.add_argument("--methods", default="bt,pl,bayes", help="with --gains: adaptive methods to measure")
+    ap.add_argument("--ks", default="2,4", help="with --gains: K of the adaptive arms")
+    ap.add_argument("--verbose", action="store_true", help="with --gains: print every arena's figures")
     args = ap.parse_args()
+    args.noisy = [float(x) for x in args.noisy.split(",")]
+    args.methods = tuple(args.methods.split(","))
+    args.ks = tuple(int(x) for x in args.ks.split(","))
     if args.gains:
         return gains([int(x) for x in args.gains.split(",")], args)
     kw = dict(n_models=args.models, votes=args.votes, seeds=args.seeds, every=args.every, noise=args.noise)
@@ -84,40 +101,74 @@ def main():
         print(f"K=2 {m}: adaptive {v} vs uniform {u} votes")
 
 
+def _arms(args, size, noisy, replicate):
+    """Per arena of this size and noise: votes to settle, per (method, policy, K, replicate)."""
+    kw = dict(
+        n_models=size,
+        votes=args.votes,
+        seeds=args.seeds,
+        every=args.every,
+        noise=args.noise,
+        noisy=noisy,
+        jobs=args.jobs,
+        replicate=replicate,
+    )
+    runs = simulate(methods=("bt",), policies=("uniform",), ks=(2,), **kw)
+    if replicate < args.replicates:
+        runs += simulate(methods=args.methods, policies=("adaptive",), ks=args.ks, **kw)
+    return runs
+
+
+def _median(values, votes):
+    """Median over replicates; a replicate that never settled counts as the run's length."""
+    return float(np.median([v or votes for v in values]))
+
+
 def gains(sizes, args):
     """Votes to tau >= 0.9 of BT with uniform random pairs at K=2 over those of each adaptive
-    configuration, arena by arena (same seed and size): geometric mean, spread, arenas that never
-    settled (counted at the run's length, so a gain against such an arena is a lower bound)."""
+    configuration, arena by arena (same seed, size and share of noisy voters): geometric mean, spread,
+    arenas that never settled (counted at the run's length, so a gain against such an arena is a lower
+    bound). With --replicates R each arena is played R times with independent votes and matchups and
+    the median is used. The noise floor plays the baseline R more times and divides one set of
+    medians by the other: the spread a policy with no gain at all would show."""
     t0 = time.perf_counter()
-    per = {}
+    load0 = open("/proc/loadavg").read().split()[0]
+    per = {}  # (method, policy, k) -> list over arenas of list over replicates
     for size in sizes:
-        kw = dict(
-            n_models=size,
-            votes=args.votes,
-            seeds=args.seeds,
-            every=args.every,
-            noise=args.noise,
-            jobs=args.jobs,
-        )
-        for r in simulate(methods=("bt",), policies=("uniform",), ks=(2,), **kw) + simulate(
-            methods=("bt", "pl", "bayes"), policies=("adaptive",), ks=(2, 4), **kw
-        ):
-            per.setdefault((r["method"], r["policy"], r["k"]), []).extend(r["converged_at"])
-    base = per[("bt", "uniform", 2)]
+        for noisy in args.noisy:
+            block = {}
+            for rep in range(2 * args.replicates if args.floor else args.replicates):
+                for r in _arms(args, size, noisy, rep):
+                    key = (r["method"], r["policy"], r["k"])
+                    if key == ("bt", "uniform", 2) and rep >= args.replicates:
+                        key = ("floor", "uniform", 2)
+                    block.setdefault(key, []).append(r["converged_at"])
+            for key, reps in block.items():  # reps: replicates x seeds -> seeds x replicates
+                per.setdefault(key, []).extend(zip(*reps))
+    base = [_median(b, args.votes) for b in per.pop(("bt", "uniform", 2))]
+    if args.verbose:
+        print({k: v for k, v in per.items()}, base)
     print(
-        f"# sizes {sizes}, {args.seeds} arenas each, {args.votes} votes, noise {args.noise}; "
-        f"{time.perf_counter() - t0:.0f} s; load average {open('/proc/loadavg').read().split()[0]}"
+        f"# sizes {sizes}, noisy voters {args.noisy}, {args.seeds} arenas each, {args.replicates} replicate(s) "
+        f"per arena, {args.votes} votes, noise {args.noise}; {time.perf_counter() - t0:.0f} s; load average "
+        f"{load0} -> {open('/proc/loadavg').read().split()[0]}"
     )
-    print(f"BT uniform K=2: never settled in {sum(b is None for b in base)} of {len(base)} arenas")
-    for key, conv in sorted(per.items(), key=lambda kv: (kv[0][2], kv[0][0])):
-        if key == ("bt", "uniform", 2):
-            continue
-        ratios = [(b or args.votes) / (c or args.votes) for b, c in zip(base, conv)]
+    print(
+        f"BT uniform K=2 (baseline): median votes {np.median(base):.0f}, hit the {args.votes}-vote limit in "
+        f"{sum(b >= args.votes for b in base)} of {len(base)} arenas"
+    )
+    for key, conv in sorted(per.items(), key=lambda kv: (kv[0][0] != "floor", kv[0][2], kv[0][0])):
+        ratios = [b / _median(c, args.votes) for b, c in zip(base, conv)]
         geo = float(np.exp(np.mean(np.log(ratios))))
+        label = (
+            "noise floor (BT uniform K=2 again)" if key[0] == "floor" else f"K={key[2]} {key[0]:5s} {key[1]}"
+        )
         print(
-            f"K={key[2]} {key[0]:5s} {key[1]}: geometric-mean gain {geo:.1f}x, spread {min(ratios):.1f}x to "
-            f"{max(ratios):.1f}x, below 1x in {sum(r < 1 for r in ratios)}, never settled in "
-            f"{sum(c is None for c in conv)} of {len(conv)}"
+            f"{label}: geometric-mean gain {geo:.2f}x, spread {min(ratios):.2f}x to {max(ratios):.2f}x "
+            f"(10th-90th percentile {np.percentile(ratios, 10):.2f}x to {np.percentile(ratios, 90):.2f}x), "
+            f"below 1x in {sum(r < 1 for r in ratios)} of {len(ratios)}, hit the limit in "
+            f"{sum(_median(c, args.votes) >= args.votes for c in conv)}",
+            flush=True,
         )
 
 

@@ -4,6 +4,10 @@ Each model has a true strength theta (natural-log odds, normal with sd ``spread`
 A vote shows the k models the policy picks; the voter ranks them by
 theta + noise * Gumbel (exactly Plackett–Luce when noise = 1, pairwise BT at k = 2);
 neighbours whose perceived utilities differ by less than ``tie_margin`` are tied.
+A share ``noisy`` of the votes come from noisy voters, who rank what they are shown
+at random (the issue's "5–15% noisy voters"). ``replicate`` > 0 keeps the arena (the
+true strengths drawn from ``seed``) and draws independent votes and matchups: the
+spread between replicates of one arena is the measurement's own noise floor.
 The curve is Kendall's tau between the fitted scores and the truth, every
 ``every`` votes; "votes to converge" is the first checkpoint after which tau
 stays at or above ``target`` until the end of the run (None if never).
@@ -33,6 +37,8 @@ def simulate_run(
     k_factor: float = 16.0,
     refresh_every: int | None = None,
     target: float = 0.9,
+    noisy: float = 0.0,
+    replicate: int = 0,
 ) -> dict[str, Any]:
     # Matchmaking estimates refresh after about 5 pairwise comparisons' worth of votes:
     # every 5 votes at K=2, every vote at K=4 (a K-wise vote carries K(K-1)/2 pairs).
@@ -41,13 +47,15 @@ def simulate_run(
         refresh_every = 1 if method in ("elo", "bayes") else max(1, round(5 / (k * (k - 1) / 2)))
     rng = np.random.default_rng(seed)
     truth = rng.normal(0.0, spread, n_models)
+    if replicate:
+        rng = np.random.default_rng([seed, replicate])
     names = [f"model-{i:02d}" for i in range(n_models)]
     ranker = OnlineRanker(
         names,
         method=method,
         policy=policy,
         k=k,
-        seed=seed + 1,
+        seed=seed + 1 if not replicate else [seed, replicate, 1],
         k_factor=k_factor,
         refresh_every=refresh_every,
     )
@@ -58,6 +66,8 @@ def simulate_run(
         shown = ranker.next_matchup()
         idx = np.array([index[m] for m in shown])
         util = truth[idx] + noise * rng.gumbel(size=len(idx))
+        if noisy and rng.random() < noisy:
+            util = rng.standard_normal(len(idx))
         order = np.argsort(-util)
         ranking: list[list[str]] = []
         group = [shown[order[0]]]
