@@ -179,3 +179,26 @@ def attach_prompt_images(prompt, sources):
         for name in stored:
             delete_quietly(name)
         raise
+
+
+def data_url(name):
+    """A stored image as a base64 data URL (vision chat, image edits)."""
+    import base64
+
+    return f"data:{content_type(name)};base64,{base64.b64encode(read_bytes(name)).decode()}"
+
+
+def with_images(conversation, images):
+    """The conversation with these PromptImages as ``image_url`` parts of its last user turn
+    (the OpenAI vision chat shape, which every backend reads through ``user_text_and_images``)."""
+    turns = [dict(turn) for turn in conversation]
+    for turn in reversed(turns):
+        if turn.get("role") == "user":
+            text = turn.get("content", "")
+            parts = [{"type": "text", "text": text}] if isinstance(text, str) else list(text)
+            parts += [
+                {"type": "image_url", "image_url": {"url": data_url(image.media_name)}} for image in images
+            ]
+            turn["content"] = parts
+            break
+    return turns

@@ -262,9 +262,8 @@ class Response(models.Model):
     )
     # Media answers (inference.media): the file sits in the prefarena_media storage under a random
     # name, stripped of generator metadata; it is served only through annotation.media_views.
-    kind = models.CharField(
-        max_length=8, choices=ModelEndpoint.OutputKind.choices, default=ModelEndpoint.OutputKind.TEXT
-    )
+    Kind = ModelEndpoint.OutputKind
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
     media_name = models.CharField(max_length=200, blank=True, db_index=True)
     media_sha256 = models.CharField(max_length=64, blank=True)
     media_width = models.PositiveIntegerField(null=True, blank=True)
