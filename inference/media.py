@@ -202,3 +202,24 @@ def with_images(conversation, images):
             turn["content"] = parts
             break
     return turns
+
+
+def tile(item, label):
+    """What a page shows for a media answer or input image: its private URL, kind, size and a neutral
+    alt text (a letter, never the model); None for a text answer or one not finished."""
+    from django.urls import reverse
+
+    name = getattr(item, "media_name", "")
+    if not name:
+        return None
+    kind = getattr(item, "kind", "image")
+    if kind == "text":
+        return None
+    return {
+        "kind": kind,
+        "url": reverse("media", args=[name]),
+        "width": item.media_width,
+        "height": item.media_height,
+        "format": item.media_format,
+        "alt": label,
+    }
