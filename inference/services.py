@@ -156,7 +156,7 @@ def generate_response(response_id):
         with Heartbeat(_stamp(claims)):
             result = backend_for(endpoint).generate(
                 endpoint.path,
-                conversation_for(response.prompt),
+                conversation_for(response.prompt, endpoint),
                 response.generation_params,
                 on_text=save_partial,
                 device=settings.INFERENCE_DEVICE,
@@ -177,14 +177,25 @@ def generate_response(response_id):
     _drop_unwritten_media(written, fields)
 
 
-def conversation_for(prompt):
+# Backends that read input images (``image_url`` parts): OpenAI-compatible vision chat and image edits.
+# Local text backends read text only; diffusers refuses them with a sentence (text-to-image only so far).
+IMAGE_INPUT_BACKENDS = {"openai", "diffusers"}
+
+
+def conversation_for(prompt, endpoint):
     """The turns a backend reads: the stored conversation, with the prompt's input images (if any)
     as OpenAI-style ``image_url`` parts (base64 data URLs) on the last user turn."""
     from . import media
+    from .backends import GenerationError
 
     images = list(prompt.images.all())
     if not images:
         return prompt.conversation
+    if endpoint.backend not in IMAGE_INPUT_BACKENDS:
+        raise GenerationError(
+            f"The prompt carries {len(images)} input image(s) and the {endpoint.backend} backend reads text only; "
+            "use an OpenAI-compatible vision or image-editing endpoint."
+        )
     return media.with_images(prompt.conversation, images)
 
 
@@ -275,7 +286,7 @@ def _generate_group(responses, claims):
     try:
         results = backend_for(endpoint).generate_batch(
             endpoint.path,
-            [conversation_for(r.prompt) for r in responses],
+            [conversation_for(r.prompt, endpoint) for r in responses],
             responses[0].generation_params,
             device=settings.INFERENCE_DEVICE,
         )

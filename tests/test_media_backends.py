@@ -222,3 +222,72 @@ def test_a_server_that_answers_no_image_fails_the_answer_with_a_sentence(media_r
     finally:
         server.shutdown()
         server.server_close()
+
+
+class VisionChatServer(BaseHTTPRequestHandler):
+    requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests.append((self.path, json.loads(body)))
+        payload = json.dumps(
+            {
+                "choices": [{"message": {"role": "assistant", "content": "A yellow square."}}],
+                "usage": {"prompt_tokens": 90, "completion_tokens": 4},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.mark.django_db
+def test_vision_chat_sends_prompt_images_as_image_url_parts(media_root, tiny_model_dirs):
+    VisionChatServer.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), VisionChatServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        vision = ModelEndpoint.objects.create(
+            name="seer",
+            backend="openai",
+            path=f"http://127.0.0.1:{server.server_address[1]}/v1",
+            api_model="vlm",
+        )
+        prompt = Prompt.objects.create(conversation=_user("What is in the picture?"))
+        (image,) = media.attach_prompt_images(prompt, [png_bytes((250, 250, 0), "secret generator")])
+        response = Response.objects.create(
+            prompt=prompt, endpoint=vision, generation_params={"temperature": 0}
+        )
+        services.generate_response(response.pk)
+        response.refresh_from_db()
+        assert (response.status, response.text, response.kind) == ("done", "A yellow square.", "text")
+        path, body = VisionChatServer.requests[0]
+        assert path == "/v1/chat/completions"
+        stored = (media_root / image.media_name).read_bytes()
+        assert body["messages"] == [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in the picture?"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64," + base64.b64encode(stored).decode()},
+                    },
+                ],
+            }
+        ]
+        assert b"secret generator" not in stored
+        # a local text model cannot read the image: the answer fails with a sentence, nothing is sent
+        local = ModelEndpoint.objects.create(name="texty", path=str(tiny_model_dirs[0]))
+        blind = Response.objects.create(prompt=prompt, endpoint=local)
+        services.generate_response(blind.pk)
+        blind.refresh_from_db()
+        assert blind.status == "failed" and "reads text only" in blind.error
+    finally:
+        server.shutdown()
+        server.server_close()
