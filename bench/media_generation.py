@@ -43,7 +43,7 @@ def main():
         "batch_size": args.k,
     }
     prompts = [[{"role": "user", "content": f"a picture number {i}"}] for i in range(args.k)]
-    pipeline = load(path, args.device)
+    pipeline, _ = load(path, args.device)
     print(
         f"pipeline {path} on {pipeline.device} ({pipeline.dtype}), K={args.k}, {args.steps} steps, {args.pixels}px"
     )

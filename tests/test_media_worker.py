@@ -55,6 +55,6 @@ def test_an_image_battle_is_drawn_by_the_worker_and_voted(api, web, two_pipeline
     for side in body["sides"]:
         served = web.get(side["media"]["url"])
         assert served.status_code == 200 and served["Content-Type"] == "image/png"
-    voted = api.post(f"/api/battles/{battle_id}/vote/", {"vote": "a"}, format="json")
+    voted = api.post(f"/api/battles/{battle_id}/vote/", {"choice": "a"}, format="json")
     assert voted.status_code == 201, voted.content
     assert {s["model"] for s in voted.json()["sides"]} == {"Zephyrine QX7", "Quillon MK4"}

@@ -14,6 +14,7 @@ for every answer; otherwise a fresh random seed per answer, recorded on the Resp
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,19 +60,24 @@ def _on_disk_bytes(path):
     )
 
 
-def _release(pipeline):
+def _release(value):
+    pipeline = value[0]
     if getattr(pipeline, "device", None) is not None and pipeline.device.type == "cuda":
         torch.cuda.empty_cache()
 
 
 def load(path, device="auto"):
-    """The pipeline in a local directory, loaded once per process."""
-    from diffusers import DiffusionPipeline
-
+    """(pipeline, its lock) for a local directory, loaded once per process. A pipeline's scheduler
+    keeps state during a call, so one pipeline runs one call at a time (two battles of the same model
+    in a thread-pool worker take turns; different models run side by side)."""
     device = pick_device(device)
     dtype = pick_dtype(device)
     key = (_KIND, str(Path(path).resolve()), device, str(dtype))
     with warm_models.lock:
+        # Imported under the lock: diffusers' lazy module is not thread-safe, and two tasks of a
+        # thread-pool worker importing it at once see "cannot import name 'DiffusionPipeline'".
+        from diffusers import DiffusionPipeline
+
         held = warm_models.get(key)
         if held is not None:
             return held
@@ -88,7 +94,9 @@ def load(path, device="auto"):
             raise GenerationError(f"Could not load the pipeline in {path}: {exc}") from exc
         pipeline.to(device)
         pipeline.set_progress_bar_config(disable=True)
-        return warm_models.put(key, pipeline, _weights_bytes(pipeline), device, on_evict=_release)
+        return warm_models.put(
+            key, (pipeline, threading.Lock()), _weights_bytes(pipeline), device, on_evict=_release
+        )
 
 
 def loaded_pipelines():
@@ -137,7 +145,7 @@ class DiffusersBackend(Backend):
         conversations = list(conversations)
         if not conversations:
             return []
-        pipeline = load(path, device)
+        pipeline, busy = load(path, device)
         texts = []
         for conversation in conversations:
             text, images = user_text_and_images(conversation)
@@ -162,7 +170,7 @@ class DiffusersBackend(Backend):
             if params.get("negative_prompt"):
                 extra["negative_prompt"] = [str(params["negative_prompt"])] * len(chunk)
             try:
-                with torch.inference_mode():
+                with busy, torch.inference_mode():
                     output = pipeline(
                         prompt=chunk, generator=generators, output_type="pil", **kwargs, **extra
                     )
