@@ -13,7 +13,7 @@ from arena.models import Arena, Battle
 from inference import media
 from inference.models import ModelEndpoint, Prompt, Response
 from tests.conftest import assert_anonymous
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,7 @@ def test_an_image_editing_battle_shows_its_input_image(web, api, voter):
     assert_anonymous(html)
 
 
-def test_a_campaign_serves_image_items_to_its_annotator_only(client, people):  # noqa: F811
+def test_a_campaign_serves_image_items_to_its_annotator_only(client, people):
     from annotation.models import CampaignItem
 
     campaign = make_campaign(people["researcher"], slug="img", n_items=0)

@@ -11,7 +11,7 @@ from PIL import Image, PngImagePlugin
 from annotation.items import ImportInvalid
 from annotation.media_items import import_media_items
 from inference.models import PromptImage, Response
-from tests.test_campaign_fixtures import make_campaign, people  # noqa: F401  (fixture)
+from tests.test_campaign_fixtures import make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ ROWS = [
 ]
 
 
-def test_a_zip_imports_image_items_with_a_dry_run_first(people, media_root):  # noqa: F811
+def test_a_zip_imports_image_items_with_a_dry_run_first(people, media_root):
     campaign = make_campaign(people["researcher"], slug="media", n_items=0)
     content = archive(ROWS, FILES)
     preview = import_media_items(campaign, content, dry_run=True)
@@ -82,7 +82,7 @@ def test_a_zip_imports_image_items_with_a_dry_run_first(people, media_root):  # 
     assert campaign.items.count() == 2
 
 
-def test_bad_rows_are_all_named_and_nothing_is_stored(people, media_root):  # noqa: F811
+def test_bad_rows_are_all_named_and_nothing_is_stored(people, media_root):
     campaign = make_campaign(people["researcher"], slug="bad", n_items=0)
     rows = [
         ROWS[0],
