@@ -9,6 +9,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inference import media
+
 # Refusals from the queue and the services (CampaignForbidden 403, AssignmentGone 409, QueueBusy 503, a bad
 # answer 400, ...) carry their HTTP status (annotation.errors); config.api_errors answers them.
 from . import agreement, pool_items, queues
@@ -29,7 +31,7 @@ def _campaign(request, slug, manage=False):
 
 def assignment_payload(assignment, campaign, user):
     comparison = assignment.item.comparison
-    texts = {s.position: s.response.text for s in comparison.slots.select_related("response")}
+    slots = {s.position: s.response for s in comparison.slots.select_related("response")}
     kind = "repeat" if assignment.is_repeat else ""
     return {
         "assignment": assignment.pk,
@@ -39,7 +41,12 @@ def assignment_payload(assignment, campaign, user):
         "display_mode": campaign.display_mode,
         "prompt": comparison.prompt.conversation,
         "responses": [
-            {"slot": i, "label": chr(65 + i), "text": texts[p]}
+            {
+                "slot": i,
+                "label": chr(65 + i),
+                "text": slots[p].text,
+                "media": media.tile(slots[p], f"Response {chr(65 + i)}"),
+            }
             for i, p in enumerate(assignment.display_order)
         ],
         "rubric": {"version": campaign.rubric.label, **campaign.rubric.spec},
@@ -102,6 +109,10 @@ class ShownResponseSerializer(serializers.Serializer):
     slot = serializers.IntegerField()
     label = serializers.CharField()  # type: ignore[assignment]  # shadows Field.label by name only
     text = serializers.CharField(allow_blank=True)
+    media = serializers.JSONField(
+        allow_null=True,
+        help_text="An image or video response: kind, private url, width, height, format, alt.",
+    )
 
 
 class AssignmentSerializer(serializers.Serializer):

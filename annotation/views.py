@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inference import media
+
 from . import campaigns as campaign_services
 from . import errors, pool_items, quality, queues, reports
 from . import items as item_import
@@ -274,6 +276,10 @@ def _item_context(campaign, assignment, user, restore=None):
     comparison = assignment.item.comparison
     slots = {s.position: s.response for s in comparison.slots.select_related("response")}
     shown = shown_responses([slots[position].text for position in assignment.display_order])
+    for entry, position in zip(shown, assignment.display_order):
+        entry["media"] = media.tile(slots[position], f"Response {entry['letter']}")
+        if entry["media"]:
+            entry["first_line"] = f"{entry['media']['kind']} {entry['letter']}"
     aspects = []
     for aspect in spec["aspects"]:
         entry = dict(aspect)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from annotation.models import Judgment
 from annotation.selectors import judged_rankings, rated_judgments
+from inference import media
 from inference.categories import CATEGORIES
 from inference.languages import language_name
 from inference.models import Response, ResponsePool
@@ -45,6 +46,8 @@ def _side(position, response, revealed):
         "retrying": retried,
         # Revealed only once this voter has voted.
         "model": str(response.endpoint) if revealed else None,
+        # An image or video answer: a private URL under a random name, alt text by letter only.
+        "media": None if failed else media.tile(response, f"Answer {chr(ord('A') + position)}"),
     }
 
 
@@ -72,6 +75,11 @@ def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
         "arena": arena.slug,
         "display_mode": arena.display_mode,
         "prompt": turns[0]["message"],
+        # Input images of the prompt (image editing, vision prompts), shown beside the answers.
+        "prompt_images": [
+            media.tile(image, f"Input image {i + 1}")
+            for i, image in enumerate(battle.comparison.prompt.images.all())
+        ],
         "k": k,
         "sides": sides,
         "turns": turns,

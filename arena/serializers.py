@@ -27,6 +27,17 @@ class VoteSerializer(serializers.Serializer):
     )
 
 
+class MediaSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["image", "video"])
+    url = serializers.CharField(
+        help_text="Private URL under a random name; only you (and admins) may open it."
+    )
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    format = serializers.CharField()
+    alt = serializers.CharField(help_text="Neutral alt text (a letter, never the model).")
+
+
 class SideSerializer(serializers.Serializer):
     position = serializers.CharField()
     status = serializers.ChoiceField(choices=["pending", "running", "done", "failed"])
@@ -36,6 +47,7 @@ class SideSerializer(serializers.Serializer):
         help_text="The worker writing this answer stopped; it is being written again."
     )
     model = serializers.CharField(allow_null=True, help_text="Null until you have voted.")
+    media = MediaSerializer(allow_null=True, help_text="An image or video answer; null for text.")
 
 
 class TurnSerializer(serializers.Serializer):
@@ -63,6 +75,7 @@ class BattleSerializer(serializers.Serializer):
     )
     prompt = serializers.CharField()
     k = serializers.IntegerField(help_text="Answers shown (positions A, B, ...).")
+    prompt_images = MediaSerializer(many=True, help_text="The prompt's input images (image editing).")
     sides = SideSerializer(many=True, help_text="The latest turn's answers.")
     turns = TurnSerializer(many=True, help_text="Every turn, first first; the vote covers them all.")
     can_follow_up = serializers.BooleanField(

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from annotation.media_views import serve_media
 from config import health
 from config.api_errors import api_not_found
 from routing.urls import api_urlpatterns as routing_api_urls
@@ -26,6 +27,8 @@ urlpatterns = [
     path("api/", include("annotation.api_urls")),
     path("api/", include(routing_api_urls)),
     path("export/", include("export.urls")),
+    # Stored media (random names); served to those allowed to see the comparison (annotation.media_access).
+    re_path(r"^media/(?P<name>[a-z]/[0-9a-f]{32}\.[a-z0-9]{2,4})\Z", serve_media, name="media"),
     path("api/exports/", include("export.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).

@@ -21,6 +21,12 @@ class ModelEndpoint(models.Model):
         LLAMA_CPP = "llama_cpp", "llama.cpp (local GGUF file, in the worker)"
         OPENAI = "openai", "OpenAI-compatible HTTP API (vLLM, TGI, llama.cpp, Ollama)"
         REWARD_MODEL = "reward_model", "reward model (local directory; scores answers, writes none)"
+        DIFFUSERS = "diffusers", "diffusers pipeline (local directory; text-to-image)"
+
+    class OutputKind(models.TextChoices):
+        TEXT = "text", "text"
+        IMAGE = "image", "image"
+        VIDEO = "video", "video"
 
     class JudgeMethod(models.TextChoices):
         NONE = "", "not a judge"
@@ -70,6 +76,13 @@ class ModelEndpoint(models.Model):
         blank=True,
         help_text="Local models on CPU (llama.cpp, transformers): threads for one answer (empty: INFERENCE_THREADS, "
         "else the worker's cores divided by INFERENCE_PARALLEL_ANSWERS, default 2).",
+    )
+    output_kind = models.CharField(
+        max_length=8,
+        choices=OutputKind.choices,
+        default=OutputKind.TEXT,
+        help_text="What this model answers with: text (chat), image (text-to-image, the diffusers backend or an "
+        "OpenAI-compatible /v1/images API) or video.",
     )
     generation_params = models.JSONField(
         default=dict,
@@ -147,6 +160,7 @@ class ModelEndpoint(models.Model):
             "max_concurrency": self.max_concurrency,
             "context_tokens": self.context_tokens,
             "threads": self.threads,
+            "output_kind": self.output_kind,
         }
 
     def cache_key(self, params):
@@ -246,6 +260,17 @@ class Response(models.Model):
         default=0,
         help_text="Claims so far; only the latest claim may write (a second try never writes twice).",
     )
+    # Media answers (inference.media): the file sits in the prefarena_media storage under a random
+    # name, stripped of generator metadata; it is served only through annotation.media_views.
+    Kind = ModelEndpoint.OutputKind
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    media_name = models.CharField(max_length=200, blank=True, db_index=True)
+    media_sha256 = models.CharField(max_length=64, blank=True)
+    media_width = models.PositiveIntegerField(null=True, blank=True)
+    media_height = models.PositiveIntegerField(null=True, blank=True)
+    media_duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Videos only.")
+    media_format = models.CharField(max_length=8, blank=True, help_text="png, jpg, webp, mp4, webm")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="The seed the answer was generated with.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -253,6 +278,10 @@ class Response(models.Model):
             models.CheckConstraint(
                 name="response_failed_has_error",
                 condition=~Q(status="failed") | ~Q(error=""),
+            ),
+            models.CheckConstraint(
+                name="response_done_media_has_file",
+                condition=~Q(status="done") | Q(kind="text") | ~Q(media_name=""),
             ),
             models.UniqueConstraint(
                 fields=["endpoint", "prompt", "cache_key"],
@@ -263,6 +292,27 @@ class Response(models.Model):
 
     def __str__(self):
         return f"{self.endpoint.name} → prompt {self.prompt_id} ({self.status})"
+
+
+class PromptImage(models.Model):
+    """An input image of a prompt (image editing, vision-language prompts), stored like a media answer."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField(default=0)
+    media_name = models.CharField(max_length=200, unique=True)
+    media_sha256 = models.CharField(max_length=64)
+    media_width = models.PositiveIntegerField()
+    media_height = models.PositiveIntegerField()
+    media_format = models.CharField(max_length=8)
+
+    class Meta:
+        ordering = ["prompt", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "position"], name="prompt_image_position_unique")
+        ]
+
+    def __str__(self):
+        return f"image {self.position} of prompt {self.prompt_id}"
 
 
 class ResponsePool(models.Model):

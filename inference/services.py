@@ -162,7 +162,6 @@ def generate_response(response_id):
     if not claims:
         return  # running elsewhere, finished, or gone
     # Imported only now (torch is heavy), after the claim, so the page says "thinking" at once.
-    from .backends import GenerationError
 
     response = Response.objects.select_related("endpoint", "prompt").get(pk=response_id)
     endpoint = response.endpoint
@@ -180,27 +179,87 @@ def generate_response(response_id):
         with Heartbeat(_stamp(claims)):
             result = backend_for(endpoint).generate(
                 endpoint.path,
-                response.prompt.conversation,
+                conversation_for(response.prompt, endpoint),
                 response.generation_params,
                 on_text=save_partial,
                 device=settings.INFERENCE_DEVICE,
             )
-        if not result.text:
-            raise GenerationError("The model returned an empty answer.")
+        fields = answer_fields(result)
     except Exception as exc:  # any failure is recorded for admins, never half-shown to voters
         log.exception("generation failed for response %s (%s)", response_id, endpoint.name)
         _claimed(claims).update(
             status=Response.Status.FAILED, text="", error=error_sentence(exc), finished_at=timezone.now()
         )
         return
-    _claimed(claims).update(
+    written = _claimed(claims).update(
         status=Response.Status.DONE,
-        text=result.text,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
         latency_ms=int((time.monotonic() - started) * 1000),
         finished_at=timezone.now(),
+        **fields,
     )
+    _drop_unwritten_media(written, fields)
+
+
+# Backends that read input images (``image_url`` parts): OpenAI-compatible vision chat and image edits.
+# Local text backends read text only; diffusers refuses them with a sentence (text-to-image only so far).
+IMAGE_INPUT_BACKENDS = {"openai", "diffusers"}
+
+
+def conversation_for(prompt, endpoint):
+    """The turns a backend reads: the stored conversation, with the prompt's input images (if any)
+    as OpenAI-style ``image_url`` parts (base64 data URLs) on the last user turn."""
+    from . import media
+    from .backends import GenerationError
+
+    images = list(prompt.images.all())
+    if not images:
+        return prompt.conversation
+    if endpoint.backend not in IMAGE_INPUT_BACKENDS:
+        raise GenerationError(
+            f"The prompt carries {len(images)} input image(s) and the {endpoint.backend} backend reads text only; "
+            "use an OpenAI-compatible vision or image-editing endpoint."
+        )
+    return media.with_images(prompt.conversation, images)
+
+
+def answer_fields(result):
+    """The columns a finished answer writes: its text and token counts, or its image, checked,
+    stripped of metadata and stored under a random name (``inference.media``)."""
+    from .backends import GenerationError
+
+    if result.image is not None:
+        from . import media
+
+        try:
+            stored = media.store_image(result.image)
+        except ValueError as exc:
+            raise GenerationError(f"The model's image could not be stored: {exc}") from exc
+        return dict(
+            kind=Response.Kind.IMAGE,
+            text=result.text or "",
+            media_name=stored.name,
+            media_sha256=stored.sha256,
+            media_width=stored.width,
+            media_height=stored.height,
+            media_format=stored.format,
+            seed=result.seed,
+        )
+    if not result.text:
+        raise GenerationError("The model returned an empty answer.")
+    fields = dict(
+        text=result.text, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens
+    )
+    if result.seed is not None:
+        fields["seed"] = result.seed
+    return fields
+
+
+def _drop_unwritten_media(written, fields):
+    """A stored file whose answer lost its claim (a retry owns it now) is removed: nothing half-stored."""
+    if not written and fields.get("media_name"):
+        from . import media
+
+        media.delete_quietly(fields["media_name"])
 
 
 def backend_for(endpoint):
@@ -228,7 +287,10 @@ def generate_responses_together(response_ids):
     claims = _claim(response_ids, skip_locked=True)
     groups = {}
     for response in (
-        Response.objects.select_related("endpoint", "prompt").filter(pk__in=list(claims)).order_by("pk")
+        Response.objects.select_related("endpoint", "prompt")
+        .prefetch_related("prompt__images")
+        .filter(pk__in=list(claims))
+        .order_by("pk")
     ):
         groups.setdefault((response.endpoint_id, response.cache_key), []).append(response)
     done = 0
@@ -239,13 +301,15 @@ def generate_responses_together(response_ids):
 
 
 def _generate_group(responses, claims):
+    from .backends import GenerationError
+
     endpoint = responses[0].endpoint
     mine = {r.pk: claims[r.pk] for r in responses}
     started = time.monotonic()
     try:
         results = backend_for(endpoint).generate_batch(
             endpoint.path,
-            [r.prompt.conversation for r in responses],
+            [conversation_for(r.prompt, endpoint) for r in responses],
             responses[0].generation_params,
             device=settings.INFERENCE_DEVICE,
         )
@@ -259,20 +323,16 @@ def _generate_group(responses, claims):
     finished = timezone.now()
     done = 0
     for response, result in zip(responses, results):
-        if result.text:
-            fields = dict(
-                status=Response.Status.DONE,
-                text=result.text,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-            )
+        try:
+            fields = dict(status=Response.Status.DONE, **answer_fields(result))
             done += 1
-        else:
-            fields = dict(status=Response.Status.FAILED, text="", error="The model returned an empty answer.")
+        except (GenerationError, OSError) as exc:  # an empty answer, an image the storage refused
+            fields = dict(status=Response.Status.FAILED, text="", error=error_sentence(exc))
         # Batched answers finish together: each carries the batch's latency.
-        _claimed({response.pk: mine[response.pk]}).update(
+        written = _claimed({response.pk: mine[response.pk]}).update(
             latency_ms=latency_ms, finished_at=finished, **fields
         )
+        _drop_unwritten_media(written, fields)
     return done
 
 

@@ -39,9 +39,9 @@ class PairCounts:
 
     def arrays(self):
         upper = np.triu(self.W + self.W.T + self.T, 1)
-        I, J = np.nonzero(upper)
-        pairs = np.stack([I, J], axis=1)
-        return pairs, self.W[I, J], self.W[J, I], self.T[I, J]
+        rows, cols = np.nonzero(upper)
+        pairs = np.stack([rows, cols], axis=1)
+        return pairs, self.W[rows, cols], self.W[cols, rows], self.T[rows, cols]
 
 
 class PLCounts:

@@ -148,6 +148,8 @@ MATRIX = {
     "export:download": ("GET", "/export/jobs/{export}/files/data.jsonl", (LOGIN, 403, 404, 404)),
     "api-exports": ("GET", "/api/exports/", (401, 403, 200, 200)),
     "api-export": ("GET", "/api/exports/{export}/", (401, 403, 200, 200)),
+    # stored media: only to those allowed to see the comparison; a name nobody may see is a 404 for all
+    "media": ("GET", "/media/i/" + "0" * 32 + ".png", (404, 404, 404, 404)),
     # API documentation and the JSON 404
     "schema": ("GET", "/api/schema/", (200, 200, 200, 200)),
     "api-docs": ("GET", "/api/docs/", (200, 200, 200, 200)),

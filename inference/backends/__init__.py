@@ -29,7 +29,14 @@ def _reward_model():
     return RewardModelBackend
 
 
+def _diffusers():
+    from .diffusers_backend import DiffusersBackend
+
+    return DiffusersBackend
+
+
 _BACKENDS = {
+    "diffusers": _diffusers,
     "transformers": _transformers,
     "llama_cpp": _llama_cpp,
     "openai": _openai,

@@ -7,6 +7,23 @@ class Generation:
     text: str
     prompt_tokens: int | None  # None: the backend could not say (an HTTP server without usage)
     completion_tokens: int
+    image: object = None  # an image answer: a Pillow image or encoded bytes (stored by inference.media)
+    seed: int | None = None  # the seed this answer was generated with, when the backend knows it
+
+
+def user_text_and_images(conversation):
+    """(the last user turn's text, its images as data URLs) from a conversation whose turns may carry
+    OpenAI-style content parts ({"type": "text"} / {"type": "image_url"})."""
+    for turn in reversed(conversation):
+        if turn.get("role") != "user":
+            continue
+        content = turn.get("content", "")
+        if isinstance(content, str):
+            return content, []
+        texts = [part.get("text", "") for part in content if part.get("type") == "text"]
+        images = [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
+        return "\n".join(texts), images
+    return "", []
 
 
 class GenerationError(Exception):

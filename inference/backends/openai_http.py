@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import Backend, Generation, GenerationError
+from .base import Backend, Generation, GenerationError, user_text_and_images
 
 _RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
 _semaphores: dict[str, threading.BoundedSemaphore] = {}
@@ -80,9 +80,17 @@ def request_body(model, conversation, params, stream):
 
 class OpenAIHTTPBackend(Backend):
     def __init__(
-        self, api_model="default", api_key_env="", timeout_s=120, max_retries=3, max_concurrency=4, **options
+        self,
+        api_model="default",
+        api_key_env="",
+        timeout_s=120,
+        max_retries=3,
+        max_concurrency=4,
+        output_kind="text",
+        **options,
     ):
         super().__init__(**options)
+        self.output_kind = output_kind
         self.api_model = api_model
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
@@ -103,6 +111,8 @@ class OpenAIHTTPBackend(Backend):
 
     def generate(self, path, conversation, params=None, on_text=None, device="auto"):
         params = params or {}
+        if self.output_kind == "image":
+            return self.generate_image(path, conversation, params)
         stream = on_text is not None
         body = request_body(self.api_model, conversation, params, stream)
         headers = self._headers()
@@ -117,7 +127,7 @@ class OpenAIHTTPBackend(Backend):
         while True:
             emitted = [False]
 
-            def emit(text):
+            def emit(text, emitted=emitted):  # this attempt's flag: a retry starts a fresh one
                 emitted[0] = True
                 on_text(text)
 
@@ -145,6 +155,60 @@ class OpenAIHTTPBackend(Backend):
             return []
         with ThreadPoolExecutor(max_workers=min(len(conversations), self.max_concurrency)) as pool:
             return list(pool.map(lambda c: self.generate(path, c, params, device=device), conversations))
+
+    def generate_image(self, path, conversation, params):
+        """One image from ``/v1/images/generations``, or ``/v1/images/edits`` when the prompt carries
+        input images (multipart, the images as files). The answer is read from ``b64_json``."""
+        text, images = user_text_and_images(conversation)
+        if not text.strip():
+            raise GenerationError("The prompt has no text to draw.")
+        body = image_request_body(self.api_model, text, params)
+        headers = self._headers()
+        if images:
+            data, content_type = multipart_body(body, [decode_image_part(url) for url in images])
+            headers = {**headers, "Content-Type": content_type}
+            url = images_url(path, edit=True)
+        else:
+            data, url = json.dumps(body).encode(), images_url(path, edit=False)
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        attempt = 0
+        while True:
+            try:
+                with endpoint_slots(path, self.max_concurrency):
+                    with self._open(request) as response:
+                        raw = response.read()
+                break
+            except _Retryable as exc:
+                if attempt >= self.max_retries:
+                    raise GenerationError(f"{exc} (gave up after {attempt + 1} attempts).") from None
+                delay = exc.retry_after if exc.retry_after is not None else BACKOFF_BASE_S * 2**attempt
+                time.sleep(min(BACKOFF_MAX_S, delay) * (1 + random.random() * 0.1))
+                attempt += 1
+            except (TimeoutError, ConnectionError, OSError) as exc:
+                raise GenerationError(f"The connection to the endpoint broke: {exc}") from None
+        return Generation(
+            text="", prompt_tokens=None, completion_tokens=0, image=_parse_image(raw), seed=body.get("seed")
+        )
+
+    def _open(self, request):
+        """The open HTTP response, or our errors: _Retryable for what a retry may cure."""
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout_s)
+        except urllib.error.HTTPError as exc:
+            detail = _error_detail(exc)
+            if exc.code in _RETRY_STATUSES:
+                raise _Retryable(
+                    f"The endpoint answered HTTP {exc.code}{detail}", _retry_after(exc)
+                ) from None
+            raise GenerationError(f"The endpoint answered HTTP {exc.code}{detail}.") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+                raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
+            raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {exc.reason}") from None
+        except TimeoutError:
+            raise _Retryable(f"The endpoint did not answer within {self.timeout_s:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise _Retryable(f"Could not reach the endpoint at {request.full_url}: {exc}") from None
 
     def _once(self, request, stream, on_text):
         started = time.monotonic()
@@ -267,3 +331,86 @@ def _retry_after(exc):
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+# --- OpenAI-compatible image APIs -------------------------------------------------------------
+
+
+def images_url(base_url, edit):
+    """``…/v1/images/generations`` or ``…/v1/images/edits`` from the endpoint's base URL."""
+    base = base_url.rstrip("/")
+    for suffix in ("/chat/completions", "/images/generations", "/images/edits"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base + ("/images/edits" if edit else "/images/generations")
+
+
+def image_request_body(model, prompt, params):
+    """The JSON (or form) fields of an image request. ``size`` from ``size`` or ``width``/``height``;
+    ``seed`` only when the endpoint fixes one (an extension local image servers read)."""
+    body = {"model": model, "prompt": prompt, "n": 1, "response_format": "b64_json"}
+    if params.get("size"):
+        body["size"] = str(params["size"])
+    elif params.get("width") and params.get("height"):
+        body["size"] = f"{int(params['width'])}x{int(params['height'])}"
+    for name in ("quality", "style", "background"):
+        if params.get(name):
+            body[name] = str(params[name])
+    if params.get("seed") is not None:
+        body["seed"] = int(params["seed"])
+    return body
+
+
+def decode_image_part(url):
+    """(bytes, content type) of an ``image_url`` part; only base64 data URLs are sent on."""
+    import base64
+    import binascii
+
+    if not url.startswith("data:") or ";base64," not in url:
+        raise GenerationError("An input image must be a base64 data URL.")
+    header, payload = url[5:].split(";base64,", 1)
+    try:
+        return base64.b64decode(payload, validate=True), header or "application/octet-stream"
+    except binascii.Error:
+        raise GenerationError("An input image's base64 data is damaged.") from None
+
+
+def multipart_body(fields, files):
+    """(body, content type) of a multipart/form-data request: the fields, then the images as
+    ``image`` (one) or ``image[]`` (several), as the OpenAI edits API takes them."""
+    import secrets
+
+    boundary = "prefarena-" + secrets.token_hex(12)
+    chunks = []
+    for name, value in fields.items():
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    field = "image" if len(files) == 1 else "image[]"
+    for index, (data, content_type) in enumerate(files):
+        ext = content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
+        chunks.append(
+            (
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"input-{index}.{ext}\"\r\n"
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def _parse_image(raw):
+    import base64
+    import binascii
+
+    try:
+        item = json.loads(raw)["data"][0]
+        encoded = item["b64_json"]
+        return base64.b64decode(encoded, validate=True)
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
+        snippet = raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)[:200]
+        raise GenerationError(
+            f"The endpoint's answer is not an OpenAI image response with b64_json data: {snippet!r}"
+        ) from None
