@@ -39,3 +39,20 @@ def test_a_vote_takes_a_bounded_number_of_queries_and_its_retry_is_still_one_jud
     assert all(side["model"] for side in response.json()["sides"])  # revealed by the same response
     retry = client.post(f"/api/battles/{battles[1].public_id}/vote/", {"choice": "b"}, **headers)
     assert retry.status_code == 200 and Judgment.objects.filter(comparison=battles[1].comparison).count() == 1
+
+
+def test_the_vote_answers_exactly_what_the_battle_serializer_would(make_user, tiny_model_dirs):
+    from arena import selectors, services
+    from arena.serializers import BattleSerializer, battle_data
+
+    endpoints = [ModelEndpoint.objects.create(name=f"same-{i}", path=str(tiny_model_dirs[i])) for i in (0, 1)]
+    arena = Arena.objects.create(name="Same", slug="same", per_turn_vote=True)
+    voter = make_user("same-voter")
+    [battle] = finished_battles(arena, voter, 1, endpoints)
+    battle = services.get_battle(battle.public_id, voter)
+    unvoted = selectors.battle_payload(battle, voter)
+    assert battle_data(unvoted) == BattleSerializer(unvoted).data and unvoted["votable"]
+    judgment, _ = services.cast_vote(battle, voter, ranking=[[1], [0]], rationale=" because ")
+    voted = selectors.battle_payload(battle, voter, judgment)
+    assert battle_data(voted) == BattleSerializer(voted).data
+    assert voted["vote"] == "b" and voted["sides"][0]["model"] and voted["rationale"] == "because"
