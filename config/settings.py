@@ -307,6 +307,7 @@ CELERY_TASK_ROUTES = {
     "inference.requeue_stranded_responses": {"queue": "default"},
     "ranking.repair_live_board": {"queue": "default"},
     "export.requeue_stranded_jobs": {"queue": "default"},
+    "annotation.requeue_stranded_judging": {"queue": "default"},
     "inference.*": {"queue": "inference"},
     # AI judges run models too: they queue with generation, never ahead of a vote's rank update.
     "annotation.judge_comparison": {"queue": "inference"},
