@@ -282,6 +282,14 @@ def judging_heartbeat(comparison_id, judge_id, attempt):
     return Heartbeat(stamp)
 
 
+def judging_deferred(comparison_id, judge_id):
+    """The task steps aside for a while (a voter waits for a live answer): its pending record is
+    stamped, so the sweeper does not take it for lost and queue a second copy."""
+    _claimable(comparison_id, judge_id).filter(status=JudgingTask.Status.PENDING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
 def finish_judging(comparison_id, judge_id):
     """The verdict (or a refusal) is stored: the judging is no longer in flight."""
     _claimable(comparison_id, judge_id).delete()

@@ -27,6 +27,7 @@ JUDGE_TIME_LIMIT_S = 900
 def judge_comparison(self, comparison_id, judge_id):
     # AI judges run models on the same workers as battles: they step aside while a voter waits.
     if live_answers_waiting():
+        judges.judging_deferred(comparison_id, judge_id)  # a sign of life: the sweeper leaves it be
         raise self.retry(countdown=BACKGROUND_RETRY_S, max_retries=None)
     attempt = judges.claim_judging(comparison_id, judge_id)
     if attempt is False:

@@ -66,6 +66,10 @@ def test_judging_whose_message_was_lost_is_queued_again_after_the_pending_wait(
     assert judges.requeue_stranded_judging() == [(lost.pk, judge.pk)]
     assert judge_comparison.apply(args=queued[0]).get() == Judgment.objects.get(comparison=lost).pk
     assert list(JudgingTask.objects.values_list("comparison", flat=True)) == [fresh.pk]
+    # A task that steps aside while voters wait for live answers is alive, not lost: no second copy.
+    _age(settings.INFERENCE_REQUEUE_PENDING_SECONDS + 1)
+    judges.judging_deferred(fresh.pk, judge.pk)
+    assert judges.requeue_stranded_judging() == []
 
 
 def test_a_refused_judging_is_not_retried_forever(make_comparison, queued, tiny_model_dirs):
