@@ -14,7 +14,7 @@ import time
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -73,11 +73,12 @@ class RateLimits(BaseThrottle):
             rate = _rate(scope)
             if rate is None:
                 continue
-            key = cache.make_and_validate_key(KEY.format(scope=scope, ident=ident))
+            key = caches["default"].make_and_validate_key(KEY.format(scope=scope, ident=ident))
             counted.append((key, *_parse_rate(rate)))
         if not counted:
             return True
-        count = _count_in_redis if isinstance(cache, RedisCache) else _count_in_cache
+        # The backend itself (django.core.cache.cache is a proxy, never a RedisCache instance).
+        count = _count_in_redis if isinstance(caches["default"], RedisCache) else _count_in_cache
         self.waits = count(counted, now)
         return not self.waits
 
@@ -89,7 +90,7 @@ def _count_in_redis(limits, now):
     """Add this request to every window in one pipeline (MULTI: each count is exact under concurrency);
     the waits of the limits it is over, where it is then taken out again (a second round trip, refused
     requests only)."""
-    client = cache._cache.get_client(write=True)
+    client = caches["default"]._cache.get_client(write=True)
     member = f"{now:.6f}:{secrets.token_hex(4)}"
     pipe = client.pipeline()
     for key, _, duration in limits:
@@ -116,6 +117,7 @@ def _count_in_cache(limits, now):
     """The same windows in any other cache (a file cache on one machine): a read and a write per limit."""
     waits = []
     for key, num_requests, duration in limits:
+        cache = caches["default"]
         history = [t for t in cache.get(key, []) if t > now - duration]
         if len(history) >= num_requests:
             waits.append(duration - (now - min(history)))
