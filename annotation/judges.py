@@ -20,17 +20,20 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from inference.heartbeat import Heartbeat, stale_before
 from inference.models import ModelEndpoint
 from inference.reward_model import save_reward_model, train_bradley_terry
 from inference.services import backend_for, enqueue
 
-from .models import Comparison, Judgment
+from .models import Comparison, JudgingTask, Judgment
 from .services import record_judgment
 
 log = logging.getLogger(__name__)
@@ -250,13 +253,92 @@ def queue_reward_training(name: str = "reward-minilm") -> None:
 
 
 def queue_judging(comparisons: Iterable[Comparison], judges: Iterable[ModelEndpoint]) -> int:
-    """Queue each judge on each comparison (after commit); returns how many tasks."""
-    count = 0
-    for comparison in comparisons:
-        for judge in judges:
-            transaction.on_commit(functools.partial(enqueue, JUDGE_COMPARISON, comparison.pk, judge.pk))
-            count += 1
-    return count
+    """Queue each judge on each comparison (after commit); returns how many tasks. Each is recorded
+    as a JudgingTask, so the sweeper can queue it again if its worker dies."""
+    judges = list(judges)
+    pairs = [(comparison.pk, judge.pk) for comparison in comparisons for judge in judges]
+    JudgingTask.objects.bulk_create(
+        [JudgingTask(comparison_id=c, judge_id=j) for c, j in pairs], ignore_conflicts=True
+    )
+    for c, j in pairs:
+        transaction.on_commit(functools.partial(enqueue, JUDGE_COMPARISON, c, j))
+    return len(pairs)
+
+
+def claim_judging(comparison_id, judge_id):
+    """Claim the judging for this worker: the attempt number, None when no record asks for it (an
+    old message; judge anyway: the verdict is idempotent), or False when a live worker holds it."""
+    claimed = _claimable(comparison_id, judge_id).filter(
+        Q(status=JudgingTask.Status.PENDING) | Q(heartbeat_at__lt=stale_before())
+    )
+    if claimed.update(
+        status=JudgingTask.Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+    ):
+        return _claimable(comparison_id, judge_id).values_list("attempts", flat=True).first()
+    return False if _claimable(comparison_id, judge_id).exists() else None
+
+
+def _claimable(comparison_id, judge_id):
+    return JudgingTask.objects.filter(comparison_id=comparison_id, judge_id=judge_id)
+
+
+def judging_heartbeat(comparison_id, judge_id, attempt):
+    """A Heartbeat stamping this attempt's claim while it judges (no-op without a claim)."""
+
+    def stamp():
+        if attempt:
+            _claimable(comparison_id, judge_id).filter(attempts=attempt).update(heartbeat_at=timezone.now())
+
+    return Heartbeat(stamp)
+
+
+def judging_deferred(comparison_id, judge_id):
+    """The task steps aside for a while (a voter waits for a live answer): its pending record is
+    stamped, so the sweeper does not take it for lost and queue a second copy."""
+    _claimable(comparison_id, judge_id).filter(status=JudgingTask.Status.PENDING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+def finish_judging(comparison_id, judge_id):
+    """The verdict (or a refusal) is stored: the judging is no longer in flight."""
+    _claimable(comparison_id, judge_id).delete()
+
+
+def requeue_stranded_judging():
+    """The sweeper's part for AI judges (beat, every SWEEP_STRANDED_SECONDS). Judging whose worker
+    stopped stamping it goes back to pending and is queued again; pending judging with no sign of
+    life for INFERENCE_REQUEUE_PENDING_SECONDS (its message lost with a worker or a broker restart)
+    is queued again. A late copy finds it claimed by a live worker, or its verdict stored, and does
+    nothing; two copies that both judge still store one verdict (the Judgment constraint).
+    Returns the (comparison id, judge id) pairs queued."""
+    now = timezone.now()
+    stale = list(
+        JudgingTask.objects.filter(
+            status=JudgingTask.Status.RUNNING, heartbeat_at__lt=stale_before()
+        ).values_list("pk", "attempts")[:1000]
+    )
+    dead = [
+        pk
+        for pk, attempt in stale
+        if JudgingTask.objects.filter(pk=pk, attempts=attempt, status=JudgingTask.Status.RUNNING).update(
+            status=JudgingTask.Status.PENDING, heartbeat_at=now
+        )
+    ]
+    forgotten = JudgingTask.objects.filter(
+        status=JudgingTask.Status.PENDING,
+        heartbeat_at__lt=now - timedelta(seconds=settings.INFERENCE_REQUEUE_PENDING_SECONDS),
+    )
+    waiting = list(forgotten.values_list("pk", flat=True)[:1000])
+    JudgingTask.objects.filter(pk__in=waiting).update(heartbeat_at=now)
+    pairs = list(
+        JudgingTask.objects.filter(pk__in=[*dead, *waiting]).values_list("comparison_id", "judge_id")
+    )
+    if dead:
+        log.warning("re-queued %d AI judgings whose worker died", len(dead))
+    for comparison_id, judge_id in pairs:
+        enqueue(JUDGE_COMPARISON, comparison_id, judge_id)
+    return pairs
 
 
 def active_judges():

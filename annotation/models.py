@@ -628,3 +628,32 @@ class RoutingDecision(models.Model):
 
     def __str__(self):
         return f"Item {self.item_id} → {self.destination}"
+
+
+class JudgingTask(models.Model):
+    """An AI judge's verdict asked for and not given yet: judge work in flight, so the sweeper can
+    queue again what a dead worker (or a lost message) stranded.
+
+    Made when the judging is queued; a worker claims it (running, attempts + 1) and stamps
+    ``heartbeat_at`` while it judges; deleted once the verdict (or a refusal) is stored. At most one
+    verdict per (comparison, judge version) either way: the Judgment constraint."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judging_tasks")
+    judge = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="judging_tasks")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        auto_now_add=True, help_text="Last sign of life (queued, claimed or stamped)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "judge"], name="one_judging_task_per_judge")
+        ]
+
+    def __str__(self):
+        return f"judge {self.judge_id} on comparison {self.comparison_id} ({self.status}, attempt {self.attempts})"

@@ -19,6 +19,7 @@ from .serializers import (
     LeaderboardSerializer,
     StartBattleSerializer,
     VoteSerializer,
+    battle_data,
 )
 
 
@@ -65,7 +66,9 @@ class VoteView(APIView):
         judgment, created = _refused_as_4xx(
             "vote", lambda: services.cast_vote(battle, request.user, **data.validated_data)
         )
-        payload = BattleSerializer(selectors.battle_payload(battle, request.user, judgment)).data
+        payload = battle_data(
+            selectors.battle_payload(battle, request.user, judgment)
+        )  # BattleSerializer's data
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

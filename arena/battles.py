@@ -4,7 +4,7 @@ the four pairwise votes and the battle's turns. Neutral ground, so the read modu
 from annotation.models import Judgment
 from inference.models import Response
 
-from .models import Battle, BattleTurn
+from .models import Battle, BattleAnswer, BattleTurn
 
 # The four votes of a pairwise battle, as rankings over the shown positions.
 VOTES = {
@@ -15,18 +15,26 @@ VOTES = {
 }
 
 
-def battle_turns(battle: Battle) -> list[tuple[BattleTurn | None, list[Response]]]:
-    """[(turn or None, [response per position])], first turn first. A battle from before
-    multi-turn has no turn rows: its comparison is its one turn."""
-    turns = list(battle.turns.prefetch_related("answers__response__endpoint", "answers__response__prompt"))
-    if not turns:
-        slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by(
-            "position"
-        )
-        return [(None, [slot.response for slot in slots])]
-    return [
-        (turn, [a.response for a in sorted(turn.answers.all(), key=lambda a: a.position)]) for turn in turns
-    ]
+def battle_turns(battle: Battle, lock: bool = False) -> list[tuple[BattleTurn | None, list[Response]]]:
+    """[(turn or None, [response per position])], first turn first, in one query. A battle from before
+    multi-turn has no turn rows: its comparison is its one turn. ``lock``: the same read also locks
+    the battle (inside a transaction), so no follow-up comes in until it ends."""
+    answers = BattleAnswer.objects.filter(turn__battle=battle).select_related(
+        "turn", "response__endpoint", "response__prompt"
+    )
+    if lock:
+        answers = answers.select_related("turn__battle").select_for_update(of=("turn__battle",))
+    turns = {}
+    for answer in answers.order_by("turn__index", "position"):
+        turns.setdefault(answer.turn_id, (answer.turn, []))[1].append(answer.response)
+    if turns:
+        return list(turns.values())
+    if lock:
+        Battle.objects.select_for_update().filter(pk=battle.pk).values_list("pk").first()
+    slots = battle.comparison.slots.select_related("response__endpoint", "response__prompt").order_by(
+        "position"
+    )
+    return [(None, [slot.response for slot in slots])]
 
 
 def vote_choice(judgment: Judgment) -> str | None:

@@ -108,9 +108,15 @@ def check_proof_of_work(request):
         raise ValueError("The browser's puzzle answer was wrong; reload the page and send your prompt again.")
 
 
-def check_guest_vote(user):
-    """GuestLimit with a sentence when a guest, or the address it came from, has voted enough this hour."""
-    guest = GuestVoter.objects.filter(user=user).first()
+GUEST_UNKNOWN = object()
+
+
+def check_guest_vote(user, guest=GUEST_UNKNOWN):
+    """GuestLimit with a sentence when a guest, or the address it came from, has voted enough this hour.
+
+    ``guest``: the user's GuestVoter row (None for a member) when the caller read it along."""
+    if guest is GUEST_UNKNOWN:
+        guest = GuestVoter.objects.filter(user=user).first()
     if guest is None:
         return
     hour_ago = timezone.now() - timedelta(hours=1)

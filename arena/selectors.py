@@ -62,7 +62,10 @@ def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
             "sides": [_side(i, response, judgment is not None) for i, response in enumerate(responses)],
             "ranking": turn.ranking if turn else None,
         }
-        for index, (turn, responses) in enumerate(battle_turns(battle))
+        # A vote just cast left the turns it read on the battle (a voted battle takes no more).
+        for index, (turn, responses) in enumerate(
+            getattr(battle, "turns_at_vote", None) or battle_turns(battle)
+        )
     ]
     sides = turns[-1]["sides"]  # the turn being answered (or the last one); earlier turns are done
     statuses = {side["status"] for side in sides}

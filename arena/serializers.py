@@ -142,3 +142,55 @@ class LeaderboardSerializer(serializers.Serializer):
     diagnostics = serializers.JSONField(
         allow_null=True, help_text="Win-rate and battle matrices, cycles, flip votes."
     )
+
+
+_CREATED_AT = serializers.DateTimeField()
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _side_data(side):
+    return {
+        "position": _text(side["position"]),
+        "status": _text(side["status"]),
+        "text": _text(side["text"]),
+        "message": _text(side["message"]),
+        "retrying": bool(side["retrying"]),
+        "model": _text(side["model"]),
+    }
+
+
+def battle_data(payload):
+    """BattleSerializer(payload).data, field for field, without DRF's per-field machinery: the vote
+    answers with it many times a second (tests/test_vote_path.py checks the two agree)."""
+    return {
+        "id": _text(payload["id"]),
+        "arena": _text(payload["arena"]),
+        "display_mode": _text(payload["display_mode"]),
+        "prompt": _text(payload["prompt"]),
+        "k": int(payload["k"]),
+        "sides": [_side_data(side) for side in payload["sides"]],
+        "turns": [
+            {
+                "index": int(turn["index"]),
+                "message": _text(turn["message"]),
+                "sides": [_side_data(side) for side in turn["sides"]],
+                "ranking": turn["ranking"],
+            }
+            for turn in payload["turns"]
+        ],
+        "can_follow_up": bool(payload["can_follow_up"]),
+        "turns_left": int(payload["turns_left"]),
+        "per_turn_vote": bool(payload["per_turn_vote"]),
+        "finished": bool(payload["finished"]),
+        "failed": bool(payload["failed"]),
+        "votable": bool(payload["votable"]),
+        "vote": _text(payload["vote"]),
+        "ranking": payload["ranking"],
+        "ranking_text": _text(payload["ranking_text"]),
+        "none_acceptable": bool(payload["none_acceptable"]),
+        "rationale": _text(payload["rationale"]),
+        "created_at": _CREATED_AT.to_representation(payload["created_at"]),
+    }

@@ -17,7 +17,7 @@ from ranking.selectors import matchmaking_stats
 from ranking.services import request_refit
 
 from .battles import VOTES, battle_turns
-from .guests import GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
+from .guests import GUEST_UNKNOWN, GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
 from .models import Battle, BattleAnswer, BattleTurn
 
 MAX_RATIONALE_CHARS = 5000
@@ -214,7 +214,8 @@ def _check_answered(responses, action):
 def get_battle(public_id, user):
     """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
     try:
-        return Battle.objects.select_related("comparison__prompt", "arena").get(
+        # The voter's guest row comes along, so the vote's guest check costs no query.
+        return Battle.objects.select_related("comparison__prompt", "arena", "voter__guest").get(
             public_id=public_id, voter=user
         )
     except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
@@ -257,23 +258,42 @@ def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_ac
         raise ValueError(
             f"The rationale is {len(rationale)} characters long; the limit is {MAX_RATIONALE_CHARS}."
         )
-    check_guest_vote(voter)
+    check_guest_vote(voter, _voter_guest(battle))
+    if battle.arena.max_turns <= 1:
+        # One turn: no follow-up can come between reading the answers and the vote, so no lock and
+        # no transaction (the judgment is one INSERT in autocommit; a retry finds it).
+        return _record_vote(battle, voter, ranking, none_acceptable, rationale)
     with transaction.atomic():
-        # One lock per battle: a vote and a follow-up never interleave.
-        battle = Battle.objects.select_for_update().select_related("comparison").get(pk=battle.pk)
-        turns = battle_turns(battle)
-        _check_answered(turns[-1][1], "vote")  # earlier turns were all answered before the follow-up
-        judgment, created = record_judgment(
-            battle.comparison,
-            ranking,
-            annotator=voter,
-            # Names are revealed only after this vote, unless an answer on any turn gave its model away.
-            identities_hidden=not answers_reveal_identity([r for _, responses in turns for r in responses]),
-            none_acceptable=none_acceptable,
-            rationale=rationale,
-        )
-        if created:
-            request_refit()
+        # One lock per battle, taken by the read of its answers: a vote and a follow-up never interleave.
+        return _record_vote(battle, voter, ranking, none_acceptable, rationale, lock=True)
+
+
+def _voter_guest(battle):
+    """The voter's GuestVoter row (None for a member) when get_battle read it along, else GUEST_UNKNOWN."""
+    if not Battle.voter.field.is_cached(battle):
+        return GUEST_UNKNOWN
+    voter = battle.voter
+    if not type(voter).guest.related.is_cached(voter):
+        return GUEST_UNKNOWN
+    return getattr(voter, "guest", None)
+
+
+def _record_vote(battle, voter, ranking, none_acceptable, rationale, lock=False):
+    turns = battle_turns(battle, lock=lock)
+    _check_answered(turns[-1][1], "vote")  # earlier turns were all answered before the follow-up
+    judgment, created = record_judgment(
+        battle.comparison,
+        ranking,
+        annotator=voter,
+        # Names are revealed only after this vote, unless an answer on any turn gave its model away.
+        identities_hidden=not answers_reveal_identity([r for _, responses in turns for r in responses]),
+        none_acceptable=none_acceptable,
+        rationale=rationale,
+    )
+    if created:
+        request_refit()
+    # A voted battle takes no more turns: the answer's payload reuses what was read here.
+    battle.turns_at_vote = turns
     return judgment, created
 
 

@@ -245,12 +245,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     # Rate limits (config/throttles.py): every request per user / per anonymous address, and the
     # scopes below on writes, per user and per address ("<scope>_ip"). Over a limit: 429 + Retry-After.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttles.AnonThrottle",
-        "config.throttles.UserThrottle",
-        "config.throttles.ScopedUserThrottle",
-        "config.throttles.ScopedAddressThrottle",
-    ],
+    # One class counts them all in one Redis round trip.
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.RateLimits"],
     "DEFAULT_THROTTLE_RATES": {
         scope: os.environ.get(f"THROTTLE_{scope.upper()}", default)
         for scope, default in {
@@ -337,6 +333,7 @@ CELERY_TASK_ROUTES = {
     "inference.requeue_stranded_responses": {"queue": "default"},
     "ranking.repair_live_board": {"queue": "default"},
     "export.requeue_stranded_jobs": {"queue": "default"},
+    "annotation.requeue_stranded_judging": {"queue": "default"},
     "inference.*": {"queue": "inference"},
     # AI judges run models too: they queue with generation, never ahead of a vote's rank update.
     "annotation.judge_comparison": {"queue": "inference"},
@@ -363,6 +360,7 @@ CELERY_BEAT_SCHEDULE = {
             ("requeue-stranded-responses", "inference.requeue_stranded_responses"),
             ("repair-live-board", "ranking.repair_live_board"),
             ("requeue-stranded-exports", "export.requeue_stranded_jobs"),
+            ("requeue-stranded-judging", "annotation.requeue_stranded_judging"),
         ]
     },
     # Routed campaigns: a routing pass a minute, so a lost routing task only delays routing.

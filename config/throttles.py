@@ -9,14 +9,21 @@ one. Over the limit is a 429 with Retry-After.
 The client address is REMOTE_ADDR unless NUM_PROXIES (the proxies in front of us) says how many
 X-Forwarded-For entries to trust: a client must not choose its own address by sending the header."""
 
+import secrets
+import time
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 from django.shortcuts import render
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+# Each count is a sliding window: a Redis sorted set of request times per (scope, ident).
+KEY = "ratelimit:{scope}:{ident}"
 
 
 def _rate(scope):
@@ -24,51 +31,99 @@ def _rate(scope):
     return api_settings.DEFAULT_THROTTLE_RATES.get(scope)
 
 
-class AnonThrottle(AnonRateThrottle):
-    """Every API request without a signed-in user, per address ("anon" rate)."""
-
-    def get_rate(self):
-        return _rate(self.scope)
-
-
-class UserThrottle(UserRateThrottle):
-    """Every API request of a signed-in user ("user" rate)."""
-
-    def get_rate(self):
-        return _rate(self.scope)
+def _parse_rate(rate):
+    """ "30/min" -> (30, 60), as DRF reads a rate (the period's first letter: s, m, h or d)."""
+    num, period = rate.split("/")
+    return int(num), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
 
 
-class ScopedUserThrottle(SimpleRateThrottle):
-    """The view's throttle_scope, per signed-in user (per address when anonymous)."""
+class RateLimits(BaseThrottle):
+    """Every limit that applies to a request, counted together in one Redis round trip:
 
-    suffix = ""
+    - every API request: "user" per signed-in user (per address when anonymous), and "anon" per
+      address when anonymous (``general``; the pages' middleware leaves these out);
+    - a write to a view with ``throttle_scope``: the scope per signed-in user (per address when
+      anonymous) and "<scope>_ip" per address.
 
-    def __init__(self):  # the rate depends on the view, known only in allow_request
-        self.rate = None
+    A refused request is not counted (as DRF's throttles); wait() is the longest wait of the limits
+    it is over."""
+
+    def __init__(self, general=True):
+        self.general = general
+        self.waits = []
+
+    def limits(self, request, view):
+        """[(scope, ident)] that apply to this request (before reading their rates)."""
+        user = getattr(request, "user", None)
+        address = self.get_ident(request)
+        signed_in = user is not None and user.is_authenticated
+        who = user.pk if signed_in else address
+        found = []
+        if self.general:
+            found += [("user", who)] + ([] if signed_in else [("anon", address)])
+        scope = getattr(view, "throttle_scope", None)
+        if scope and request.method not in SAFE_METHODS:
+            found += [(scope, who), (scope + "_ip", address)]
+        return found
 
     def allow_request(self, request, view):
-        base = getattr(view, "throttle_scope", None)
-        if not base or request.method in SAFE_METHODS:
+        now = time.time()
+        counted = []
+        for scope, ident in self.limits(request, view):
+            rate = _rate(scope)
+            if rate is None:
+                continue
+            key = caches["default"].make_and_validate_key(KEY.format(scope=scope, ident=ident))
+            counted.append((key, *_parse_rate(rate)))
+        if not counted:
             return True
-        self.scope = base + self.suffix
-        self.rate = _rate(self.scope)
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        # The backend itself (django.core.cache.cache is a proxy, never a RedisCache instance).
+        count = _count_in_redis if isinstance(caches["default"], RedisCache) else _count_in_cache
+        self.waits = count(counted, now)
+        return not self.waits
 
-    def get_cache_key(self, request, view):
-        user = getattr(request, "user", None)
-        ident = (
-            user.pk
-            if not self.suffix and user is not None and user.is_authenticated
-            else self.get_ident(request)
-        )
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+    def wait(self):
+        return max(self.waits, default=None)
 
 
-class ScopedAddressThrottle(ScopedUserThrottle):
-    """The same scope per client address (rate "<scope>_ip"): many accounts behind one address share it."""
+def _count_in_redis(limits, now):
+    """Add this request to every window in one pipeline (MULTI: each count is exact under concurrency);
+    the waits of the limits it is over, where it is then taken out again (a second round trip, refused
+    requests only)."""
+    client = caches["default"]._cache.get_client(write=True)
+    member = f"{now:.6f}:{secrets.token_hex(4)}"
+    pipe = client.pipeline()
+    for key, _, duration in limits:
+        pipe.zremrangebyscore(key, "-inf", now - duration)
+        pipe.zadd(key, {member: now})
+        pipe.zcard(key)
+        pipe.zrange(key, 0, 0, withscores=True)
+        pipe.expire(key, int(duration) + 1)
+    replies = pipe.execute()
+    over = []
+    for i, (key, num_requests, duration) in enumerate(limits):
+        count, oldest = replies[5 * i + 2], replies[5 * i + 3]
+        if count > num_requests:
+            over.append((key, duration - (now - (oldest[0][1] if oldest else now))))
+    if over:
+        pipe = client.pipeline()
+        for key, _ in over:
+            pipe.zrem(key, member)
+        pipe.execute()
+    return [wait for _, wait in over]
 
-    suffix = "_ip"
+
+def _count_in_cache(limits, now):
+    """The same windows in any other cache (a file cache on one machine): a read and a write per limit."""
+    waits = []
+    for key, num_requests, duration in limits:
+        cache = caches["default"]
+        history = [t for t in cache.get(key, []) if t > now - duration]
+        if len(history) >= num_requests:
+            waits.append(duration - (now - min(history)))
+            continue
+        cache.set(key, [now, *history], duration)
+    return waits
 
 
 class PageRateLimitMiddleware:
@@ -85,12 +140,10 @@ class PageRateLimitMiddleware:
         scope = getattr(settings, "PAGE_RATE_LIMITS", {}).get(match.view_name if match else None)
         if not scope or request.method in SAFE_METHODS:
             return None
-        view = SimpleNamespace(throttle_scope=scope)
-        throttles = [ScopedUserThrottle(), ScopedAddressThrottle()]
-        waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request, view)]
-        if not waits:
+        limits = RateLimits(general=False)
+        if limits.allow_request(request, SimpleNamespace(throttle_scope=scope)):
             return None
-        return rate_limited(request, max(int(w or 0) + 1 for w in waits))
+        return rate_limited(request, int(limits.wait() or 0) + 1)
 
 
 def rate_limited(request, retry_after):

@@ -239,7 +239,7 @@ def finished_battles(arena, voter, count, endpoints):
     """``count`` battles of ``voter`` whose two answers are already written, made in a few bulk
     inserts (fault tests and benches vote on hundreds)."""
     from annotation.models import Comparison, ComparisonSlot
-    from arena.models import Battle
+    from arena.models import Battle, BattleAnswer, BattleTurn
     from inference.models import Prompt, Response
 
     prompts = Prompt.objects.bulk_create(
@@ -257,4 +257,15 @@ def finished_battles(arena, voter, count, endpoints):
         for i, comparison in enumerate(comparisons)
         for side in (0, 1)
     )
-    return Battle.objects.bulk_create(Battle(arena=arena, comparison=c, voter=voter) for c in comparisons)
+    battles = Battle.objects.bulk_create(Battle(arena=arena, comparison=c, voter=voter) for c in comparisons)
+    # Each with its first turn and the answers shown on it, as start_battle makes them.
+    turns = BattleTurn.objects.bulk_create(
+        BattleTurn(battle=battle, index=0, message=prompt.last_user_text)
+        for battle, prompt in zip(battles, prompts)
+    )
+    BattleAnswer.objects.bulk_create(
+        BattleAnswer(turn=turn, position=side, response=responses[2 * i + side])
+        for i, turn in enumerate(turns)
+        for side in (0, 1)
+    )
+    return battles

@@ -100,3 +100,19 @@ def test_password_guessing_is_limited_per_address(client, make_user, address):
             for i in range(4)
         ]
         assert codes == [200, 200, 200, 429]
+
+
+def test_every_limit_of_a_request_is_one_sorted_set_window_in_redis(make_user, address):
+    """RateLimits counts in Redis (one pipeline a request), not through the generic cache fallback."""
+    from django.core.cache import caches
+
+    voter = make_user("window-voter")
+    with rates(votes="5/min"):
+        assert (
+            _api(voter, address).post("/api/battles/x/vote/", {"choice": "a"}, format="json").status_code
+            == 404
+        )
+    backend = caches["default"]
+    client = backend._cache.get_client()
+    for key in (f"ratelimit:votes:{voter.pk}", f"ratelimit:votes_ip:{address}", f"ratelimit:user:{voter.pk}"):
+        assert client.type(backend.make_and_validate_key(key)) == b"zset"
