@@ -24,7 +24,7 @@ def battle_turns(battle: Battle, lock: bool = False) -> list[tuple[BattleTurn | 
     )
     if lock:
         answers = answers.select_related("turn__battle").select_for_update(of=("turn__battle",))
-    turns = {}
+    turns: dict[int, tuple[BattleTurn, list[Response]]] = {}
     for answer in answers.order_by("turn__index", "position"):
         turns.setdefault(answer.turn_id, (answer.turn, []))[1].append(answer.response)
     if turns:
