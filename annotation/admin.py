@@ -3,7 +3,20 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from .judges import active_judges, queue_judging, queue_reward_training
-from .models import Comparison, ComparisonSlot, Judgment
+from .models import (
+    Adjudication,
+    AnnotatorProfile,
+    AnnotatorStanding,
+    Assignment,
+    Campaign,
+    CampaignItem,
+    CampaignRouting,
+    Comparison,
+    ComparisonSlot,
+    Judgment,
+    RoutingDecision,
+    Rubric,
+)
 from .scorecard import judge_scorecard
 
 
@@ -103,16 +116,6 @@ class JudgmentAdmin(admin.ModelAdmin):
 
 # --- campaigns (issue 5) ----------------------------------------------------
 
-from .models import (  # noqa: E402
-    Adjudication,
-    AnnotatorProfile,
-    AnnotatorStanding,
-    Assignment,
-    Campaign,
-    CampaignItem,
-    Rubric,
-)
-
 
 @admin.register(Rubric)
 class RubricAdmin(admin.ModelAdmin):
@@ -170,9 +173,6 @@ class AdjudicationAdmin(admin.ModelAdmin):
 @admin.register(AnnotatorProfile)
 class AnnotatorProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "opted_in", "expertise", "languages", "updated_at"]
-
-
-from .models import CampaignRouting, RoutingDecision  # noqa: E402
 
 
 @admin.register(CampaignRouting)

@@ -5,7 +5,10 @@ from .services import MAX_RATIONALE_CHARS, VOTES
 
 class StartBattleSerializer(serializers.Serializer):
     prompt = serializers.CharField(trim_whitespace=True, allow_blank=False)
-    arena = serializers.SlugField(required=False, help_text="Arena slug; the first open arena if omitted.")
+    # Not trimmed: " demo" is refused as the schema's slug pattern says, not quietly read as "demo".
+    arena = serializers.SlugField(
+        required=False, trim_whitespace=False, help_text="Arena slug; the first open arena if omitted."
+    )
 
 
 class VoteSerializer(serializers.Serializer):

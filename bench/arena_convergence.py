@@ -37,17 +37,17 @@ import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.cache import cache  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from scipy.stats import kendalltau  # noqa: E402
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.management import call_command
+from scipy.stats import kendalltau
 
-from arena import services as arena_services  # noqa: E402
-from arena.models import Arena  # noqa: E402
-from inference.models import ModelEndpoint, Prompt, Response  # noqa: E402
-from ranking import services as ranking_services  # noqa: E402
-from ranking.selectors import latest_snapshot  # noqa: E402
+from arena import services as arena_services
+from arena.models import Arena
+from inference.models import ModelEndpoint, Prompt, Response
+from ranking.glue import refits
+from ranking.selectors import latest_snapshot
 
 PROMPTS = ["Name a colour.", "Say hello.", "Count to three.", "Pick a fruit."]
 
@@ -56,7 +56,7 @@ def fresh_arena(models, k, policy):
     """An empty database with one arena of `models` models, each with a pooled answer to every prompt."""
     call_command("flush", interactive=False, verbosity=0)
     cache.clear()
-    ranking_services.reset_process_state()
+    refits.reset_process_state()
     endpoints = [ModelEndpoint.objects.create(name=f"sim-{i:02d}", path="/none") for i in range(models)]
     for text in PROMPTS:
         prompt = Prompt.objects.create(conversation=[{"role": "user", "content": text}])
@@ -78,9 +78,12 @@ def run(models, spread, k, policy, seed, max_votes, refit_every, hold, deadline)
         zip((f"sim-{i:02d}" for i in range(models)), np.linspace(spread / 2, -spread / 2, models))
     )
     truth = list(strength)  # best first
+
     # The bench runs the live refit itself, every refit_every votes, as the worker would after a burst;
     # the queued flag stays set so cast_vote enqueues nothing.
-    hold_flag = lambda: cache.set(ranking_services.REFIT_QUEUED_KEY, 1, timeout=None)  # noqa: E731
+    def hold_flag():
+        cache.set(refits.REFIT_QUEUED_KEY, 1, timeout=None)
+
     hold_flag()
     started = time.perf_counter()
     first_ok = None
@@ -96,7 +99,7 @@ def run(models, spread, k, policy, seed, max_votes, refit_every, hold, deadline)
         arena_services.cast_vote(battle, voter, ranking=ranking)
         votes += 1
         if votes % refit_every == 0:
-            ranking_services.live_refit()
+            refits.live_refit()
             hold_flag()
             rows = latest_snapshot("bt").rows
             order = [r["model"] for r in rows]

@@ -14,9 +14,9 @@ import django
 
 django.setup()
 
-from django.utils.html import escape  # noqa: E402
+from django.utils.html import escape
 
-from annotation.rendering import looks_like_markdown, render_markdown_inert  # noqa: E402
+from annotation.rendering import looks_like_markdown, render_markdown_inert
 
 N = 100_000
 CASES = {

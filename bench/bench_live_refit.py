@@ -27,16 +27,16 @@ import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
 
-from annotation.models import Comparison, Judgment  # noqa: E402
-from inference.models import ModelEndpoint  # noqa: E402
-from ranking import services  # noqa: E402
-from ranking.models import RatingSnapshot  # noqa: E402
+from annotation.models import Comparison, Judgment
+from inference.models import ModelEndpoint
+from ranking.glue import refits
+from ranking.models import RatingSnapshot
 
 MODELS = 20
 CATEGORIES = ("general", "coding", "math", "creative")
@@ -170,9 +170,9 @@ def main():
     for _ in range(2):  # the first may compute style features of answers not seen before (once per answer)
         RatingSnapshot.objects.all().delete()  # a bench database: every view is written again
         t = time.perf_counter()
-        written = services.full_refit()
+        written = refits.full_refit()
         fulls.append(time.perf_counter() - t)
-    assert {(s.method, s.style_control) for s in written} == set(services.VIEWS)
+    assert {(s.method, s.style_control) for s in written} == set(refits.VIEWS)
     lives = []
     comparison = Comparison.objects.order_by("-id").first()
     for _ in range(args.votes):
@@ -181,7 +181,7 @@ def main():
             comparison=comparison, ranking=[[1], [0]], source="human", annotator=voter, identities_hidden=True
         )
         t = time.perf_counter()
-        written = services.live_refit()
+        written = refits.live_refit()
         lives.append(time.perf_counter() - t)
     views = sorted({(s.method, s.style_control) for s in written if s.category == ""})
     live = float(np.median(lives))

@@ -33,12 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from inference.backends import (  # noqa: E402
+from inference.backends import (
     get_backend,
     llama_cpp_backend,
     warm_models,
 )
-from inference.demo_models import ensure_demo_gguf  # noqa: E402
+from inference.demo_models import ensure_demo_gguf
 
 PROMPTS = [
     "Why is the sky blue?",
@@ -88,7 +88,7 @@ def free_port():
 def start_llama_server(gguf, threads, context):
     """llama.cpp's OpenAI-compatible server on a free loopback port; (process, base URL) or (None, reason)."""
     try:
-        import llama_cpp.server  # noqa: F401
+        import llama_cpp.server  # noqa: F401 - only whether the server extra is installed
     except ImportError as exc:
         return None, f"llama-cpp-python[server] is not installed ({exc})"
     port = free_port()

@@ -20,11 +20,11 @@ import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from django.core.management import call_command
 
-from inference.backends import get_backend  # noqa: E402
-from inference.models import ModelEndpoint, Prompt, Response  # noqa: E402
-from inference.services import generate_response  # noqa: E402
+from inference.backends import get_backend
+from inference.models import ModelEndpoint, Prompt, Response
+from inference.services import generate_response
 
 MODEL = os.environ.get("BENCH_MODEL", "var/models/smollm2-135m-instruct")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))

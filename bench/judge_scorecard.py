@@ -22,13 +22,13 @@ import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
-from annotation.judges import judge_comparison  # noqa: E402
-from annotation.scorecard import judge_scorecard  # noqa: E402
-from annotation.services import create_comparison, record_judgment  # noqa: E402
-from inference.models import ModelEndpoint, Prompt, Response  # noqa: E402
+from annotation.judges import judge_comparison
+from annotation.scorecard import judge_scorecard
+from annotation.services import create_comparison, record_judgment
+from inference.models import ModelEndpoint, Prompt, Response
 
 # (question, a correct answer, a wrong or unhelpful answer); lengths vary both ways on purpose.
 ITEMS = [
@@ -144,7 +144,10 @@ def main():
         f"{'judge':36} {'version':24} {'acc':>6} {'kappa':>6} {'flip':>6} {'longer(judge)':>14} {'longer(people)':>15}"
     )
     for row in judge_scorecard():
-        fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+
+        def fmt(v):
+            return "—" if v is None else f"{v:.2f}"
+
         print(
             f"{row['judge']:36} {row['judge_prompt_version']:24} {fmt(row['accuracy']):>6} {fmt(row['cohen_kappa']):>6} "
             f"{fmt(row['position_flip_rate']):>6} {fmt(row['judge_picks_longer']):>14} {fmt(row['people_pick_longer']):>15}"

@@ -169,7 +169,10 @@ def provenance_columns(judgments, rows, row_j, agreement, none_acceptable):
     """The provenance columns of rows that each come from one judgment, as Arrow arrays:
     ``judgments`` is a page's columns (annotation.judgment_pages), ``rows`` (an Arrow index array)
     and ``row_j`` (the same as numpy) each row's judgment; the values are provenance()'s."""
-    take = lambda name: judgments[name].take(rows)  # noqa: E731
+
+    def take(name):
+        return judgments[name].take(rows)
+
     rounded = np.unique(agreement, return_inverse=True)
     return {
         "comparison_id": take("comparison_id"),

@@ -17,16 +17,7 @@ from redis.exceptions import RedisError
 
 from annotation.selectors import rated_judgments
 
-# VIEWS, full_refit, live_refit, reset_process_state: bench/bench_live_refit.py and
-# bench/arena_convergence.py still reach the refits through this module; new code imports ranking.glue.refits.
-from .glue.refits import (  # noqa: F401
-    EPOCH_KEY,
-    REFIT_QUEUED_KEY,
-    VIEWS,
-    full_refit,
-    live_refit,
-    reset_process_state,
-)
+from .glue.refits import EPOCH_KEY, REFIT_QUEUED_KEY
 from .models import RatingSnapshot
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import Group
 
-from inference.models import ModelEndpoint
+from annotation.services import create_comparison, record_judgment
+from inference.models import ModelEndpoint, Prompt, Response
 from inference.openai_server import ChatCompletionsHandler, OpenAICompatibleServer
 from tests.test_campaign_fixtures import add_role
 from tests.tiny_models import build_tiny_chat_model
@@ -157,6 +158,25 @@ def serve(tiny_model_dirs):
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def judged(make_user):
+    """Thirty pairwise human judgments of two models (the export tests' small dataset)."""
+    user = make_user("rater")
+    models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(2)]
+    for i in range(30):
+        prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"prompt {i}"}])
+        responses = [
+            Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
+            for m in models
+        ]
+        record_judgment(
+            create_comparison(prompt, responses),
+            [[i % 2], [1 - i % 2]],
+            annotator=user,
+            identities_hidden=True,
+        )
 
 
 @pytest.fixture

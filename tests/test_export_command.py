@@ -8,31 +8,11 @@ import os
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.services import create_comparison, record_judgment
 from export import jobs, permissions
 from export.options import ExportOptionsError, parse_options
 from export.services import ExportPathError, export_preferences
-from inference.models import ModelEndpoint, Prompt, Response
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def judged(make_user):
-    user = make_user("rater")
-    models = [ModelEndpoint.objects.create(name=f"m-{i}", path="/unused") for i in range(2)]
-    for i in range(30):
-        prompt = Prompt.objects.create(conversation=[{"role": "user", "content": f"prompt {i}"}])
-        responses = [
-            Response.objects.create(prompt=prompt, endpoint=m, status="done", text=f"answer {i} {m.name}")
-            for m in models
-        ]
-        record_judgment(
-            create_comparison(prompt, responses),
-            [[i % 2], [1 - i % 2]],
-            annotator=user,
-            identities_hidden=True,
-        )
 
 
 def test_the_command_writes_the_dataset_and_the_card(judged, tmp_path):

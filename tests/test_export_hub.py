@@ -4,12 +4,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from export.hub import hub_upload, push_to_hub
-from tests.test_export_command import judged  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_upload_holds_the_card_and_every_data_file(judged, tmp_path):  # noqa: F811
+def test_the_upload_holds_the_card_and_every_data_file(judged, tmp_path):
     out = tmp_path / "ds"
     call_command(
         "export_preferences",

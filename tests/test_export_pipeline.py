@@ -292,8 +292,11 @@ def test_a_single_judgment_makes_the_same_rows_with_or_without_aggregation(mixed
     merged = _all(
         _rows(export_preferences({**options, "aggregate": "majority"}, tmp_path / "agg"), tmp_path / "agg")
     )
+
     # Aggregation orders a comparison's pairs by position, the columnar rows by rank: compare as sets.
-    keep = lambda rows: sorted(json.dumps(r, sort_keys=True) for r in rows if r["comparison_id"] in single)  # noqa: E731
+    def keep(rows):
+        return sorted(json.dumps(r, sort_keys=True) for r in rows if r["comparison_id"] in single)
+
     assert keep(plain) and keep(plain) == keep(merged)
 
 
