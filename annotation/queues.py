@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from . import quality
 from .campaigns import CampaignForbidden, require_annotate
+from .errors import HasStatus
 from .models import (
     AnnotatorStanding,
     Assignment,
@@ -45,10 +46,11 @@ class QueueEmpty(LookupError):
     """Nothing left for this annotator right now."""
 
 
-class QueueBusy(Exception):
+class QueueBusy(HasStatus, Exception):
     """Every item left for this annotator was locked by other requests for the whole bounded wait (HTTP 503,
     Retry-After): something may well be left, so ask again."""
 
+    status_code = 503
     retry_after = 1  # seconds
 
     def __init__(self):
@@ -57,16 +59,22 @@ class QueueBusy(Exception):
         )
 
 
-class NotAssigned(LookupError):
+class NotAssigned(HasStatus, LookupError):
     """The item is not held by this annotator."""
 
-
-class AssignmentGone(ValueError):
-    """The lease ran out and the item went to others (HTTP 409)."""
+    status_code = 403
 
 
-class CampaignNotOpen(ValueError):
-    """Paused or closed (HTTP 409)."""
+class AssignmentGone(HasStatus, ValueError):
+    """The lease ran out and the item went to others."""
+
+    status_code = 409
+
+
+class CampaignNotOpen(HasStatus, ValueError):
+    """Paused or closed."""
+
+    status_code = 409
 
 
 def _require_open(campaign):

@@ -20,7 +20,7 @@ from annotation.models import Judgment
 from annotation.selectors import judged_rankings
 
 from ..diagnostics import diagnostics
-from ..leaderboard import fit_leaderboard
+from ..leaderboard import METHODS, fit_leaderboard
 from ..ledger import LATE_COMMIT_WINDOW, Board, Ledger
 from ..models import RatingSnapshot
 from . import style_features
@@ -28,7 +28,8 @@ from . import style_features
 log = logging.getLogger(__name__)
 
 # Every view the leaderboard offers: (method, style control).
-VIEWS = [("bt", False), ("bt", True), ("pl", False), ("bayes", False), ("elo", False)]
+# Every rating method, and Bradley–Terry with style control (the one method that takes it).
+VIEWS = [*((method, False) for method in METHODS), ("bt", True)]
 # Views a live refit can update from counted outcomes alone, in O(unique outcomes).
 COUNTED_VIEWS = {("bt", False), ("pl", False)}
 # Snapshots are derived; keep a history per view for "how did it move".
