@@ -30,8 +30,11 @@ Policies:
 """
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import log_ndtr
 
 POLICIES = ("uniform", "weighted", "adaptive")
@@ -40,7 +43,12 @@ SIGMA_FLOOR = 5.0
 LOGIT_POINTS = 400.0 / math.log(10.0)
 
 
-def _rng(rng):
+Seed = int | np.integer[Any] | np.random.Generator | None
+Stats = Mapping[str, Mapping[str, Any]]
+Floats = npt.NDArray[np.float64]
+
+
+def _rng(rng: Seed) -> np.random.Generator:
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
@@ -48,53 +56,62 @@ def _rng(rng):
     raise ValueError("rng must be None, a seed or a numpy Generator.")
 
 
-def _draw(rng, names, probs, k):
-    chosen = []
-    probs = np.array(probs, dtype=float)
+def _draw(rng: np.random.Generator, names: Sequence[str], probs: Sequence[float], k: int) -> list[str]:
+    chosen: list[str] = []
+    left = np.array(probs, dtype=float)
     for _ in range(k):
-        total = probs.sum()
-        i = int(rng.choice(len(names), p=probs / total))
+        total = left.sum()
+        i = int(rng.choice(len(names), p=left / total))
         chosen.append(names[i])
-        probs[i] = 0.0
+        left[i] = 0.0
     return chosen
 
 
-def choose_matchup(models, k=2, policy="uniform", weights=None, stats=None, rng=None):
+def choose_matchup(
+    models: Iterable[str],
+    k: int = 2,
+    policy: str = "uniform",
+    weights: Mapping[str, Any] | None = None,
+    stats: Stats | None = None,
+    rng: Seed = None,
+) -> list[str]:
     """k distinct model names, in random order (so position carries no information)."""
     if policy not in POLICIES:
         raise ValueError(f"Unknown matchmaking policy {policy!r}; choose one of {', '.join(POLICIES)}.")
-    models = list(models)
-    if len(set(models)) != len(models):
+    names = list(models)
+    if len(set(names)) != len(names):
         raise ValueError("Matchmaking models must be distinct.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ValueError(f"k must be a whole number of at least 2, got {k!r}.")
-    if len(models) < k:
-        raise ValueError(f"Cannot draw {k} distinct models from {len(models)}.")
-    rng = _rng(rng)
+    if len(names) < k:
+        raise ValueError(f"Cannot draw {k} distinct models from {len(names)}.")
+    generator = _rng(rng)
     if policy == "uniform":
-        idx = rng.choice(len(models), size=k, replace=False)
-        chosen = [models[i] for i in idx]
+        idx = generator.choice(len(names), size=k, replace=False)
+        chosen = [names[i] for i in idx]
     elif policy == "weighted":
-        w = []
-        for m in models:
-            v = 1.0 if weights is None or m not in weights else weights[m]
+        w: list[float] = []
+        for m in names:
+            given = 1.0 if weights is None or m not in weights else weights[m]
             try:
-                v = float(v)
+                v = float(given)
             except (TypeError, ValueError):
-                raise ValueError(f"Weight of model {m!r} must be a number, got {v!r}.") from None
+                raise ValueError(f"Weight of model {m!r} must be a number, got {given!r}.") from None
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"Weight of model {m!r} must be finite and non-negative, got {v!r}.")
             w.append(v)
         if sum(1 for v in w if v > 0) < k:
             raise ValueError(f"Fewer than {k} models have a positive weight; cannot draw a matchup.")
-        chosen = _draw(rng, models, w, k)
+        chosen = _draw(generator, names, w, k)
     else:
-        chosen = _adaptive(models, k, stats or {}, weights, rng)
-    order = rng.permutation(k)
+        chosen = _adaptive(names, k, stats or {}, weights, generator)
+    order = generator.permutation(k)
     return [chosen[i] for i in order]
 
 
-def _adaptive(models, k, stats, weights, rng):
+def _adaptive(
+    models: Sequence[str], k: int, stats: Stats, weights: Mapping[str, Any] | None, rng: np.random.Generator
+) -> list[str]:
     M = len(models)
     score = np.zeros(M)
     var = np.zeros(M)
@@ -124,7 +141,7 @@ def _adaptive(models, k, stats, weights, rng):
     np.fill_diagonal(logw, -np.inf)
     W = np.exp(logw - logw[np.isfinite(logw)].max())
     first = _pick(rng, W.sum(axis=1), allowed)
-    chosen = [first]
+    chosen: list[int] = [first]
     acc = np.zeros(M)
     for _ in range(k - 1):
         acc += W[chosen[-1]]
@@ -134,7 +151,7 @@ def _adaptive(models, k, stats, weights, rng):
     return [models[i] for i in chosen]
 
 
-def _pick(rng, w, mask):
+def _pick(rng: np.random.Generator, w: Floats, mask: npt.NDArray[np.bool_]) -> int:
     w = np.where(mask, w, 0.0)
     total = w.sum()
     if not np.isfinite(total) or total <= 0:

@@ -9,8 +9,11 @@ Laplace (inverse Hessian) for bt/pl, the posterior for bayes, and
 """
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import bt as bt_mod
 from . import pl as pl_mod
@@ -20,16 +23,18 @@ from .leaderboard import DEFAULT_K_FACTOR, METHODS, centered_se, rank_upper_boun
 from .matchmaking import POLICIES, choose_matchup
 
 Z95 = 1.959963984540054
+Floats = npt.NDArray[np.float64]
+Ranking = tuple[tuple[int, ...], ...]  # tie groups of model indices, best first
 
 
 class PairCounts:
     """Weighted pairwise sufficient statistics in dense M x M matrices: W[i, j] = i beat j; T[i, j] = ties (i < j)."""
 
-    def __init__(self, M):
+    def __init__(self, M: int) -> None:
         self.W = np.zeros((M, M))
         self.T = np.zeros((M, M))
 
-    def add(self, ranking, weight=1.0):
+    def add(self, ranking: Ranking, weight: float = 1.0) -> None:
         for a, b, s in ranking_pairs(ranking):
             if s == 0.5:
                 i, j = (a, b) if a < b else (b, a)
@@ -37,7 +42,7 @@ class PairCounts:
             else:
                 self.W[a, b] += weight
 
-    def arrays(self):
+    def arrays(self) -> tuple[npt.NDArray[np.intp], Floats, Floats, Floats]:
         upper = np.triu(self.W + self.W.T + self.T, 1)
         rows, cols = np.nonzero(upper)
         pairs = np.stack([rows, cols], axis=1)
@@ -47,13 +52,14 @@ class PairCounts:
 class PLCounts:
     """Incremental Plackett–Luce sufficient statistics: linear vector + coefficient per choice set."""
 
-    def __init__(self, M):
+    def __init__(self, M: int) -> None:
         self.M = M
         self.linear = np.zeros(M)
-        self.sets = {}
-        self._data = None
+        self.sets: dict[frozenset[int], float] = {}
+        self._keys: list[frozenset[int]] = []
+        self._data: Any = None
 
-    def add(self, ranking, weight=1.0):
+    def add(self, ranking: Ranking, weight: float = 1.0) -> None:
         linear, sets = pl_mod.ranking_terms(ranking)
         for x, v in linear.items():
             self.linear[x] += weight * v
@@ -62,18 +68,19 @@ class PLCounts:
                 self._data = None
             self.sets[key] = self.sets.get(key, 0.0) + weight * v
 
-    def problem(self, reg):
+    def problem(self, reg: float) -> pl_mod.PLProblem:
         if self._data is None:
             self._keys = list(self.sets)
             d = pl_mod.PLData.__new__(pl_mod.PLData)
             d.M = self.M
-            groups, by_size = [], {}
+            groups: list[Any] = []
+            by_size: dict[int, list[int]] = {}
             for s, key in enumerate(self._keys):
                 by_size.setdefault(len(key), []).append(s)
             from scipy import sparse
 
-            for size, ids in sorted(by_size.items()):
-                ids = np.array(ids, dtype=np.int64)
+            for size, id_list in sorted(by_size.items()):
+                ids = np.array(id_list, dtype=np.int64)
                 members = np.array([sorted(self._keys[s]) for s in ids], dtype=np.int64)
                 n = len(ids)
                 scatter = sparse.csr_matrix(
@@ -98,19 +105,19 @@ class OnlineRanker:
 
     def __init__(
         self,
-        models,
-        method="bt",
-        policy="uniform",
-        k=2,
-        seed=None,
+        models: Iterable[str],
+        method: str = "bt",
+        policy: str = "uniform",
+        k: int = 2,
+        seed: int | Sequence[int] | None = None,
         *,
-        weights=None,
-        ties="half",
-        k_factor=DEFAULT_K_FACTOR,
-        min_votes=10,
-        reg=bt_mod.DEFAULT_REG,
-        refresh_every=1,
-    ):
+        weights: Mapping[str, Any] | None = None,
+        ties: str = "half",
+        k_factor: float = DEFAULT_K_FACTOR,
+        min_votes: int = 10,
+        reg: float = bt_mod.DEFAULT_REG,
+        refresh_every: int = 1,
+    ) -> None:
         if method not in METHODS:
             raise ValueError(f"Unknown rating method {method!r}; choose one of {', '.join(METHODS)}.")
         if policy not in POLICIES:
@@ -140,11 +147,12 @@ class OnlineRanker:
         self.n = np.zeros(M, dtype=np.int64)
         self.pairs_played = np.zeros(M)
         self.observed = 0
-        self._x = None  # warm start
-        self._cache = None
-        self._match_stats = None
+        self._x: Floats | None = None  # warm start
+        self._cache: tuple[Floats, Floats] | None = None
+        self._match_stats: dict[str, dict[str, Any]] | None = None
         self._match_at = -1
         self.refresh_every = max(1, int(refresh_every))
+        self.stats: Any = None  # PairCounts (bt) or PLCounts (pl)
         if method in ("bt",):
             self.stats = PairCounts(M)
         elif method == "pl":
@@ -155,7 +163,7 @@ class OnlineRanker:
             self.elo = np.full(M, CENTER)
 
     # -- input -------------------------------------------------------------------------
-    def observe(self, ranking, weight=1.0):
+    def observe(self, ranking: Sequence[Any], weight: float = 1.0) -> None:
         canon = canonical_ranking(ranking, known=self.index)
         check_weights([weight], 1)
         weight = float(weight)
@@ -179,13 +187,13 @@ class OnlineRanker:
         self.observed += 1
         self._cache = None
 
-    def observe_many(self, rankings, weights=None):
+    def observe_many(self, rankings: Sequence[Sequence[Any]], weights: Sequence[float] | None = None) -> None:
         w = check_weights(weights, len(rankings)) if weights is not None else None
         for t, r in enumerate(rankings):
             self.observe(r, 1.0 if w is None else w[t])
 
     # -- estimates ---------------------------------------------------------------------
-    def _estimate(self):
+    def _estimate(self) -> tuple[Floats, Floats]:
         """(score points (M,), sigma points (M,)) over all models; cached until the next vote."""
         if self._cache is not None:
             return self._cache
@@ -205,6 +213,7 @@ class OnlineRanker:
                 x0[M] = -1.0
             x, _, _ = bt_mod.newton(prob, x0[None, :])
             _, H = prob.derivatives(x)
+            assert H is not None  # derivatives() with the Hessian asked for (its default)
             self._x = x[0]
             theta = x[0][:M]
             se = centered_se(H[0], active)
@@ -220,7 +229,7 @@ class OnlineRanker:
         self._cache = (score, sigma)
         return self._cache
 
-    def matchmaking_stats(self):
+    def matchmaking_stats(self) -> dict[str, dict[str, Any]]:
         score, sigma = self._estimate()
         return {
             m: {
@@ -231,7 +240,7 @@ class OnlineRanker:
             for i, m in enumerate(self.models)
         }
 
-    def next_matchup(self):
+    def next_matchup(self) -> list[str]:
         stats = None
         if self.policy == "adaptive":
             # matchmaking may use estimates up to refresh_every votes old (saves refits in simulations)
@@ -243,7 +252,7 @@ class OnlineRanker:
             self.models, k=self.k, policy=self.policy, weights=self.weights, stats=stats, rng=self.rng
         )
 
-    def leaderboard(self):
+    def leaderboard(self) -> list[dict[str, Any]]:
         score, sigma = self._estimate()
         active = self.n > 0
         lo = np.where(active, score - Z95 * sigma, -np.inf)
@@ -252,7 +261,7 @@ class OnlineRanker:
         rub = np.zeros(len(self.models), dtype=int)
         rub[idx] = rank_upper_bounds(lo[idx], hi[idx])
         order = sorted(range(len(self.models)), key=lambda i: (not active[i], -score[i], self.models[i]))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i in order:
             if active[i]:
                 rows.append(
