@@ -16,7 +16,9 @@ from inference.backends import transformers_backend as tb
 from inference.demo_models import _pip_install_if_missing, get_demo_model
 from tests.conftest import TINY_PARAMS
 
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+# Worded so the 135M model answers in English on every CPU: the bare "What is the capital of France?" tips
+# its greedy answer into French on some SIMD paths (seen on an AVX2-only EPYC), with no Paris in it.
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
 GREEDY = {"max_new_tokens": 24, "temperature": 0, "system_prompt": "You are a helpful assistant."}
 
 

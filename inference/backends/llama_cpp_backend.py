@@ -128,7 +128,10 @@ class _LoadedModel:
                     rows.extend(logits.reshape(len(piece), vocab).copy())
                 scores.append(_log_softmax_at(np.stack(rows), ids))
         finally:
-            llm.n_tokens = base  # the prompt stays cached; the next eval drops the rest of the KV cache
+            # Our decodes bypassed Llama.eval's bookkeeping (its token list and last logits), so a later
+            # generate reusing the cached prompt would sample from stale state: start it from scratch.
+            llm._ctx.kv_cache_clear()
+            llm.reset()
         return scores
 
     def tokenize(self, prompt):
