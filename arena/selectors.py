@@ -81,7 +81,9 @@ def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
         # Input images of the prompt (image editing, vision prompts), shown beside the answers.
         "prompt_images": [
             media.tile(image, f"Input image {i + 1}")
-            for i, image in enumerate(battle.comparison.prompt.images.all())
+            for i, image in enumerate(
+                battle.comparison.prompt.images.all() if getattr(battle, "has_prompt_images", True) else ()
+            )
         ],
         "k": k,
         "sides": sides,

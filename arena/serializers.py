@@ -154,6 +154,19 @@ def _text(value):
     return None if value is None else str(value)
 
 
+def _media_data(tile):
+    if tile is None:
+        return None
+    return {
+        "kind": _text(tile["kind"]),
+        "url": _text(tile["url"]),
+        "width": None if tile["width"] is None else int(tile["width"]),
+        "height": None if tile["height"] is None else int(tile["height"]),
+        "format": _text(tile["format"]),
+        "alt": _text(tile["alt"]),
+    }
+
+
 def _side_data(side):
     return {
         "position": _text(side["position"]),
@@ -162,6 +175,7 @@ def _side_data(side):
         "message": _text(side["message"]),
         "retrying": bool(side["retrying"]),
         "model": _text(side["model"]),
+        "media": _media_data(side.get("media")),
     }
 
 
@@ -173,6 +187,7 @@ def battle_data(payload):
         "arena": _text(payload["arena"]),
         "display_mode": _text(payload["display_mode"]),
         "prompt": _text(payload["prompt"]),
+        "prompt_images": [_media_data(tile) for tile in payload["prompt_images"]],
         "k": int(payload["k"]),
         "sides": [_side_data(side) for side in payload["sides"]],
         "turns": [

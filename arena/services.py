@@ -3,13 +3,14 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from annotation.errors import HasStatus
 from annotation.models import Comparison, Judgment
 from annotation.rankings import validate_ranking
 from annotation.services import create_comparison, record_judgment
 from inference.context import answer_fits
-from inference.models import Prompt, Response
+from inference.models import Prompt, PromptImage, Response
 from inference.selectors import in_progress, pooled_answers_for
 from inference.services import create_prompt, request_responses
 from ranking.matchmaking import choose_matchup
@@ -214,9 +215,13 @@ def _check_answered(responses, action):
 def get_battle(public_id, user):
     """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
     try:
-        # The voter's guest row comes along, so the vote's guest check costs no query.
-        return Battle.objects.select_related("comparison__prompt", "arena", "voter__guest").get(
-            public_id=public_id, voter=user
+        # The voter's guest row comes along, so the vote's guest check costs no query; and whether the
+        # prompt has input images, so a text battle's answer reads none.
+        images = PromptImage.objects.filter(prompt=OuterRef("comparison__prompt"))
+        return (
+            Battle.objects.select_related("comparison__prompt", "arena", "voter__guest")
+            .annotate(has_prompt_images=Exists(images))
+            .get(public_id=public_id, voter=user)
         )
     except (Battle.DoesNotExist, ValidationError):  # a malformed id is just another unknown one
         raise BattleNotFound("No battle with this id is open to you.") from None
