@@ -1,7 +1,9 @@
 """Reads of the record of truth that other rooms rely on."""
 
+from __future__ import annotations
+
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -96,7 +98,7 @@ def judged_rankings(
         yield judged
 
 
-def _judged(row, shared):
+def _judged(row: tuple[Any, ...], shared: dict[Any, Any]) -> JudgedRanking | None:
     """The JudgedRanking of one judgment, or None when its ranking does not name each shown
     position exactly once (a row written around the services): it rates nothing."""
     judgment_id, ranking_text, category, positions, names, response_ids, language, hard = row
@@ -113,7 +115,7 @@ def _judged(row, shared):
     )
 
 
-def _named_ranking(ranking, by_position):
+def _named_ranking(ranking: Any, by_position: Mapping[int, str]) -> tuple[tuple[str, ...], ...] | None:
     groups = ranking if isinstance(ranking, list) and all(isinstance(g, list) for g in ranking) else None
     named = [p for g in groups or () for p in g]
     if (
@@ -125,7 +127,7 @@ def _named_ranking(ranking, by_position):
     return tuple(tuple(by_position[p] for p in group) for group in groups)
 
 
-def response_texts(response_ids: Iterable[int]) -> dict:
+def response_texts(response_ids: Iterable[int]) -> dict[int, tuple[str, bool]]:
     """{response id: (text, final)} for the given responses; final once the answer is done (it no
     longer grows)."""
     rows = Response.objects.filter(id__in=list(response_ids)).values_list("id", "text", "status")

@@ -1,10 +1,20 @@
 """Writes for the record of truth: comparisons and judgments."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from django.db import IntegrityError, transaction
 
 from .errors import HasStatus
 from .models import Comparison, ComparisonSlot, Judgment
 from .rankings import validate_ranking
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from inference.models import ModelEndpoint, Prompt, Response
 
 
 class JudgmentConflict(HasStatus, ValueError):
@@ -14,7 +24,9 @@ class JudgmentConflict(HasStatus, ValueError):
 
 
 @transaction.atomic
-def create_comparison(prompt, responses, continues=None, origin=""):
+def create_comparison(
+    prompt: Prompt, responses: Iterable[Response], continues: Comparison | None = None, origin: str = ""
+) -> Comparison:
     """A comparison of the given responses, in the given order (position 0 is shown first).
 
     ``origin`` says where it was made (Comparison.origin; a later turn keeps its conversation's).
@@ -42,7 +54,7 @@ def create_comparison(prompt, responses, continues=None, origin=""):
     return comparison
 
 
-def _check_continuation(previous, prompt, responses):
+def _check_continuation(previous: Comparison, prompt: Prompt, responses: Sequence[Response]) -> None:
     if previous.prompt_id != prompt.pk or previous.k != len(responses):
         raise ValueError(
             "A later turn keeps the conversation's opening prompt and the same number of responses."
@@ -63,7 +75,15 @@ def _check_continuation(previous, prompt, responses):
 _VOTE_FIELDS = ("ranking", "none_acceptable", "strength", "rationale")
 
 
-def record_judgment(comparison, ranking, *, annotator=None, judge=None, identities_hidden, **fields):
+def record_judgment(
+    comparison: Comparison,
+    ranking: Any,
+    *,
+    annotator: User | None = None,
+    judge: ModelEndpoint | None = None,
+    identities_hidden: bool,
+    **fields: Any,
+) -> tuple[Judgment, bool]:
     """Store one judgment; returns (judgment, created).
 
     A retried identical submission returns the stored judgment (created=False);

@@ -1,13 +1,15 @@
 """What a battle is made of, read by both the writes (`arena.services`) and the reads (`arena.selectors`):
 the four pairwise votes and the battle's turns. Neutral ground, so the read module never imports the write one."""
 
+from typing import Any
+
 from annotation.models import Judgment
 from inference.models import Response
 
 from .models import Battle, BattleAnswer, BattleTurn
 
 # The four votes of a pairwise battle, as rankings over the shown positions.
-VOTES = {
+VOTES: dict[str, dict[str, Any]] = {
     "a": {"ranking": [[0], [1]], "none_acceptable": False},
     "b": {"ranking": [[1], [0]], "none_acceptable": False},
     "tie": {"ranking": [[0, 1]], "none_acceptable": False},

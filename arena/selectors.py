@@ -2,10 +2,12 @@
 the HTML pages and the API both render this payload, so a name cannot leak
 through one and not the other."""
 
+from __future__ import annotations
+
 import json
 import re
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -28,6 +30,9 @@ from .demo import sample_pool_name
 from .models import Arena, Battle
 from .transparency import mark_rows, retired_rows
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 FAILED_MESSAGE = "This model failed to answer. This battle cannot be voted on; start a new battle."
 RETRY_MESSAGE = "The worker writing this answer stopped; the answer is being written again."
 
@@ -35,7 +40,7 @@ RETRY_MESSAGE = "The worker writing this answer stopped; the answer is being wri
 _UNKNOWN = object()
 
 
-def _side(position, response, revealed):
+def _side(position: int, response: Response, revealed: bool) -> dict[str, Any]:
     failed = response.status == Response.Status.FAILED
     retried = retrying(response)
     return {
@@ -51,7 +56,7 @@ def _side(position, response, revealed):
     }
 
 
-def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
+def battle_payload(battle: Battle, user: User, judgment: Any = _UNKNOWN) -> dict[str, Any]:
     """``judgment``: this user's judgment when the caller has it (the vote just stored), else read."""
     if judgment is _UNKNOWN:
         judgment = Judgment.objects.filter(comparison=battle.comparison, annotator=user).first()
@@ -109,7 +114,7 @@ def battle_payload(battle: Battle, user, judgment=_UNKNOWN) -> dict:
     }
 
 
-def turn_choices(k):
+def turn_choices(k: int) -> list[dict[str, Any]]:
     """The optional per-turn vote, at any K: which answer was best this turn (the rest tie below it), or all
     the same. Each choice carries its tie-group ranking as JSON for the form."""
     choices = [
@@ -143,7 +148,7 @@ METHODS = {
 }
 
 
-def parse_view(method: str | None, style_control, category: str | None = "") -> tuple[str, bool, str]:
+def parse_view(method: str | None, style_control: object, category: str | None = "") -> tuple[str, bool, str]:
     """The leaderboard view asked for, as (method, style control, category); ValueError with a sentence for a bad one."""
     method = method or "bt"
     if method not in METHODS:
@@ -185,21 +190,22 @@ INTERVALS = {  # bootstrap and laplace: see _interval_label
 }
 
 
-def _full_refit_resamples(method):
+def _full_refit_resamples(method: str) -> int:
     """The resamples a periodic full refit of this method takes (Elo takes fewer; see ranking.services)."""
     full = settings.RANKING_FULL_BOOTSTRAP
     return min(full, settings.RANKING_ELO_BOOTSTRAP) if method == "elo" else full
 
 
-def _interval_label(snapshot, method, style_control, category):
+def _interval_label(snapshot: RatingSnapshot | None, method: str, style_control: bool, category: str) -> str:
     """What the intervals are, and, before a full refit's intervals, when that refit will run."""
     kind = _interval(snapshot)
     if kind not in ("bootstrap", "laplace"):
         return INTERVALS[kind]
     full = _full_refit_resamples(method)
-    if kind == "bootstrap" and snapshot.bootstrap >= full:
-        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit), never narrower than the Laplace interval"
-    period = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]
+    # A bootstrap or laplace kind means a snapshot (see _interval).
+    if kind == "bootstrap" and snapshot.bootstrap >= full:  # type: ignore[union-attr]
+        return f"{snapshot.bootstrap:,} bootstrap resamples (full refit), never narrower than the Laplace interval"  # type: ignore[union-attr]
+    period: float = settings.CELERY_BEAT_SCHEDULE["ranking-full-refit"]["schedule"]  # type: ignore[assignment]
     last_full = (
         RatingSnapshot.objects.filter(
             method=method,
@@ -214,14 +220,14 @@ def _interval_label(snapshot, method, style_control, category):
     if last_full is not None:
         when += f", next around {timezone.localtime(last_full + timedelta(seconds=period)):%H:%M}"
     now = (
-        f"{snapshot.bootstrap} bootstrap resamples of a live refit"
+        f"{snapshot.bootstrap} bootstrap resamples of a live refit"  # type: ignore[union-attr]
         if kind == "bootstrap"
         else "Laplace (analytic) intervals of a live refit"
     )
     return f"{now}; the full refit with {full:,} resamples runs {when}"
 
 
-def _interval(snapshot):
+def _interval(snapshot: RatingSnapshot | None) -> str:
     """Which intervals the snapshot holds: bootstrap, laplace, sandwich, posterior or none."""
     if snapshot is None:
         return "none"
@@ -265,7 +271,7 @@ def leaderboard(method: str = "bt", style_control: bool = False, category: str =
 PERSONAL_BOOTSTRAP = 200
 
 
-def personal_board(user) -> dict:
+def personal_board(user: User) -> dict[str, Any]:
     """The voter's own counted votes fitted with the board's engine (Bradley–Terry, bootstrap
     intervals), beside the public rank and rating of each model; empty rows until they have
     ARENA_PERSONAL_BOARD_MIN_VOTES votes."""

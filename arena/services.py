@@ -1,5 +1,11 @@
 """The battle flow: start a battle (K models), send follow-ups, vote on the whole conversation."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +26,13 @@ from ranking.services import request_refit
 from .battles import VOTES, battle_turns
 from .guests import GUEST_UNKNOWN, GuestLimit, check_guest_vote  # noqa: F401 - GuestLimit is part of this service's errors
 from .models import Battle, BattleAnswer, BattleTurn
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from inference.models import ModelEndpoint
+
+    from .models import Arena
 
 MAX_RATIONALE_CHARS = 5000
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
@@ -56,7 +69,7 @@ TOO_LONG = (
 )
 
 
-def draw_models(arena):
+def draw_models(arena: Arena) -> list[ModelEndpoint]:
     """The arena's K enabled models, drawn by its matchmaking policy, in random screen order.
 
     The draw is ranking's matchmaking (the function OnlineRanker.next_matchup calls), fed with
@@ -83,12 +96,12 @@ def draw_models(arena):
     return [by_name[name] for name in names]
 
 
-def draw_pair(arena):
+def draw_pair(arena: Arena) -> list[ModelEndpoint]:
     """Kept for callers of the pairwise arena: the draw of a K=2 arena."""
     return draw_models(arena)
 
 
-def start_battle(arena, voter, prompt_text):
+def start_battle(arena: Arena, voter: User, prompt_text: str | None) -> Battle:
     """Draw the arena's K models, randomise their places and queue every answer."""
     if not arena.is_open:
         raise ValueError("This arena is closed to new battles.")
@@ -122,7 +135,7 @@ def start_battle(arena, voter, prompt_text):
         return battle
 
 
-def send_follow_up(battle, voter, message, turn_ranking=None):
+def send_follow_up(battle: Battle, voter: User, message: str | None, turn_ranking: Any = None) -> BattleTurn:
     """The voter's next message, answered by every contestant with its own history; returns the new turn.
 
     Refused with a sentence when the battle was voted on, has used the arena's turns, is still
@@ -194,14 +207,14 @@ def send_follow_up(battle, voter, message, turn_ranking=None):
     return turn
 
 
-def _latest_comparison(battle):
+def _latest_comparison(battle: Battle) -> Comparison:
     comparison = battle.comparison
     while hasattr(comparison, "continuation"):
         comparison = comparison.continuation
     return comparison
 
 
-def _check_answered(responses, action):
+def _check_answered(responses: Sequence[Response], action: str) -> None:
     """BattleNotReady with a sentence unless every answer of the turn is done."""
     if any(r.status == Response.Status.FAILED for r in responses):
         raise BattleNotReady(
@@ -212,7 +225,7 @@ def _check_answered(responses, action):
         raise BattleNotReady(f"{every} must finish before you {action}; please wait a moment.")
 
 
-def get_battle(public_id, user):
+def get_battle(public_id: str | UUID, user: User) -> Battle:
     """The battle if it was shown to this user; otherwise BattleNotFound (no hint whether it exists)."""
     try:
         # The voter's guest row comes along, so the vote's guest check costs no query; and whether the
@@ -227,7 +240,9 @@ def get_battle(public_id, user):
         raise BattleNotFound("No battle with this id is open to you.") from None
 
 
-def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
+def vote_ranking(
+    k: int, choice: str | None = None, ranking: Any = None, none_acceptable: bool = False
+) -> tuple[list[list[int]], bool]:
     """(ranking, none_acceptable) of a vote on K shown answers; ValueError with a sentence for a bad one.
 
     A pairwise battle takes a `choice` (a, b, tie, both_bad); any battle takes a `ranking` of tie
@@ -253,7 +268,15 @@ def vote_ranking(k, choice=None, ranking=None, none_acceptable=False):
     )
 
 
-def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_acceptable=False):
+def cast_vote(
+    battle: Battle,
+    voter: User,
+    choice: str | None = None,
+    rationale: str | None = "",
+    *,
+    ranking: Any = None,
+    none_acceptable: bool = False,
+) -> tuple[Judgment, bool]:
     """Record the voter's verdict on the whole battle; returns (judgment, created). Retrying the same vote is safe."""
     if battle.voter_id != voter.pk:
         raise BattleNotFound("No battle with this id is open to you.")
@@ -273,7 +296,7 @@ def cast_vote(battle, voter, choice=None, rationale="", *, ranking=None, none_ac
         return _record_vote(battle, voter, ranking, none_acceptable, rationale, lock=True)
 
 
-def _voter_guest(battle):
+def _voter_guest(battle: Battle) -> Any:
     """The voter's GuestVoter row (None for a member) when get_battle read it along, else GUEST_UNKNOWN."""
     if not Battle.voter.field.is_cached(battle):
         return GUEST_UNKNOWN
@@ -283,7 +306,14 @@ def _voter_guest(battle):
     return getattr(voter, "guest", None)
 
 
-def _record_vote(battle, voter, ranking, none_acceptable, rationale, lock=False):
+def _record_vote(
+    battle: Battle,
+    voter: User,
+    ranking: list[list[int]],
+    none_acceptable: bool,
+    rationale: str,
+    lock: bool = False,
+) -> tuple[Judgment, bool]:
     turns = battle_turns(battle, lock=lock)
     _check_answered(turns[-1][1], "vote")  # earlier turns were all answered before the follow-up
     judgment, created = record_judgment(
@@ -298,11 +328,11 @@ def _record_vote(battle, voter, ranking, none_acceptable, rationale, lock=False)
     if created:
         request_refit()
     # A voted battle takes no more turns: the answer's payload reuses what was read here.
-    battle.turns_at_vote = turns
+    battle.turns_at_vote = turns  # type: ignore[attr-defined]  # read back by battle_payload
     return judgment, created
 
 
-def answers_reveal_identity(responses):
+def answers_reveal_identity(responses: Sequence[Response]) -> bool:
     """True when an answer names any model of the battle (e.g. "I am Gemma, made by Google").
 
     Such a vote was not blind; it is kept, marked so, and left out of the ratings

@@ -2,6 +2,11 @@
 models through the ORM), and the export jobs and campaigns a person sees. The judgments
 themselves are read a page at a time by annotation.judgment_pages."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from django.db.models import Exists, OuterRef, Q
 
 from annotation.campaigns import is_admin
@@ -11,8 +16,14 @@ from annotation.routing_records import routed_mix
 
 from .models import ExportJob
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
-def campaign_membership(campaign_ids):
+    from .options import ExportOptions
+
+
+def campaign_membership(campaign_ids: Iterable[int]) -> Q:
     """A Q that keeps judgments of these campaigns: submitted through one of their items'
     assignments, or (with no assignment, e.g. an AI judge's verdict) made on a comparison
     that is one of their items."""
@@ -27,14 +38,14 @@ def campaign_membership(campaign_ids):
     return Q(through_assignment) | (Q(no_assignment) & Q(on_item))
 
 
-def outside_every_campaign():
+def outside_every_campaign() -> Q:
     """A Q that keeps judgments that belong to no campaign (arena battles and other votes)."""
     return Q(~Exists(Assignment.objects.filter(judgment=OuterRef("pk")))) & Q(
         ~Exists(CampaignItem.objects.filter(comparison=OuterRef("comparison_id")))
     )
 
 
-def filtered_judgments(options, scope=None):
+def filtered_judgments(options: ExportOptions, scope: Q | None = None) -> QuerySet[Judgment]:
     """The judgments an export reads, before any policy (query-level filters only).
 
     ``scope`` (a Q, or None for everything) is what the person exporting may read; see
@@ -61,24 +72,24 @@ def filtered_judgments(options, scope=None):
         # The comparison's origin, which the arena sets: export never reads arena.
         judgments = judgments.filter(comparison__origin=Comparison.arena_origin(options.arena))
     if options.exclude_guests:
-        guests = Judgment.annotator.field.related_model.groups.through.objects.filter(
+        guests = Judgment.annotator.field.related_model.groups.through.objects.filter(  # type: ignore[attr-defined]
             user_id=OuterRef("annotator_id"), group__name=GUEST
         )
         judgments = judgments.exclude(Exists(guests))
     return judgments
 
 
-def count_judgments(options, scope=None):
+def count_judgments(options: ExportOptions, scope: Q | None = None) -> int:
     return filtered_judgments(options, scope).count()
 
 
-def jobs_visible_to(user):
+def jobs_visible_to(user: User) -> QuerySet[ExportJob]:
     """Export jobs a user may see: their own; admins see everyone's."""
     jobs = ExportJob.objects.select_related("created_by")
     return jobs if has_role(user, ADMIN) else jobs.filter(created_by=user)
 
 
-def exportable_campaigns(user):
+def exportable_campaigns(user: User) -> list[tuple[str, str]]:
     """Campaigns a user may export (slug, name): every one for an admin, the ones a researcher
     manages (created or was added to) otherwise."""
     campaigns = Campaign.objects.order_by("slug")

@@ -10,11 +10,15 @@ It writes into a hidden temporary folder beside the destination and renames it i
 when every file is complete, so a failure never leaves a partial dataset behind. Permissions are
 export.permissions; the job lifecycle is export.jobs."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +34,12 @@ from .permissions import export_scope
 from .policies import LengthBalancer
 from .writers import SplitFiles
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Q
+
+    from .options import ExportOptions
+
 SPLITS = ("train", "test")
 
 
@@ -37,7 +47,15 @@ class ExportPathError(ValueError):
     """The output folder cannot be written."""
 
 
-def export_preferences(options, out_dir, *, overwrite=False, progress=None, user=None, page_size=10_000):
+def export_preferences(
+    options: Any,  # ExportOptions, or a dict for parse_options
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int, int | None], object] | None = None,
+    user: User | None = None,
+    page_size: int = 10_000,
+) -> dict[str, Any]:
     """Write the dataset for ``options`` (ExportOptions or a dict) into ``out_dir``.
 
     ``user`` is who exports (see export.permissions.export_scope); None is the command line, which
@@ -54,7 +72,7 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, user
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     except OSError as exc:
         raise ExportPathError(f"Cannot write into {out_dir.parent}: {exc.strerror or exc}.") from exc
-    writers = {}
+    writers: dict[str, SplitFiles] = {}
     try:
         (tmp / "data").mkdir()
         schema = formats.arrow_schema(options)
@@ -78,7 +96,13 @@ def export_preferences(options, out_dir, *, overwrite=False, progress=None, user
     return {"out_dir": str(out_dir), "files": files, "summary": result_summary}
 
 
-def _finish(options, tmp, writers, stats, balancers):
+def _finish(
+    options: ExportOptions,
+    tmp: Path,
+    writers: Mapping[str, SplitFiles],
+    stats: ExportStats,
+    balancers: Mapping[str, LengthBalancer],
+) -> tuple[dict[str, Any], list[str]]:
     """Close the files and write the dataset card; returns (summary, file paths)."""
     for split, balancer in balancers.items():
         if balancer.dropped:
@@ -103,7 +127,15 @@ def _finish(options, tmp, writers, stats, balancers):
     return result_summary, files
 
 
-def _write_pages(options, scope, page_size, writers, stats, balancers, report):
+def _write_pages(
+    options: ExportOptions,
+    scope: Q | None,
+    page_size: int,
+    writers: Mapping[str, SplitFiles],
+    stats: ExportStats,
+    balancers: Mapping[str, LengthBalancer],
+    report: Callable[[], object] | None,
+) -> None:
     """Every page of judgments through the policies into the writers."""
     state = columnar.ExportState(options, balancers)
     needs_reliability = options.aggregate == "weighted" or options.min_reliability is not None
@@ -128,12 +160,14 @@ def _write_pages(options, scope, page_size, writers, stats, balancers, report):
             report()
 
 
-def _reliability(state, judgments, stats):
+def _reliability(
+    state: columnar.ExportState, judgments: pa.Table, stats: ExportStats
+) -> tuple[pa.Table, list[float | None]]:
     """Each judgment's annotator reliability (annotation.quality, asked once per author and
     campaign in an export), without those below --min-reliability. Unknown reliability (None: no
     evidence yet, or an AI judge) passes the filter. Returns (the kept judgments, their reliability)."""
     options, cache = state.options, state.reliability
-    values = []
+    values: list[float | None] = []
     for annotator, campaign in zip(
         judgments["annotator_id"].to_pylist(), judgments["campaign_id"].to_pylist()
     ):
@@ -158,7 +192,7 @@ def _reliability(state, judgments, stats):
     return judgments, values
 
 
-def _check_destination(out_dir, overwrite):
+def _check_destination(out_dir: Path, overwrite: bool) -> None:
     parent = out_dir.parent
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportPathError(f"{out_dir} is a file; give a folder path for the dataset.")
@@ -174,7 +208,7 @@ def _check_destination(out_dir, overwrite):
         raise ExportPathError(f"Cannot write into {parent}: permission denied.")
 
 
-def _move_into_place(tmp, out_dir):
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
     old = None
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")

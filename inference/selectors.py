@@ -1,22 +1,29 @@
 """Reads for inference: usage and latency per model, pooled answers to draw from."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .heartbeat import stale_before
 from .models import Response
 
+if TYPE_CHECKING:
+    from .models import ModelEndpoint, Prompt, ResponsePool
 
-def in_progress(prefix=""):
+
+def in_progress(prefix: str = "") -> Q:
     """A Q for answers some worker is producing or will produce: running ones whose worker still
     stamps them, and pending ones with a recent sign of life (queued, or re-queued by the sweeper).
     An answer stranded by a dead worker is neither. ``prefix`` reaches it through a relation."""
     pending_since = timezone.now() - timedelta(seconds=2 * settings.INFERENCE_REQUEUE_PENDING_SECONDS)
 
-    def q(**lookups):
+    def q(**lookups: Any) -> Q:
         return Q(**{prefix + key: value for key, value in lookups.items()})
 
     alive = q(heartbeat_at__gte=pending_since) | q(heartbeat_at__isnull=True, created_at__gte=pending_since)
@@ -26,7 +33,7 @@ def in_progress(prefix=""):
     )
 
 
-def retrying(response):
+def retrying(response: Response) -> bool:
     """True for an answer that a worker started and lost, now queued or running again."""
     if response.status == Response.Status.PENDING:
         return response.attempts > 0
@@ -35,7 +42,7 @@ def retrying(response):
     return False
 
 
-def pool_answers(pool, status=Response.Status.DONE):
+def pool_answers(pool: ResponsePool, status: str | None = Response.Status.DONE) -> QuerySet[Response]:
     """The pool's pooled responses (done ones by default), without creating any."""
     match = Q(pk__in=[])
     for endpoint in pool.endpoints.all():
@@ -44,7 +51,7 @@ def pool_answers(pool, status=Response.Status.DONE):
     return answers.filter(status=status) if status else answers
 
 
-def pooled_answers(prompt, endpoints):
+def pooled_answers(prompt: Prompt, endpoints: Iterable[ModelEndpoint]) -> QuerySet[Response]:
     """Finished pooled answers to this prompt by these models, newest first: battles and campaigns
     can show them at once instead of waiting for live generation."""
     return (
@@ -56,7 +63,9 @@ def pooled_answers(prompt, endpoints):
     )
 
 
-def pooled_answers_for(conversation, endpoints):
+def pooled_answers_for(
+    conversation: list[dict[str, Any]], endpoints: Iterable[ModelEndpoint]
+) -> dict[int, Response]:
     """{endpoint id: a finished pooled answer} for the newest prompt with exactly this conversation
     that has one from every endpoint; {} when no pool covers it."""
     wanted = {endpoint.pk for endpoint in endpoints}
@@ -67,7 +76,7 @@ def pooled_answers_for(conversation, endpoints):
         .distinct()
     )
     for prompt_id in prompts[:20]:
-        answers = {}
+        answers: dict[int, Response] = {}
         for answer in Response.objects.filter(
             prompt_id=prompt_id, endpoint_id__in=wanted, pooled=True, status=Response.Status.DONE
         ).order_by("-finished_at"):
@@ -77,7 +86,7 @@ def pooled_answers_for(conversation, endpoints):
     return {}
 
 
-def _percentile(values, q):
+def _percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     values = sorted(values)
@@ -85,7 +94,7 @@ def _percentile(values, q):
     return values[index]
 
 
-def endpoint_usage(endpoint, recent=1000):
+def endpoint_usage(endpoint: ModelEndpoint, recent: int = 1000) -> dict[str, Any]:
     """Usage and latency figures of one model, computed from its responses."""
     responses = Response.objects.filter(endpoint=endpoint)
     totals = responses.aggregate(
@@ -103,7 +112,7 @@ def endpoint_usage(endpoint, recent=1000):
         .order_by("-finished_at")
         .values_list("latency_ms", "completion_tokens")[:recent]
     )
-    ms = [m for m, _ in latencies]
+    ms: list[int] = [m for m, _ in latencies]  # type: ignore[misc]  # latency_ms__isnull=False above
     tokens = sum(t or 0 for _, t in latencies)
     settled = totals["done"] + totals["failed"]
     return {

@@ -1,15 +1,18 @@
 """Writes for inference: queue answers, and produce them (in a worker only)."""
 
+from __future__ import annotations
+
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -19,6 +22,11 @@ from .categories import categorize
 from .heartbeat import Heartbeat, stale_before
 from .languages import detect_language, is_hard
 from .models import ModelEndpoint, Prompt, Response, ResponsePool
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from .backends.base import Backend, Generation
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +42,7 @@ BACKGROUND_RETRY_S = 2
 LAST_SWEEP_KEY = "ops:last-sweep"
 
 
-def validate_conversation(conversation, max_chars):
+def validate_conversation(conversation: Any, max_chars: int) -> list[dict[str, Any]]:
     """A list of {role, content} turns ending with a non-empty user turn; ValueError says what is wrong."""
     if not isinstance(conversation, list) or not conversation:
         raise ValueError("The conversation must be a non-empty list of turns.")
@@ -56,7 +64,7 @@ def validate_conversation(conversation, max_chars):
     return conversation
 
 
-def create_prompt(text, user=None, max_chars=None):
+def create_prompt(text: str | None, user: User | None = None, max_chars: int | None = None) -> Prompt:
     """A single-turn prompt from text, stripped and checked."""
     text = (text or "").strip()
     if not text:
@@ -88,7 +96,7 @@ def request_responses(prompt: Prompt, endpoints: Iterable[ModelEndpoint]) -> lis
     return responses
 
 
-def enqueue(task, *args, **kwargs) -> bool:
+def enqueue(task: object, *args: Any, **kwargs: Any) -> bool:
     """Send a task by its name (a registered task object works too), tolerating a broker that is down:
     the caller's rows are already committed, and the sweeper (beat) re-queues what a lost message left
     pending. Returns whether it was sent. Sending by name keeps services from importing tasks.py."""
@@ -115,7 +123,7 @@ def retry_failed(response_ids: Iterable[int]) -> int:
     return len(ids)
 
 
-def _stale_running():
+def _stale_running() -> Q:
     """Running answers whose worker stopped stamping them: it died mid-answer."""
     cutoff = stale_before()
     return Q(status=Response.Status.RUNNING) & (
@@ -123,7 +131,7 @@ def _stale_running():
     )
 
 
-def _claim(response_ids, skip_locked=False):
+def _claim(response_ids: Iterable[int], skip_locked: bool = False) -> dict[int, int]:
     """Claim pending (or abandoned) answers for this worker: {id: attempt}. Only the holder of the
     latest attempt may write an answer, so a slow worker taken for dead never writes over a retry."""
     now = timezone.now()
@@ -143,7 +151,7 @@ def _claim(response_ids, skip_locked=False):
     return {pk: attempts + 1 for pk, attempts in rows.items()}
 
 
-def _claimed(claims):
+def _claimed(claims: Mapping[int, int]) -> QuerySet[Response]:
     """The rows still held by these claims (pk and attempt both match)."""
     match = Q(pk__in=[])
     for pk, attempt in claims.items():
@@ -151,11 +159,11 @@ def _claimed(claims):
     return Response.objects.filter(match, status=Response.Status.RUNNING)
 
 
-def _stamp(claims):
+def _stamp(claims: Mapping[int, int]) -> Callable[[], int]:
     return lambda: _claimed(claims).update(heartbeat_at=timezone.now())
 
 
-def generate_response(response_id):
+def generate_response(response_id: int) -> None:
     """Produce one answer. Idempotent: a finished, failed or running response is left as it is,
     except one whose worker died mid-answer (its heartbeat went stale)."""
     claims = _claim([response_id])
@@ -168,7 +176,7 @@ def generate_response(response_id):
     started = time.monotonic()
     last_save = [0.0]
 
-    def save_partial(text):
+    def save_partial(text: str) -> None:
         now = time.monotonic()
         if now - last_save[0] >= STREAM_SAVE_INTERVAL_S:
             extra = {} if last_save[0] else {"first_token_ms": int((now - started) * 1000)}
@@ -205,7 +213,7 @@ def generate_response(response_id):
 IMAGE_INPUT_BACKENDS = {"openai", "diffusers"}
 
 
-def conversation_for(prompt, endpoint):
+def conversation_for(prompt: Prompt, endpoint: ModelEndpoint) -> list[dict[str, Any]]:
     """The turns a backend reads: the stored conversation, with the prompt's input images (if any)
     as OpenAI-style ``image_url`` parts (base64 data URLs) on the last user turn."""
     from . import media
@@ -222,7 +230,7 @@ def conversation_for(prompt, endpoint):
     return media.with_images(prompt.conversation, images)
 
 
-def answer_fields(result):
+def answer_fields(result: Generation) -> dict[str, Any]:
     """The columns a finished answer writes: its text and token counts, or its image, checked,
     stripped of metadata and stored under a random name (``inference.media``)."""
     from .backends import GenerationError
@@ -254,7 +262,7 @@ def answer_fields(result):
     return fields
 
 
-def _drop_unwritten_media(written, fields):
+def _drop_unwritten_media(written: int, fields: Mapping[str, Any]) -> None:
     """A stored file whose answer lost its claim (a retry owns it now) is removed: nothing half-stored."""
     if not written and fields.get("media_name"):
         from . import media
@@ -262,14 +270,14 @@ def _drop_unwritten_media(written, fields):
         media.delete_quietly(fields["media_name"])
 
 
-def backend_for(endpoint):
+def backend_for(endpoint: ModelEndpoint) -> Backend:
     """The endpoint's backend, set up with its timeouts, limits and key name."""
     from .backends import get_backend
 
     return get_backend(endpoint.backend, **endpoint.backend_options())
 
 
-def error_sentence(exc):
+def error_sentence(exc: BaseException) -> str:
     """What admins see for a failed answer: our own errors as they are, others with their type."""
     from .backends import GenerationError
 
@@ -278,14 +286,14 @@ def error_sentence(exc):
     return f"{type(exc).__name__}: {exc}"[:5000]
 
 
-def generate_responses_together(response_ids):
+def generate_responses_together(response_ids: Iterable[int]) -> int:
     """Answer several pending responses with batched generation: those that share a model and
     parameters go through the model together (the K answers of a comparison, a pool chunk).
 
     Idempotent like ``generate_response``: only pending (or abandoned) responses are claimed.
     Returns how many were answered."""
     claims = _claim(response_ids, skip_locked=True)
-    groups = {}
+    groups: dict[tuple[int, str], list[Response]] = {}
     for response in (
         Response.objects.select_related("endpoint", "prompt")
         .prefetch_related("prompt__images")
@@ -300,7 +308,7 @@ def generate_responses_together(response_ids):
     return done
 
 
-def _generate_group(responses, claims):
+def _generate_group(responses: Sequence[Response], claims: Mapping[int, int]) -> int:
     from .backends import GenerationError
 
     endpoint = responses[0].endpoint
@@ -366,7 +374,7 @@ def requeue_stranded_responses() -> list[int]:
 # -- response pools -------------------------------------------------------------------------------
 
 
-def pool_responses(pool):
+def pool_responses(pool: ResponsePool) -> QuerySet[Response]:
     """The pooled responses a pool needs (one per prompt × model × parameters), created where missing.
 
     Shared with every other pool that asks for the same (model, prompt, parameters)."""
@@ -389,28 +397,30 @@ def pool_responses(pool):
     return Response.objects.filter(match, pooled=True, prompt__in=prompts)
 
 
-def _pending_chunks(pool, chunk_size, retry_failed, by_prompt=False):
+def _pending_chunks(
+    pool: ResponsePool, chunk_size: int, retry_failed: bool, by_prompt: bool = False
+) -> list[list[int]]:
     """The pool's unanswered response ids in chunks that batch well (same model and parameters together),
     or with ``by_prompt`` whole prompts (all their models) per chunk, so prompts are ready early
     (see ``_prompt_chunks``)."""
     responses = pool_responses(pool)
     if retry_failed:
         responses.filter(status=Response.Status.FAILED).update(status=Response.Status.PENDING, error="")
-    pending = responses.filter(status=Response.Status.PENDING)
+    pending: Any = responses.filter(status=Response.Status.PENDING)  # a queryset, then its ids
     if by_prompt:
         return _prompt_chunks(pool, pending, chunk_size)
     pending = list(pending.order_by("endpoint_id", "cache_key", "pk").values_list("pk", flat=True))
     return [pending[start : start + chunk_size] for start in range(0, len(pending), chunk_size)]
 
 
-def _prompt_chunks(pool, pending, chunk_size):
+def _prompt_chunks(pool: ResponsePool, pending: QuerySet[Response], chunk_size: int) -> list[list[int]]:
     """Whole prompts per chunk, 1, 2, 4, … prompts up to ``chunk_size`` answers: the first prompt is
     ready after one answer per model, and later chunks go through each model batched (several
     prompts per call). Where a pool's model does not batch (llama.cpp, HTTP) a chunk stays one
     prompt: a bigger one would only hold a worker thread longer while a battle may be waiting."""
     from .backends import batches
 
-    by_prompt = {}
+    by_prompt: dict[int, list[int]] = {}
     for pk, prompt_id in pending.order_by("prompt_id", "endpoint_id", "pk").values_list("pk", "prompt_id"):
         by_prompt.setdefault(prompt_id, []).append(pk)
     backends = list(pool.endpoints.values_list("backend", flat=True))
@@ -420,7 +430,7 @@ def _prompt_chunks(pool, pending, chunk_size):
     ]
 
 
-def growing_chunks(items, most):
+def growing_chunks(items: list[Any], most: int) -> list[list[Any]]:
     """items in chunks of 1, 2, 4, … up to ``most`` items (bench/inference_batching.py measures it)."""
     chunks, size = [], 1
     while items:
@@ -429,7 +439,12 @@ def growing_chunks(items, most):
     return chunks
 
 
-def fill_pool(pool, chunk_size=8, retry_failed=False, on_progress=None):
+def fill_pool(
+    pool: ResponsePool,
+    chunk_size: int = 8,
+    retry_failed: bool = False,
+    on_progress: Callable[[int], object] | None = None,
+) -> tuple[int, int, int]:
     """Generate the pool's missing answers here, in batches; returns (done, failed, total).
 
     ``on_progress(n)`` is called after each chunk with the number of answers it settled."""
@@ -460,7 +475,7 @@ def queue_pool(
 LIVE_ANSWER_PRIORITY_WINDOW = timedelta(minutes=2)
 
 
-def live_answers_waiting():
+def live_answers_waiting() -> bool:
     """Whether an answer someone is waiting for (not pooled) is queued or being written right now."""
     return Response.objects.filter(
         pooled=False,
@@ -469,7 +484,7 @@ def live_answers_waiting():
     ).exists()
 
 
-def pool_progress(pool):
+def pool_progress(pool: ResponsePool) -> tuple[int, int, int]:
     """(done, failed, total) over the answers the pool needs (without creating any)."""
     from .selectors import pool_answers
 
@@ -482,7 +497,13 @@ def pool_progress(pool):
     return counts["done"], counts["failed"], max(expected, counts["total"])
 
 
-def create_pool(name, prompts, endpoints, params_override=None, description=""):
+def create_pool(
+    name: str,
+    prompts: Iterable[Prompt],
+    endpoints: Iterable[ModelEndpoint],
+    params_override: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> ResponsePool:
     with transaction.atomic():
         pool = ResponsePool.objects.create(
             name=name, description=description, params_override=params_override or {}

@@ -4,6 +4,8 @@
 counted judgment was edited or deleted; ``repair_live_board`` is beat's sweeper for a lost refit.
 The refits themselves are ``ranking.glue.refits`` (run by ``ranking.tasks``)."""
 
+from __future__ import annotations
+
 import logging
 from datetime import timedelta
 
@@ -23,7 +25,7 @@ from .models import RatingSnapshot
 log = logging.getLogger(__name__)
 
 
-def request_refit():
+def request_refit() -> None:
     """Queue one live refit unless one is already queued: a burst of votes costs a few refits, not one each.
 
     The task clears the flag before it reads the judgments, so a vote that lands
@@ -37,7 +39,7 @@ def request_refit():
         transaction.on_commit(_queue_live_refit)
 
 
-def _queue_live_refit():
+def _queue_live_refit() -> bool:
     """Send a live refit; with the broker down the vote still stands and the sweeper refits later."""
     try:
         # No countdown: a worker holding an unacknowledged ETA message when Redis restarts can
@@ -49,7 +51,7 @@ def _queue_live_refit():
     return True
 
 
-def repair_live_board():
+def repair_live_board() -> bool:
     """The sweeper's part for the leaderboard (beat, every SWEEP_STRANDED_SECONDS): when the
     overall board misses a rated vote older than one sweep (its live refit was lost with a
     worker, or its message with a broker restart), queue a live refit. Returns whether it did."""
@@ -63,7 +65,7 @@ def repair_live_board():
     return _queue_live_refit()
 
 
-def judgments_changed():
+def judgments_changed() -> None:
     """A rated judgment was edited or deleted (or its comparison left the arena): a count
     extended vote by vote can no longer be trusted, so the next live refit reads all again."""
     cache.add(EPOCH_KEY, 0, timeout=None)

@@ -6,9 +6,13 @@ One entry point does all of it, idempotently: ``route_campaign`` (run by routing
 after items arrive, after each AI verdict on a routed item, and after every ``refit_every`` new human
 labels; beat sweeps routed campaigns too, so a lost task only delays routing."""
 
+from __future__ import annotations
+
 import logging
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.conf import settings
@@ -24,13 +28,17 @@ from annotation.models import Assignment, CampaignItem, CampaignRouting, Judgmen
 from . import Router, agreement_by_slice
 from .features import judge_verdicts, label_of, majority_label, stored_features, verdict_features
 
+if TYPE_CHECKING:
+    from annotation.models import Campaign
+    from inference.models import ModelEndpoint
+
 log = logging.getLogger(__name__)
 ROUTE_QUEUED_KEY = "routing:queued:{}"
 ROUTE_RUNNING_KEY = "routing:running:{}"
 JUDGING_QUEUED_KEY = "routing:judging:{}:{}"
 
 
-def configure(campaign, data):
+def configure(campaign: Campaign, data: object) -> CampaignRouting:
     """Change a campaign's routing settings from a plain dict (API body, form); a turned-on routing is
     applied at once on a worker. RoutingInvalid names what to fix."""
     if not isinstance(data, dict):
@@ -52,7 +60,7 @@ def configure(campaign, data):
     if unknown:
         raise routing_records.RoutingInvalid(f"Unknown routing setting(s): {', '.join(sorted(unknown))}.")
 
-    def value(key, default):
+    def value(key: str, default: Any) -> Any:
         if key in data:
             return data[key]
         return getattr(current, key) if current is not None else default
@@ -101,22 +109,22 @@ def request_routing(campaign_id: int, *, force: bool = False, countdown: float =
 # path, and one may complete a routed item): a change here is seen at once (routing_changed), one made
 # in another process within ROUTING_PRESENCE_TTL_S, and the minute sweep covers the gap.
 ROUTING_PRESENCE_TTL_S = 30.0
-_presence = {"checked_at": float("-inf"), "any": True}
+_presence: dict[str, Any] = {"checked_at": float("-inf"), "any": True}
 
 
-def _any_routing_enabled():
+def _any_routing_enabled() -> bool:
     now = time.monotonic()
     if now - _presence["checked_at"] > ROUTING_PRESENCE_TTL_S:
         _presence.update(checked_at=now, any=CampaignRouting.objects.filter(enabled=True).exists())
     return _presence["any"]
 
 
-def routing_changed():
+def routing_changed() -> None:
     """A campaign's routing was saved or deleted: look again at the next verdict."""
     _presence["checked_at"] = float("-inf")
 
 
-def judgment_saved(judgment):
+def judgment_saved(judgment: Judgment) -> None:
     """A new verdict on a routed item: an AI one may complete an item's labels; every ``refit_every`` human
     ones call for a refit."""
     if judgment.source == Judgment.Source.HUMAN and not _any_routing_enabled():
@@ -135,7 +143,7 @@ def judgment_saved(judgment):
         request_routing(routing.campaign_id)
 
 
-def _human_labels(campaign_id):
+def _human_labels(campaign_id: int) -> int:
     return Assignment.objects.filter(
         item__campaign_id=campaign_id,
         status=Assignment.Status.SUBMITTED,
@@ -143,20 +151,24 @@ def _human_labels(campaign_id):
     ).count()
 
 
-def _human_labels_by_comparison(items, cutoff=None):
+def _human_labels_by_comparison(items: Iterable[CampaignItem], cutoff: int | None = None) -> dict[int, str]:
     """comparison id -> the majority human label over the items' submitted judgments (id ≤ cutoff)."""
     rows = Judgment.objects.filter(
         comparison_id__in=[i.comparison_id for i in items], source=Judgment.Source.HUMAN
     )
     if cutoff is not None:
         rows = rows.filter(pk__lte=cutoff)
-    labels = {}
+    labels: dict[int, list[str]] = {}
     for comparison_id, ranking in rows.values_list("comparison_id", "ranking"):
         labels.setdefault(comparison_id, []).append(label_of(ranking))
     return {cid: majority_label(found) for cid, found in labels.items()}
 
 
-def _queue_missing_verdicts(items, judges, verdicts):
+def _queue_missing_verdicts(
+    items: Iterable[CampaignItem],
+    judges: Sequence[ModelEndpoint],
+    verdicts: Mapping[int, Mapping[str, Any]],
+) -> None:
     """Ask each judge for the verdicts still missing (once per item and judge within the wait)."""
     wait = settings.ROUTING_JUDGE_WAIT_S
     for item in items:
@@ -170,7 +182,7 @@ def _queue_missing_verdicts(items, judges, verdicts):
             queue_judging([item.comparison], missing)
 
 
-def route_campaign(campaign_id):
+def route_campaign(campaign_id: int) -> dict[str, Any]:
     """One routing pass over a routed campaign: verdicts asked for, features stored, the router fitted on
     the human labels it has (refitting only after ``refit_every`` new ones), decisions written. Idempotent;
     one pass per campaign at a time (a pass asked for meanwhile runs after it). Returns a small report."""
@@ -185,7 +197,7 @@ def route_campaign(campaign_id):
         cache.delete(running)
 
 
-def _route(campaign_id):
+def _route(campaign_id: int) -> dict[str, Any]:
     routing = (
         CampaignRouting.objects.filter(campaign_id=campaign_id, enabled=True)
         .select_related("campaign", "tagger")
@@ -209,7 +221,7 @@ def _route(campaign_id):
     ]
     served = routing_records.served_item_ids(campaign)
 
-    features = {}
+    features: dict[int, dict[str, Any]] = {}
     contents = stored_features([item.comparison for item in ready], judges, routing.tagger)
     for item in ready:
         content = contents[item.comparison_id]
@@ -254,7 +266,7 @@ def _route(campaign_id):
         if movable
         else set()
     )
-    decisions = {}
+    decisions: dict[int, dict[str, Any]] = {}
     for index, item in enumerate(movable):
         decision = router.decisions[index]
         decisions[item.pk] = {
@@ -301,7 +313,7 @@ def _route(campaign_id):
     return report
 
 
-def _item_fields(features):
+def _item_fields(features: Mapping[str, Any]) -> dict[str, Any]:
     """What a decision records of the item itself: its slice and the AI judges' label and confidence."""
     label = features["ai_label"]
     return {
@@ -311,12 +323,17 @@ def _item_fields(features):
     }
 
 
-def _ai_label(features):
+def _ai_label(features: Mapping[str, Any]) -> str:
     label = features["ai_label"]
     return label if label in ("a", "b", "tie") else "tie"
 
 
-def _estimates(campaign, items, features, model_version):
+def _estimates(
+    campaign: Campaign,
+    items: Sequence[CampaignItem],
+    features: Mapping[int, Mapping[str, Any]],
+    model_version: str,
+) -> dict[str, Any]:
     """What the dashboard and the dataset card show: AI–human agreement per slice from the audit share
     (an unbiased sample), predicted against realised gain, and where items went."""
     decisions = {d.item_id: d for d in routing_records.decisions_of(campaign)}
@@ -350,6 +367,6 @@ def _estimates(campaign, items, features, model_version):
     }
 
 
-def _agreement_dict(value):
+def _agreement_dict(value: tuple[float, float, float, int]) -> dict[str, float | int]:
     rate, low, high, n = value
     return {"rate": round(rate, 4), "low": round(low, 4), "high": round(high, 4), "n": n}

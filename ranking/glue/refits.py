@@ -6,12 +6,16 @@ vote reads only the new rows and refits from the counts; the periodic full refit
 again (one streamed query), refits every view with bootstrap intervals, and hands its fresh ledger
 to the live path. ``ranking.services`` queues the live refits; ``ranking.tasks`` runs these."""
 
+from __future__ import annotations
+
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from itertools import islice
 
 import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -44,7 +48,7 @@ EPOCH_KEY = "ranking:judgments-epoch"
 FULL_READ_KEY = "ranking:full-refit-read"
 
 
-def _read_all(epoch):
+def _read_all(epoch: int | None) -> Ledger:
     ledger = Ledger(epoch)
     # In slices, so a million votes are never all held as row objects at once.
     rows = judged_rankings()
@@ -53,7 +57,7 @@ def _read_all(epoch):
     return ledger
 
 
-def _catch_up(ledger):
+def _catch_up(ledger: Ledger) -> set[str] | None:
     """Read the judgments committed since the ledger's last read (late commits included); returns
     the categories that changed, or None when a judgment the ledger holds has gone without a
     signal (e.g. a raw delete): then it must read everything again."""
@@ -74,12 +78,12 @@ def _catch_up(ledger):
     return ledger.absorb(rows, passed=new - {r.judgment_id for r in rows})
 
 
-_ledger = None
+_ledger: Ledger | None = None
 _ledger_lock = threading.Lock()  # the thread pool runs live and full refits in one process
 _live_refits = 0
 
 
-def live_refit():
+def live_refit() -> list[RatingSnapshot]:
     """Refit after votes, from this process's ledger. Above RANKING_LIVE_ALL_VIEWS_UNDER judgments
     only the counted-outcome views (Bradley–Terry, Plackett–Luce) refit, warm-started, with
     Laplace intervals; bootstrap intervals, Elo, Bayesian, style control and diagnostics follow
@@ -97,12 +101,17 @@ def live_refit():
                 ledger = _ledger = _read_all(epoch)
                 changed = set(ledger.boards)
             changed.add("")
-            light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER
+            # A ledger is read by now: changed is set only with one.
+            light = ledger.count >= settings.RANKING_LIVE_ALL_VIEWS_UNDER  # type: ignore[union-attr]
             bootstrap = 0 if light else settings.RANKING_LIVE_BOOTSTRAP
             written = []
             for category in sorted(changed):
                 written += _fit_views(
-                    ledger.boards.get(category) or Board(), category, bootstrap, light, ledger.epoch
+                    ledger.boards.get(category) or Board(),  # type: ignore[union-attr]
+                    category,
+                    bootstrap,
+                    light,
+                    ledger.epoch,  # type: ignore[union-attr]
                 )
             _live_refits += 1
             _write(written, prune=_live_refits % PRUNE_EVERY_LIVE == 0)
@@ -114,7 +123,7 @@ def live_refit():
         return written
 
 
-def warm_up():
+def warm_up() -> None:
     """Read every rated judgment into this process's ledger, so the first live refit after a
     worker starts costs milliseconds, not a full read (about 17 s at a million votes)."""
     global _ledger
@@ -125,11 +134,11 @@ def warm_up():
             _ledger = ledger
 
 
-def full_refit():
+def full_refit() -> list[RatingSnapshot]:
     return refit(bootstrap=settings.RANKING_FULL_BOOTSTRAP)
 
 
-def refit(bootstrap):
+def refit(bootstrap: int) -> list[RatingSnapshot]:
     """Fit every view (method × style control × prompt category, "" = all) over all blind
     human judgments, read afresh; returns the snapshots written. Idempotent: a view whose
     latest snapshot already covers the same judgments with at least as many bootstrap
@@ -148,7 +157,7 @@ def refit(bootstrap):
     return written
 
 
-def _write(snapshots, prune):
+def _write(snapshots: Sequence[RatingSnapshot], prune: bool) -> None:
     # All views of one refit appear together, so no page shows methods out of step.
     with transaction.atomic():
         RatingSnapshot.objects.bulk_create(snapshots)
@@ -160,7 +169,9 @@ def _write(snapshots, prune):
                 _prune(method, style_control, category)
 
 
-def _fit_views(board, category, bootstrap, light, epoch):
+def _fit_views(
+    board: Board, category: str, bootstrap: int, light: bool, epoch: int | None
+) -> list[RatingSnapshot]:
     count = board.count
     last_id = board.last_id
     snapshots = []
@@ -237,14 +248,14 @@ def _fit_views(board, category, bootstrap, light, epoch):
     return snapshots
 
 
-def _style_features(board):
+def _style_features(board: Board) -> npt.NDArray[np.float64]:
     """(votes' ranked models, 4) raw style counts in the board's flattened order."""
     # A copy, not a view: a view kept alive (e.g. by a failed refit's traceback) would lock the
     # array's buffer, and the next vote could not be appended to it.
     return style_features.lookup(np.array(board.responses, dtype=np.int64))
 
 
-def reset_process_state():
+def reset_process_state() -> None:
     """Forget this process's ledger and style features (read again on the next refit): for a
     database emptied and refilled under a running worker (ids handed out again), and for tests."""
     global _ledger, _live_refits
@@ -253,7 +264,7 @@ def reset_process_state():
         style_features.reset()
 
 
-def _prune(method, style_control, category):
+def _prune(method: str, style_control: bool, category: str) -> None:
     views = RatingSnapshot.objects.filter(method=method, style_control=style_control, category=category)
     stale = views.values_list("pk", flat=True)[KEEP_SNAPSHOTS_PER_VIEW:]
     RatingSnapshot.objects.filter(pk__in=list(stale)).delete()

@@ -5,10 +5,13 @@ process for finished answers). ``save`` writes the finished answers computed sin
 processes and later starts read four numbers instead of the text; the refits call it when they
 write their snapshots."""
 
+from __future__ import annotations
+
 import threading
 from itertools import islice
 
 import numpy as np
+import numpy.typing as npt
 
 from annotation.selectors import response_texts
 
@@ -26,12 +29,12 @@ class StyleTable:
         self.unsaved = {}  # response id -> features of a finished answer computed here, not stored yet
         self.lock = threading.Lock()
 
-    def _find(self, rids):
+    def _find(self, rids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         at = np.minimum(np.searchsorted(self.ids, rids), max(len(self.ids) - 1, 0))
         found = self.ids[at] == rids if len(self.ids) else np.zeros(len(rids), dtype=bool)
         return at, found
 
-    def lookup(self, rids):
+    def lookup(self, rids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """(len(rids), 4) raw style counts, in the order of ``rids``; writes nothing."""
         with self.lock:
             at, found = self._find(rids)
@@ -55,7 +58,7 @@ class StyleTable:
                 out[i] = transient.get(int(rids[i]), 0.0)
             return out
 
-    def save(self):
+    def save(self) -> int:
         """Store the finished answers' features computed since the last save; returns how many."""
         with self.lock:
             unsaved, self.unsaved = self.unsaved, {}
@@ -73,7 +76,9 @@ class StyleTable:
             raise
         return len(unsaved)
 
-    def _load(self, missing):
+    def _load(
+        self, missing: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], dict[int, list[int]]]:
         """(ids, feature rows) of the finished answers among ``missing`` (stored, or computed now
         and remembered for ``save``) and {id: feature row} of answers still being written, which
         may change. Stored rows are gathered into arrays a slice at a time: two million answers as
@@ -114,17 +119,17 @@ class StyleTable:
 _table = StyleTable()
 
 
-def lookup(rids):
+def lookup(rids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """This process's features for ``rids`` (see ``StyleTable.lookup``)."""
     return _table.lookup(rids)
 
 
-def save():
+def save() -> int:
     """Store the finished answers' features this process computed (see ``StyleTable.save``)."""
     return _table.save()
 
 
-def reset():
+def reset() -> None:
     """Forget this process's features (read again on the next lookup)."""
     global _table
     _table = StyleTable()
