@@ -4,7 +4,7 @@ Every way in (the management command, the API, the page) builds an
 ``ExportOptions`` with ``parse_options``, so a bad choice gets the same sentence
 wherever it comes from. Pure Python: no Django import."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, time
 
 FORMATS = ("dpo", "dpo-chat", "reward", "kto", "listwise", "ratings")
@@ -66,6 +66,10 @@ class ExportOptions:
         for key in ("since", "until"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
+
+
+# Every option by name, in order: the command, the form and the API all take these.
+OPTION_NAMES = tuple(f.name for f in fields(ExportOptions))
 
 
 def _choice(data, key, choices, default):

@@ -13,34 +13,16 @@ from .options import (
     FILE_FORMATS,
     FORMATS,
     MARGINS,
+    OPTION_NAMES,
     RANK_BREAKING,
     SOURCES,
     TIE_POLICIES,
     ExportOptionsError,
 )
 
-FORM_FIELDS = (
-    "format",
-    "file_format",
-    "ties",
-    "rank_breaking",
-    "aggregate",
-    "min_agreement",
-    "margin",
-    "max_chosen_longer_rate",
-    "test_fraction",
-    "seed",
-    "arena",
-    "since",
-    "until",
-    "source",
-    "min_confidence",
-    "min_reliability",
-    "models",
-    "blind_only",
-    "exclude_guests",
-    "license",
-)
+FORM_FIELDS = tuple(
+    name for name in OPTION_NAMES if name != "campaigns"
+)  # a campaign export has its own link
 
 
 def _researcher(request):

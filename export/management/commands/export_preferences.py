@@ -11,6 +11,7 @@ from export.options import (
     FILE_FORMATS,
     FORMATS,
     MARGINS,
+    OPTION_NAMES,
     RANK_BREAKING,
     SOURCES,
     TIE_POLICIES,
@@ -108,30 +109,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     "No Hugging Face token: set HF_TOKEN in the environment to push to the Hub."
                 )
-        keys = (
-            "format",
-            "file_format",
-            "ties",
-            "rank_breaking",
-            "aggregate",
-            "min_agreement",
-            "margin",
-            "max_chosen_longer_rate",
-            "test_fraction",
-            "seed",
-            "arena",
-            "since",
-            "until",
-            "source",
-            "min_confidence",
-            "models",
-            "blind_only",
-            "exclude_guests",
-            "license",
-            "campaigns",
-            "min_reliability",
-        )
-        data = {key: o[key] for key in keys}
+        data = {key: o[key] for key in OPTION_NAMES}
         bar = None
 
         def progress(read, written, total):
