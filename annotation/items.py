@@ -298,29 +298,41 @@ def drop_duplicates(campaign, parsed):
     return kept, duplicates
 
 
+def model_names(rows):
+    """The endpoint names the rows' responses come from, sorted."""
+    return sorted({_endpoint_name(m) for row in rows for _, m in row.responses})
+
+
+def import_report(rows, duplicates, *, dry_run, file_format):
+    """What an import of these parsed rows makes (items, prompts, responses, new models, checks), before it
+    writes anything: the text import and the media zip import report the same way."""
+    names = model_names(rows)
+    existing = set(ModelEndpoint.objects.filter(name__in=names).values_list("name", flat=True))
+    return ImportReport(
+        dry_run=dry_run,
+        items=len(rows),
+        prompts=len(rows),
+        responses=sum(len(row.responses) for row in rows),
+        new_models=[n for n in names if n not in existing],
+        gold=sum(row.kind == "gold" for row in rows),
+        attention=sum(row.kind == "attention" for row in rows),
+        file_format=file_format,
+        duplicates=duplicates,
+    )
+
+
 def import_items(campaign, content, file_format="auto", *, dry_run=False, user=None, preview=3):
     """Parse, drop duplicates, then (unless dry_run) create prompts, responses, comparisons and items in one
     transaction. The report lists the duplicates skipped and previews the first ``preview`` items."""
     if file_format == "auto":
         file_format = detect_format(content)
     parsed, duplicates = drop_duplicates(campaign, parse_file(content, file_format, campaign.k))
-    names = sorted({_endpoint_name(m) for row in parsed for _, m in row.responses})
-    existing = set(ModelEndpoint.objects.filter(name__in=names).values_list("name", flat=True))
-    report = ImportReport(
-        dry_run=dry_run,
-        items=len(parsed),
-        prompts=len(parsed),
-        responses=sum(len(row.responses) for row in parsed),
-        new_models=[n for n in names if n not in existing],
-        gold=sum(row.kind == "gold" for row in parsed),
-        attention=sum(row.kind == "attention" for row in parsed),
-        file_format=file_format,
-        duplicates=duplicates,
-        preview=[
-            {"prompt": row.conversation, "responses": [text for text, _ in row.responses], "kind": row.kind}
-            for row in parsed[:preview]
-        ],
-    )
+    names = model_names(parsed)
+    report = import_report(parsed, duplicates, dry_run=dry_run, file_format=file_format)
+    report.preview = [
+        {"prompt": row.conversation, "responses": [text for text, _ in row.responses], "kind": row.kind}
+        for row in parsed[:preview]
+    ]
     if dry_run:
         return report
     with transaction.atomic():

@@ -25,7 +25,7 @@ from django.db import transaction
 from inference import media
 from inference.models import ModelEndpoint, Prompt, PromptImage, Response
 
-from .items import MAX_ROWS, ImportInvalid, ImportReport, _conversation, _endpoint_name
+from .items import MAX_ROWS, ImportInvalid, _conversation, _endpoint_name, import_report, model_names
 from .models import CampaignItem
 from .rankings import validate_ranking
 from .services import create_comparison
@@ -195,19 +195,8 @@ def import_media_items(campaign, content, *, dry_run=False, user=None):
     """Parse and check the whole zip, drop duplicates, then (unless dry_run) store the images and
     create prompts, input images, responses, comparisons and items in one transaction."""
     rows, duplicates = _drop_duplicates(campaign, parse_archive(content, campaign.k))
-    names = sorted({_endpoint_name(m) for row in rows for _, m in row.responses})
-    existing = set(ModelEndpoint.objects.filter(name__in=names).values_list("name", flat=True))
-    report = ImportReport(
-        dry_run=dry_run,
-        items=len(rows),
-        prompts=len(rows),
-        responses=sum(len(row.responses) for row in rows),
-        new_models=[n for n in names if n not in existing],
-        gold=sum(row.kind == "gold" for row in rows),
-        attention=sum(row.kind == "attention" for row in rows),
-        file_format="zip",
-        duplicates=duplicates,
-    )
+    names = model_names(rows)
+    report = import_report(rows, duplicates, dry_run=dry_run, file_format="zip")
     if dry_run:
         return report
     stored = []
