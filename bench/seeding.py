@@ -21,11 +21,34 @@ SEEDED_TABLES = (
 )
 
 
+def _model_defaults(table):
+    """{column: the Django field's default} for the model on this table (a check constraint may need
+    the real default, e.g. Response.kind "text", where a neutral value would break it)."""
+    import json
+
+    from django.apps import apps
+
+    for model in apps.get_models():
+        if model._meta.db_table == table:
+            return {
+                f.column: (
+                    json.dumps(f.get_default())
+                    if isinstance(f.get_default(), (dict, list))
+                    else f.get_default()
+                )
+                for f in model._meta.concrete_fields
+                if f.has_default() and not callable(f.default)
+            }
+    return {}
+
+
 def copy_rows(cur, table, columns, rows):
     """COPY rows into table; NOT NULL columns the bench does not know (added by later
-    features) get a neutral value of their type, so the seed keeps working as the schema grows."""
+    features) get their field's default, or a neutral value of their type, so the seed keeps
+    working as the schema grows."""
+    defaults = _model_defaults(table)
     extra = [
-        (name, _FILLER[kind])
+        (name, defaults[name] if name in defaults else _FILLER[kind])
         for name, kind in cur.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
             "AND is_nullable = 'NO' AND column_default IS NULL",
