@@ -123,7 +123,7 @@ def summary(name, out, wall):
 # -- the bench -----------------------------------------------------------------------------------------
 
 
-def in_process(platform, arena, endpoints, voter, token, n):
+def in_process(platform, arena, endpoints, voter, token, n, cprofile=None):
     """One thread, Django's test client, no network to the web server: database queries per
     vote, and wall and CPU time per vote against GET /healthz. Steadier than the HTTP loops on a
     shared machine, and the figure to compare before/after a change of the vote path."""
@@ -165,7 +165,12 @@ def in_process(platform, arena, endpoints, voter, token, n):
             ("healthz", lambda: [client.get("/healthz") for _ in range(n - 1)]),
         ):
             wall, cpu = time.perf_counter(), time.process_time()
-            run()
+            if cprofile and name == "vote":
+                import cProfile
+
+                cProfile.runctx("run()", globals(), {"run": run}, cprofile)  # read with python -m pstats
+            else:
+                run()
             figures[name] = (
                 (time.perf_counter() - wall) / (n - 1) * 1000,
                 (time.process_time() - cpu) / (n - 1) * 1000,
@@ -198,6 +203,13 @@ def main():
         "--profile", default="", help="py-spy SVG of one gunicorn worker during the closed loop"
     )
     parser.add_argument("--in-process-votes", type=int, default=200)
+    parser.add_argument("--cprofile", help="write a cProfile of the in-process votes to this file")
+    parser.add_argument(
+        "--max-turns",
+        type=int,
+        default=5,
+        help="the bench arena's turns: 1 takes the one-turn vote path (no lock)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -271,7 +283,7 @@ def _run(args, platform):
         )
         for side in "ab"
     ]
-    arena = Arena.objects.create(name="Vote bench", slug="vote-bench")
+    arena = Arena.objects.create(name="Vote bench", slug="vote-bench", max_turns=args.max_turns)
     arena.endpoints.add(*endpoints)
     users = [get_user_model().objects.create_user(f"bench-voter-{i}") for i in range(args.clients)]
     tokens = [Token.objects.create(user=user).key for user in users]
@@ -329,7 +341,9 @@ def _run(args, platform):
         for user in users
     }
 
-    in_process_votes = in_process(platform, arena, endpoints, users[0], tokens[0], args.in_process_votes)
+    in_process_votes = in_process(
+        platform, arena, endpoints, users[0], tokens[0], args.in_process_votes, args.cprofile
+    )
 
     # 2. Baseline: a trivial endpoint through the same gunicorn, same clients.
     per_client = max(50, args.votes_per_client // 2)
