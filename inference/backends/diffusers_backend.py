@@ -54,12 +54,6 @@ def _weights_bytes(pipeline):
     return total
 
 
-def _on_disk_bytes(path):
-    return sum(f.stat().st_size for f in Path(path).rglob("*.safetensors")) + sum(
-        f.stat().st_size for f in Path(path).rglob("*.bin")
-    )
-
-
 def _release(value):
     pipeline = value[0]
     if getattr(pipeline, "device", None) is not None and pipeline.device.type == "cuda":
@@ -87,7 +81,7 @@ def load(path, device="auto"):
             raise GenerationError(
                 f"{path} is not a diffusers pipeline directory: it has no model_index.json."
             )
-        warm_models.make_room(device, _on_disk_bytes(path))
+        warm_models.make_room(device, warm_models.weights_on_disk(path, recursive=True))
         try:
             pipeline = DiffusionPipeline.from_pretrained(path, local_files_only=True, dtype=dtype)
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -91,12 +91,6 @@ def _weights_bytes(model):
     return held
 
 
-def _on_disk_bytes(path):
-    return sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) + sum(
-        f.stat().st_size for f in Path(path).glob("*.bin")
-    )
-
-
 def _release(value):
     model = value[0]
     if model.device.type == "cuda":
@@ -126,7 +120,7 @@ def load(path, device="auto"):
             raise GenerationError(f"Model directory {path} does not exist on this worker.")
         if not (Path(path) / "config.json").is_file():
             raise GenerationError(f"{path} is not a model directory: it has no config.json.")
-        expected = _on_disk_bytes(path)
+        expected = warm_models.weights_on_disk(path)
         warm_models.make_room(device, expected)
         if device.startswith("cuda") and warm_models.loaded():
             free, _total = torch.cuda.mem_get_info(torch.device(device))

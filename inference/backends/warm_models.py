@@ -8,6 +8,7 @@ No torch import here: a llama.cpp-only worker never loads it."""
 import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 lock = threading.RLock()
 _entries: OrderedDict[object, object] = OrderedDict()  # key -> _Entry, least recently used first
@@ -18,6 +19,13 @@ class _Entry:
 
     def __init__(self, value, nbytes, device, on_evict):
         self.value, self.nbytes, self.device, self.on_evict = value, nbytes, device, on_evict
+
+
+def weights_on_disk(path, recursive=False):
+    """Bytes of a model directory's weight files (safetensors, bin): what a load asks make_room for.
+    ``recursive``: pipelines (diffusers) keep their components' weights in subfolders."""
+    files = Path(path).rglob if recursive else Path(path).glob
+    return sum(f.stat().st_size for pattern in ("*.safetensors", "*.bin") for f in files(pattern))
 
 
 def max_loaded():
